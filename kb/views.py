@@ -1,0 +1,60 @@
+"""SQL views for analysts, defined once for SQLite and PostgreSQL.
+
+``car_trial``: one row per trial with its domain facts as comma-separated text.
+``target_disease_count``: how many CAR cell-therapy trials study each target x disease.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+VIEW_NAMES = ("target_disease_count", "car_trial")
+
+
+def _aggregate(dialect: str, expression: str) -> str:
+    """A dialect's ordered, comma-separated distinct aggregate."""
+    if dialect == "postgresql":
+        return f"string_agg(DISTINCT {expression}, ',' ORDER BY {expression})"
+    return f"group_concat(DISTINCT {expression})"
+
+
+def view_sql(dialect: str) -> dict[str, str]:
+    """CREATE VIEW statements for a dialect ('sqlite' or 'postgresql')."""
+    def facts(kind: str) -> str:
+        return (f"(SELECT {_aggregate(dialect, 'f.value')} FROM trial_fact f "
+                f"WHERE f.nct_id = t.nct_id AND f.kind = '{kind}')")
+
+    true = "true" if dialect == "postgresql" else "1"
+    return {
+        "car_trial": f"""
+CREATE VIEW car_trial AS
+SELECT t.nct_id, t.brief_title AS title, t.overall_status AS status, t.study_type,
+       t.start_date, t.last_update_posted_date, t.enrollment_count, t.sponsor,
+       t.is_car_therapy, t.is_relevant, t.cell_type, t.origin,
+       {facts('target')} AS targets,
+       {facts('product')} AS products,
+       {facts('disease')} AS diseases,
+       (SELECT {_aggregate(dialect, 'l.country')} FROM location l WHERE l.nct_id = t.nct_id) AS countries
+FROM trial t""",
+        "target_disease_count": f"""
+CREATE VIEW target_disease_count AS
+SELECT tg.value AS target, d.value AS disease, COUNT(DISTINCT t.nct_id) AS trials
+FROM trial t
+JOIN trial_fact tg ON tg.nct_id = t.nct_id AND tg.kind = 'target'
+JOIN trial_fact d ON d.nct_id = t.nct_id AND d.kind = 'disease'
+WHERE t.is_car_therapy = {true}
+GROUP BY tg.value, d.value""",
+    }
+
+
+def create_views(conn: Connection) -> None:
+    """(Re)create the analyst views on this connection."""
+    drop_views(conn)
+    for statement in view_sql(conn.dialect.name).values():
+        conn.execute(text(statement))
+
+
+def drop_views(conn: Connection) -> None:
+    """Drop the analyst views if they exist."""
+    for name in VIEW_NAMES:
+        conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
