@@ -1,0 +1,85 @@
+"""The trialkb command as a user runs it: exact output, clean errors."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kb.cli import app
+from tests.conftest import CTGOV, ROOT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def run(db, *args):
+    return runner.invoke(app, ["--db", db, *args])
+
+
+def test_import_prints_the_summary(db):
+    result = run(db, "import", str(CTGOV / "history/NCT06464679.2024-06.json"), str(CTGOV / "registry_samples"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "read 14, new 12, changed 0, unchanged 0, rejected 1, warnings 0"
+    assert "invalid nctId 'NCT000001'" in result.output
+
+
+def test_show_json_has_the_contract_keys(db):
+    run(db, "import", str(CTGOV / "domain"))
+    result = run(db, "show", "NCT06464679", "--json")
+    assert result.exit_code == 0
+    shown = json.loads(result.output)
+    assert {k: shown[k] for k in ("nct_id", "title", "status", "phases", "conditions", "disease_categories",
+                                  "targets", "is_car_therapy", "cell_type", "origin", "products", "sponsor",
+                                  "countries")} == {
+        "nct_id": "NCT06464679",
+        "title": "An Exploratory Clinical Study of CD19 CAR NK Cell Injection for the Treatment of "
+                 "Relapsed/Refractory Autoimmune Diseases",
+        "status": "RECRUITING", "phases": ["PHASE1"], "conditions": ["Autoimmune Diseases"],
+        "disease_categories": ["sjogren", "systemic_sclerosis", "myositis", "rheumatoid_arthritis"],
+        "targets": ["CD19"], "is_car_therapy": True, "cell_type": "NK", "origin": None,
+        "products": ["KN5501"], "sponsor": "Changhai Hospital", "countries": ["China"]}
+
+
+def test_history_shows_the_status_change(db):
+    run(db, "import", str(CTGOV / "history/NCT06464679.2024-06.json"))
+    run(db, "import", str(CTGOV / "domain/NCT06464679.json"))
+    result = run(db, "history", "NCT06464679")
+    assert "overall_status: 'NOT_YET_RECRUITING' -> 'RECRUITING'" in result.output
+    assert "start_date_type: 'ESTIMATED' -> 'ACTUAL'" in result.output
+
+
+def test_unknown_id_is_a_clean_error(db):
+    result = run(db, "show", "NCT99999999")
+    assert result.exit_code == 1
+    assert "NCT99999999 is not in the store" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sql_json_and_refused_write(db):
+    run(db, "import", str(CTGOV / "domain/NCT06464679.json"))
+    result = run(db, "sql", "SELECT nct_id, cell_type FROM car_trial", "--json")
+    assert json.loads(result.output) == [{"nct_id": "NCT06464679", "cell_type": "NK"}]
+    refused = run(db, "sql", "DELETE FROM trial")
+    assert refused.exit_code == 1 and "read-only" in refused.output
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    from kb.cli import main  # noqa: F401  (registers every command group)
+    import kb.cli as cli
+    if hasattr(cli, "register_groups"):
+        cli.register_groups()
+    readme = (ROOT / "README.md").read_text()
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    names += [g.name for g in app.registered_groups]
+    assert names
+    for name in names:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example: trialkb" in result.output, f"{name} --help has no example"
+        assert re.search(rf"trialkb (?:--db \S+ )?{name}\b", readme), f"{name} is missing from README.md"

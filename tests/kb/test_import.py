@@ -1,0 +1,104 @@
+"""Bulk import: every input shape, and bad input reported and skipped with nothing else lost."""
+
+import json
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+
+from kb.importer import import_paths
+from kb.models import RunLog, Trial
+from tests.conftest import CTGOV, load
+
+SEED = "domain/NCT06464679.json"
+OTHERS = ["domain/NCT06010472.json", "domain/NCT06518668.json", "registry_samples/NCT03475563.json"]
+
+
+def _ids(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(Trial.nct_id).order_by(Trial.nct_id)).scalars().all()
+
+
+def test_directory_of_single_studies(sqlite_engine):
+    summary = import_paths(sqlite_engine, [CTGOV / "domain"])
+    assert summary.counts() == {"read": 42, "new": 42, "changed": 0, "unchanged": 0, "rejected": 0, "warnings": 0}
+
+
+def test_search_page_array_and_json_lines(sqlite_engine, tmp_path):
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({"studies": [load(SEED), load(OTHERS[0])], "nextPageToken": "abc"}))
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([load(OTHERS[1])]))
+    lines = tmp_path / "studies.jsonl"
+    lines.write_text(json.dumps(load(OTHERS[2])) + "\n\n")
+    summary = import_paths(sqlite_engine, [page, array, lines])
+    assert (summary.read, summary.result.new) == (4, 4)
+    assert _ids(sqlite_engine) == ["NCT03475563", "NCT06010472", "NCT06464679", "NCT06518668"]
+
+
+def test_zip_archive_with_bad_members(sqlite_engine, tmp_path):
+    archive = tmp_path / "ctg-studies.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("NCT06464679.json", json.dumps(load(SEED)))
+        zf.writestr("README.txt", "not a study")
+        zf.writestr("NCT06010472.json", json.dumps(load(OTHERS[0]))[:500])
+        zf.writestr("NCT06518668.json", json.dumps(load(OTHERS[1])))
+    summary = import_paths(sqlite_engine, [archive])
+    reasons = {r.origin.split(":")[-1]: r.reason for r in summary.rejected}
+    assert reasons["README.txt"] == "not a JSON member (.json, .jsonl, .ndjson); skipped"
+    assert reasons["NCT06010472.json"].startswith("invalid JSON: unexpected end of data")
+    assert _ids(sqlite_engine) == ["NCT06464679", "NCT06518668"]
+
+
+@pytest.mark.parametrize("name,content,reason", [
+    ("empty.json", "", "empty file"),
+    ("truncated.json", '{"protocolSection": {"identificationModule": {"nctId": "NCT064', "invalid JSON"),
+    ("classic.json", json.dumps({"FullStudiesResponse": {"APIVrs": "1.01.05", "FullStudies": []}}),
+     "retired pre-v2 API format"),
+    ("not_a_study.json", json.dumps({"hello": "world"}), "not an API v2 study: no protocolSection"),
+])
+def test_bad_file_is_reported_and_the_rest_stored(sqlite_engine, tmp_path, name, content, reason):
+    bad = tmp_path / name
+    bad.write_text(content)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(load(SEED)))
+    summary = import_paths(sqlite_engine, [bad, good])
+    assert [(r.origin, r.reason[:len(reason)]) for r in summary.rejected] == [(str(bad), reason)]
+    assert _ids(sqlite_engine) == ["NCT06464679"]
+
+
+def test_wrong_types_and_bad_phase_records_are_rejected_with_reasons(sqlite_engine, tmp_path):
+    wrong = load(OTHERS[0])
+    wrong["protocolSection"]["designModule"]["phases"] = "PHASE1"
+    lines = tmp_path / "mixed.jsonl"
+    lines.write_text("\n".join(json.dumps(r) for r in [wrong, load("registry_samples/synthetic_bad_phase.json"),
+                                                        load(SEED)]))
+    summary = import_paths(sqlite_engine, [lines])
+    assert sorted((r.origin.rsplit(":", 1)[-1], r.reason) for r in summary.rejected) == [
+        ("1", "phases: expected list, got str 'PHASE1'"),
+        ("2", "invalid nctId 'NCT000001' (expected NCT and 8 digits)")]
+    assert _ids(sqlite_engine) == ["NCT06464679"]
+
+
+def test_run_log_records_counts_and_errors(sqlite_engine, tmp_path):
+    bad = tmp_path / "empty.json"
+    bad.write_text(" ")
+    import_paths(sqlite_engine, [CTGOV / SEED, bad])
+    with sqlite_engine.connect() as conn:
+        run = conn.execute(select(RunLog.__table__)).mappings().one()
+    assert run["kind"] == "import" and run["status"] == "ok"
+    assert run["counts"] == {"read": 2, "new": 1, "changed": 0, "unchanged": 0, "rejected": 1, "warnings": 0}
+    assert run["errors"] == [f"{bad}: empty file"]
+
+
+def test_batches_are_committed_as_they_go(sqlite_engine, tmp_path):
+    lines = tmp_path / "s.jsonl"
+    lines.write_text("\n".join(json.dumps(load(r)) for r in [SEED, *OTHERS]))
+    seen = []
+
+    def count(n):
+        with sqlite_engine.connect() as conn:
+            seen.append(conn.execute(select(func.count()).select_from(Trial)).scalar_one())
+
+    import_paths(sqlite_engine, [lines], batch_size=2, on_batch=count)
+    assert seen == [2, 4]

@@ -1,0 +1,89 @@
+"""Upserts, idempotence and version rows, on SQLite and PostgreSQL."""
+
+from sqlalchemy import func, select
+
+from kb.models import Location, RawRecord, Trial, TrialFact, TrialVersion
+from kb.queries import get_history, get_trial
+from kb.store import load_raw, write_studies
+from tests.conftest import load
+
+
+def _write(engine, *relatives):
+    with engine.begin() as conn:
+        return write_studies(conn, [(r, load(r)) for r in relatives], source="test")
+
+
+def _count(engine, model):
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_reimport_changes_nothing(engine):
+    first = _write(engine, "domain/NCT06464679.json", "registry_samples/NCT04267848.json")
+    with engine.connect() as conn:
+        before = conn.execute(select(Trial.nct_id, Trial.updated_at, Trial.content_hash).order_by(Trial.nct_id)).all()
+    again = _write(engine, "domain/NCT06464679.json", "registry_samples/NCT04267848.json")
+    with engine.connect() as conn:
+        after = conn.execute(select(Trial.nct_id, Trial.updated_at, Trial.content_hash).order_by(Trial.nct_id)).all()
+    assert (first.new, again.new, again.changed, again.unchanged) == (2, 0, 0, 2)
+    assert before == after
+    assert _count(engine, TrialVersion) == 0
+    assert _count(engine, Location) == 1149
+
+
+def test_status_change_writes_one_version_with_the_diff(engine):
+    _write(engine, "history/NCT06464679.2024-06.json")
+    result = _write(engine, "domain/NCT06464679.json")
+    assert (result.changed, result.changed_ids) == (1, ["NCT06464679"])
+    versions = get_history(engine, "NCT06464679")["versions"]
+    assert len(versions) == 1
+    diff = versions[0]["diff"]
+    assert diff["overall_status"] == ["NOT_YET_RECRUITING", "RECRUITING"]
+    assert diff["start_date"] == ["2024-06-30", "2024-06-27"]
+    assert diff["start_date_type"] == ["ESTIMATED", "ACTUAL"]
+    assert get_trial(engine, "NCT06464679")["status"] == "RECRUITING"
+
+
+def test_changed_trial_child_rows_are_replaced_not_added(engine):
+    _write(engine, "history/NCT06464679.2024-06.json")
+    _write(engine, "domain/NCT06464679.json")
+    with engine.connect() as conn:
+        facts = conn.execute(select(TrialFact.value).where(TrialFact.kind == "disease")).scalars().all()
+    assert sorted(facts) == ["myositis", "rheumatoid_arthritis", "sjogren", "systemic_sclerosis"]
+    assert _count(engine, Location) == 1
+
+
+def test_raw_record_round_trips(engine):
+    _write(engine, "registry_samples/NCT03475563.json")
+    with engine.connect() as conn:
+        body = conn.execute(select(RawRecord.body)).scalar_one()
+    assert load_raw(body) == load("registry_samples/NCT03475563.json")
+
+
+def test_first_seen_survives_a_change(engine):
+    _write(engine, "history/NCT06464679.2024-06.json")
+    with engine.connect() as conn:
+        first = conn.execute(select(Trial.first_seen_at)).scalar_one()
+    _write(engine, "domain/NCT06464679.json")
+    with engine.connect() as conn:
+        seen, updated = conn.execute(select(Trial.first_seen_at, Trial.updated_at)).one()
+    assert seen == first and updated > first
+
+
+def test_duplicate_ids_in_one_batch_store_once(engine):
+    with engine.begin() as conn:
+        result = write_studies(conn, [("a", load("domain/NCT06010472.json")), ("b", load("domain/NCT06010472.json"))],
+                               source="test")
+    assert result.new == 1 and _count(engine, Trial) == 1
+
+
+def test_views_answer_on_both_dialects(engine):
+    _write(engine, "domain/NCT06464679.json", "domain/NCT06010472.json", "domain/NCT98000001.json")
+    from kb.queries import run_readonly_sql
+    _, rows = run_readonly_sql(engine, "SELECT target, disease, trials FROM target_disease_count "
+                                       "ORDER BY target, disease")
+    assert rows == [("CD19", "myositis", 1), ("CD19", "rheumatoid_arthritis", 1), ("CD19", "sjogren", 1),
+                    ("CD19", "sle", 1), ("CD19", "systemic_sclerosis", 1)]
+    _, rows = run_readonly_sql(engine, "SELECT nct_id, targets, products, cell_type FROM car_trial ORDER BY nct_id")
+    assert rows == [("NCT06010472", "CD19", "KN5501", "NK"), ("NCT06464679", "CD19", "KN5501", "NK"),
+                    ("NCT98000001", None, "Obexelimab", None)]
