@@ -59,10 +59,11 @@ CODE_STOPWORDS = re.compile(
     r"ANCA\w*|ICD\d+|P\d+|Q\d+|W\d+|D\d+|IGG\d*|IGA\d*|FCGR\w*|DRB\d+|TNFRSF\d+\w*|GPRC5D)$")
 INN = re.compile(r"\b([A-Za-z]{4,}(?:mab|cept))(?:-[a-z]{4})?\b(?:\s+(tesirine|vedotin|mafodotin|emtansine|"
                  r"deruxtecan|govitecan|ozogamicin|pegol))?", re.IGNORECASE)
-_LEXICON_PRODUCT = re.compile(
-    r"(?<![\w\-])(" + "|".join(re.escape(k) for k in sorted(
-        [p.code for p in PRODUCTS] + [a for p in PRODUCTS for a in p.aliases], key=len, reverse=True))
-    + r")(?![\w\-])", re.IGNORECASE)
+CODE_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z][\w\-.]*\d[\w\-.]*")
+SHORT_CODE_FIELDS = ("title", "intervention", "arm")
+"""Where a code of three characters or fewer ('F01', also an ICD-10 code) may name a product."""
+_ALIASES = sorted(PRODUCT_ALIASES, key=len, reverse=True)
+_ALIAS = re.compile(r"(?i:\b(" + "|".join(re.escape(a) for a in _ALIASES) + r")\b)")
 
 AUTOLOGOUS = re.compile(r"(?i:\bautologous\b|patient-derived|patients'? own)")
 ALLOGENEIC = re.compile(
@@ -80,6 +81,18 @@ DOSE_LEVEL = re.compile(r"(\d+(?:\.\d+)?)\s*[x×*]\s*10\s*\^?\s*(\d{1,2})\s*(?:C
 COHORT_HEADER = re.compile(
     r"(?i:inclusion\s+criteria\s+(?:for|of|in)\s+(?:patients?\s+with\s+)?)([^:;\n]{3,120}?)\s*(?::|\n)"
     r"|(?i:\bcohort\s+[A-Z0-9]{1,2}\s*[:(\-–]\s*)([^:;\n)]{3,80})")
+
+DISEASES_BY_GROUP = {f"d{i}": d for i, d in enumerate(DISEASES)}
+DISEASE_PHRASE = re.compile("|".join(f"(?P<d{i}>{'|'.join(d.patterns)})" for i, d in enumerate(DISEASES)),
+                            re.IGNORECASE)
+DISEASE_ANCHORS = ("lupus", "scler", "myosit", "myopath", "synthetase", "rheumat", "sj", "dry", "sicca", "anca",
+                   "neutrophil", "polyangiitis", "granulomatosis", "myasthenia", "neuromyelitis", "thrombocytop",
+                   "hemoly", "haemoly", "aplastic", "igg4", "iga", "membranous", "glomerulo", "nephropath",
+                   "podocyt", "kidney", "pemphig", "phospholipid", "connective", "pediatric", "paediatric",
+                   "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell")
+"""Lower-case fragments of which every disease phrase contains one: texts without any skip the regex."""
+DISEASE_BY_ABBREVIATION = {a: d for d in DISEASES for a in d.abbreviations}
+WORD = re.compile(r"[\w\-]+")
 
 CAR_FIELDS = ("title", "official_title", "intervention", "intervention_description", "arm",
               "arm_description", "summary", "detailed_description", "keyword")
@@ -218,17 +231,29 @@ def _parse_targets(texts: list[tuple[str, str]], facts: Facts) -> None:
                               _snippet(text, match.start(), match.end() + term.end()))
 
 
-def _parse_products(texts: list[tuple[str, str]], facts: Facts) -> list[Product]:
+PRODUCT_FIELDS = ("title", "official_title", "acronym", "intervention", "arm", "summary", "keyword")
+"""Where product codes are looked for; with a CAR named, the long descriptions and outcomes too."""
+
+
+def _parse_products(texts: list[tuple[str, str]], facts: Facts, deep: bool) -> list[Product]:
     """Product codes, drug names (INN) and lexicon products named in the text."""
     known: list[Product] = []
     for where, text in texts:
-        if where == "eligibility":
+        if where == "eligibility" or not (deep or where in PRODUCT_FIELDS):
             continue
-        for match in _LEXICON_PRODUCT.finditer(text):
-            product = PRODUCTS_BY_CODE.get(match.group(1).upper()) or PRODUCT_ALIASES[match.group(1).lower()]
-            facts.add("product", product.code, where, _snippet(text, match.start(), match.end()))
-            if product not in known:
-                known.append(product)
+        for match in CODE_TOKEN.finditer(text):
+            product = PRODUCTS_BY_CODE.get(match.group(0).rstrip(".-").upper())
+            if product and (len(product.code) > 3 or where in SHORT_CODE_FIELDS):
+                facts.add("product", product.code, where, _snippet(text, match.start(), match.end()))
+                if product not in known:
+                    known.append(product)
+        lower = text.lower()
+        if any(alias in lower for alias in _ALIASES):
+            for match in _ALIAS.finditer(text):
+                product = PRODUCT_ALIASES[match.group(1).lower()]
+                facts.add("product", product.code, where, _snippet(text, match.start(), match.end()))
+                if product not in known:
+                    known.append(product)
         if where in ("title", "intervention", "arm"):
             for match in PRODUCT_CODE.finditer(text):
                 code = match.group(0).rstrip(".")
@@ -250,17 +275,22 @@ def _parse_diseases(trial: dict[str, Any], texts: list[tuple[str, str]], mesh_te
     """Disease categories from conditions, titles, keywords, MeSH and eligibility cohort headers."""
     sources = [(where, text) for where, text in texts if where in DISEASE_FIELDS]
     eligibility = trial.get("eligibility_criteria") or ""
-    for match in COHORT_HEADER.finditer(eligibility):
+    lowered = eligibility.lower()
+    has_headers = "criteria for" in lowered or "criteria of" in lowered or "criteria in" in lowered or "cohort" in lowered
+    for match in COHORT_HEADER.finditer(eligibility) if has_headers else ():
         header = match.group(1) or match.group(2)
         sources.append(("eligibility_cohort", header))
     for where, text in sources:
-        for disease in DISEASES:
-            hit = next((m for p in disease.patterns for m in [re.search(p, text, re.IGNORECASE)] if m), None)
-            if hit is None:
-                hit = next((m for a in disease.abbreviations
-                            for m in [re.search(rf"(?<![\w\-]){re.escape(a)}(?![\w\-])", text)] if m), None)
-            if hit:
-                facts.add("disease", disease.key, where, _snippet(text, hit.start(), hit.end()), disease.mesh_id)
+        lower = text.lower()
+        if any(anchor in lower for anchor in DISEASE_ANCHORS):
+            for match in DISEASE_PHRASE.finditer(text):
+                disease = DISEASES_BY_GROUP[match.lastgroup]
+                facts.add("disease", disease.key, where, _snippet(text, match.start(), match.end()), disease.mesh_id)
+        for word in WORD.findall(text):
+            disease = DISEASE_BY_ABBREVIATION.get(word)
+            if disease:
+                at = text.find(word)
+                facts.add("disease", disease.key, where, _snippet(text, at, at + len(word)), disease.mesh_id)
     for link in children["trial_mesh"]:
         disease = DISEASE_BY_MESH.get(link["mesh_id"])
         if disease and link["domain"] == "condition" and not link["is_ancestor"]:
@@ -364,7 +394,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
         facts.add("car_evidence", match.group(0), where, _snippet(text, match.start(), match.end()))
         if cell:
             facts.add("cell_type", cell, where, _snippet(text, match.start(), match.end()))
-    products = _parse_products(texts, facts)
+    products = _parse_products(texts, facts, deep=bool(car))
     plain = _plain_cells(texts)
     antibody_only = any(f.kind == "product" and INN.fullmatch(f.value) for f in facts.facts) and not car
 
@@ -404,7 +434,8 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
         _parse_origin(texts, facts)
     _parse_diseases(trial, texts, mesh_terms, children, facts)
     facts.lymphodepletion = _parse_lymphodepletion(texts, facts) if cell_therapy else []
-    _parse_dose_levels(texts, facts)
+    if cell_therapy:
+        _parse_dose_levels(texts, facts)
 
     facts.targets = _unique(f.value for f in facts.facts if f.kind == "target")
     facts.armoring = _unique(f.value for f in facts.facts if f.kind == "armoring")

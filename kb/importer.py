@@ -1,13 +1,18 @@
 """Bulk import of API v2 records from files into the store, in committed batches.
 
-A bad record is reported with its origin and reason and skipped; every good batch is
-committed, so an import stopped half-way keeps what it stored and a re-run is idempotent.
+Reading, parsing, hashing, normalizing and compressing (the CPU-heavy part) run in worker
+processes; the main process only writes, one transaction per batch, in input order. A bad
+record is reported with its origin and reason and skipped; every good batch is committed, so an
+import stopped half-way keeps what it stored and a re-run is idempotent.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -15,8 +20,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from kb.runlog import finish_run, start_run
-from kb.sources import SourceRecord, read_path
-from kb.store import Rejected, WriteResult, write_studies
+from kb.sources import SourceRecord, SourceUnit, iter_units, parse_units
+from kb.store import PreparedStudy, Rejected, WriteResult, prepare, write_prepared
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -38,47 +43,81 @@ class ImportSummary:
         return {"read": self.read, **self.result.counts()}
 
 
-def _batches(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch
+def prepare_records(records: Iterable[SourceRecord]) -> list[PreparedStudy | Rejected]:
+    """Prepare parsed records; unreadable ones become Rejected."""
+    return [Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data) for r in records]
+
+
+def prepare_units(units: list[SourceUnit]) -> list[PreparedStudy | Rejected]:
+    """Parse and prepare the studies of some files or archive members (runs in a worker)."""
+    return prepare_records(parse_units(units))
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
+                      ) -> Iterator[list[PreparedStudy | Rejected]]:
+    """Prepared batches in input order, from ``workers`` processes (0: this process)."""
+    if workers <= 0:
+        for units_chunk in _chunks(units, batch_size):
+            yield prepare_records(parse_units(units_chunk))
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future] = deque()
+        for chunk in _chunks(units, batch_size):
+            pending.append(pool.submit(prepare_units, chunk))
+            if len(pending) > 2 * workers:  # bounded memory: a few batches in flight
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Rejected], source: str) -> None:
+    with engine.begin() as conn:
+        result = write_prepared(conn, prepared, source=source)
+    for rejected in result.rejected:
+        log.warning("rejected %s: %s", rejected.origin, rejected.reason)
+    summary.read += len(prepared)
+    summary.result.add(result)
 
 
 def import_records(engine: Engine, records: Iterable[SourceRecord], *, source: str = "import",
                    batch_size: int = BATCH_SIZE, on_batch: Callable[[int], None] | None = None) -> ImportSummary:
-    """Store records batch by batch, each batch in its own transaction."""
+    """Store already parsed records batch by batch, each batch in its own transaction."""
     summary = ImportSummary()
-    for batch in _batches(records, batch_size):
-        summary.read += len(batch)
-        studies = []
-        for record in batch:
-            if record.error:
-                summary.result.rejected.append(Rejected(record.origin, record.error))
-                log.warning("rejected %s: %s", record.origin, record.error)
-            else:
-                studies.append((record.origin, record.data))
-        with engine.begin() as conn:
-            result = write_studies(conn, studies, source=source)
-        for rejected in result.rejected:
-            log.warning("rejected %s: %s", rejected.origin, rejected.reason)
-        summary.result.add(result)
+    for chunk in _chunks(records, batch_size):
+        _write(engine, summary, prepare_records(chunk), source)
         if on_batch:
-            on_batch(len(batch))
+            on_batch(len(chunk))
     return summary
 
 
+def default_workers() -> int:
+    """Worker processes for preparing studies: one per core."""
+    return os.cpu_count() or 1
+
+
 def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int = BATCH_SIZE,
-                 on_batch: Callable[[int], None] | None = None) -> ImportSummary:
+                 workers: int | None = None, on_batch: Callable[[int], None] | None = None) -> ImportSummary:
     """Import every study under ``paths`` and write the run to the run log."""
     paths = [str(p) for p in paths]
-    run_id = start_run(engine, "import", {"paths": paths})
-    records = (record for path in paths for record in read_path(path))
+    workers = default_workers() if workers is None else workers
+    run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
+    summary = ImportSummary(run_id=run_id)
+    units = (unit for path in paths for unit in iter_units(path))
     try:
-        summary = import_records(engine, records, batch_size=batch_size, on_batch=on_batch)
+        for prepared in _prepared_batches(units, batch_size, workers):
+            for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
+                _write(engine, summary, chunk, "import")
+                if on_batch:
+                    on_batch(len(chunk))
     except BaseException as exc:
-        finish_run(engine, run_id, "failed", {}, [f"{type(exc).__name__}: {exc}"])
+        finish_run(engine, run_id, "failed", summary.counts(), [f"{type(exc).__name__}: {exc}"])
         raise
-    summary.run_id = run_id
     errors = [f"{r.origin}: {r.reason}" for r in summary.rejected]
     finish_run(engine, run_id, "ok", summary.counts(), errors)
     return summary

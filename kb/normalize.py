@@ -250,12 +250,24 @@ def _parse_outcomes(module: dict) -> list[dict]:
     return rows
 
 
+def _str_or_none(value: Any, path: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise RecordError(f"{path}: expected str, got {type(value).__name__} {value!r:.60}")
+
+
 def _parse_locations(module: dict) -> list[dict]:
-    """Site rows."""
-    return [{"position": i, "facility": _text(_get(loc, "facility", str)), "city": _text(_get(loc, "city", str)),
-             "state": _text(_get(loc, "state", str)), "country": _text(_get(loc, "country", str)),
-             "status": _get(loc, "status", str)}
-            for i, loc in enumerate(_list(module, "locations"))]
+    """Site rows (a hot loop: a record may list over a thousand sites)."""
+    rows = []
+    for i, loc in enumerate(_list(module, "locations")):
+        if not isinstance(loc, dict):
+            raise RecordError(f"locations[{i}]: expected an object, got {type(loc).__name__}")
+        facility, city, state, country = (loc.get("facility"), loc.get("city"), loc.get("state"), loc.get("country"))
+        rows.append({"position": i,
+                     "facility": _text(facility, "locations.facility"), "city": _text(city, "locations.city"),
+                     "state": _text(state, "locations.state"), "country": _text(country, "locations.country"),
+                     "status": _str_or_none(loc.get("status"), "locations.status")})
+    return rows
 
 
 def _parse_mesh(derived: dict) -> tuple[list[dict], dict[str, str]]:
@@ -291,16 +303,20 @@ def check_study(data: Any) -> str:
     return nct_id
 
 
-def content_hash(data: dict) -> str:
+def canonical_json(data: dict) -> bytes:
+    """The record as compact JSON with sorted keys."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def content_hash(data: dict, canonical: bytes | None = None) -> str:
     """SHA-256 of the record's canonical JSON, volatile parts left out."""
     for path in VOLATILE_PATHS:
         node = data
         for key in path[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and path[-1] in node:
-            data = _without(data, path)
-            break
-    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            return hashlib.sha256(canonical_json(_without(data, path))).hexdigest()
+    return hashlib.sha256(canonical if canonical is not None else canonical_json(data)).hexdigest()
 
 
 def _without(data: dict, path: tuple[str, ...]) -> dict:

@@ -61,11 +61,62 @@ def _parse_bytes(origin: str, name: str, raw: bytes) -> Iterator[SourceRecord]:
     yield from studies_from_json(origin, data)
 
 
-def _read_zip(path: Path) -> Iterator[SourceRecord]:
+@dataclass
+class SourceUnit:
+    """One file or archive member (or the reason it cannot be read); read lazily by :func:`parse_unit`."""
+
+    origin: str
+    name: str
+    path: str | None = None
+    member: str | None = None
+    error: str | None = None
+
+
+def _unit_bytes(unit: SourceUnit) -> bytes:
+    if unit.member is None:
+        return Path(unit.path).read_bytes()  # type: ignore[arg-type]
+    with zipfile.ZipFile(unit.path) as archive:  # type: ignore[arg-type]
+        return archive.read(unit.member)
+
+
+def parse_unit(unit: SourceUnit) -> Iterator[SourceRecord]:
+    """The studies in one unit."""
+    if unit.error is not None:
+        yield SourceRecord(unit.origin, error=unit.error)
+        return
+    try:
+        raw = _unit_bytes(unit)
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        yield SourceRecord(unit.origin, error=f"unreadable: {exc}")
+        return
+    yield from _parse_bytes(unit.origin, unit.name, raw)
+
+
+def parse_units(units: list[SourceUnit]) -> Iterator[SourceRecord]:
+    """The studies of several units, opening each zip archive once."""
+    archives: dict[str, zipfile.ZipFile] = {}
+    try:
+        for unit in units:
+            if unit.member is None or unit.error is not None:
+                yield from parse_unit(unit)
+                continue
+            try:
+                archive = archives.get(unit.path) or archives.setdefault(unit.path, zipfile.ZipFile(unit.path))
+                raw = archive.read(unit.member)
+            except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+                yield SourceRecord(unit.origin, error=f"unreadable archive member: {exc}")
+                continue
+            yield from _parse_bytes(unit.origin, unit.name, raw)
+    finally:
+        for archive in archives.values():
+            archive.close()
+
+
+def _zip_units(path: Path) -> Iterator[SourceUnit]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        yield SourceRecord(str(path), error=f"not a readable zip archive: {exc}")
+        yield SourceUnit(str(path), path.name, error=f"not a readable zip archive: {exc}")
         return
     with archive:
         for info in archive.infolist():
@@ -73,36 +124,30 @@ def _read_zip(path: Path) -> Iterator[SourceRecord]:
                 continue
             origin = f"{path}:{info.filename}"
             if not info.filename.lower().endswith(JSON_SUFFIXES):
-                yield SourceRecord(origin, error="not a JSON member (.json, .jsonl, .ndjson); skipped")
+                yield SourceUnit(origin, info.filename, error="not a JSON member (.json, .jsonl, .ndjson); skipped")
                 continue
-            try:
-                raw = archive.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                yield SourceRecord(origin, error=f"unreadable archive member: {exc}")
-                continue
-            yield from _parse_bytes(origin, info.filename, raw)
+            yield SourceUnit(origin, info.filename, str(path), info.filename)
 
 
-def read_path(path: str | Path) -> Iterator[SourceRecord]:
-    """Every study under ``path`` (file, directory or zip), in a stable order."""
+def iter_units(path: str | Path) -> Iterator[SourceUnit]:
+    """Every file or archive member under ``path`` (file, directory or zip), in a stable order."""
     path = Path(path)
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             if child.suffix.lower() in (*JSON_SUFFIXES, ".zip"):
-                yield from read_path(child)
+                yield from iter_units(child)
         return
     if not path.exists():
-        yield SourceRecord(str(path), error="no such file or directory")
-        return
-    if path.suffix.lower() == ".zip":
-        yield from _read_zip(path)
-        return
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        yield SourceRecord(str(path), error=f"unreadable file: {exc}")
-        return
-    yield from _parse_bytes(str(path), path.name, raw)
+        yield SourceUnit(str(path), path.name, error="no such file or directory")
+    elif path.suffix.lower() == ".zip":
+        yield from _zip_units(path)
+    else:
+        yield SourceUnit(str(path), path.name, str(path))
+
+
+def read_path(path: str | Path) -> Iterator[SourceRecord]:
+    """Every study under ``path`` (file, directory or zip), in a stable order."""
+    yield from parse_units(list(iter_units(path)))
 
 
 def count_inputs(path: str | Path) -> int | None:

@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import JSON, Connection, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kb.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
-from kb.normalize import (NormalizedStudy, RecordError, check_study, content_hash, diff_snapshots,
-                          normalize_study)
+from kb.normalize import (NormalizedStudy, RecordError, canonical_json, check_study, content_hash,
+                          diff_snapshots, normalize_study)
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,29 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys:
     conn.execute(stmt, unique)
 
 
-def _compress(data: dict[str, Any]) -> bytes:
-    return zlib.compress(orjson.dumps(data), 1)
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain INSERT of many rows through the driver's executemany (the hot path of an import).
+
+    SQLAlchemy's per-row parameter processing cost more than the database's own work here;
+    JSON columns are serialized with orjson, other values go to the driver as they are.
+    """
+    if not rows:
+        return
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in columns]
+    json_columns = {i for i, c in enumerate(columns) if isinstance(c.type, JSON)}
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+    if json_columns:
+        params = [tuple(orjson.dumps(row[n]).decode() if i in json_columns and row[n] is not None else row[n]
+                        for i, n in enumerate(names)) for row in rows]
+    else:
+        params = [tuple(row[n] for n in names) for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+def _compress(canonical: bytes) -> bytes:
+    return zlib.compress(canonical, 1)
 
 
 def load_raw(body: bytes) -> dict[str, Any]:
@@ -106,97 +127,108 @@ def load_raw(body: bytes) -> dict[str, Any]:
     return orjson.loads(zlib.decompress(body))
 
 
+@dataclass
+class PreparedStudy:
+    """A study ready to write: hashed, normalized and compressed (the CPU-heavy part)."""
+
+    origin: str
+    nct_id: str
+    content_hash: str
+    body: bytes
+    study: NormalizedStudy
+
+
+def prepare(origin: str, data: Any) -> PreparedStudy | Rejected:
+    """Check, hash, normalize and compress one study; pure, so it can run in a worker process."""
+    nct_id = None
+    try:
+        nct_id = check_study(data)
+        canonical = canonical_json(data)
+        return PreparedStudy(origin, nct_id, content_hash(data, canonical), _compress(canonical),
+                             normalize_study(data))
+    except RecordError as exc:
+        return Rejected(origin, str(exc), nct_id)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
+        return Rejected(origin, f"unreadable record: {type(exc).__name__}: {exc}", nct_id)
+
+
 def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, source: str,
                   now: datetime | None = None) -> WriteResult:
-    """Store a batch of ``(origin, study)`` pairs in the caller's transaction."""
+    """Prepare and store a batch of ``(origin, study)`` pairs in the caller's transaction."""
+    return write_prepared(conn, [prepare(origin, data) for origin, data in records], source=source, now=now)
+
+
+def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Rejected], *, source: str,
+                   now: datetime | None = None) -> WriteResult:
+    """Store prepared studies in the caller's transaction: skip unchanged, upsert the rest."""
     now = now or utcnow()
     result = WriteResult()
-    batch: dict[str, tuple[str, dict, str]] = {}
-    for origin, data in records:
-        try:
-            nct_id = check_study(data)
-            batch[nct_id] = (origin, data, content_hash(data))
-        except RecordError as exc:
-            result.rejected.append(Rejected(origin, str(exc)))
+    batch: dict[str, PreparedStudy] = {}
+    for item in prepared:
+        if isinstance(item, Rejected):
+            result.rejected.append(item)
+        else:
+            batch[item.nct_id] = item  # the last of duplicate ids wins
     if not batch:
         return result
 
     ids = list(batch)
     existing = dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(ids))).all())
-    unchanged = [i for i in ids if existing.get(i) == batch[i][2]]
+    unchanged = [i for i in ids if existing.get(i) == batch[i].content_hash]
     if unchanged:
         conn.execute(update(RAW).where(RAW.c.nct_id.in_(unchanged)).values(checked_at=now))
         result.unchanged = len(unchanged)
-
-    normalized: list[NormalizedStudy] = []
-    for nct_id in ids:
-        if existing.get(nct_id) == batch[nct_id][2]:
-            continue
-        origin = batch[nct_id][0]
-        try:
-            study = normalize_study(batch[nct_id][1])
-        except RecordError as exc:
-            result.rejected.append(Rejected(origin, str(exc), nct_id))
-            continue
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
-            result.rejected.append(Rejected(origin, f"unreadable record: {type(exc).__name__}: {exc}", nct_id))
-            continue
-        normalized.append(study)
-        for message in study.warnings:
-            result.warnings.append((nct_id, message))
-            log.warning("%s (%s): %s", nct_id, origin, message)
-    if not normalized:
+    todo = [batch[i] for i in ids if existing.get(i) != batch[i].content_hash]
+    if not todo:
         return result
+    for item in todo:
+        for message in item.study.warnings:
+            result.warnings.append((item.nct_id, message))
+            log.warning("%s (%s): %s", item.nct_id, item.origin, message)
 
-    changed = [s for s in normalized if s.nct_id in existing]
-    versions = _version_rows(conn, changed, batch, existing, source, now) if changed else []
-    changed_ids = [s.nct_id for s in changed]
+    changed = [p for p in todo if p.nct_id in existing]
+    versions = _version_rows(conn, changed, existing, now) if changed else []
+    changed_ids = [p.nct_id for p in changed]
     if changed_ids:
         for name in CHILD_TABLES:
             conn.execute(delete(TABLES[name]).where(TABLES[name].c.nct_id.in_(changed_ids)))
 
-    upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for s in normalized for n, c in s.sponsors.items()],
+    studies = [p.study for p in todo]
+    upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for s in studies for n, c in s.sponsors.items()],
            ["name"], ())
-    upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for s in normalized for m, t in s.mesh_terms.items()],
+    upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for s in studies for m, t in s.mesh_terms.items()],
            ["mesh_id"], ())
-    trial_rows = []
-    for s in normalized:
-        row = dict(s.trial, content_hash=batch[s.nct_id][2], source=batch[s.nct_id][0],
-                   first_seen_at=now, updated_at=now)
-        trial_rows.append(row)
-    update_columns = [c for c in trial_rows[0] if c not in ("nct_id", "first_seen_at")]
-    upsert(conn, TRIAL, trial_rows, ["nct_id"], update_columns)
-    upsert(conn, RAW, [{"nct_id": s.nct_id, "content_hash": batch[s.nct_id][2],
-                        "body": _compress(batch[s.nct_id][1]), "source": batch[s.nct_id][0],
-                        "fetched_at": now, "checked_at": now} for s in normalized], ["nct_id"])
+    trial_rows = [dict(p.study.trial, content_hash=p.content_hash, source=p.origin, first_seen_at=now, updated_at=now)
+                  for p in todo]
+    upsert(conn, TRIAL, trial_rows, ["nct_id"], [c for c in trial_rows[0] if c not in ("nct_id", "first_seen_at")])
+    upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
+                        "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
     for name in CHILD_TABLES:
-        rows = [row for s in normalized for row in s.children[name]]
-        if rows:
-            conn.execute(insert(TABLES[name]), rows)
+        insert_rows(conn, TABLES[name], [row for s in studies for row in s.children[name]])
     if versions:
         conn.execute(insert(TrialVersion.__table__), versions)
 
     result.changed, result.changed_ids = len(changed), changed_ids
-    result.new_ids = [s.nct_id for s in normalized if s.nct_id not in existing]
+    result.new_ids = [p.nct_id for p in todo if p.nct_id not in existing]
     result.new = len(result.new_ids)
     return result
 
 
-def _version_rows(conn: Connection, changed: list[NormalizedStudy], batch: dict[str, tuple[str, dict, str]],
-                  existing: dict[str, str], source: str, now: datetime) -> list[dict[str, Any]]:
+def _version_rows(conn: Connection, changed: list[PreparedStudy], existing: dict[str, str],
+                  now: datetime) -> list[dict[str, Any]]:
     """Version rows comparing each changed study with its stored raw record."""
-    ids = [s.nct_id for s in changed]
+    ids = [p.nct_id for p in changed]
     old_bodies = dict(conn.execute(select(RAW.c.nct_id, RAW.c.body).where(RAW.c.nct_id.in_(ids))).all())
     rows = []
-    for study in changed:
+    for item in changed:
         try:
-            old = normalize_study(load_raw(old_bodies[study.nct_id])).snapshot()
+            old = normalize_study(load_raw(old_bodies[item.nct_id])).snapshot()
         except (RecordError, KeyError, ValueError, zlib.error) as exc:
-            log.warning("%s: stored record unreadable (%s); diff against nothing", study.nct_id, exc)
+            log.warning("%s: stored record unreadable (%s); diff against nothing", item.nct_id, exc)
             old = {}
-        rows.append({"nct_id": study.nct_id, "recorded_at": now, "old_hash": existing[study.nct_id],
-                     "new_hash": batch[study.nct_id][2], "diff": diff_snapshots(old, study.snapshot()),
-                     "source": batch[study.nct_id][0]})
+        rows.append({"nct_id": item.nct_id, "recorded_at": now, "old_hash": existing[item.nct_id],
+                     "new_hash": item.content_hash, "diff": diff_snapshots(old, item.study.snapshot()),
+                     "source": item.origin})
     return rows
 
 
@@ -206,4 +238,4 @@ def touch(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None)
         conn.execute(update(RAW).where(RAW.c.nct_id.in_(list(nct_ids))).values(checked_at=now or utcnow()))
 
 
-__all__ = ["Rejected", "WriteResult", "write_studies", "upsert", "load_raw", "touch", "utcnow"]
+__all__ = ["PreparedStudy", "Rejected", "WriteResult", "prepare", "write_prepared", "write_studies", "upsert", "load_raw", "touch", "utcnow"]
