@@ -43,7 +43,9 @@ def main_options(ctx: typer.Context,
                  verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log warnings and progress")] = False,
                  ) -> None:
     """trialkb: crawl, store and compare CAR cell-therapy trials in immune-mediated disease."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand != "crawl":  # Scrapy installs its own log handler
+        logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
+                            format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"db": db}
 
 
@@ -172,6 +174,17 @@ def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many r
     console.print(table)
 
 
+def register_groups() -> None:
+    """Add the commands that live with the crawler and the graph (once)."""
+    if getattr(register_groups, "done", False):
+        return
+    from crawler.cli import register as register_crawler
+
+    register_crawler(app)
+    register_groups.done = True  # type: ignore[attr-defined]
+
+
 def main() -> None:
     """Console-script entry point."""
+    register_groups()
     app()

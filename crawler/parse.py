@@ -1,0 +1,65 @@
+"""Pure functions from API v2 answers to what the spider needs (no Scrapy state)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+
+class CorruptPage(ValueError):
+    """An answer whose body is not the JSON the API promises (e.g. truncated)."""
+
+
+def parse_json(body: bytes, url: str) -> Any:
+    """The JSON of an answer, or CorruptPage saying what is wrong."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptPage(f"body is not valid JSON ({exc}; {len(body)} bytes)") from None
+
+
+def parse_search_page(body: bytes, url: str) -> tuple[list[dict[str, Any]], str | None, int | None]:
+    """(studies, nextPageToken, totalCount) of a ``GET /studies`` answer."""
+    data = parse_json(body, url)
+    if not isinstance(data, dict) or not isinstance(data.get("studies", []), list):
+        raise CorruptPage("not a search page (no 'studies' list)")
+    token = data.get("nextPageToken")
+    return data.get("studies", []), token if isinstance(token, str) and token else None, data.get("totalCount")
+
+
+def parse_study(body: bytes, url: str) -> dict[str, Any]:
+    """The study of a ``GET /studies/{nctId}`` answer."""
+    data = parse_json(body, url)
+    if not isinstance(data, dict):
+        raise CorruptPage("not a study object")
+    return data
+
+
+def parse_version(body: bytes, url: str) -> str | None:
+    """The ``dataTimestamp`` of a ``GET /version`` answer."""
+    data = parse_json(body, url)
+    return data.get("dataTimestamp") if isinstance(data, dict) else None
+
+
+def search_url(api_url: str, params: dict[str, str], page_size: int, page_token: str | None = None,
+               count_total: bool = False) -> str:
+    """A ``GET /studies`` URL; paging keeps every other parameter unchanged."""
+    query = dict(params, pageSize=str(page_size), format="json")
+    if count_total:
+        query["countTotal"] = "true"
+    if page_token:
+        query["pageToken"] = page_token
+    return f"{api_url.rstrip('/')}/studies?{urlencode(sorted(query.items()))}"
+
+
+def study_ids(studies: list[dict[str, Any]]) -> list[str]:
+    """The NCT ids of studies (those that have one)."""
+    out = []
+    for study in studies:
+        try:
+            out.append(study["protocolSection"]["identificationModule"]["nctId"])
+        except (KeyError, TypeError):
+            continue
+    return out

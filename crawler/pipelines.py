@@ -1,0 +1,117 @@
+"""Store pipeline: every page of studies is normalized and stored in one transaction.
+
+A page is either stored whole or not at all, so a crawl killed at any moment and run again
+leaves the store complete and without duplicates (writes are upserts by NCT id). The pipeline
+also holds the crawl lock, writes the run log, and advances each query's watermark when all of
+its pages are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from sqlalchemy.exc import SQLAlchemyError
+
+from crawler.items import StudyPage
+from crawler.lock import CrawlLock
+from crawler.parse import study_ids
+from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
+from kb.db import open_store
+from kb.runlog import finish_run, set_state, start_run
+from kb.store import WriteResult, touch, write_studies
+
+log = logging.getLogger(__name__)
+
+
+class StorePipeline:
+    """Write StudyPage items to the store; own the run's lock, run log and state."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.engine = None
+        self.lock: CrawlLock | None = None
+        self.run_id: int | None = None
+        self.result = WriteResult()
+        self.pages = 0
+        self.failed_queries: set[str] = set()
+        self.completed_queries: set[str] = set()
+        self.missing: list[str] = []
+        self.errors: list[str] = []
+        self.started = datetime.now(timezone.utc)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.engine = open_store(self.crawler.settings.get("TRIALKB_DB"))
+        self.lock = CrawlLock(self.engine)
+        self.lock.acquire()  # LockBusy stops this crawl before it sends anything
+        spider = self.crawler.spider
+        self.run_id = start_run(self.engine, "crawl", {
+            "api_url": spider.api_url, "nct": spider.nct_ids, "since": str(spider.since) if spider.since else None,
+            "full": spider.full, "related": spider.related})
+
+    def process_item(self, item: StudyPage) -> StudyPage:
+        origin = item.url
+        try:
+            with self.engine.begin() as conn:
+                result = write_studies(conn, [(f"{origin}#{i}", s) for i, s in enumerate(item.studies)],
+                                       source="crawl")
+                if item.requested_ids:
+                    found = set(study_ids(item.studies))
+                    missing = [i for i in item.requested_ids if i not in found]
+                    if item.query == "recheck":
+                        touch(conn, [i for i in item.requested_ids if i in found and i not in result.new_ids])
+                    self.missing += missing
+        except SQLAlchemyError as exc:
+            self.failed_queries.add(item.query)
+            self.errors.append(f"{origin}: not stored: {str(exc).splitlines()[0]}")
+            log.error("page %s not stored: %s", origin, exc)
+            raise DropItem(f"page not stored: {exc}") from exc
+        self.pages += 1
+        self.result.add(result)
+        for rejected in result.rejected:
+            self.errors.append(f"{rejected.origin}: {rejected.reason}")
+            log.warning("rejected %s: %s", rejected.origin, rejected.reason)
+        stats = self.crawler.stats
+        stats.inc_value("trialkb/pages_stored")
+        for key, value in result.counts().items():
+            stats.inc_value(f"trialkb/studies_{key}", value)
+        if item.last_page:
+            self.completed_queries.add(item.query)
+        return item
+
+    def close_spider(self) -> None:
+        if self.engine is None or self.run_id is None:
+            return
+        spider, stats = self.crawler.spider, self.crawler.stats
+        reason = stats.get_value("finish_reason") or "finished"
+        failed_requests = stats.get_value("trialkb/failed_requests", 0)
+        failed_queries = self.failed_queries | spider.failed_queries
+        ok = reason == "finished" and failed_requests == 0 and not failed_queries
+        state = {}
+        plan = spider.plan
+        if plan is not None and not spider.skipped:
+            for query in plan.queries:
+                if query.name in self.completed_queries and query.name not in failed_queries:
+                    state[watermark_key(query.name)] = self.started.date().isoformat()
+        if ok and spider.data_timestamp:
+            state[DATA_TIMESTAMP_KEY] = spider.data_timestamp
+        set_state(self.engine, state)
+        counts = {"pages": self.pages, **self.result.counts(), "missing": len(self.missing),
+                  "retries": stats.get_value("retry/count", 0), "failed_requests": failed_requests,
+                  "corrupt_pages": stats.get_value("trialkb/corrupt_pages", 0),
+                  "requests": stats.get_value("downloader/request_count", 0), "finish_reason": reason}
+        errors = self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
+        errors += [f"{k.removeprefix('trialkb/failed/')}: {v}" for k, v in stats.get_stats().items()
+                   if k.startswith("trialkb/failed/")]
+        status = "skipped" if spider.skipped else ("ok" if ok else "failed")
+        finish_run(self.engine, self.run_id, status, counts, errors)
+        log.info("crawl %s: %s", status, counts)
+        if self.lock:
+            self.lock.release()
+        self.engine.dispose()

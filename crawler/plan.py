@@ -1,0 +1,79 @@
+"""What a crawl run fetches, decided from the store: watermarks, data timestamp, re-checks.
+
+Read-only; the pipeline writes the new state when the run's pages are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import Engine, select
+
+from crawler.queries import SEED_NCT_ID, Query, base_queries, snowball_queries
+from kb.lexicon import PRODUCTS_BY_CODE
+from kb.models import RawRecord, Trial, TrialFact
+from kb.runlog import get_state
+
+DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
+
+
+def watermark_key(query: str) -> str:
+    return f"ctgov:watermark:{query}"
+
+
+@dataclass
+class CrawlPlan:
+    """The requests of one run."""
+
+    nct_ids: list[str]
+    queries: list[Query]
+    windows: dict[str, str | None]  # query name -> LastUpdatePostDate lower bound (None: everything)
+    recheck_ids: list[str] = field(default_factory=list)
+    last_data_timestamp: str | None = None
+    incremental: bool = True
+
+    def advanced_filter(self, query: str) -> str | None:
+        """The filter.advanced date window of a query, if any."""
+        start = self.windows.get(query)
+        return f"AREA[LastUpdatePostDate]RANGE[{start},MAX]" if start else None
+
+
+def make_plan(engine: Engine, *, nct_ids: list[str] | None = None, since: date | None = None,
+              full: bool = False, recheck: int = 200, related: bool = True) -> CrawlPlan:
+    """Plan a run: the seed and ``nct_ids``, the related searches with their date windows,
+    and a re-check of the ``recheck`` stalest known trials."""
+    ids = list(dict.fromkeys([SEED_NCT_ID, *(i.strip().upper() for i in nct_ids or [])]))
+    queries = base_queries() + snowball_queries(*_found_products_and_targets(engine)) if related else []
+    windows: dict[str, str | None] = {}
+    for query in queries:
+        if full:
+            windows[query.name] = None
+        elif since:
+            windows[query.name] = since.isoformat()
+        else:
+            mark = get_state(engine, watermark_key(query.name))
+            windows[query.name] = (date.fromisoformat(mark) - timedelta(days=1)).isoformat() if mark else None
+    return CrawlPlan(ids, queries, windows, _stalest(engine, recheck, exclude=ids) if related else [],
+                     get_state(engine, DATA_TIMESTAMP_KEY), incremental=not full and since is None)
+
+
+def _found_products_and_targets(engine: Engine) -> tuple[list[str], list[str]]:
+    """Product codes (not yet in the lexicon) and targets of the relevant trials stored so far."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(TrialFact.kind, TrialFact.value).distinct().join(
+            Trial, Trial.nct_id == TrialFact.nct_id).where(Trial.is_relevant, TrialFact.kind.in_(["product", "target"])
+                                                          )).all()
+    products = sorted({v for k, v in rows if k == "product" and v.upper() not in PRODUCTS_BY_CODE and any(
+        c.isdigit() for c in v)})
+    targets = sorted({v for k, v in rows if k == "target"})
+    return products, targets
+
+
+def _stalest(engine: Engine, limit: int, exclude: list[str]) -> list[str]:
+    """The ids of the known trials checked longest ago."""
+    if limit <= 0:
+        return []
+    with engine.connect() as conn:
+        return [i for i in conn.execute(select(RawRecord.nct_id).order_by(RawRecord.checked_at, RawRecord.nct_id)
+                                        .limit(limit + len(exclude))).scalars() if i not in exclude][:limit]

@@ -1,0 +1,57 @@
+"""Scrapy settings of the trialkb crawler: politeness and resilience are settings.
+
+One settings module for every environment; tests and users override single keys with
+``-s KEY=VALUE`` (scrapy) or ``trialkb crawl -s KEY=VALUE``.
+"""
+
+BOT_NAME = "trialkb"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "trialkb/0.1 (CAR cell-therapy trial knowledge base; +https://pypi.org/project/trialkb/)"
+ROBOTSTXT_OBEY = True
+
+# The API asks for a 1 s crawl delay (robots.txt); AutoThrottle may slow down, never below it.
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = False
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+CONCURRENT_REQUESTS = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+
+# Retries with backoff on 429 (Retry-After honoured) and 5xx; see crawler.middlewares.
+RETRY_ENABLED = True
+RETRY_TIMES = 5
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_BACKOFF_BASE = 2.0  # seconds; doubled per retry of one request
+RETRY_BACKOFF_MAX = 120.0
+RETRY_AFTER_MAX = 600.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+
+DOWNLOAD_TIMEOUT = 120
+DOWNLOAD_MAXSIZE = 256 * 1024 * 1024  # a 1,000-study page is ~30 MB
+DOWNLOAD_WARNSIZE = 96 * 1024 * 1024
+
+# Error budget: the CloseSpider extension (enabled by default) stops a run after this many
+# spider errors; a page that stays corrupt after its retries raises one (crawler.spiders.ctgov).
+CLOSESPIDER_ERRORCOUNT = 25
+
+ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
+
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+HTTPCACHE_ENABLED = False  # set True (with HTTPCACHE_DIR) to replay a crawl locally
+HTTPCACHE_DIR = "httpcache"
+
+# trialkb's own settings
+TRIALKB_API_URL = "https://clinicaltrials.gov/api/v2"
+TRIALKB_DB = None  # store URL; None: TRIALKB_DB from the environment or the default SQLite file
+TRIALKB_PAGE_SIZE = 1000
+TRIALKB_RECHECK = 200  # stalest known trials re-fetched by filter.ids per run
+TRIALKB_PAGE_RETRIES = 3  # re-fetches of a page whose body is not valid JSON

@@ -1,0 +1,206 @@
+"""The ctgov spider end to end: real Scrapy downloader, real HTTP server, real store."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from crawler.lock import CrawlLock
+from crawler.plan import watermark_key
+from crawler.queries import base_queries
+from crawler.testserver import Fault
+from kb.db import open_store
+from kb.models import Location, RawRecord, Trial, TrialCondition, TrialVersion
+from kb.queries import get_history, get_trial
+from kb.runlog import get_state, last_run
+from tests.conftest import CTGOV, DATA, load
+from tests.crawler.conftest import FAST, TRIALKB, crawl
+
+CAR_TRIALS = sorted(r["nct_id"] for r in csv.DictReader((DATA / "labels/car_autoimmune_labels.csv").open())
+                    if r["car_therapy"] == "yes")
+
+
+def stored_ids(db: str) -> list[str]:
+    engine = open_store(db)
+    with engine.connect() as conn:
+        return conn.execute(select(Trial.nct_id).order_by(Trial.nct_id)).scalars().all()
+
+
+def run_log(db: str) -> dict:
+    return last_run(open_store(db), "crawl", status=None)
+
+
+def test_seed_crawl_stores_the_seed_with_exact_values(db, server):
+    result = crawl(db, server, "--no-related")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert stored_ids(db) == ["NCT06464679"]
+    seed = get_trial(open_store(db), "NCT06464679")
+    assert (seed["status"], seed["start_date"], seed["start_date_type"], seed["targets"], seed["cell_type"],
+            seed["products"], seed["sponsor"]) == ("RECRUITING", "2024-06-27", "ACTUAL", ["CD19"], "NK",
+                                                   ["KN5501"], "Changhai Hospital")
+    assert run_log(db)["counts"]["new"] == 1
+    assert [r.path for r in server.log] == ["/robots.txt", "/api/v2/version", "/api/v2/studies/NCT06464679"]
+
+
+def test_related_crawl_stores_every_car_trial_and_counts_match(db, server):
+    result = crawl(db, server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ids = stored_ids(db)
+    assert set(CAR_TRIALS) <= set(ids)
+    run = run_log(db)
+    assert run["status"] == "ok"
+    assert run["counts"]["new"] == len(ids) == 36
+    assert run["counts"]["rejected"] == 0
+    searches = server.requests("/api/v2/studies")
+    assert all(r.params["pageSize"] == "1000" for r in searches if "pageToken" not in r.params and r.params)
+    with open_store(db).connect() as conn:
+        relevant = conn.execute(select(Trial.nct_id).where(Trial.is_relevant)).scalars().all()
+    assert "NCT98000003" in ids and "NCT98000003" not in relevant  # fetched, kept, marked not relevant
+    assert set(CAR_TRIALS) <= set(relevant)
+
+
+def test_token_paging_keeps_the_other_parameters(db, server):
+    result = crawl(db, server, "-s", "TRIALKB_PAGE_SIZE=7")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(stored_ids(db)) == 36
+    pages = [r for r in server.requests("/api/v2/studies") if "pageToken" in r.params]
+    assert len(pages) >= 5
+    first_pages = {json.dumps(r.params, sort_keys=True) for r in server.requests("/api/v2/studies")
+                   if r.params and "pageToken" not in r.params}
+    for page in pages:
+        without = {k: v for k, v in page.params.items() if k != "pageToken"}
+        assert json.dumps(without, sort_keys=True) in first_pages
+        assert page.status == 200
+
+
+def test_second_run_with_nothing_changed_fetches_only_version(db, server):
+    assert crawl(db, server).returncode == 0
+    seen = len(server.log)
+    second = crawl(db, server)
+    assert second.returncode == 0
+    assert [r.path for r in server.log[seen:]] == ["/robots.txt", "/api/v2/version"]
+    assert run_log(db)["status"] == "skipped"
+
+
+def test_changed_record_yields_one_version_row_and_searches_use_the_watermark(db, server):
+    server.put(load("history/NCT06464679.2024-06.json"))
+    assert crawl(db, server).returncode == 0
+    server.put(load("domain/NCT06464679.json"))
+    server.data_timestamp = "2026-11-27T09:00:00"
+    seen = len(server.log)
+    result = crawl(db, server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    versions = get_history(open_store(db), "NCT06464679")["versions"]
+    assert len(versions) == 1
+    assert versions[0]["diff"]["overall_status"] == ["NOT_YET_RECRUITING", "RECRUITING"]
+    assert run_log(db)["counts"]["changed"] == 1
+    base = base_queries()[0].params["query.term"]
+    windows = {r.params.get("filter.advanced") for r in server.log[seen:] if r.params.get("query.term") == base}
+    yesterday = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    assert windows == {f"AREA[LastUpdatePostDate]RANGE[{yesterday},MAX]"}
+
+
+def test_faults_are_retried_and_counted(db, server):
+    server.add_fault(Fault("429", path="/api/v2/studies/NCT06464679", retry_after=1))
+    server.add_fault(Fault("500", path="query.intr", times=2))
+    server.add_fault(Fault("truncate", path="query.term"))
+    server.add_fault(Fault("slow", path="filter.ids", seconds=1.5))
+    result = crawl(db, server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(stored_ids(db)) == 36
+    run = run_log(db)
+    assert run["status"] == "ok"
+    assert run["counts"]["retries"] == 4  # one 429, two 500s, one corrupt page
+    assert run["counts"]["corrupt_pages"] == 1
+    seed_requests = server.requests("/api/v2/studies/NCT06464679")
+    assert [r.status for r in seed_requests] == [429, 200]
+    assert seed_requests[1].at - seed_requests[0].at >= 0.95  # Retry-After: 1 was honoured
+
+
+def test_page_that_stays_corrupt_is_reported_not_half_stored(db, server):
+    server.add_fault(Fault("truncate", path="%22KN5501%22", times=10))
+    result = crawl(db, server)
+    assert result.returncode == 1
+    run = run_log(db)
+    assert run["status"] == "failed" and run["counts"]["finish_reason"] == "finished"
+    assert run["counts"]["corrupt_pages"] == 4  # the first answer and three re-fetches
+    assert any("not valid JSON" in e for e in run["errors"])
+    assert {"NCT06010472", "NCT06421701", "NCT05030779"} <= set(stored_ids(db))  # found by the other searches
+    assert "NCT06208280" not in stored_ids(db)  # 'F01': only the failed product search finds it
+    engine = open_store(db)
+    assert get_state(engine, watermark_key("known_products")) is None  # held back: searched again next run
+    assert get_state(engine, watermark_key("car_x_immune")) is not None
+
+
+def test_unknown_nct_id_is_reported(db, server):
+    result = crawl(db, server, "--no-related", "--nct", "NCT99999999")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "NCT99999999 is not in the registry (404)" in result.stderr
+    assert stored_ids(db) == ["NCT06464679"]
+
+
+def test_a_second_crawl_on_a_locked_store_refuses(db, server):
+    lock = CrawlLock(open_store(db))
+    lock.acquire()
+    try:
+        result = crawl(db, server)
+    finally:
+        lock.release()
+    assert result.returncode == 1
+    assert "another trialkb crawl is running" in result.stderr + result.stdout
+    assert server.log == []
+
+
+def _child_counts(db: str) -> dict[str, tuple[int, int]]:
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        conditions = dict(conn.execute(select(TrialCondition.nct_id, func.count()).group_by(TrialCondition.nct_id)).all())
+        raws = set(conn.execute(select(RawRecord.nct_id)).scalars())
+        ids = conn.execute(select(Trial.nct_id)).scalars().all()
+    assert len(ids) == len(set(ids))
+    return {i: (conditions.get(i, 0), int(i in raws)) for i in ids}
+
+
+def test_killed_crawl_rerun_leaves_the_store_complete_without_duplicates(db, server, tmp_path):
+    clean_db = f"sqlite:///{tmp_path / 'clean.db'}"
+    assert crawl(clean_db, server, "-s", "TRIALKB_PAGE_SIZE=3").returncode == 0
+    expected = _child_counts(clean_db)
+
+    server.add_fault(Fault("slow", path="pageToken", times=1000, seconds=0.15))
+    process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST,
+                                "-s", "TRIALKB_PAGE_SIZE=3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    engine = create_engine(db)
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and stored < 10:
+        time.sleep(0.2)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
+        except Exception:  # noqa: BLE001 - the schema may not exist yet
+            stored = 0
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 10 <= stored < len(expected)  # killed mid-run
+    assert _child_counts(db) == {i: expected[i] for i in _child_counts(db)}  # nothing half-written
+
+    server.faults.clear()
+    result = crawl(db, server, "-s", "TRIALKB_PAGE_SIZE=3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _child_counts(db) == expected
+
+
+def test_scrapy_list_from_the_project_root():
+    from tests.conftest import ROOT
+    scrapy = str(__import__("pathlib").Path(TRIALKB).with_name("scrapy"))
+    result = subprocess.run([scrapy, "list"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["ctgov"]
