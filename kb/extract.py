@@ -87,7 +87,7 @@ DISEASE_PHRASE = re.compile("|".join(f"(?P<d{i}>{'|'.join(d.patterns)})" for i, 
                             re.IGNORECASE)
 DISEASE_ANCHORS = ("lupus", "scler", "myosit", "myopath", "synthetase", "rheumat", "sj", "dry", "sicca", "anca",
                    "neutrophil", "polyangiitis", "granulomatosis", "myasthenia", "neuromyelitis", "thrombocytop",
-                   "hemoly", "haemoly", "aplastic", "igg4", "iga", "membranous", "glomerulo", "nephropath",
+                   "hemoly", "haemoly", "aplastic", "igg4", "iga", "membranous", "glomerul", "nephropath",
                    "podocyt", "kidney", "pemphig", "phospholipid", "connective", "pediatric", "paediatric",
                    "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell")
 """Lower-case fragments of which every disease phrase contains one: texts without any skip the regex."""
