@@ -179,8 +179,10 @@ def register_groups() -> None:
     if getattr(register_groups, "done", False):
         return
     from crawler.cli import register as register_crawler
+    from graph.cli import register as register_graph
 
     register_crawler(app)
+    register_graph(app)
     register_groups.done = True  # type: ignore[attr-defined]
 
 

@@ -107,10 +107,11 @@ class Disease:
     patterns: tuple[str, ...]  # case-insensitive regexes
     abbreviations: tuple[str, ...] = ()  # case-sensitive whole words
     mesh_ids: tuple[str, ...] = ()  # further MeSH ids that map here
+    parent: str | None = None  # a broader category (lupus nephritis -> SLE), for partial credit
 
 
 DISEASES: tuple[Disease, ...] = (
-    Disease("lupus_nephritis", "lupus nephritis", "D008181", (r"lupus\W+nephritis",), ("LN",)),
+    Disease("lupus_nephritis", "lupus nephritis", "D008181", (r"lupus\W+nephritis",), ("LN",), parent="sle"),
     Disease("sle", "systemic lupus erythematosus", "D008180",
             (r"lupus\W+er[a-z]*th[a-z]*", r"systemic\W+lupus", r"\blupus\b(?!\W+nephritis)"), ("SLE",)),
     Disease("systemic_sclerosis", "systemic sclerosis", "D012595",
@@ -133,9 +134,10 @@ DISEASES: tuple[Disease, ...] = (
     Disease("aiha", "autoimmune hemolytic anemia", "D000744", (r"autoimmune\W+ha?emolytic",), ("AIHA", "wAIHA")),
     Disease("aplastic_anemia", "aplastic anemia", "D000741", (r"aplastic\W+ana?emia",), ("SAA",)),
     Disease("igg4_rd", "IgG4-related disease", "D000075683", (r"IgG4\W*related",), ("IgG4-RD",)),
-    Disease("iga_nephropathy", "IgA nephropathy", "D005922", (r"IgA\W+nephropath", r"IgA\W+glomerulo"), ("IgAN",)),
+    Disease("iga_nephropathy", "IgA nephropathy", "D005922", (r"IgA\W+nephropath", r"IgA\W+glomerulo"), ("IgAN",),
+            parent="glomerulonephritis"),
     Disease("membranous_nephropathy", "membranous nephropathy", "D015433",
-            (r"membranous\W+(?:nephropath|glomerulo)",), ("PMN",)),
+            (r"membranous\W+(?:nephropath|glomerulo)",), ("PMN",), parent="glomerulonephritis"),
     Disease("glomerulonephritis", "immune-mediated glomerular disease", "D005921",
             (r"(?<!IgA )(?<!membranous )glomerulonephritis", r"immune\W+nephropath", r"podocytopath",
              r"immune-mediated\W+kidney", r"glomerular\W+disease"), ()),
@@ -153,5 +155,17 @@ DISEASES: tuple[Disease, ...] = (
             (r"auto-?immun", r"immune[- ]mediated", r"B[- ]cell[- ](?:related|mediated)"), ()),
 )
 UMBRELLA = "autoimmune"
+
+
+def disease_ancestors(key: str) -> list[str]:
+    """The broader categories of a disease category, nearest first, ending with the umbrella."""
+    out: list[str] = []
+    parent = DISEASES_BY_KEY[key].parent if key in DISEASES_BY_KEY else None
+    while parent:
+        out.append(parent)
+        parent = DISEASES_BY_KEY[parent].parent
+    if key != UMBRELLA:
+        out.append(UMBRELLA)
+    return out
 DISEASES_BY_KEY: dict[str, Disease] = {d.key: d for d in DISEASES}
 DISEASE_BY_MESH: dict[str, Disease] = {m: d for d in DISEASES for m in (d.mesh_id, *d.mesh_ids)}

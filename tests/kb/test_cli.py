@@ -73,11 +73,12 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     from kb.cli import register_groups
     register_groups()
     readme = (ROOT / "README.md").read_text()
-    names = [c.name or c.callback.__name__ for c in app.registered_commands]
-    names += [g.name for g in app.registered_groups]
-    assert names
-    for name in names:
-        result = runner.invoke(app, [name, "--help"])
-        assert result.exit_code == 0, name
-        assert "Example: trialkb" in result.output, f"{name} --help has no example"
-        assert re.search(rf"trialkb (?:--db \S+ )?{name}\b", readme), f"{name} is missing from README.md"
+    commands = [[c.name or c.callback.__name__] for c in app.registered_commands]
+    commands += [[g.name, c.name or c.callback.__name__] for g in app.registered_groups
+                 for c in g.typer_instance.registered_commands]
+    assert ["crawl"] in commands and ["similar"] in commands and ["graph", "export"] in commands
+    for words in commands:
+        result = runner.invoke(app, [*words, "--help"])
+        assert result.exit_code == 0, words
+        assert "Example: trialkb" in result.output, f"{words} --help has no example"
+        assert re.search(rf"trialkb (?:--db \S+ )?{' '.join(words)}\b", readme), f"{words} is missing from README.md"

@@ -1,0 +1,157 @@
+"""Build the trial graph from the store.
+
+A bipartite networkx graph: trial nodes (``trial:NCT06464679``) linked to entity nodes whose
+ids carry their kind (``target:CD19``, ``product:KN5501``, ``cell:NK``, ``origin:allogeneic``,
+``disease:sle``, ``mesh:D008180``, ``intervention:fludarabine``, ``sponsor:Changhai Hospital``,
+``country:China``, ``phase:PHASE1``). Edges carry ``relation``, ``source`` (where it was found)
+and ``weight`` (1 for a direct link, less for a broader term reached through a hierarchy: a MeSH
+ancestor, a parent disease category).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+import orjson
+from sqlalchemy import Engine, func, select
+
+from kb.lexicon import disease_ancestors
+from kb.models import Intervention, Trial, TrialFact, TrialMesh, TrialSponsor
+
+__all__ = ["GRAPH_VERSION", "KIND_WEIGHTS", "ANCESTOR_WEIGHT", "build_graph", "add_trial", "add_fact", "finalize", "store_fingerprint",
+           "trial_node", "entity_node"]
+
+KIND_WEIGHTS: dict[str, float] = {
+    "product": 3.0, "target": 2.0, "disease": 1.5, "cell": 1.0, "intervention": 1.0, "mesh": 0.75,
+    "origin": 0.5, "sponsor": 0.75, "country": 0.25, "phase": 0.25,
+}
+"""How much sharing an entity of each kind says about two trials, before its IDF."""
+
+ANCESTOR_WEIGHT = 0.5
+UMBRELLA_WEIGHT = 0.25
+FACT_KINDS = {"target": ("target", "targets"), "product": ("product", "tests_product"),
+              "disease": ("disease", "studies_disease")}
+GENERIC_INTERVENTIONS = frozenset({"placebo", "standard of care", "best supportive care", "observation"})
+
+
+def trial_node(nct_id: str) -> str:
+    return f"trial:{nct_id}"
+
+
+def entity_node(kind: str, value: str) -> str:
+    return sys.intern(f"{kind}:{value}")
+
+
+def _link(graph: nx.Graph, trial: str, kind: str, value: str, relation: str, source: str,
+          weight: float = 1.0) -> None:
+    node = entity_node(kind, value)
+    if node not in graph:
+        graph.add_node(node, kind=sys.intern(kind), label=value)
+    current = graph.get_edge_data(trial, node)
+    if current is None or current["weight"] < weight:
+        graph.add_edge(trial, node, relation=sys.intern(relation), source=sys.intern(source), weight=weight)
+
+
+def add_trial(graph: nx.Graph, row: dict[str, Any]) -> str:
+    """Add a trial node and its direct attributes (cell, origin, phases, countries, sponsor)."""
+    node = trial_node(row["nct_id"])
+    graph.add_node(node, kind="trial", label=row["nct_id"], title=row.get("brief_title") or "",
+                   is_car=row.get("is_car_therapy"), cell=row.get("cell_type"), relevant=bool(row.get("is_relevant")),
+                   status=row.get("overall_status"))
+    if row.get("cell_type"):
+        _link(graph, node, "cell", row["cell_type"], "uses_cell", "extraction")
+    if row.get("origin"):
+        _link(graph, node, "origin", row["origin"], "has_origin", "extraction")
+    for phase in _json_list(row.get("phases")):
+        _link(graph, node, "phase", phase, "in_phase", "designModule")
+    for country in _json_list(row.get("countries")):
+        _link(graph, node, "country", country, "located_in", "locations")
+    return node
+
+
+def _json_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (bytes, str)):
+        value = orjson.loads(value)
+    return [v for v in value if v]
+
+
+def add_fact(graph: nx.Graph, nct_id: str, kind: str, value: str, where: str) -> None:
+    """Link a trial to an extracted fact (target, product, disease with its broader categories)."""
+    node = trial_node(nct_id)
+    if node not in graph:
+        return
+    entity_kind, relation = FACT_KINDS[kind]
+    _link(graph, node, entity_kind, value, relation, where)
+    if kind == "disease":
+        for depth, ancestor in enumerate(disease_ancestors(value)):
+            weight = UMBRELLA_WEIGHT if ancestor == "autoimmune" else ANCESTOR_WEIGHT ** (depth + 1)
+            _link(graph, node, "disease", ancestor, "studies_disease", f"broader than {value}", weight)
+
+
+def _rows(engine: Engine, statement, size: int = 50_000) -> Iterable[Any]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=size).execute(statement)
+        yield from result
+
+
+GRAPH_VERSION = 2
+"""Bump when the graph's make-up changes, so cached graphs are rebuilt."""
+
+
+def store_fingerprint(engine: Engine) -> str:
+    """Changes whenever a trial is added or changed (count and newest update), or the graph code."""
+    with engine.connect() as conn:
+        count, newest = conn.execute(select(func.count(), func.max(Trial.updated_at))).one()
+    return f"v{GRAPH_VERSION}:{count}:{newest}"
+
+
+def build_graph(engine: Engine, *, relevant_only: bool = False) -> nx.Graph:
+    """The trial graph of the store (all trials, or only CAR cell therapies in immune disease)."""
+    graph = nx.Graph(fingerprint=store_fingerprint(engine))
+    t = Trial.__table__.c
+    trials = select(t.nct_id, t.brief_title, t.is_car_therapy, t.is_relevant, t.overall_status, t.cell_type,
+                    t.origin, t.phases, t.countries)
+    if relevant_only:
+        trials = trials.where(t.is_relevant)
+    for row in _rows(engine, trials):
+        add_trial(graph, row._mapping)
+    for nct_id, kind, value, where in _rows(engine, select(TrialFact.nct_id, TrialFact.kind, TrialFact.value,
+                                                           TrialFact.field)
+                                            .where(TrialFact.kind.in_(list(FACT_KINDS)))):
+        add_fact(graph, nct_id, kind, value, where)
+    for nct_id, mesh_id, is_ancestor in _rows(engine, select(TrialMesh.nct_id, TrialMesh.mesh_id, TrialMesh.is_ancestor)
+                                              .where(TrialMesh.domain == "condition")):
+        node = trial_node(nct_id)
+        if node in graph:
+            _link(graph, node, "mesh", mesh_id, "has_condition", "conditionBrowseModule",
+                  ANCESTOR_WEIGHT if is_ancestor else 1.0)
+    for nct_id, name in _rows(engine, select(Intervention.nct_id, Intervention.name)):
+        node, key = trial_node(nct_id), " ".join((name or "").lower().split())
+        if node in graph and key and key not in GENERIC_INTERVENTIONS and len(key) <= 120:
+            _link(graph, node, "intervention", key, "has_intervention", "armsInterventionsModule")
+    for nct_id, sponsor, role in _rows(engine, select(TrialSponsor.nct_id, TrialSponsor.sponsor_name, TrialSponsor.role)):
+        node = trial_node(nct_id)
+        if node in graph:
+            _link(graph, node, "sponsor", sponsor, "sponsored_by" if role == "lead" else "collaborates_with",
+                  "sponsorCollaboratorsModule")
+    finalize(graph)
+    return graph
+
+
+def finalize(graph: nx.Graph) -> None:
+    """Store each entity's IDF weight and each trial's self-score (the similarity's denominator)."""
+    trials = sum(1 for _, kind in graph.nodes(data="kind") if kind == "trial")
+    graph.graph["trials"] = trials
+    for node, data in graph.nodes(data=True):
+        if data["kind"] != "trial":
+            data["idf"] = KIND_WEIGHTS.get(data["kind"], 0.5) * math.log((1 + trials) / graph.degree(node))
+    for node, data in graph.nodes(data=True):
+        if data["kind"] == "trial":
+            data["self_score"] = sum(graph.nodes[e]["idf"] * w for e, w in
+                               ((e, a["weight"]) for e, a in graph[node].items()))

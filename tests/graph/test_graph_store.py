@@ -1,0 +1,87 @@
+"""The graph built from the real fixtures, the cache, the export and the CLI."""
+
+import json
+
+import networkx as nx
+import pytest
+from typer.testing import CliRunner
+
+from graph.build import build_graph
+from graph.cache import load_graph
+from graph.export import export_graph
+from graph.similarity import similar_trials
+from kb.cli import app, register_groups
+from kb.db import open_store
+from kb.importer import import_paths
+from tests.conftest import CTGOV
+
+SEE_ALSO_NOT_CAR = {"NCT04872257", "NCT04078698", "NCT03239600", "NCT05670301"}
+KN5501 = {"NCT06010472", "NCT06318533", "NCT06337474", "NCT06469190", "NCT07358988"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('graph') / 'kb.db'}"
+    engine = open_store(url)
+    import_paths(engine, [CTGOV / "domain", CTGOV / "registry_samples"], workers=0)
+    return url, engine
+
+
+@pytest.fixture(scope="module")
+def graph(store):
+    return build_graph(store[1])
+
+
+def test_node_ids_carry_their_kind(graph):
+    assert graph.nodes["trial:NCT06464679"]["kind"] == "trial"
+    assert graph.edges["trial:NCT06464679", "product:KN5501"]["relation"] == "tests_product"
+    assert graph.edges["trial:NCT06464679", "product:KN5501"]["source"] == "outcome"
+    assert graph.edges["trial:NCT06464679", "disease:sjogren"]["source"] == "eligibility_cohort"
+    assert graph.edges["trial:NCT04267848", "mesh:D002283"]["weight"] == 0.5  # a MeSH ancestor
+
+
+def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
+    top = similar_trials(graph, "NCT06464679", top=10)
+    ids = [r["nct_id"] for r in top]
+    assert all(graph.nodes[f"trial:{i}"]["is_car"] is True for i in ids)
+    assert not SEE_ALSO_NOT_CAR & set(ids)
+    assert set(ids[:2]) <= KN5501
+    assert KN5501 <= set(ids[:7])
+
+
+def test_cache_is_reused_until_the_store_changes(store):
+    url, engine = store
+    _, rebuilt = load_graph(engine)
+    _, again = load_graph(engine)
+    assert (rebuilt, again) == (True, False)
+    import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
+    _, after_change = load_graph(engine)
+    assert after_change is True
+    import_paths(engine, [CTGOV / "domain/NCT06464679.json"], workers=0)
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])
+def test_export_opens_again(graph, tmp_path, fmt):
+    path = tmp_path / f"g.{fmt}"
+    export_graph(graph, path)
+    if fmt == "graphml":
+        back = nx.read_graphml(path)
+    elif fmt == "gexf":
+        back = nx.read_gexf(path)
+    else:
+        back = nx.node_link_graph(json.loads(path.read_text()), edges="edges")
+    assert (back.number_of_nodes(), back.number_of_edges()) == (graph.number_of_nodes(), graph.number_of_edges())
+
+
+def test_similar_command(store):
+    register_groups()
+    runner = CliRunner()
+    result = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [set(r) for r in rows] == [{"nct_id", "score", "shared"}] * 3
+    assert rows[0]["nct_id"] in KN5501 and "product:KN5501" in rows[0]["shared"]
+    table = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3"])
+    assert "product:KN5501" in table.output
+    missing = runner.invoke(app, ["--db", store[0], "similar", "NCT00000000"])
+    assert missing.exit_code == 1 and "NCT00000000 is not in the graph" in missing.output
