@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass
 class StudyPage:
-    """The studies of one API answer, with where they came from."""
+    """One API answer (checked by the spider), with where it came from.
+
+    The raw body travels on: the pipeline's worker processes parse and normalize it, which
+    costs less than handing them parsed studies.
+    """
 
     url: str
     query: str  # a query name, "seed", "nct" or "recheck"
     page: int
-    studies: list[dict[str, Any]] = field(default_factory=list)
+    body: bytes
+    is_search: bool = True  # a search page ({"studies": [...]}) or one study
     last_page: bool = True
     requested_ids: list[str] = field(default_factory=list)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from time import monotonic
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -69,9 +70,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def _slow_down(self, request: Request, wait: float) -> None:
         """Make the request's download slot wait at least ``wait`` seconds between requests."""
         slot = self._slot(request)
-        if slot is not None and slot.delay < wait:
-            slot.delay = wait
-            self._raised.add(id(slot))
+        if slot is not None:
+            if slot.delay < wait:
+                slot.delay = wait
+                self._raised.add(id(slot))
+            slot.lastseen = max(slot.lastseen, monotonic())  # the wait counts from this answer, not the last request
 
     def _recover(self, request: Request) -> None:
         """After a good answer, a slot this middleware slowed goes back to the normal delay."""

@@ -63,3 +63,9 @@ def study_ids(studies: list[dict[str, Any]]) -> list[str]:
         except (KeyError, TypeError):
             continue
     return out
+
+
+def page_studies(body: bytes, is_search: bool) -> list[Any]:
+    """The studies of an answer the spider has already checked."""
+    data = orjson.loads(body)
+    return data.get("studies", []) if is_search else [data]

@@ -8,7 +8,11 @@ its pages are stored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from scrapy.crawler import Crawler
@@ -17,17 +21,28 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import StudyPage
 from crawler.lock import CrawlLock
-from crawler.parse import study_ids
+from crawler.parse import page_studies, study_ids
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
 from kb.db import open_store
 from kb.runlog import finish_run, set_state, start_run
-from kb.store import WriteResult, touch, write_studies
+from kb.store import PreparedStudy, Rejected, WriteResult, prepare, touch, write_prepared
 
 log = logging.getLogger(__name__)
 
 
+def prepare_page(body: bytes, is_search: bool, url: str) -> tuple[list[PreparedStudy | Rejected], list[str]]:
+    """Parse and prepare the studies of one answer (runs in a worker process)."""
+    studies = page_studies(body, is_search)
+    return [prepare(f"{url}#{i}", s) for i, s in enumerate(studies)], study_ids(studies)
+
+
 class StorePipeline:
-    """Write StudyPage items to the store; own the run's lock, run log and state."""
+    """Write StudyPage items to the store; own the run's lock, run log and state.
+
+    Pages are parsed and normalized in worker processes (``TRIALKB_WORKERS``, default one per
+    core) and written one transaction per page by a single writer thread, so the Scrapy
+    process keeps downloading while a page is stored.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -41,6 +56,9 @@ class StorePipeline:
         self.missing: list[str] = []
         self.errors: list[str] = []
         self.started = datetime.now(timezone.utc)
+        workers = crawler.settings.getint("TRIALKB_WORKERS") or os.cpu_count() or 1
+        self.workers = ProcessPoolExecutor(max_workers=workers)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
@@ -55,22 +73,16 @@ class StorePipeline:
             "api_url": spider.api_url, "nct": spider.nct_ids, "since": str(spider.since) if spider.since else None,
             "full": spider.full, "related": spider.related})
 
-    def process_item(self, item: StudyPage) -> StudyPage:
-        origin = item.url
+    async def process_item(self, item: StudyPage) -> StudyPage:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        prepared, found = await loop.run_in_executor(self.workers, prepare_page, item.body, item.is_search, item.url)
         try:
-            with self.engine.begin() as conn:
-                result = write_studies(conn, [(f"{origin}#{i}", s) for i, s in enumerate(item.studies)],
-                                       source="crawl")
-                if item.requested_ids:
-                    found = set(study_ids(item.studies))
-                    missing = [i for i in item.requested_ids if i not in found]
-                    if item.query == "recheck":
-                        touch(conn, [i for i in item.requested_ids if i in found and i not in result.new_ids])
-                    self.missing += missing
+            result = await loop.run_in_executor(self.writer, self._write, item, prepared, found)
         except SQLAlchemyError as exc:
             self.failed_queries.add(item.query)
-            self.errors.append(f"{origin}: not stored: {str(exc).splitlines()[0]}")
-            log.error("page %s not stored: %s", origin, exc)
+            self.errors.append(f"{item.url}: not stored: {str(exc).splitlines()[0]}")
+            log.error("page %s not stored: %s", item.url, exc)
             raise DropItem(f"page not stored: {exc}") from exc
         self.pages += 1
         self.result.add(result)
@@ -81,12 +93,28 @@ class StorePipeline:
         stats.inc_value("trialkb/pages_stored")
         for key, value in result.counts().items():
             stats.inc_value(f"trialkb/studies_{key}", value)
+        stats.inc_value("trialkb/store_seconds", time.perf_counter() - started)
+        stats.max_value("trialkb/store_seconds_max_page", time.perf_counter() - started)
         if item.last_page:
             self.completed_queries.add(item.query)
+        item.body = b""  # the page is stored; do not keep 30 MB per item around
         return item
+
+    def _write(self, item: StudyPage, prepared: list[PreparedStudy | Rejected], found: list[str]) -> WriteResult:
+        """One page, one transaction (in the writer thread)."""
+        with self.engine.begin() as conn:
+            result = write_prepared(conn, prepared, source="crawl")
+            if item.requested_ids:
+                found_ids = set(found)
+                if item.query == "recheck":
+                    touch(conn, [i for i in item.requested_ids if i in found_ids and i not in result.new_ids])
+                self.missing += [i for i in item.requested_ids if i not in found_ids]
+        return result
 
     def close_spider(self) -> None:
         if self.engine is None or self.run_id is None:
+            self.workers.shutdown(cancel_futures=True)
+            self.writer.shutdown()
             return
         spider, stats = self.crawler.spider, self.crawler.stats
         reason = stats.get_value("finish_reason") or "finished"
@@ -105,7 +133,9 @@ class StorePipeline:
         counts = {"pages": self.pages, **self.result.counts(), "missing": len(self.missing),
                   "retries": stats.get_value("retry/count", 0), "failed_requests": failed_requests,
                   "corrupt_pages": stats.get_value("trialkb/corrupt_pages", 0),
-                  "requests": stats.get_value("downloader/request_count", 0), "finish_reason": reason}
+                  "requests": stats.get_value("downloader/request_count", 0), "finish_reason": reason,
+                  "store_seconds": round(stats.get_value("trialkb/store_seconds", 0.0), 3),
+                  "store_seconds_max_page": round(stats.get_value("trialkb/store_seconds_max_page", 0.0), 3)}
         errors = self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
         errors += [f"{k.removeprefix('trialkb/failed/')}: {v}" for k, v in stats.get_stats().items()
                    if k.startswith("trialkb/failed/")]
@@ -114,4 +144,6 @@ class StorePipeline:
         log.info("crawl %s: %s", status, counts)
         if self.lock:
             self.lock.release()
+        self.workers.shutdown()
+        self.writer.shutdown()
         self.engine.dispose()

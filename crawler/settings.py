@@ -55,3 +55,4 @@ TRIALKB_DB = None  # store URL; None: TRIALKB_DB from the environment or the def
 TRIALKB_PAGE_SIZE = 1000
 TRIALKB_RECHECK = 200  # stalest known trials re-fetched by filter.ids per run
 TRIALKB_PAGE_RETRIES = 3  # re-fetches of a page whose body is not valid JSON
+TRIALKB_WORKERS = 0  # processes that normalize pages; 0: one per core

@@ -11,6 +11,7 @@ ancestor, a parent disease category).
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +33,8 @@ KIND_WEIGHTS: dict[str, float] = {
 """How much sharing an entity of each kind says about two trials, before its IDF."""
 
 ANCESTOR_WEIGHT = 0.5
+VARIANT_WEIGHT = 0.75
+PRODUCT_VARIANT = re.compile(r"^([A-Z]+[\w-]*\d)-[A-Z]{1,2}$")
 UMBRELLA_WEIGHT = 0.25
 FACT_KINDS = {"target": ("target", "targets"), "product": ("product", "tests_product"),
               "disease": ("disease", "studies_disease")}
@@ -88,6 +91,9 @@ def add_fact(graph: nx.Graph, nct_id: str, kind: str, value: str, where: str) ->
         return
     entity_kind, relation = FACT_KINDS[kind]
     _link(graph, node, entity_kind, value, relation, where)
+    variant = PRODUCT_VARIANT.match(value) if kind == "product" else None
+    if variant:  # KN5601-K is a variant of KN5601: trials of either share the base product
+        _link(graph, node, "product", variant.group(1), relation, f"variant {value}", VARIANT_WEIGHT)
     if kind == "disease":
         for depth, ancestor in enumerate(disease_ancestors(value)):
             weight = UMBRELLA_WEIGHT if ancestor == "autoimmune" else ANCESTOR_WEIGHT ** (depth + 1)
@@ -100,7 +106,7 @@ def _rows(engine: Engine, statement, size: int = 50_000) -> Iterable[Any]:  # ty
         yield from result
 
 
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 """Bump when the graph's make-up changes, so cached graphs are rebuilt."""
 
 

@@ -17,19 +17,23 @@ def similar(ctx: typer.Context, nct_id: str,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Trials most like NCTID, best first, with the shared entities that explain each score.
 
-    The graph is built once per store change and reused (cached beside the store).
+    The graph and its similarity index are built once per store change and reused (cached
+    beside the store).
 
     Example: trialkb similar NCT06464679 --top 10
     """
     from rich.table import Table
+    from sqlalchemy import select
 
-    from graph.cache import load_graph
-    from graph.similarity import UnknownTrial, similar_trials
+    from graph.cache import load_index
+    from graph.similarity import UnknownTrial
     from kb.cli import console, engine_from, fail
+    from kb.models import Trial
 
-    graph, _ = load_graph(engine_from(ctx))
+    engine = engine_from(ctx)
+    index, _ = load_index(engine)
     try:
-        results = similar_trials(graph, nct_id, top=top, car_only=car_only)
+        results = index.similar(nct_id, top=top, car_only=car_only)
     except UnknownTrial as exc:
         fail(str(exc))
         return
@@ -38,12 +42,15 @@ def similar(ctx: typer.Context, nct_id: str,
                                 "shared": [s["entity"] for s in r["shared"]], **({"note": r["note"]} if "note" in r else {})}
                                for r in results], indent=2, ensure_ascii=False))
         return
+    with engine.connect() as conn:
+        titles = dict(conn.execute(select(Trial.nct_id, Trial.brief_title)
+                                   .where(Trial.nct_id.in_([r["nct_id"] for r in results]))).all())
     table = Table("#", "trial", "score", "title", "why (shared, most telling first)")
     for rank, r in enumerate(results, 1):
         why = ", ".join(s["entity"] for s in r["shared"][:6]) + (f" ... (+{len(r['shared']) - 6})" if len(r["shared"]) > 6 else "")
         if "note" in r:
             why += f"; {r['note']}"
-        table.add_row(str(rank), r["nct_id"], f"{r['score']:.3f}", graph.nodes[f"trial:{r['nct_id']}"]["title"][:40], why)
+        table.add_row(str(rank), r["nct_id"], f"{r['score']:.3f}", (titles.get(r["nct_id"]) or "")[:40], why)
     console.print(table)
 
 
@@ -56,11 +63,11 @@ def export(ctx: typer.Context, path: Path,
 
     Example: trialkb graph export trials.graphml
     """
-    from graph.cache import load_graph
+    from graph.build import build_graph
     from graph.export import export_graph
     from kb.cli import console, engine_from, fail
 
-    graph, _ = load_graph(engine_from(ctx), relevant_only=relevant_only)
+    graph = build_graph(engine_from(ctx), relevant_only=relevant_only)
     try:
         written = export_graph(graph, path, fmt)
     except ValueError as exc:

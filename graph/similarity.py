@@ -10,9 +10,10 @@ hierarchy counts less than a direct one):
 
 1.0 means the same entity profile. Trials of different modalities (a CAR cell therapy, another
 cell therapy, anything else) are different kinds of trial for this question: their score is
-multiplied by ``MODALITY_MISMATCH``, and the explanation says so. Candidates are the trials two hops from the query; entities
-linked to more than ``hub_limit`` trials are not walked (their IDF is near zero anyway), which
-keeps a lookup fast however large the graph is.
+multiplied by ``MODALITY_MISMATCH``, and the explanation says so. Candidates are the trials two hops from the query through entities linked to at most
+``hub_limit`` trials; a more popular entity (a country, a phase) is not walked but still adds its
+(small) credit to the candidates that have it, by an adjacency check. A lookup's cost thus
+depends on the query's rare entities, not on the size of the graph.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from graph.build import trial_node
 
 __all__ = ["UnknownTrial", "similar_trials", "modality", "HUB_LIMIT", "MODALITY_MISMATCH"]
 
-HUB_LIMIT = 5000
+HUB_LIMIT = 1000
 MODALITY_MISMATCH = 0.5
 
 
@@ -51,7 +52,7 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
     nct_id : the query trial.
     top : how many to return.
     car_only : only CAR cell therapies (``is_car`` true on the trial node).
-    hub_limit : entities linked to more trials than this are not walked.
+    hub_limit : entities linked to more trials than this score candidates but do not generate them.
 
     Returns
     -------
@@ -74,20 +75,28 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
     nodes = graph.nodes
     shared: dict[str, float] = defaultdict(float)
     reasons: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    hubs = []
     for entity, edge in graph[query].items():
-        neighbours = graph[entity]
-        if len(neighbours) > hub_limit:
-            continue
         idf = nodes[entity]["idf"]
         if idf <= 0:
             continue
-        query_weight = edge["weight"]
+        neighbours = graph[entity]
+        if len(neighbours) > hub_limit:
+            hubs.append((entity, idf, edge["weight"], neighbours))
+            continue
         for candidate, other in neighbours.items():
             if candidate == query or (car_only and nodes[candidate].get("is_car") is not True):
                 continue
-            credit = idf * min(query_weight, other["weight"])
+            credit = idf * min(edge["weight"], other["weight"])
             shared[candidate] += credit
             reasons[candidate].append((entity, credit))
+    for entity, idf, weight, neighbours in hubs:  # hubs score the candidates, without generating them
+        for candidate in shared:
+            other = neighbours.get(candidate)
+            if other is not None:
+                credit = idf * min(weight, other["weight"])
+                shared[candidate] += credit
+                reasons[candidate].append((entity, credit))
     self_query, kind = nodes[query]["self_score"], modality(nodes[query])
     scored = sorted(((value / (self_query + nodes[c]["self_score"] - value)
                       * (1.0 if modality(nodes[c]) == kind else MODALITY_MISMATCH), c) for c, value in shared.items()),

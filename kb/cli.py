@@ -153,10 +153,7 @@ def sql(ctx: typer.Context, statement: str,
     if as_json:
         typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str, ensure_ascii=False))
         return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    print_rows(columns, rows)
 
 
 @app.command()
@@ -168,6 +165,11 @@ def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many r
     columns, rows = run_readonly_sql(
         engine_from(ctx), f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
                           f"ORDER BY id DESC LIMIT {int(limit)}")
+    print_rows(columns, rows)
+
+
+def print_rows(columns: list[str], rows: list[tuple]) -> None:
+    """Query results as a table."""
     table = Table(*columns)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))

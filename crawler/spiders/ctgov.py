@@ -82,23 +82,24 @@ class CtgovSpider(scrapy.Spider):
     def parse_one(self, response: Response):  # type: ignore[no-untyped-def]
         """One study (``GET /studies/{nctId}``; a 301 for an alias id was followed)."""
         try:
-            study = parse_study(response.body, response.url)
+            parse_study(response.body, response.url)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
-        yield StudyPage(response.url, response.meta["kind"], 1, [study], True, [response.meta["nct_id"]])
+        yield StudyPage(response.url, response.meta["kind"], 1, response.body, False, True, [response.meta["nct_id"]])
 
     def parse_page(self, response: Response):  # type: ignore[no-untyped-def]
         """One search page; the next page is requested with the same parameters and its token."""
         meta = response.meta
         try:
-            studies, token, total = parse_search_page(response.body, response.url)
+            _, token, total = parse_search_page(response.body, response.url)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
         if total is not None:
             self.logger.info("query %s: %s studies", meta["query"], total)
-        yield StudyPage(response.url, meta["query"], meta["page"], studies, token is None, meta["requested"])
+        yield StudyPage(response.url, meta["query"], meta["page"], response.body, True, token is None,
+                        meta["requested"])
         if token:
             yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, token, meta["requested"])
 

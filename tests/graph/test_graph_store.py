@@ -7,8 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from graph.build import build_graph
-from graph.cache import load_graph
+from graph.cache import load_index
 from graph.export import export_graph
+from graph.index import SimilarityIndex
 from graph.similarity import similar_trials
 from kb.cli import app, register_groups
 from kb.db import open_store
@@ -49,15 +50,25 @@ def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
     assert KN5501 <= set(ids[:7])
 
 
-def test_cache_is_reused_until_the_store_changes(store):
+def test_index_is_cached_until_the_store_changes(store):
     url, engine = store
-    _, rebuilt = load_graph(engine)
-    _, again = load_graph(engine)
+    _, rebuilt = load_index(engine)
+    _, again = load_index(engine)
     assert (rebuilt, again) == (True, False)
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
-    _, after_change = load_graph(engine)
+    _, after_change = load_index(engine)
     assert after_change is True
     import_paths(engine, [CTGOV / "domain/NCT06464679.json"], workers=0)
+
+
+@pytest.mark.parametrize("car_only", [False, True])
+def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only):
+    path = tmp_path / "index.npz"
+    SimilarityIndex.from_graph(graph).save(path)
+    index = SimilarityIndex.load(path)
+    for nct_id in ("NCT06464679", "NCT06518668", "NCT04872257", "NCT04267848", "NCT07389499"):
+        assert index.similar(nct_id, top=10, car_only=car_only) == similar_trials(graph, nct_id, top=10,
+                                                                                  car_only=car_only)
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])

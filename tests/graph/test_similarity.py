@@ -40,8 +40,10 @@ def test_explanation_lists_shared_entities_most_telling_first(three):
     assert [s["entity"] for s in first["shared"]] == ["cell:NK", "target:CD19"]
 
 
-def test_hubs_are_not_walked(three):
-    assert [r["nct_id"] for r in similar_trials(three, "NCT00000001", hub_limit=2)] == ["NCT00000002"]
+def test_hubs_score_but_do_not_generate_candidates(three):
+    results = similar_trials(three, "NCT00000001", hub_limit=2)  # target:CD19 (3 trials) is a hub
+    assert [(r["nct_id"], r["score"]) for r in results] == [("NCT00000002", 1.0)]
+    assert [s["entity"] for s in results[0]["shared"]] == ["cell:NK", "target:CD19"]
 
 
 def test_partial_credit_through_the_disease_hierarchy():
@@ -75,3 +77,11 @@ def test_the_graph_is_not_changed(three):
 def test_unknown_trial():
     with pytest.raises(UnknownTrial, match="NCT09999999 is not in the graph"):
         similar_trials(nx.Graph(), "NCT09999999")
+
+
+def test_a_product_variant_shares_its_base_product():
+    graph = small_graph({"NCT00000001": {}, "NCT00000002": {}, "NCT00000003": {}},
+                        [("NCT00000001", "product", "KN5601-K"), ("NCT00000002", "product", "KN5601"),
+                         ("NCT00000003", "product", "CNTY-101")])
+    results = similar_trials(graph, "NCT00000001")
+    assert [(r["nct_id"], [s["entity"] for s in r["shared"]]) for r in results] == [("NCT00000002", ["product:KN5601"])]

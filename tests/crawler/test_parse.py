@@ -1,0 +1,76 @@
+"""Pure parts of the crawler: answers to records, URLs, Retry-After, the plan's windows."""
+
+import json
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from scrapy import Request
+from scrapy.http import TextResponse
+
+from crawler.middlewares import retry_after_seconds
+from crawler.parse import CorruptPage, parse_search_page, parse_study, parse_version, search_url, study_ids
+from crawler.plan import make_plan, watermark_key
+from kb.runlog import set_state
+from crawler.queries import base_queries
+from crawler.testserver import _compile_expression
+from tests.conftest import CTGOV, load
+
+API = "https://clinicaltrials.gov/api/v2"
+
+
+def response(url: str, body: bytes) -> TextResponse:
+    return TextResponse(url=url, request=Request(url), body=body, encoding="utf-8")
+
+
+def test_search_page_gives_studies_token_and_total():
+    body = json.dumps({"studies": [load("domain/NCT06464679.json")], "nextPageToken": "NF0g5JGBlPMu",
+                       "totalCount": 41}).encode()
+    resp = response(f"{API}/studies?query.term=CAR", body)
+    studies, token, total = parse_search_page(resp.body, resp.url)
+    assert (study_ids(studies), token, total) == (["NCT06464679"], "NF0g5JGBlPMu", 41)
+
+
+def test_last_page_has_no_token():
+    assert parse_search_page(b'{"studies": []}', API)[1:] == (None, None)
+
+
+def test_truncated_page_is_corrupt():
+    body = (CTGOV / "domain/NCT06464679.json").read_bytes()
+    with pytest.raises(CorruptPage, match=r"body is not valid JSON"):
+        parse_search_page(b'{"studies": [' + body[: len(body) // 2], API)
+
+
+def test_one_study_and_version():
+    body = (CTGOV / "domain/NCT06464679.json").read_bytes()
+    assert study_ids([parse_study(body, f"{API}/studies/NCT06464679")]) == ["NCT06464679"]
+    assert parse_version(b'{"apiVersion": "2.0.5", "dataTimestamp": "2026-11-26T09:00:05"}', API) == "2026-11-26T09:00:05"
+
+
+def test_search_url_keeps_parameters_and_adds_the_token():
+    url = search_url(API, {"query.term": '"CAR-T" OR "CAR NK"'}, 1000, "abc", count_total=True)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert params == {"query.term": '"CAR-T" OR "CAR NK"', "pageSize": "1000", "pageToken": "abc",
+                      "countTotal": "true", "format": "json"}
+
+
+@pytest.mark.parametrize("header,seconds", [(b"120", 120.0), (b"Wed, 27 Nov 2026 10:00:30 GMT", 30.0),
+                                            (b"soon", None), (None, None)])
+def test_retry_after(header, seconds):
+    assert retry_after_seconds(header, now=datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)) == seconds
+
+
+def test_plan_window_is_one_day_before_the_watermark(sqlite_engine):
+    set_state(sqlite_engine, {watermark_key("car_x_immune"): "2026-11-26"})
+    plan = make_plan(sqlite_engine, nct_ids=["nct06010472"])
+    assert plan.nct_ids == ["NCT06464679", "NCT06010472"]
+    assert plan.advanced_filter("car_x_immune") == "AREA[LastUpdatePostDate]RANGE[2026-11-25,MAX]"
+    assert plan.advanced_filter("known_products") is None  # never completed: search everything
+    assert make_plan(sqlite_engine, full=True).advanced_filter("car_x_immune") is None
+
+
+def test_related_query_matches_the_seed_but_not_an_antibody_trial():
+    term = base_queries()[0].params["query.term"]
+    match = _compile_expression(term)
+    assert match(json.dumps(load("domain/NCT06464679.json")["protocolSection"]))
+    assert not match(json.dumps(load("domain/NCT98000001.json")["protocolSection"]))
