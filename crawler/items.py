@@ -20,3 +20,4 @@ class StudyPage:
     is_search: bool = True  # a search page ({"studies": [...]}) or one study
     last_page: bool = True
     requested_ids: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # the NCT ids in the answer

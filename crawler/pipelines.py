@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,15 +26,18 @@ from crawler.parse import page_studies, study_ids
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
 from kb.db import open_store
 from kb.runlog import finish_run, set_state, start_run
-from kb.store import PreparedStudy, Rejected, WriteResult, prepare, touch, write_prepared
+from kb.store import (PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, touch,
+                      write_prepared)
 
 log = logging.getLogger(__name__)
 
 
-def prepare_page(body: bytes, is_search: bool, url: str) -> tuple[list[PreparedStudy | Rejected], list[str]]:
-    """Parse and prepare the studies of one answer (runs in a worker process)."""
+def prepare_page(body: bytes, is_search: bool, url: str, known: dict[str, str]
+                 ) -> tuple[list[PreparedStudy | Unchanged | Rejected], list[str]]:
+    """Parse and prepare the studies of one answer (runs in a worker process); ``known``
+    studies whose stored hash matches are not normalized again."""
     studies = page_studies(body, is_search)
-    return [prepare(f"{url}#{i}", s) for i, s in enumerate(studies)], study_ids(studies)
+    return [prepare(f"{url}#{i}", s, known) for i, s in enumerate(studies)], study_ids(studies)
 
 
 class StorePipeline:
@@ -57,7 +61,9 @@ class StorePipeline:
         self.errors: list[str] = []
         self.started = datetime.now(timezone.utc)
         workers = crawler.settings.getint("TRIALKB_WORKERS") or os.cpu_count() or 1
-        self.workers = ProcessPoolExecutor(max_workers=workers)
+        # forkserver: workers must not inherit the crawl lock's file (nor the reactor), or a killed
+        # crawl's orphaned workers would keep the store locked
+        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
 
     @classmethod
@@ -76,7 +82,9 @@ class StorePipeline:
     async def process_item(self, item: StudyPage) -> StudyPage:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        prepared, found = await loop.run_in_executor(self.workers, prepare_page, item.body, item.is_search, item.url)
+        known = await loop.run_in_executor(self.writer, self._stored_hashes, item.ids)
+        prepared, found = await loop.run_in_executor(self.workers, prepare_page, item.body, item.is_search,
+                                                     item.url, known)
         try:
             result = await loop.run_in_executor(self.writer, self._write, item, prepared, found)
         except SQLAlchemyError as exc:
@@ -100,7 +108,12 @@ class StorePipeline:
         item.body = b""  # the page is stored; do not keep 30 MB per item around
         return item
 
-    def _write(self, item: StudyPage, prepared: list[PreparedStudy | Rejected], found: list[str]) -> WriteResult:
+    def _stored_hashes(self, nct_ids: list[str]) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return stored_hashes(conn, nct_ids)
+
+    def _write(self, item: StudyPage, prepared: list[PreparedStudy | Unchanged | Rejected],
+               found: list[str]) -> WriteResult:
         """One page, one transaction (in the writer thread)."""
         with self.engine.begin() as conn:
             result = write_prepared(conn, prepared, source="crawl")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -72,6 +73,7 @@ def _texts(study: dict[str, Any], area: str) -> str:
     return json.dumps(p, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=256)
 def _compile_expression(expression: str):  # type: ignore[no-untyped-def]
     """A predicate for an Essie-like expression: AND of OR-groups of words / quoted phrases."""
     groups = []
@@ -91,12 +93,12 @@ class CtgovTestServer:
     def __init__(self, studies: list[dict[str, Any]], *, port: int = 0, data_timestamp: str = "2026-11-26T09:00:00",
                  aliases: dict[str, str] | None = None) -> None:
         self.studies: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
         self.set_studies(studies)
         self.data_timestamp = data_timestamp
         self.aliases = aliases or {}
         self.faults: list[Fault] = []
         self.log: list[LoggedRequest] = []
-        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,9 +123,30 @@ class CtgovTestServer:
 
     def set_studies(self, studies: list[dict[str, Any]]) -> None:
         self.studies = {_study_id(s): s for s in studies}
+        self._forget()
 
     def put(self, study: dict[str, Any]) -> None:
         self.studies[_study_id(study)] = study
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what was derived from the data (search texts, query hits)."""
+        self._text_cache: dict[tuple[str, str], str] = {}
+        self._hits_cache: dict[str, list[str]] = {}
+        self._page_cache: dict[tuple, bytes] = {}
+
+    def warm(self, url: str) -> int:
+        """Render every page of a search URL ahead of time (benchmarks); returns the page count."""
+        split = urlsplit(url)
+        params = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        pages = 0
+        while True:
+            status, body, _ = self._route(split.path, params)
+            self._page_cache[(split.path, tuple(sorted(params.items())))] = json.dumps(body).encode()
+            pages += 1
+            if status != 200 or "nextPageToken" not in body:
+                return pages
+            params = dict(params, pageToken=body["nextPageToken"])
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -159,6 +182,9 @@ class CtgovTestServer:
         if fault and fault.kind in ("429", "500"):
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return self._send(handler, split.path, params, int(fault.kind), {"error": "fault"}, headers)
+        cached = self._page_cache.get((split.path, tuple(sorted(params.items()))))
+        if cached is not None and not fault:
+            return self._send_raw(handler, split.path, params, 200, cached, {})
         status, body, headers = self._route(split.path, params)
         if fault and fault.kind == "truncate":
             raw = json.dumps(body).encode()
@@ -198,8 +224,14 @@ class CtgovTestServer:
                 return 400, {"message": "invalid pageToken"}, {}
             if fp != fingerprint:
                 return 400, {"message": "pageToken does not match the other parameters"}, {}
-        hits = [s for _, s in sorted(self.studies.items()) if self._matches(s, params)]
-        page = hits[offset: offset + size]
+        with self._lock:
+            ids = self._hits_cache.get(fingerprint)
+        if ids is None:
+            ids = [nct_id for nct_id, s in sorted(self.studies.items()) if self._matches(s, params)]
+            with self._lock:
+                self._hits_cache[fingerprint] = ids
+        hits = ids
+        page = [self.studies[i] for i in ids[offset: offset + size]]
         body: dict[str, Any] = {"studies": page}
         if offset == 0 and params.get("countTotal") == "true":
             body["totalCount"] = len(hits)
@@ -209,7 +241,7 @@ class CtgovTestServer:
 
     def _matches(self, study: dict[str, Any], params: dict[str, str]) -> bool:
         for key, area in (("query.term", "term"), ("query.cond", "cond"), ("query.intr", "intr")):
-            if key in params and not _compile_expression(params[key])(_texts(study, area)):
+            if key in params and not _compile_expression(params[key])(self._text(study, area)):
                 return False
         if "filter.ids" in params and _study_id(study) not in set(re.split(r"[,|]", params["filter.ids"])):
             return False
@@ -220,6 +252,13 @@ class CtgovTestServer:
             if posted is None or (low != "MIN" and posted < low) or (high != "MAX" and posted > high):
                 return False
         return True
+
+    def _text(self, study: dict[str, Any], area: str) -> str:
+        key = (_study_id(study), area)
+        text = self._text_cache.get(key)
+        if text is None:
+            text = self._text_cache[key] = _texts(study, area)
+        return text
 
     def _send(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str], status: int, body: Any,
               headers: dict[str, str]) -> None:

@@ -157,6 +157,27 @@ def sql(ctx: typer.Context, statement: str,
 
 
 @app.command()
+def rebuild(ctx: typer.Context) -> None:
+    """Re-normalize every stored raw record with this version's normalizer and extraction rules.
+
+    Run it after upgrading trialkb: no crawl needed, and no version rows (the records did not change).
+
+    Example: trialkb rebuild
+    """
+    from kb.importer import rebuild_store
+
+    engine = engine_from(ctx)
+    with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("rebuild", total=None)
+        result = rebuild_store(engine, on_batch=lambda n: progress.advance(task, n))
+    console.print(f"rebuilt {result.changed} trials, {len(result.rejected)} could not be re-normalized",
+                  highlight=False)
+    for rejected in result.rejected[:20]:
+        console.print(f"  {rejected.nct_id}: {rejected.reason}", highlight=False)
+
+
+@app.command()
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs")] = 10) -> None:
     """List the latest job runs (imports, crawls) with their counts.
 

@@ -121,3 +121,25 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
     errors = [f"{r.origin}: {r.reason}" for r in summary.rejected]
     finish_run(engine, run_id, "ok", summary.counts(), errors)
     return summary
+
+
+def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,
+                  on_batch: Callable[[int], None] | None = None) -> WriteResult:
+    """Re-normalize every stored raw record with the current normalizer (no crawl needed)."""
+    from sqlalchemy import select
+
+    from kb.models import RawRecord
+    from kb.store import renormalize
+
+    run_id = start_run(engine, "rebuild", {})
+    with engine.connect() as conn:
+        ids = conn.execute(select(RawRecord.nct_id).order_by(RawRecord.nct_id)).scalars().all()
+    total = WriteResult()
+    for chunk in _chunks(ids, batch_size):
+        with engine.begin() as conn:
+            total.add(renormalize(conn, chunk))
+        if on_batch:
+            on_batch(len(chunk))
+    finish_run(engine, run_id, "ok", {"rebuilt": total.changed, "rejected": len(total.rejected)},
+               [f"{r.nct_id}: {r.reason}" for r in total.rejected])
+    return total

@@ -97,25 +97,31 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys:
     conn.execute(stmt, unique)
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Plain INSERT of many rows through the driver's executemany (the hot path of an import).
+def table_rows(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    """Rows as tuples in the table's column order, JSON columns serialized (orjson)."""
+    names = [c.name for c in table.columns]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    return [tuple(orjson.dumps(row.get(n)).decode() if n in json_columns and row.get(n) is not None else row.get(n)
+                  for n in names) for row in rows]
 
-    SQLAlchemy's per-row parameter processing cost more than the database's own work here;
-    JSON columns are serialized with orjson, other values go to the driver as they are.
+
+def insert_tuples(conn: Connection, table: Table, rows: Sequence[tuple]) -> None:
+    """Plain INSERT of many rows (tuples in column order) through the driver's executemany.
+
+    The hot path of an import: SQLAlchemy's per-row parameter processing cost more than the
+    database's own work here.
     """
     if not rows:
         return
-    columns = [c for c in table.columns if c.name in rows[0]]
-    names = [c.name for c in columns]
-    json_columns = {i for i, c in enumerate(columns) if isinstance(c.type, JSON)}
+    names = [c.name for c in table.columns]
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
-    if json_columns:
-        params = [tuple(orjson.dumps(row[n]).decode() if i in json_columns and row[n] is not None else row[n]
-                        for i, n in enumerate(names)) for row in rows]
-    else:
-        params = [tuple(row[n] for n in names) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})",
+                         list(rows))
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain INSERT of many rows given as dicts (missing columns are NULL)."""
+    insert_tuples(conn, table, table_rows(table, rows))
 
 
 def _compress(canonical: bytes) -> bytes:
@@ -129,27 +135,62 @@ def load_raw(body: bytes) -> dict[str, Any]:
 
 @dataclass
 class PreparedStudy:
-    """A study ready to write: hashed, normalized and compressed (the CPU-heavy part)."""
+    """A study ready to write: hashed, normalized, compressed, its child rows as tuples.
+
+    Everything CPU-heavy is done here, in a worker process; the writer only talks to the database.
+    """
 
     origin: str
     nct_id: str
     content_hash: str
     body: bytes
-    study: NormalizedStudy
+    trial: dict[str, Any]
+    rows: dict[str, list[tuple]]  # child table -> rows in column order
+    sponsors: dict[str, str | None]
+    mesh_terms: dict[str, str]
+    warnings: list[str]
+    snapshot: dict[str, Any]
 
 
-def prepare(origin: str, data: Any) -> PreparedStudy | Rejected:
-    """Check, hash, normalize and compress one study; pure, so it can run in a worker process."""
+@dataclass
+class Unchanged:
+    """A study whose content hash matches the stored one (not normalized again)."""
+
+    origin: str
+    nct_id: str
+    content_hash: str
+
+
+def _prepared(origin: str, nct_id: str, digest: str, body: bytes, study: NormalizedStudy) -> PreparedStudy:
+    return PreparedStudy(origin, nct_id, digest, body, study.trial,
+                         {name: table_rows(TABLES[name], study.children[name]) for name in CHILD_TABLES},
+                         study.sponsors, study.mesh_terms, study.warnings, study.snapshot())
+
+
+def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> PreparedStudy | Unchanged | Rejected:
+    """Check, hash, normalize and compress one study; pure, so it can run in a worker process.
+
+    ``known`` maps NCT ids to stored content hashes: a study whose hash matches is not normalized.
+    """
     nct_id = None
     try:
         nct_id = check_study(data)
         canonical = canonical_json(data)
-        return PreparedStudy(origin, nct_id, content_hash(data, canonical), _compress(canonical),
-                             normalize_study(data))
+        digest = content_hash(data, canonical)
+        if known and known.get(nct_id) == digest:
+            return Unchanged(origin, nct_id, digest)
+        return _prepared(origin, nct_id, digest, _compress(canonical), normalize_study(data))
     except RecordError as exc:
         return Rejected(origin, str(exc), nct_id)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
         return Rejected(origin, f"unreadable record: {type(exc).__name__}: {exc}", nct_id)
+
+
+def stored_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, str]:
+    """The content hashes stored for these ids."""
+    if not nct_ids:
+        return {}
+    return dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(list(nct_ids)))).all())
 
 
 def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, source: str,
@@ -158,12 +199,12 @@ def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, sourc
     return write_prepared(conn, [prepare(origin, data) for origin, data in records], source=source, now=now)
 
 
-def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Rejected], *, source: str,
+def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchanged | Rejected], *, source: str,
                    now: datetime | None = None) -> WriteResult:
     """Store prepared studies in the caller's transaction: skip unchanged, upsert the rest."""
     now = now or utcnow()
     result = WriteResult()
-    batch: dict[str, PreparedStudy] = {}
+    batch: dict[str, PreparedStudy | Unchanged] = {}
     for item in prepared:
         if isinstance(item, Rejected):
             result.rejected.append(item)
@@ -173,44 +214,78 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Rejected
         return result
 
     ids = list(batch)
-    existing = dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(ids))).all())
+    existing = stored_hashes(conn, ids)
     unchanged = [i for i in ids if existing.get(i) == batch[i].content_hash]
     if unchanged:
         conn.execute(update(RAW).where(RAW.c.nct_id.in_(unchanged)).values(checked_at=now))
         result.unchanged = len(unchanged)
-    todo = [batch[i] for i in ids if existing.get(i) != batch[i].content_hash]
+    todo: list[PreparedStudy] = []
+    for nct_id in ids:
+        item = batch[nct_id]
+        if existing.get(nct_id) == item.content_hash:
+            continue
+        if isinstance(item, Unchanged):  # the store changed while it was being prepared
+            result.rejected.append(Rejected(item.origin, "stored record changed while this one was prepared; "
+                                                         "it is fetched again next run", nct_id))
+            continue
+        todo.append(item)
     if not todo:
         return result
     for item in todo:
-        for message in item.study.warnings:
+        for message in item.warnings:
             result.warnings.append((item.nct_id, message))
             log.warning("%s (%s): %s", item.nct_id, item.origin, message)
 
     changed = [p for p in todo if p.nct_id in existing]
     versions = _version_rows(conn, changed, existing, now) if changed else []
-    changed_ids = [p.nct_id for p in changed]
-    if changed_ids:
-        for name in CHILD_TABLES:
-            conn.execute(delete(TABLES[name]).where(TABLES[name].c.nct_id.in_(changed_ids)))
-
-    studies = [p.study for p in todo]
-    upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for s in studies for n, c in s.sponsors.items()],
-           ["name"], ())
-    upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for s in studies for m, t in s.mesh_terms.items()],
-           ["mesh_id"], ())
-    trial_rows = [dict(p.study.trial, content_hash=p.content_hash, source=p.origin, first_seen_at=now, updated_at=now)
-                  for p in todo]
-    upsert(conn, TRIAL, trial_rows, ["nct_id"], [c for c in trial_rows[0] if c not in ("nct_id", "first_seen_at")])
-    upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
-                        "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
-    for name in CHILD_TABLES:
-        insert_rows(conn, TABLES[name], [row for s in studies for row in s.children[name]])
+    _store_rows(conn, todo, replace_ids=[p.nct_id for p in changed], now=now)
     if versions:
         conn.execute(insert(TrialVersion.__table__), versions)
-
-    result.changed, result.changed_ids = len(changed), changed_ids
+    result.changed, result.changed_ids = len(changed), [p.nct_id for p in changed]
     result.new_ids = [p.nct_id for p in todo if p.nct_id not in existing]
     result.new = len(result.new_ids)
+    return result
+
+
+def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: list[str], now: datetime,
+                raw: bool = True) -> None:
+    """Upsert trials, entities and (with ``raw``) raw records; replace the child rows of ``replace_ids``."""
+    if replace_ids:
+        for name in CHILD_TABLES:
+            conn.execute(delete(TABLES[name]).where(TABLES[name].c.nct_id.in_(replace_ids)))
+    upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for p in todo for n, c in p.sponsors.items()],
+           ["name"], ())
+    upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for p in todo for m, t in p.mesh_terms.items()],
+           ["mesh_id"], ())
+    trial_rows = [dict(p.trial, content_hash=p.content_hash, source=p.origin, first_seen_at=now, updated_at=now)
+                  for p in todo]
+    upsert(conn, TRIAL, trial_rows, ["nct_id"], [c for c in trial_rows[0] if c not in ("nct_id", "first_seen_at")])
+    if raw:
+        upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
+                            "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
+    for name in CHILD_TABLES:
+        insert_tuples(conn, TABLES[name], [row for p in todo for row in p.rows[name]])
+
+
+def renormalize(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None) -> WriteResult:
+    """Rebuild trials from their stored raw records with the current normalizer.
+
+    The records did not change, so no version rows are written; a record the normalizer now
+    rejects is reported and its trial left as it was.
+    """
+    now = now or utcnow()
+    result = WriteResult()
+    rows = conn.execute(select(RAW.c.nct_id, RAW.c.content_hash, RAW.c.body, RAW.c.source)
+                        .where(RAW.c.nct_id.in_(list(nct_ids)))).all()
+    todo = []
+    for nct_id, digest, body, source in rows:
+        try:
+            todo.append(_prepared(source or "store", nct_id, digest, body, normalize_study(load_raw(body))))
+        except (RecordError, ValueError, zlib.error) as exc:
+            result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", nct_id))
+    if todo:
+        _store_rows(conn, todo, replace_ids=[p.nct_id for p in todo], now=now, raw=False)
+    result.changed, result.changed_ids = len(todo), [p.nct_id for p in todo]
     return result
 
 
@@ -227,7 +302,7 @@ def _version_rows(conn: Connection, changed: list[PreparedStudy], existing: dict
             log.warning("%s: stored record unreadable (%s); diff against nothing", item.nct_id, exc)
             old = {}
         rows.append({"nct_id": item.nct_id, "recorded_at": now, "old_hash": existing[item.nct_id],
-                     "new_hash": item.content_hash, "diff": diff_snapshots(old, item.study.snapshot()),
+                     "new_hash": item.content_hash, "diff": diff_snapshots(old, item.snapshot),
                      "source": item.origin})
     return rows
 
@@ -238,4 +313,5 @@ def touch(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None)
         conn.execute(update(RAW).where(RAW.c.nct_id.in_(list(nct_ids))).values(checked_at=now or utcnow()))
 
 
-__all__ = ["PreparedStudy", "Rejected", "WriteResult", "prepare", "write_prepared", "write_studies", "upsert", "load_raw", "touch", "utcnow"]
+__all__ = ["PreparedStudy", "Unchanged", "Rejected", "WriteResult", "prepare", "renormalize", "stored_hashes",
+           "write_prepared", "write_studies", "insert_rows", "insert_tuples", "table_rows", "upsert", "load_raw", "touch", "utcnow"]

@@ -12,7 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.items import StudyPage
-from crawler.parse import CorruptPage, parse_search_page, parse_study, parse_version, search_url
+from crawler.parse import CorruptPage, parse_search_page, parse_study, parse_version, search_url, study_ids
 from crawler.plan import CrawlPlan, make_plan
 from kb.db import open_store
 
@@ -82,24 +82,25 @@ class CtgovSpider(scrapy.Spider):
     def parse_one(self, response: Response):  # type: ignore[no-untyped-def]
         """One study (``GET /studies/{nctId}``; a 301 for an alias id was followed)."""
         try:
-            parse_study(response.body, response.url)
+            study = parse_study(response.body, response.url)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
-        yield StudyPage(response.url, response.meta["kind"], 1, response.body, False, True, [response.meta["nct_id"]])
+        yield StudyPage(response.url, response.meta["kind"], 1, response.body, False, True, [response.meta["nct_id"]],
+                        study_ids([study]))
 
     def parse_page(self, response: Response):  # type: ignore[no-untyped-def]
         """One search page; the next page is requested with the same parameters and its token."""
         meta = response.meta
         try:
-            _, token, total = parse_search_page(response.body, response.url)
+            studies, token, total = parse_search_page(response.body, response.url)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
         if total is not None:
             self.logger.info("query %s: %s studies", meta["query"], total)
         yield StudyPage(response.url, meta["query"], meta["page"], response.body, True, token is None,
-                        meta["requested"])
+                        meta["requested"], study_ids(studies))
         if token:
             yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, token, meta["requested"])
 

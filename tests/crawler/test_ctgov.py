@@ -204,3 +204,17 @@ def test_scrapy_list_from_the_project_root():
     scrapy = str(__import__("pathlib").Path(TRIALKB).with_name("scrapy"))
     result = subprocess.run([scrapy, "list"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["ctgov"]
+
+
+def test_scrapy_crawl_from_the_project_root_with_a_jobdir(db, server, tmp_path):
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+    scrapy = str(Path(TRIALKB).with_name("scrapy"))
+    result = subprocess.run([scrapy, "crawl", "ctgov", "-a", f"api_url={server.url}", "-a", "nct=NCT06010472",
+                             "-s", f"TRIALKB_DB={db}", "-s", f"JOBDIR={tmp_path / 'job'}", *FAST],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(CAR_TRIALS) <= set(stored_ids(db))
+    assert run_log(db)["status"] == "ok"
+    assert (tmp_path / "job" / "requests.seen").exists()

@@ -87,3 +87,19 @@ def test_views_answer_on_both_dialects(engine):
     _, rows = run_readonly_sql(engine, "SELECT nct_id, targets, products, cell_type FROM car_trial ORDER BY nct_id")
     assert rows == [("NCT06010472", "CD19", "KN5501", "NK"), ("NCT06464679", "CD19", "KN5501", "NK"),
                     ("NCT98000001", None, "Obexelimab", None)]
+
+
+def test_rebuild_renormalizes_from_raw_without_versions(engine):
+    from sqlalchemy import update
+
+    from kb.importer import rebuild_store
+    _write(engine, "domain/NCT06464679.json", "registry_samples/NCT04267848.json")
+    with engine.begin() as conn:  # as if an older normalizer had stored less
+        conn.execute(update(Trial).values(targets=[], cell_type=None))
+        conn.execute(TrialFact.__table__.delete())
+    result = rebuild_store(engine)
+    assert (result.changed, result.rejected) == (2, [])
+    seed = get_trial(engine, "NCT06464679")
+    assert (seed["targets"], seed["cell_type"], seed["evidence"]["product"]["KN5501"]) == (["CD19"], "NK", ["outcome"])
+    assert _count(engine, TrialVersion) == 0
+    assert _count(engine, Location) == 1149
