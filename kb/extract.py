@@ -70,6 +70,10 @@ ALLOGENEIC = re.compile(
     r"(?i:\ballogeneic|\ballogenic|\buniversal\b|off[\s\-]the[\s\-]shelf|\biPSC|induced pluripotent|"
     r"cord[\s\-]blood|healthy[\s\-]donor|donor[\s\-]derived)|\bU[\s\-]?CAR|\bUCART")
 
+ORIGIN_CUES = ("autolog", "patient-derived", "patients' own", "patient's own", "patients own", "allogen", "universal", "shelf", "ipsc", "pluripotent", "cord",
+               "donor", "ucar", "u car", "u-car")
+"""Lower-case fragments of which every origin cue contains one."""
+
 LD_DRUGS = ("fludarabine", "cyclophosphamide", "bendamustine", "melphalan", "cytarabine")
 _LD_DRUG = re.compile(r"(?i:\b(" + "|".join(LD_DRUGS) + r")\b)")
 _LD_DOSE = re.compile(r"(?i:^[^.;]{0,30}?(\d+(?:\.\d+)?)\s*(mg|g)\s*/\s*m(?:2|²|\^2))")
@@ -208,27 +212,39 @@ def _car_mentions(texts: list[tuple[str, str]]) -> Iterator[tuple[str, str, re.M
             yield where, text, match
 
 
+LONG_FIELDS = ("intervention_description", "arm_description", "detailed_description", "outcome")
+"""Long texts: read for targets and products only when the short fields named none."""
+
+
 def _parse_targets(texts: list[tuple[str, str]], facts: Facts) -> None:
     """Antigens that an engineered receptor is directed at, from their context."""
-    for where, text in texts:
-        if where == "eligibility" or where == "condition":
-            continue
-        for match in ANTIGEN.finditer(text):
-            symbol = _ANTIGEN_GROUPS[match.lastgroup]
-            after = text[match.end():match.end() + 70]
-            term = CELL_TERM.search(after)
-            ok = False
-            if term and not TARGET_GAP_FORBIDDEN.search(after[:term.start()]):
-                ok = not AFTER_TERM_FORBIDDEN.search(after[term.end():term.end() + 20])
-            before = text[max(0, match.start() - 60):match.start()]
-            if not ok and TARGETING_BEFORE.search(before) and CAR_PHRASE.search(before):
-                ok = True
-            if ok:
-                facts.add("target", symbol, where, _snippet(text, match.start(), match.end()))
-                gap = after[:term.start()] if term else ""
-                for il in INTERLEUKIN.finditer(gap):
-                    facts.add("armoring", il.group(0).replace("-", "").replace("IL", "IL-"), where,
-                              _snippet(text, match.start(), match.end() + term.end()))
+    for long_fields in (False, True):
+        if long_fields and any(f.kind == "target" for f in facts.facts):
+            return
+        for where, text in texts:
+            if where in ("eligibility", "condition") or (where in LONG_FIELDS) != long_fields:
+                continue
+            _targets_in(where, text, facts)
+
+
+def _targets_in(where: str, text: str, facts: Facts) -> None:
+    """Targets in one text."""
+    for match in ANTIGEN.finditer(text):
+        symbol = _ANTIGEN_GROUPS[match.lastgroup]
+        after = text[match.end():match.end() + 70]
+        term = CELL_TERM.search(after)
+        ok = False
+        if term and not TARGET_GAP_FORBIDDEN.search(after[:term.start()]):
+            ok = not AFTER_TERM_FORBIDDEN.search(after[term.end():term.end() + 20])
+        before = text[max(0, match.start() - 60):match.start()]
+        if not ok and TARGETING_BEFORE.search(before) and CAR_PHRASE.search(before):
+            ok = True
+        if ok:
+            facts.add("target", symbol, where, _snippet(text, match.start(), match.end()))
+            gap = after[:term.start()] if term else ""
+            for il in INTERLEUKIN.finditer(gap):
+                facts.add("armoring", il.group(0).replace("-", "").replace("IL", "IL-"), where,
+                          _snippet(text, match.start(), match.end() + term.end()))
 
 
 PRODUCT_FIELDS = ("title", "official_title", "acronym", "intervention", "arm", "summary", "keyword")
@@ -241,6 +257,8 @@ def _parse_products(texts: list[tuple[str, str]], facts: Facts, deep: bool) -> l
     for where, text in texts:
         if where == "eligibility" or not (deep or where in PRODUCT_FIELDS):
             continue
+        if where in LONG_FIELDS and any(f.kind == "product" for f in facts.facts):
+            continue  # the short fields named the product already
         for match in CODE_TOKEN.finditer(text):
             product = PRODUCTS_BY_CODE.get(match.group(0).rstrip(".-").upper())
             if product and (len(product.code) > 3 or where in SHORT_CODE_FIELDS):
@@ -349,9 +367,17 @@ def _parse_dose_levels(texts: list[tuple[str, str]], facts: Facts) -> None:
 
 
 def _parse_origin(texts: list[tuple[str, str]], facts: Facts) -> None:
-    """Autologous or allogeneic cues in what the trial tests."""
+    """Autologous or allogeneic cues in what the trial tests (long texts only if the short name none)."""
+    for long_fields in (False, True):
+        if long_fields and any(f.kind == "origin" for f in facts.facts):
+            return
+        _origin_in([(w, t) for w, t in texts if w in ORIGIN_FIELDS and (w in LONG_FIELDS) == long_fields], facts)
+
+
+def _origin_in(texts: list[tuple[str, str]], facts: Facts) -> None:
     for where, text in texts:
-        if where not in ORIGIN_FIELDS:
+        lower = text.lower()
+        if not any(cue in lower for cue in ORIGIN_CUES):
             continue
         for kind, pattern in (("autologous", AUTOLOGOUS), ("allogeneic", ALLOGENEIC)):
             match = pattern.search(text)

@@ -18,10 +18,11 @@ from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from kb.runlog import finish_run, start_run
 from kb.sources import SourceRecord, SourceUnit, iter_units, parse_units
-from kb.store import PreparedStudy, Rejected, WriteResult, prepare, write_prepared
+from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -43,14 +44,50 @@ class ImportSummary:
         return {"read": self.read, **self.result.counts()}
 
 
-def prepare_records(records: Iterable[SourceRecord]) -> list[PreparedStudy | Rejected]:
-    """Prepare parsed records; unreadable ones become Rejected."""
-    return [Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data) for r in records]
+_worker_engine: Engine | None = None
 
 
-def prepare_units(units: list[SourceUnit]) -> list[PreparedStudy | Rejected]:
+def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> dict[str, str]:
+    """Stored hashes of the records' ids ({} if the store cannot be read: then all are normalized).
+
+    In a worker process ``store`` is a URL and the process opens its own read connection.
+    """
+    global _worker_engine
+    if store is None:
+        return {}
+    if isinstance(store, str):
+        if _worker_engine is None:
+            from kb.db import make_engine
+            _worker_engine = make_engine(store)
+        store = _worker_engine
+    ids = [nct for nct in (_nct_id(r.data) for r in records if not r.error) if nct]
+    try:
+        with store.connect() as conn:
+            return stored_hashes(conn, ids)
+    except SQLAlchemyError as exc:
+        log.warning("cannot read stored hashes (%s); normalizing every study", str(exc).splitlines()[0])
+        return {}
+
+
+def _nct_id(data: object) -> str | None:
+    try:
+        return data["protocolSection"]["identificationModule"]["nctId"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+
+
+def prepare_records(records: Iterable[SourceRecord], store: Engine | str | None = None
+                    ) -> list[PreparedStudy | Unchanged | Rejected]:
+    """Prepare parsed records (unreadable ones become Rejected); with a ``store`` (engine or URL),
+    studies whose stored hash matches are not normalized again."""
+    records = list(records)
+    known = _known_hashes(store, records)
+    return [Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data, known) for r in records]
+
+
+def prepare_units(units: list[SourceUnit], db_url: str | None = None) -> list[PreparedStudy | Unchanged | Rejected]:
     """Parse and prepare the studies of some files or archive members (runs in a worker)."""
-    return prepare_records(parse_units(units))
+    return prepare_records(parse_units(units), db_url)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -59,41 +96,32 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
-                      ) -> Iterator[list[PreparedStudy | Rejected]]:
+def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine
+                      ) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
     """Prepared batches in input order, from ``workers`` processes (0: this process)."""
     if workers <= 0:
         for units_chunk in _chunks(units, batch_size):
-            yield prepare_records(parse_units(units_chunk))
+            yield prepare_records(parse_units(units_chunk), engine)
         return
+    db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future] = deque()
         for chunk in _chunks(units, batch_size):
-            pending.append(pool.submit(prepare_units, chunk))
+            pending.append(pool.submit(prepare_units, chunk, db_url))
             if len(pending) > 2 * workers:  # bounded memory: a few batches in flight
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
 
-def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Rejected], source: str) -> None:
+def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Unchanged | Rejected],
+           source: str) -> None:
     with engine.begin() as conn:
         result = write_prepared(conn, prepared, source=source)
     for rejected in result.rejected:
         log.warning("rejected %s: %s", rejected.origin, rejected.reason)
     summary.read += len(prepared)
     summary.result.add(result)
-
-
-def import_records(engine: Engine, records: Iterable[SourceRecord], *, source: str = "import",
-                   batch_size: int = BATCH_SIZE, on_batch: Callable[[int], None] | None = None) -> ImportSummary:
-    """Store already parsed records batch by batch, each batch in its own transaction."""
-    summary = ImportSummary()
-    for chunk in _chunks(records, batch_size):
-        _write(engine, summary, prepare_records(chunk), source)
-        if on_batch:
-            on_batch(len(chunk))
-    return summary
 
 
 def default_workers() -> int:
@@ -110,7 +138,7 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
     summary = ImportSummary(run_id=run_id)
     units = (unit for path in paths for unit in iter_units(path))
     try:
-        for prepared in _prepared_batches(units, batch_size, workers):
+        for prepared in _prepared_batches(units, batch_size, workers, engine):
             for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
                 _write(engine, summary, chunk, "import")
                 if on_batch:

@@ -102,3 +102,16 @@ def test_batches_are_committed_as_they_go(sqlite_engine, tmp_path):
 
     import_paths(sqlite_engine, [lines], batch_size=2, on_batch=count)
     assert seen == [2, 4]
+
+
+def test_unchanged_studies_are_not_normalized_again(engine):
+    from kb.importer import prepare_records
+    from kb.sources import read_path
+    from kb.store import PreparedStudy, Unchanged
+
+    import_paths(engine, [CTGOV / SEED], workers=0)
+    records = list(read_path(CTGOV / SEED)) + list(read_path(CTGOV / OTHERS[0]))
+    prepared = prepare_records(records, engine)
+    assert [type(p) for p in prepared] == [Unchanged, PreparedStudy]
+    again = import_paths(engine, [CTGOV / SEED, CTGOV / OTHERS[0]], workers=0)
+    assert (again.result.unchanged, again.result.new) == (1, 1)
