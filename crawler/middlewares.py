@@ -1,4 +1,4 @@
-"""Retry with backoff: Scrapy's RetryMiddleware, plus a pause before the retry.
+"""Retry with backoff: Scrapy's RetryMiddleware, plus a pause before the retry (answers and network errors).
 
 Scrapy 2.19 retries 429/5xx at once. This subclass first raises the download slot's delay
 (the same knob AutoThrottle turns, which later brings it back down): to the server's
@@ -62,6 +62,17 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.crawler.stats.inc_value(f"trialkb/retry_status/{response.status}")
         log.warning("%s answered %s; retrying in %.1f s (attempt %d)", request.url, response.status, wait, attempt + 1)
         return super().process_response(request, response)
+
+    def process_exception(self, request: Request, exception: Exception, spider=None):  # type: ignore[override]
+        """Network errors (DNS, refused, timeout) back off like 5xx answers."""
+        if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):
+            settings = self.crawler.settings
+            attempt = request.meta.get("retry_times", 0)
+            wait = min(settings.getfloat("RETRY_BACKOFF_BASE") * 2 ** attempt, settings.getfloat("RETRY_BACKOFF_MAX"))
+            self._slow_down(request, wait)
+            log.warning("%s failed (%s); retrying in %.1f s (attempt %d)", request.url,
+                        type(exception).__name__, wait, attempt + 1)
+        return super().process_exception(request, exception)
 
     def _slot(self, request: Request):  # type: ignore[no-untyped-def]
         key = request.meta.get("download_slot")

@@ -13,6 +13,8 @@ from pathlib import Path
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlmodel import SQLModel
 
@@ -84,8 +86,15 @@ def init_db(engine: Engine) -> None:
         with engine.begin() as conn:
             create_views(conn)
         command.stamp(config, "head")
-    else:
+    elif not _at_head(engine, config):
         command.upgrade(config, "head")
+
+
+def _at_head(engine: Engine, config: Config) -> bool:
+    """Whether the store's schema is at the newest migration already."""
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
 
 
 def open_store(url: str | None = None) -> Engine:
