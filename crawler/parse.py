@@ -12,7 +12,7 @@ class CorruptPage(ValueError):
     """An answer whose body is not the JSON the API promises (e.g. truncated)."""
 
 
-def parse_json(body: bytes, url: str) -> Any:
+def parse_json(body: bytes) -> Any:
     """The JSON of an answer, or CorruptPage saying what is wrong."""
     try:
         return orjson.loads(body)
@@ -20,26 +20,26 @@ def parse_json(body: bytes, url: str) -> Any:
         raise CorruptPage(f"body is not valid JSON ({exc}; {len(body)} bytes)") from None
 
 
-def parse_search_page(body: bytes, url: str) -> tuple[list[dict[str, Any]], str | None, int | None]:
+def parse_search_page(body: bytes) -> tuple[list[dict[str, Any]], str | None, int | None]:
     """(studies, nextPageToken, totalCount) of a ``GET /studies`` answer."""
-    data = parse_json(body, url)
+    data = parse_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("studies", []), list):
         raise CorruptPage("not a search page (no 'studies' list)")
     token = data.get("nextPageToken")
     return data.get("studies", []), token if isinstance(token, str) and token else None, data.get("totalCount")
 
 
-def parse_study(body: bytes, url: str) -> dict[str, Any]:
+def parse_study(body: bytes) -> dict[str, Any]:
     """The study of a ``GET /studies/{nctId}`` answer."""
-    data = parse_json(body, url)
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise CorruptPage("not a study object")
     return data
 
 
-def parse_version(body: bytes, url: str) -> str | None:
+def parse_version(body: bytes) -> str | None:
     """The ``dataTimestamp`` of a ``GET /version`` answer."""
-    data = parse_json(body, url)
+    data = parse_json(body)
     return data.get("dataTimestamp") if isinstance(data, dict) else None
 
 

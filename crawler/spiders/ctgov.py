@@ -45,13 +45,13 @@ class CtgovSpider(scrapy.Spider):
         self.plan = make_plan(engine, nct_ids=self.nct_ids, since=self.since, full=self.full,
                               recheck=self.settings.getint("TRIALKB_RECHECK"), related=self.related)
         engine.dispose()
-        yield scrapy.Request(f"{self.api_url}/version", callback=self.parse_version, errback=self.failed,
+        yield scrapy.Request(f"{self.api_url}/version", callback=self.check_version, errback=self.failed,
                              dont_filter=True, meta={"kind": "version"})
 
-    def parse_version(self, response: Response):  # type: ignore[no-untyped-def]
+    def check_version(self, response: Response):  # type: ignore[no-untyped-def]
         """Skip an incremental run when the registry's data has not moved since the last one."""
         assert self.plan is not None
-        self.data_timestamp = parse_version(response.body, response.url)
+        self.data_timestamp = parse_version(response.body)
         unchanged = self.data_timestamp is not None and self.data_timestamp == self.plan.last_data_timestamp
         if unchanged and self.plan.incremental and not self.nct_ids and not self.force:
             self.skipped = f"data timestamp {self.data_timestamp} unchanged since the last run"
@@ -82,7 +82,7 @@ class CtgovSpider(scrapy.Spider):
     def parse_one(self, response: Response):  # type: ignore[no-untyped-def]
         """One study (``GET /studies/{nctId}``; a 301 for an alias id was followed)."""
         try:
-            study = parse_study(response.body, response.url)
+            study = parse_study(response.body)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
@@ -93,7 +93,7 @@ class CtgovSpider(scrapy.Spider):
         """One search page; the next page is requested with the same parameters and its token."""
         meta = response.meta
         try:
-            studies, token, total = parse_search_page(response.body, response.url)
+            studies, token, total = parse_search_page(response.body)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return

@@ -27,24 +27,24 @@ def test_search_page_gives_studies_token_and_total():
     body = json.dumps({"studies": [load("domain/NCT06464679.json")], "nextPageToken": "NF0g5JGBlPMu",
                        "totalCount": 41}).encode()
     resp = response(f"{API}/studies?query.term=CAR", body)
-    studies, token, total = parse_search_page(resp.body, resp.url)
+    studies, token, total = parse_search_page(resp.body)
     assert (study_ids(studies), token, total) == (["NCT06464679"], "NF0g5JGBlPMu", 41)
 
 
 def test_last_page_has_no_token():
-    assert parse_search_page(b'{"studies": []}', API)[1:] == (None, None)
+    assert parse_search_page(b'{"studies": []}')[1:] == (None, None)
 
 
 def test_truncated_page_is_corrupt():
     body = (CTGOV / "domain/NCT06464679.json").read_bytes()
     with pytest.raises(CorruptPage, match=r"body is not valid JSON"):
-        parse_search_page(b'{"studies": [' + body[: len(body) // 2], API)
+        parse_search_page(b'{"studies": [' + body[: len(body) // 2])
 
 
 def test_one_study_and_version():
     body = (CTGOV / "domain/NCT06464679.json").read_bytes()
-    assert study_ids([parse_study(body, f"{API}/studies/NCT06464679")]) == ["NCT06464679"]
-    assert parse_version(b'{"apiVersion": "2.0.5", "dataTimestamp": "2026-11-26T09:00:05"}', API) == "2026-11-26T09:00:05"
+    assert study_ids([parse_study(body)]) == ["NCT06464679"]
+    assert parse_version(b'{"apiVersion": "2.0.5", "dataTimestamp": "2026-11-26T09:00:05"}') == "2026-11-26T09:00:05"
 
 
 def test_search_url_keeps_parameters_and_adds_the_token():
