@@ -54,7 +54,6 @@ class StorePipeline:
         self.lock: CrawlLock | None = None
         self.run_id: int | None = None
         self.result = WriteResult()
-        self.pages = 0
         self.failed_queries: set[str] = set()
         self.completed_queries: set[str] = set()
         self.missing: list[str] = []
@@ -92,7 +91,6 @@ class StorePipeline:
             self.errors.append(f"{item.url}: not stored: {str(exc).splitlines()[0]}")
             log.error("page %s not stored: %s", item.url, exc)
             raise DropItem(f"page not stored: {exc}") from exc
-        self.pages += 1
         self.result.add(result)
         for rejected in result.rejected:
             self.errors.append(f"{rejected.origin}: {rejected.reason}")
@@ -143,7 +141,7 @@ class StorePipeline:
         if ok and spider.data_timestamp:
             state[DATA_TIMESTAMP_KEY] = spider.data_timestamp
         set_state(self.engine, state)
-        counts = {"pages": self.pages, **self.result.counts(), "missing": len(self.missing),
+        counts = {"pages": stats.get_value("trialkb/pages_stored", 0), **self.result.counts(), "missing": len(self.missing),
                   "retries": stats.get_value("retry/count", 0), "failed_requests": failed_requests,
                   "corrupt_pages": stats.get_value("trialkb/corrupt_pages", 0),
                   "requests": stats.get_value("downloader/request_count", 0), "finish_reason": reason,

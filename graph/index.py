@@ -37,6 +37,10 @@ class SimilarityIndex:
     modality: np.ndarray  # int8 index into MODALITIES
     fingerprint: str = ""
 
+    def __post_init__(self) -> None:
+        self._sorted_order = np.argsort(self.trial_ids)  # for id -> row lookups
+        self._sorted_ids = self.trial_ids[self._sorted_order]
+
     @classmethod
     def from_graph(cls, graph: nx.Graph) -> "SimilarityIndex":
         """The index of a finalized trial graph (``graph.build.build_graph``)."""
@@ -85,18 +89,6 @@ class SimilarityIndex:
         if position < len(self._sorted_ids) and self._sorted_ids[position] == nct_id:
             return int(self._sorted_order[position])
         raise UnknownTrial(f"{nct_id} is not in the graph (import or crawl it first)")
-
-    @property
-    def _sorted_order(self) -> np.ndarray:
-        if not hasattr(self, "_order"):
-            self._order = np.argsort(self.trial_ids)
-        return self._order
-
-    @property
-    def _sorted_ids(self) -> np.ndarray:
-        if not hasattr(self, "_ids_sorted"):
-            self._ids_sorted = self.trial_ids[self._sorted_order]
-        return self._ids_sorted
 
     def similar(self, nct_id: str, *, top: int = 10, car_only: bool = False,
                 hub_limit: int = HUB_LIMIT) -> list[dict[str, Any]]:

@@ -32,8 +32,8 @@ DATE_TYPES = frozenset({"ACTUAL", "ESTIMATED"})
 NCT_ID = re.compile(r"^NCT\d{8}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
-VOLATILE_PATHS = (("derivedSection", "miscInfoModule", "versionHolder"),)
-"""Parts of a record that change every day without the study changing; not hashed."""
+VOLATILE = re.compile(rb',?"versionHolder":"[^"]*"')
+"""``derivedSection.miscInfoModule.versionHolder`` changes every day without the study changing; not hashed."""
 
 TRACKED_FIELDS = (
     "overall_status", "last_known_status", "why_stopped", "phases", "study_type",
@@ -309,25 +309,16 @@ def canonical_json(data: dict) -> bytes:
 
 
 def content_hash(data: dict, canonical: bytes | None = None) -> str:
-    """SHA-256 of the record's canonical JSON, volatile parts left out."""
-    for path in VOLATILE_PATHS:
-        node = data
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] in node:
-            return hashlib.sha256(canonical_json(_without(data, path))).hexdigest()
-    return hashlib.sha256(canonical if canonical is not None else canonical_json(data)).hexdigest()
+    """SHA-256 of the record's canonical JSON (pass it if already made), volatile parts cut out.
 
-
-def _without(data: dict, path: tuple[str, ...]) -> dict:
-    """A shallow copy of ``data`` without the value at ``path``."""
-    head, *rest = path
-    copy = dict(data)
-    if rest:
-        copy[head] = _without(copy[head], tuple(rest))
-    else:
-        copy.pop(head, None)
-    return copy
+    With sorted keys, ``versionHolder`` is the last key of ``miscInfoModule`` and an unescaped
+    ``"versionHolder":"`` can only be that key, so cutting it from the bytes equals dropping it
+    from the record, without serializing the record a second time.
+    """
+    canonical = canonical if canonical is not None else canonical_json(data)
+    if b'"versionHolder"' in canonical:
+        canonical = VOLATILE.sub(b"", canonical)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def normalize_study(data: Any) -> NormalizedStudy:

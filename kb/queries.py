@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
-from kb.models import Intervention, RawRecord, Trial, TrialCondition, TrialFact, TrialVersion
-from kb.store import load_raw
+from kb.models import Intervention, Trial, TrialCondition, TrialFact, TrialVersion
 
 SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "phases", "study_type",
                "enrollment_count", "enrollment_type", "start_date", "start_date_type",
@@ -63,15 +62,6 @@ def get_history(engine: Engine, nct_id: str) -> dict[str, Any]:
     return {"nct_id": nct_id, "first_seen_at": trial.first_seen_at.isoformat(),
             "versions": [{"recorded_at": v.recorded_at.isoformat(), "old_hash": v.old_hash,
                           "new_hash": v.new_hash, "diff": v.diff, "source": v.source} for v in versions]}
-
-
-def get_raw(engine: Engine, nct_id: str) -> dict[str, Any]:
-    """The stored raw record of a trial."""
-    with engine.connect() as conn:
-        body = conn.execute(select(RawRecord.body).where(RawRecord.nct_id == nct_id.upper())).scalar_one_or_none()
-    if body is None:
-        raise NotFound(f"{nct_id} is not in the store")
-    return load_raw(body)
 
 
 def run_readonly_sql(engine: Engine, statement: str, limit: int | None = None) -> tuple[list[str], list[tuple]]:

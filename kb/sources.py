@@ -63,7 +63,7 @@ def _parse_bytes(origin: str, name: str, raw: bytes) -> Iterator[SourceRecord]:
 
 @dataclass
 class SourceUnit:
-    """One file or archive member (or the reason it cannot be read); read lazily by :func:`parse_unit`."""
+    """One file or archive member (or the reason it cannot be read); read lazily by :func:`parse_units`."""
 
     origin: str
     name: str
@@ -72,39 +72,24 @@ class SourceUnit:
     error: str | None = None
 
 
-def _unit_bytes(unit: SourceUnit) -> bytes:
-    if unit.member is None:
-        return Path(unit.path).read_bytes()  # type: ignore[arg-type]
-    with zipfile.ZipFile(unit.path) as archive:  # type: ignore[arg-type]
-        return archive.read(unit.member)
-
-
-def parse_unit(unit: SourceUnit) -> Iterator[SourceRecord]:
-    """The studies in one unit."""
-    if unit.error is not None:
-        yield SourceRecord(unit.origin, error=unit.error)
-        return
-    try:
-        raw = _unit_bytes(unit)
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-        yield SourceRecord(unit.origin, error=f"unreadable: {exc}")
-        return
-    yield from _parse_bytes(unit.origin, unit.name, raw)
-
-
 def parse_units(units: list[SourceUnit]) -> Iterator[SourceRecord]:
-    """The studies of several units, opening each zip archive once."""
+    """The studies of some units, in order, opening each zip archive once."""
     archives: dict[str, zipfile.ZipFile] = {}
     try:
         for unit in units:
-            if unit.member is None or unit.error is not None:
-                yield from parse_unit(unit)
+            if unit.error is not None:
+                yield SourceRecord(unit.origin, error=unit.error)
                 continue
             try:
-                archive = archives.get(unit.path) or archives.setdefault(unit.path, zipfile.ZipFile(unit.path))
-                raw = archive.read(unit.member)
+                if unit.member is None:
+                    raw = Path(unit.path).read_bytes()  # type: ignore[arg-type]
+                else:
+                    if unit.path not in archives:
+                        archives[unit.path] = zipfile.ZipFile(unit.path)  # type: ignore[arg-type]
+                    raw = archives[unit.path].read(unit.member)  # type: ignore[index]
             except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-                yield SourceRecord(unit.origin, error=f"unreadable archive member: {exc}")
+                what = "file" if unit.member is None else "archive member"
+                yield SourceRecord(unit.origin, error=f"unreadable {what}: {exc}")
                 continue
             yield from _parse_bytes(unit.origin, unit.name, raw)
     finally:
