@@ -215,7 +215,7 @@ class TrialFact(SQLModel, table=True):
 
 
 class RawRecord(SQLModel, table=True):
-    """The record exactly as fetched (zlib-compressed JSON) with its content hash."""
+    """The record exactly as fetched (zstd-compressed canonical JSON; zlib in older stores) with its content hash."""
 
     __tablename__ = "raw_record"
     nct_id: str = Field(sa_column=_trial_fk())

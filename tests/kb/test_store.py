@@ -1,5 +1,8 @@
 """Upserts, idempotence and version rows, on SQLite and PostgreSQL."""
 
+import zlib
+
+import orjson
 from sqlalchemy import func, select
 
 from kb.models import Location, RawRecord, Trial, TrialFact, TrialVersion
@@ -57,7 +60,13 @@ def test_raw_record_round_trips(engine):
     _write(engine, "registry_samples/NCT03475563.json")
     with engine.connect() as conn:
         body = conn.execute(select(RawRecord.body)).scalar_one()
+    assert body[:4] == b"\x28\xb5\x2f\xfd"  # zstd frame
     assert load_raw(body) == load("registry_samples/NCT03475563.json")
+
+
+def test_zlib_body_of_an_older_store_still_loads():
+    record = load("registry_samples/NCT03475563.json")
+    assert load_raw(zlib.compress(orjson.dumps(record), 1)) == record
 
 
 def test_first_seen_survives_a_change(engine):
