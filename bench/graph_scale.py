@@ -41,7 +41,7 @@ def make_store(url: str, trials: int, seed: int = 11) -> None:
 
     from kb.db import open_store
     from kb.models import MeshTerm, Sponsor, Trial, TrialFact, TrialMesh, TrialSponsor, Intervention
-    from kb.store import insert_rows
+    from kb.bulk import insert_rows
 
     rng = random.Random(seed)
     engine = open_store(url)

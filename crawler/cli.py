@@ -65,7 +65,7 @@ def crawl(ctx: typer.Context,
     console.print(f"crawl {run['status']}: {run['counts']}", highlight=False, soft_wrap=True)
     for error in (run["errors"] or [])[:20]:
         console.print(f"  {error}", highlight=False, soft_wrap=True)
-    if not (run["status"] in ("ok", "skipped")):
+    if run["status"] not in ("ok", "skipped"):
         raise typer.Exit(1)
 
 

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.lexicon import (ANTIGENS, DISEASE_BY_MESH, DISEASES, PRODUCT_ALIASES, PRODUCTS,
-                        PRODUCTS_BY_CODE, UMBRELLA, Product)
+from kb.lexicon import (ANTIGENS, DISEASE_BY_MESH, DISEASES, PRODUCT_ALIASES, PRODUCTS_BY_CODE, UMBRELLA, Product)
 
 _DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 

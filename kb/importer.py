@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from kb import gcpause
 from kb.runlog import finish_run, start_run
 from kb.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -85,9 +87,15 @@ def prepare_records(records: Iterable[SourceRecord], store: Engine | str | None 
     return [Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data, known) for r in records]
 
 
+_worker_archives: dict[str, zipfile.ZipFile] = {}
+"""Archives a worker process keeps open for the import it serves (the pool lives as long)."""
+
+
 def prepare_units(units: list[SourceUnit], db_url: str | None = None) -> list[PreparedStudy | Unchanged | Rejected]:
     """Parse and prepare the studies of some files or archive members (runs in a worker)."""
-    return prepare_records(parse_units(units), db_url)
+    prepared = prepare_records(parse_units(units, _worker_archives), db_url)
+    gcpause.collect()
+    return prepared
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -100,11 +108,17 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
                       ) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
     """Prepared batches in input order, from ``workers`` processes (0: this process)."""
     if workers <= 0:
-        for units_chunk in _chunks(units, batch_size):
-            yield prepare_records(parse_units(units_chunk), engine)
+        archives: dict[str, zipfile.ZipFile] = {}
+        try:
+            for units_chunk in _chunks(units, batch_size):
+                yield prepare_records(parse_units(units_chunk, archives), engine)
+                gcpause.collect()
+        finally:
+            for archive in archives.values():
+                archive.close()
         return
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=gcpause.pause) as pool:
         pending: deque[Future] = deque()
         for chunk in _chunks(units, batch_size):
             pending.append(pool.submit(prepare_units, chunk, db_url))
@@ -138,11 +152,14 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
     summary = ImportSummary(run_id=run_id)
     units = (unit for path in paths for unit in iter_units(path))
     try:
-        for prepared in _prepared_batches(units, batch_size, workers, engine):
-            for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
-                _write(engine, summary, chunk, "import")
-                if on_batch:
-                    on_batch(len(chunk))
+        with gcpause.paused():
+            for prepared in _prepared_batches(units, batch_size, workers, engine):
+                for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
+                    _write(engine, summary, chunk, "import")
+                    if on_batch:
+                        on_batch(len(chunk))
+                del prepared
+                gcpause.collect()
     except BaseException as exc:
         finish_run(engine, run_id, "failed", summary.counts(), [f"{type(exc).__name__}: {exc}"])
         raise

@@ -20,7 +20,8 @@ def _trial_fk() -> Any:
 
 
 def _json(**kwargs: Any) -> Any:
-    return Field(default=None, sa_column=Column(JSON, **kwargs))
+    """A JSON column where None is SQL NULL (not the JSON text 'null')."""
+    return Field(default=None, sa_column=Column(JSON(none_as_null=True), **kwargs))
 
 
 def _text() -> Any:

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from kb.models import CrawlState, RunLog
-from kb.store import upsert, utcnow
+from kb.bulk import upsert
+from kb.store import utcnow
 
 RUN = RunLog.__table__
 STATE = CrawlState.__table__

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 import zstandard
-from sqlalchemy import JSON, Connection, Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
+from kb.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
 from kb.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
 from kb.normalize import (NormalizedStudy, RecordError, canonical_json, check_study, content_hash,
                           diff_snapshots, normalize_study)
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 TABLES: dict[str, Table] = {t: Trial.metadata.tables[t] for t in ("trial", *CHILD_TABLES)}
 TRIAL = Trial.__table__
 RAW = RawRecord.__table__
+TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in ("content_hash", "source", "first_seen_at", "updated_at")]
+"""Where the writer puts what the worker cannot know into a prepared trial row."""
 
 
 @dataclass
@@ -75,57 +77,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _dialect_insert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
-           update_columns: Sequence[str] | None = None) -> None:
-    """Insert rows, updating ``update_columns`` (all non-key columns by default) on key conflict.
-
-    ``update_columns=()`` means insert-or-ignore. Rows are deduplicated by key first (the
-    last one wins), as PostgreSQL refuses to update one row twice in a statement.
-    """
-    if not rows:
-        return
-    unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    stmt = _dialect_insert(conn, table)
-    columns = [c for c in unique[0] if c not in keys] if update_columns is None else list(update_columns)
-    if columns:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                          set_={c: stmt.excluded[c] for c in columns})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    conn.execute(stmt, unique)
-
-
-def table_rows(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
-    """Rows as tuples in the table's column order, JSON columns serialized (orjson)."""
-    names = [c.name for c in table.columns]
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    return [tuple(orjson.dumps(row.get(n)).decode() if n in json_columns and row.get(n) is not None else row.get(n)
-                  for n in names) for row in rows]
-
-
-def insert_tuples(conn: Connection, table: Table, rows: Sequence[tuple]) -> None:
-    """Plain INSERT of many rows (tuples in column order) through the driver's executemany.
-
-    The hot path of an import: SQLAlchemy's per-row parameter processing cost more than the
-    database's own work here.
-    """
-    if not rows:
-        return
-    names = [c.name for c in table.columns]
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})",
-                         list(rows))
-
-
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Plain INSERT of many rows given as dicts (missing columns are NULL)."""
-    insert_tuples(conn, table, table_rows(table, rows))
-
-
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _codecs = threading.local()  # zstd (de)compressors are not thread-safe: one per thread
 
@@ -162,12 +113,16 @@ class PreparedStudy:
     nct_id: str
     content_hash: str
     body: bytes
-    trial: dict[str, Any]
+    trial: tuple  # the trial row in column order; the writer fills hash, source and times
     rows: dict[str, list[tuple]]  # child table -> rows in column order
     sponsors: dict[str, str | None]
     mesh_terms: dict[str, str]
     warnings: list[str]
-    snapshot: dict[str, Any]
+    snapshot: dict[str, Any] | None  # tracked fields, made where a version row is expected
+
+    def tracked(self) -> dict[str, Any]:
+        """The tracked fields for a version diff (normalized again from the body if not made)."""
+        return self.snapshot if self.snapshot is not None else normalize_study(load_raw(self.body)).snapshot()
 
 
 @dataclass
@@ -179,10 +134,12 @@ class Unchanged:
     content_hash: str
 
 
-def _prepared(origin: str, nct_id: str, digest: str, body: bytes, study: NormalizedStudy) -> PreparedStudy:
-    return PreparedStudy(origin, nct_id, digest, body, study.trial,
+def _prepared(origin: str, nct_id: str, digest: str, body: bytes, study: NormalizedStudy,
+              snapshot: bool = True) -> PreparedStudy:
+    """Rows as plain tuples: they cross from a worker process at a third of a dict's unpickling cost."""
+    return PreparedStudy(origin, nct_id, digest, body, table_rows(TRIAL, [study.trial])[0],
                          {name: table_rows(TABLES[name], study.children[name]) for name in CHILD_TABLES},
-                         study.sponsors, study.mesh_terms, study.warnings, study.snapshot())
+                         study.sponsors, study.mesh_terms, study.warnings, study.snapshot() if snapshot else None)
 
 
 def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> PreparedStudy | Unchanged | Rejected:
@@ -197,7 +154,9 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
         digest = content_hash(data, canonical)
         if known and known.get(nct_id) == digest:
             return Unchanged(origin, nct_id, digest)
-        return _prepared(origin, nct_id, digest, _compress(canonical), normalize_study(data))
+        # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
+        return _prepared(origin, nct_id, digest, _compress(canonical), normalize_study(data),
+                         snapshot=known is None or nct_id in known)
     except RecordError as exc:
         return Rejected(origin, str(exc), nct_id)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
@@ -275,9 +234,9 @@ def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: lis
            ["name"], ())
     upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for p in todo for m, t in p.mesh_terms.items()],
            ["mesh_id"], ())
-    trial_rows = [dict(p.trial, content_hash=p.content_hash, source=p.origin, first_seen_at=now, updated_at=now)
-                  for p in todo]
-    upsert(conn, TRIAL, trial_rows, ["nct_id"], [c for c in trial_rows[0] if c not in ("nct_id", "first_seen_at")])
+    stamp = bind_values(conn.dialect, TRIAL, {"first_seen_at": now, "updated_at": now})
+    trial_rows = [with_values(p.trial, TRIAL_AT, (p.content_hash, p.origin, *stamp)) for p in todo]
+    upsert_tuples(conn, TRIAL, trial_rows, ["nct_id"], [c for c in TRIAL.columns.keys() if c not in ("nct_id", "first_seen_at")])
     if raw:
         upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
                             "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
@@ -320,7 +279,7 @@ def _version_rows(conn: Connection, changed: list[PreparedStudy], existing: dict
             log.warning("%s: stored record unreadable (%s); diff against nothing", item.nct_id, exc)
             old = {}
         rows.append({"nct_id": item.nct_id, "recorded_at": now, "old_hash": existing[item.nct_id],
-                     "new_hash": item.content_hash, "diff": diff_snapshots(old, item.snapshot),
+                     "new_hash": item.content_hash, "diff": diff_snapshots(old, item.tracked()),
                      "source": item.origin})
     return rows
 
@@ -332,4 +291,4 @@ def touch(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None)
 
 
 __all__ = ["PreparedStudy", "Unchanged", "Rejected", "WriteResult", "prepare", "renormalize", "stored_hashes",
-           "write_prepared", "write_studies", "insert_rows", "insert_tuples", "table_rows", "upsert", "load_raw", "touch", "utcnow"]
+           "write_prepared", "write_studies", "load_raw", "touch", "utcnow"]

@@ -3,7 +3,7 @@
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from kb.db import alembic_config, init_db
@@ -23,6 +23,20 @@ def test_fresh_store_is_stamped_and_upgrade_is_a_no_op(store_url_engine):
     _, engine = store_url_engine
     init_db(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
     init_db(engine)  # existing store: alembic upgrade head, nothing to do
     assert set(VIEW_NAMES) <= set(inspect(engine).get_view_names())
+
+
+def test_0002_turns_json_null_text_into_sql_null(store_url_engine):
+    _, engine = store_url_engine
+    config = alembic_config(engine)
+    command.upgrade(config, "0001")
+    with engine.begin() as conn:  # as 0.1 stored a trial without phases
+        conn.execute(text("INSERT INTO trial (nct_id, registry_name, site_count, is_relevant, normalizer_version, "
+                          "content_hash, first_seen_at, updated_at, phases, keywords) VALUES ('NCT00000001', "
+                          "'ctgov', 0, false, 1, 'h', '2026-01-01', '2026-01-01', 'null', '[\"CAR-T\"]')"))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT phases IS NULL, CAST(keywords AS TEXT) FROM trial")).one()
+    assert tuple(row) == (True, '["CAR-T"]')

@@ -1,0 +1,138 @@
+"""Many-row INSERT and upsert through the driver's ``executemany``, for SQLite and PostgreSQL.
+
+The hot path of an import and a crawl: SQLAlchemy's per-row parameter processing of a
+compiled ``insert()`` cost more than the database's own work. Here a statement is built once
+per table and dialect, and rows become tuples through each column's own bind processor (JSON,
+datetimes, binary), so values are stored exactly as SQLAlchemy would store them. Both dialects
+share the ``INSERT ... ON CONFLICT (keys) DO UPDATE SET c = excluded.c`` syntax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Column, Connection, Table
+from sqlalchemy.engine import Dialect
+
+
+def bound_columns(table: Table) -> list[Column]:
+    """The columns a bulk insert gives values for: all but an autoincrement key (the database numbers it)."""
+    return [c for c in table.columns if c is not table.autoincrement_column]
+
+
+def table_rows(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    """Rows as tuples in the table's column order, JSON columns serialized (orjson).
+
+    Dialect-free, so it runs in a worker process; missing keys are NULL.
+    """
+    columns = bound_columns(table)
+    names = [c.name for c in columns]
+    json_at = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
+    out = [tuple(map(row.get, names)) for row in rows]
+    if not json_at:
+        return out
+    dumps = orjson.dumps
+    for n, row in enumerate(out):
+        if any(row[i] is not None for i in json_at):
+            values = list(row)
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = dumps(values[i]).decode()
+            out[n] = tuple(values)
+    return out
+
+
+def insert_tuples(conn: Connection, table: Table, rows: Sequence[tuple]) -> None:
+    """Plain INSERT of many rows given as tuples in column order, already bound (:func:`table_rows`)."""
+    if rows:
+        conn.exec_driver_sql(_statement(conn.dialect, table, (), None), list(rows))
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain INSERT of many rows given as dicts (missing columns take their default or NULL)."""
+    if rows:
+        conn.exec_driver_sql(_statement(conn.dialect, table, (), None), _bind(conn.dialect, table, rows))
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+           update_columns: Sequence[str] | None = None) -> None:
+    """Insert rows, updating ``update_columns`` (all non-key columns by default) on key conflict.
+
+    ``update_columns=()`` means insert-or-ignore. Rows are deduplicated by key first (the last
+    one wins), as PostgreSQL refuses to update one row twice in a statement. A column missing
+    from a row takes its scalar default or NULL.
+    """
+    if not rows:
+        return
+    unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
+    keys = tuple(keys)
+    columns = tuple(c.name for c in bound_columns(table) if c.name not in keys) if update_columns is None \
+        else tuple(update_columns)
+    conn.exec_driver_sql(_statement(conn.dialect, table, keys, columns), _bind(conn.dialect, table, unique))
+
+
+def upsert_tuples(conn: Connection, table: Table, rows: Sequence[tuple], keys: Sequence[str],
+                  update_columns: Sequence[str]) -> None:
+    """:func:`upsert` for rows already bound, as tuples in column order (:func:`table_rows`)."""
+    if not rows:
+        return
+    names = [c.name for c in bound_columns(table)]
+    at = [names.index(k) for k in keys]
+    unique = list({tuple(r[i] for i in at): r for r in rows}.values())
+    conn.exec_driver_sql(_statement(conn.dialect, table, tuple(keys), tuple(update_columns)), unique)
+
+
+def bind_values(dialect: Dialect, table: Table, values: dict[str, Any]) -> tuple:
+    """``values`` of some columns, processed for ``dialect`` as SQLAlchemy would bind them."""
+    columns = table.columns
+    return tuple(process(v) if (process := columns[k].type.dialect_impl(dialect).bind_processor(dialect)) else v
+                 for k, v in values.items())
+
+
+def with_values(row: tuple, positions: Sequence[int], values: Sequence[Any]) -> tuple:
+    """``row`` with ``values`` at ``positions``."""
+    out = list(row)
+    for i, value in zip(positions, values):
+        out[i] = value
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _statement(dialect: Dialect, table: Table, keys: tuple[str, ...], update: tuple[str, ...] | None) -> str:
+    """INSERT of the bound columns of ``table``; with ``keys``, ON CONFLICT update ``update`` (or nothing)."""
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    columns = bound_columns(table)
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    if keys:
+        sql += f" ON CONFLICT ({', '.join(map(quote, keys))}) "
+        sql += (f"DO UPDATE SET {', '.join(f'{quote(c)} = excluded.{quote(c)}' for c in update)}" if update
+                else "DO NOTHING")
+    return sql
+
+
+@lru_cache(maxsize=256)
+def _binders(dialect: Dialect, table: Table) -> tuple[list[str], list[Any], list[tuple[int, Callable]]]:
+    """Column names, their scalar defaults, and the (position, bind processor) pairs that apply."""
+    columns = bound_columns(table)
+    names = [c.name for c in columns]
+    defaults = [c.default.arg if c.default is not None and c.default.is_scalar else None for c in columns]
+    processors = [(i, p) for i, c in enumerate(columns) if (p := c.type.dialect_impl(dialect).bind_processor(dialect))]
+    return names, defaults, processors
+
+
+def _bind(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    """Rows as tuples in column order, each value processed as SQLAlchemy would bind it."""
+    names, defaults, processors = _binders(dialect, table)
+    pairs = list(zip(names, defaults))
+    out = []
+    for row in rows:
+        values = [row.get(name, default) for name, default in pairs]
+        for i, process in processors:
+            values[i] = process(values[i])
+        out.append(tuple(values))
+    return out
