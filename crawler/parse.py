@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 
 import orjson
 
+from kb.normalize import canonical_json
+
 
 class CorruptPage(ValueError):
     """An answer whose body is not the JSON the API promises (e.g. truncated)."""
@@ -65,7 +67,6 @@ def study_ids(studies: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def page_studies(body: bytes, is_search: bool) -> list[Any]:
-    """The studies of an answer the spider has already checked."""
-    data = orjson.loads(body)
-    return data.get("studies", []) if is_search else [data]
+def canonical_records(studies: list[Any]) -> list[bytes]:
+    """Each study as canonical JSON (sorted keys), as the store hashes and keeps it."""
+    return [canonical_json(study) for study in studies]

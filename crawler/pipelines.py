@@ -16,14 +16,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime, timezone
 
+import orjson
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import StudyPage
 from crawler.lock import CrawlLock
-from crawler.parse import page_studies, study_ids
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
+from kb import gcpause
 from kb.db import open_store
 from kb.runlog import finish_run, set_state, start_run
 from kb.store import (PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, touch,
@@ -32,12 +33,26 @@ from kb.store import (PreparedStudy, Rejected, Unchanged, WriteResult, prepare, 
 log = logging.getLogger(__name__)
 
 
-def prepare_page(body: bytes, is_search: bool, url: str, known: dict[str, str]
-                 ) -> tuple[list[PreparedStudy | Unchanged | Rejected], list[str]]:
-    """Parse and prepare the studies of one answer (runs in a worker process); ``known``
+def prepare_slice(url: str, start: int, records: list[bytes], known: dict[str, str]
+                  ) -> list[PreparedStudy | Unchanged | Rejected]:
+    """Parse and prepare a slice of a page's studies (runs in a worker process); ``known``
     studies whose stored hash matches are not normalized again."""
-    studies = page_studies(body, is_search)
-    return [prepare(f"{url}#{i}", s, known) for i, s in enumerate(studies)], study_ids(studies)
+    gcpause.collect()  # the last slice's leftovers (the collector is paused in workers)
+    return [prepare(f"{url}#{start + i}", orjson.loads(record), known, canonical=record)
+            for i, record in enumerate(records)]
+
+
+def slices(count: int, workers: int, smallest: int = 100) -> list[tuple[int, int]]:
+    """(start, stop) of up to ``workers`` near-equal slices of ``count`` studies, none under ``smallest``.
+
+    >>> slices(1000, 2)
+    [(0, 500), (500, 1000)]
+    >>> slices(150, 4)
+    [(0, 150)]
+    """
+    parts = max(1, min(workers, count // smallest))
+    bounds = [count * i // parts for i in range(parts + 1)]
+    return list(zip(bounds, bounds[1:]))
 
 
 class StorePipeline:
@@ -62,7 +77,9 @@ class StorePipeline:
         workers = crawler.settings.getint("TRIALKB_WORKERS") or os.cpu_count() or 1
         # forkserver: workers must not inherit the crawl lock's file (nor the reactor), or a killed
         # crawl's orphaned workers would keep the store locked
-        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+        self.worker_count = workers
+        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                                           initializer=gcpause.pause)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
 
     @classmethod
@@ -82,10 +99,12 @@ class StorePipeline:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         known = await loop.run_in_executor(self.writer, self._stored_hashes, item.ids)
-        prepared, found = await loop.run_in_executor(self.workers, prepare_page, item.body, item.is_search,
-                                                     item.url, known)
+        parts = await asyncio.gather(*(  # a page's slices are prepared in parallel, then written at once
+            loop.run_in_executor(self.workers, prepare_slice, item.url, start, item.records[start:stop], known)
+            for start, stop in slices(len(item.records), self.worker_count)))
+        prepared = [study for part in parts for study in part]
         try:
-            result = await loop.run_in_executor(self.writer, self._write, item, prepared, found)
+            result = await loop.run_in_executor(self.writer, self._write, item, prepared)
         except SQLAlchemyError as exc:
             self.failed_queries.add(item.query)
             self.errors.append(f"{item.url}: not stored: {str(exc).splitlines()[0]}")
@@ -103,20 +122,19 @@ class StorePipeline:
         stats.max_value("trialkb/store_seconds_max_page", time.perf_counter() - started)
         if item.last_page:
             self.completed_queries.add(item.query)
-        item.body = b""  # the page is stored; do not keep 30 MB per item around
+        item.records = []  # the page is stored; do not keep 30 MB per item around
         return item
 
     def _stored_hashes(self, nct_ids: list[str]) -> dict[str, str]:
         with self.engine.connect() as conn:
             return stored_hashes(conn, nct_ids)
 
-    def _write(self, item: StudyPage, prepared: list[PreparedStudy | Unchanged | Rejected],
-               found: list[str]) -> WriteResult:
+    def _write(self, item: StudyPage, prepared: list[PreparedStudy | Unchanged | Rejected]) -> WriteResult:
         """One page, one transaction (in the writer thread)."""
         with self.engine.begin() as conn:
             result = write_prepared(conn, prepared, source="crawl")
             if item.requested_ids:
-                found_ids = set(found)
+                found_ids = set(item.ids)
                 if item.query == "recheck":
                     touch(conn, [i for i in item.requested_ids if i in found_ids and i not in result.new_ids])
                 self.missing += [i for i in item.requested_ids if i not in found_ids]

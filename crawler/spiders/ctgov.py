@@ -12,7 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.items import StudyPage
-from crawler.parse import CorruptPage, parse_search_page, parse_study, parse_version, search_url, study_ids
+from crawler.parse import CorruptPage, canonical_records, parse_search_page, parse_study, parse_version, search_url, study_ids
 from crawler.plan import CrawlPlan, make_plan
 from kb.db import open_store
 
@@ -86,8 +86,8 @@ class CtgovSpider(scrapy.Spider):
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
-        yield StudyPage(response.url, response.meta["kind"], 1, response.body, False, True, [response.meta["nct_id"]],
-                        study_ids([study]))
+        yield StudyPage(response.url, response.meta["kind"], 1, canonical_records([study]), True,
+                        [response.meta["nct_id"]], study_ids([study]))
 
     def parse_page(self, response: Response):  # type: ignore[no-untyped-def]
         """One search page; the next page is requested with the same parameters and its token."""
@@ -99,7 +99,7 @@ class CtgovSpider(scrapy.Spider):
             return
         if total is not None:
             self.logger.info("query %s: %s studies", meta["query"], total)
-        yield StudyPage(response.url, meta["query"], meta["page"], response.body, True, token is None,
+        yield StudyPage(response.url, meta["query"], meta["page"], canonical_records(studies), token is None,
                         meta["requested"], study_ids(studies))
         if token:
             yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, token, meta["requested"])

@@ -1,0 +1,76 @@
+"""Crawl pipeline benchmark: `trialkb crawl` against the local API server, 1,000-study pages.
+
+Usage: python bench/crawl_bench.py [--count 20000]
+Serves a generated corpus (bench/corpus.py; every study titled as a CD19 CAR-T trial in lupus so
+the related searches page through all of it; pages rendered ahead, so the server answers at once
+as the real API does), runs a full crawl with throttling off, and prints
+pages/s and studies/s end to end, and the time the pipeline spent storing each page.
+Target: the pipeline stores a 1,000-study page in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from corpus import generate  # noqa: E402
+
+from crawler.parse import search_url  # noqa: E402
+from crawler.queries import base_queries  # noqa: E402
+from crawler.testserver import CtgovTestServer  # noqa: E402
+from kb.db import open_store  # noqa: E402
+from kb.runlog import last_run  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+
+def corpus(count: int) -> list[dict]:
+    studies = []
+    for study in generate(count, seed=3):
+        ident = study["protocolSection"]["identificationModule"]
+        ident["briefTitle"] = f"CD19 CAR-T Cells in Lupus: {ident.get('briefTitle', '')}"
+        studies.append(study)
+    return studies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    db = OUT / "crawl-bench.db"
+    for path in OUT.glob("crawl-bench.db*"):
+        path.unlink()
+    studies = corpus(args.count)
+    trialkb = str(Path(sys.executable).with_name("trialkb"))
+    with CtgovTestServer(studies) as server:
+        t = time.perf_counter()
+        warmed = sum(server.warm(search_url(server.url, q.params, 1000, count_total=True)) for q in base_queries())
+        print(f"server: {warmed} pages rendered ahead in {time.perf_counter() - t:.0f} s (not measured)")
+        start = time.perf_counter()
+        proc = subprocess.run(["/work/main/.venv/bin/py-spy", "record", "-r", "100", "--subprocesses", "--format", "raw", "-o", "/tmp/spycrawl.txt", "--", trialkb, "--db", f"sqlite:///{db}", "crawl", "--api-url", server.url, "--full",
+                               "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING"],
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        pages = [r for r in server.log if r.path == "/api/v2/studies"]
+    run = last_run(open_store(f"sqlite:///{db}"), "crawl", status=None)
+    counts = run["counts"]
+    stored = counts["new"] + counts["changed"] + counts["unchanged"]
+    print(proc.stdout.strip().splitlines()[0] if proc.stdout else proc.stderr[-2000:])
+    print(f"{args.count:,} studies served; {len(pages)} search pages fetched; {stored:,} studies stored "
+          f"({counts['new']:,} new) in {wall:.1f} s wall (process start to exit)")
+    print(f"end to end: {counts['pages'] / wall:.2f} pages/s, {stored / wall:,.0f} studies/s")
+    print(f"pipeline: {counts['store_seconds']:.1f} s storing {counts['pages']} pages = "
+          f"{counts['store_seconds'] / counts['pages']:.2f} s per page on average "
+          f"(largest page {counts['store_seconds_max_page']:.2f} s); "
+          f"{stored / counts['store_seconds']:,.0f} studies/s while storing")
+
+
+if __name__ == "__main__":
+    main()
