@@ -16,43 +16,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime, timezone
 
-import orjson
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import StudyPage
+from crawler.workers import prepare_slice, slices
 from crawler.lock import CrawlLock
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
 from kb import gcpause
 from kb.db import open_store
 from kb.runlog import finish_run, set_state, start_run
-from kb.store import (PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, touch,
-                      write_prepared)
+from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, write_prepared
 
 log = logging.getLogger(__name__)
-
-
-def prepare_slice(url: str, start: int, records: list[bytes], known: dict[str, str]
-                  ) -> list[PreparedStudy | Unchanged | Rejected]:
-    """Parse and prepare a slice of a page's studies (runs in a worker process); ``known``
-    studies whose stored hash matches are not normalized again."""
-    gcpause.collect()  # the last slice's leftovers (the collector is paused in workers)
-    return [prepare(f"{url}#{start + i}", orjson.loads(record), known, canonical=record)
-            for i, record in enumerate(records)]
-
-
-def slices(count: int, workers: int, smallest: int = 100) -> list[tuple[int, int]]:
-    """(start, stop) of up to ``workers`` near-equal slices of ``count`` studies, none under ``smallest``.
-
-    >>> slices(1000, 2)
-    [(0, 500), (500, 1000)]
-    >>> slices(150, 4)
-    [(0, 150)]
-    """
-    parts = max(1, min(workers, count // smallest))
-    bounds = [count * i // parts for i in range(parts + 1)]
-    return list(zip(bounds, bounds[1:]))
 
 
 class StorePipeline:
@@ -78,8 +55,9 @@ class StorePipeline:
         # forkserver: workers must not inherit the crawl lock's file (nor the reactor), or a killed
         # crawl's orphaned workers would keep the store locked
         self.worker_count = workers
-        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
-                                           initializer=gcpause.pause)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["crawler.workers"])  # workers start with it imported (not Scrapy)
+        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gcpause.pause)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
 
     @classmethod
@@ -98,7 +76,8 @@ class StorePipeline:
     async def process_item(self, item: StudyPage) -> StudyPage:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        known = await loop.run_in_executor(self.writer, self._stored_hashes, item.ids)
+        # read in another thread than the writer's, so this page need not wait for the last one's write
+        known = await loop.run_in_executor(None, self._stored_hashes, item.ids)
         parts = await asyncio.gather(*(  # a page's slices are prepared in parallel, then written at once
             loop.run_in_executor(self.workers, prepare_slice, item.url, start, item.records[start:stop], known)
             for start, stop in slices(len(item.records), self.worker_count)))

@@ -12,7 +12,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.items import StudyPage
-from crawler.parse import CorruptPage, canonical_records, parse_search_page, parse_study, parse_version, search_url, study_ids
+from crawler.parse import (CorruptPage, canonical_records, parse_study, parse_version, read_search_page, search_url,
+                           study_ids)
 from crawler.plan import CrawlPlan, make_plan
 from kb.db import open_store
 
@@ -93,14 +94,13 @@ class CtgovSpider(scrapy.Spider):
         """One search page; the next page is requested with the same parameters and its token."""
         meta = response.meta
         try:
-            studies, token, total = parse_search_page(response.body)
+            records, ids, token, total = read_search_page(response.body)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
         if total is not None:
             self.logger.info("query %s: %s studies", meta["query"], total)
-        yield StudyPage(response.url, meta["query"], meta["page"], canonical_records(studies), token is None,
-                        meta["requested"], study_ids(studies))
+        yield StudyPage(response.url, meta["query"], meta["page"], records, token is None, meta["requested"], ids)
         if token:
             yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, token, meta["requested"])
 

@@ -1,0 +1,33 @@
+"""What the crawl pipeline's worker processes run: parse and prepare slices of a page.
+
+Kept free of Scrapy so a worker process starts quickly (the forkserver preloads this module).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from kb import gcpause
+from kb.store import PreparedStudy, Rejected, Unchanged, prepare
+
+
+def prepare_slice(url: str, start: int, records: list[bytes], known: dict[str, str]
+                  ) -> list[PreparedStudy | Unchanged | Rejected]:
+    """Parse and prepare a slice of a page's studies (runs in a worker process); ``known``
+    studies whose stored hash matches are not normalized again."""
+    gcpause.collect()  # the last slice's leftovers (the collector is paused in workers)
+    return [prepare(f"{url}#{start + i}", orjson.loads(record), known, canonical=record)
+            for i, record in enumerate(records)]
+
+
+def slices(count: int, workers: int, smallest: int = 100) -> list[tuple[int, int]]:
+    """(start, stop) of up to ``workers`` near-equal slices of ``count`` studies, none under ``smallest``.
+
+    >>> slices(1000, 2)
+    [(0, 500), (500, 1000)]
+    >>> slices(150, 4)
+    [(0, 150)]
+    """
+    parts = max(1, min(workers, count // smallest))
+    bounds = [count * i // parts for i in range(parts + 1)]
+    return list(zip(bounds, bounds[1:]))
