@@ -54,7 +54,7 @@ def main() -> None:
         warmed = sum(server.warm(search_url(server.url, q.params, 1000, count_total=True)) for q in base_queries())
         print(f"server: {warmed} pages rendered ahead in {time.perf_counter() - t:.0f} s (not measured)")
         start = time.perf_counter()
-        proc = subprocess.run(["/work/main/.venv/bin/py-spy", "record", "-r", "100", "--subprocesses", "--format", "raw", "-o", "/tmp/spycrawl.txt", "--", trialkb, "--db", f"sqlite:///{db}", "crawl", "--api-url", server.url, "--full",
+        proc = subprocess.run(["/work/main/.venv/bin/py-spy", "record", "-r", "200", "--subprocesses", "--format", "raw", "-o", "/tmp/spycrawl.txt", "--", trialkb, "--db", f"sqlite:///{db}", "crawl", "--api-url", server.url, "--full",
                                "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING"],
                               capture_output=True, text=True)
         wall = time.perf_counter() - start

@@ -59,6 +59,7 @@ class StorePipeline:
         context.set_forkserver_preload(["crawler.workers"])  # workers start with it imported (not Scrapy)
         self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gcpause.pause)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
+        self.preparing = asyncio.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
@@ -75,12 +76,14 @@ class StorePipeline:
 
     async def process_item(self, item: StudyPage) -> StudyPage:
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        # read in another thread than the writer's, so this page need not wait for the last one's write
-        known = await loop.run_in_executor(None, self._stored_hashes, item.ids)
-        parts = await asyncio.gather(*(  # a page's slices are prepared in parallel, then written at once
-            loop.run_in_executor(self.workers, prepare_slice, item.url, start, item.records[start:stop], known)
-            for start, stop in slices(len(item.records), self.worker_count)))
+        async with self.preparing:  # one page at a time gets every worker; the next waits its turn
+            started = time.perf_counter()
+            # read off the writer thread: this page need not wait for the last one's write
+            known = await loop.run_in_executor(None, self._stored_hashes, item.ids)
+            parts = await asyncio.gather(*(  # a page's slices are prepared in parallel, then written at once
+                loop.run_in_executor(self.workers, prepare_slice, item.url, start, item.records[start:stop], known)
+                for start, stop in slices(len(item.records), self.worker_count)))
+            self.crawler.stats.inc_value("trialkb/prepare_seconds", time.perf_counter() - started)
         prepared = [study for part in parts for study in part]
         try:
             result = await loop.run_in_executor(self.writer, self._write, item, prepared)
@@ -110,6 +113,7 @@ class StorePipeline:
 
     def _write(self, item: StudyPage, prepared: list[PreparedStudy | Unchanged | Rejected]) -> WriteResult:
         """One page, one transaction (in the writer thread)."""
+        started = time.perf_counter()
         with self.engine.begin() as conn:
             result = write_prepared(conn, prepared, source="crawl")
             if item.requested_ids:
@@ -117,6 +121,7 @@ class StorePipeline:
                 if item.query == "recheck":
                     touch(conn, [i for i in item.requested_ids if i in found_ids and i not in result.new_ids])
                 self.missing += [i for i in item.requested_ids if i not in found_ids]
+        self.crawler.stats.inc_value("trialkb/write_seconds", time.perf_counter() - started)
         return result
 
     def close_spider(self) -> None:
@@ -143,7 +148,9 @@ class StorePipeline:
                   "corrupt_pages": stats.get_value("trialkb/corrupt_pages", 0),
                   "requests": stats.get_value("downloader/request_count", 0), "finish_reason": reason,
                   "store_seconds": round(stats.get_value("trialkb/store_seconds", 0.0), 3),
-                  "store_seconds_max_page": round(stats.get_value("trialkb/store_seconds_max_page", 0.0), 3)}
+                  "store_seconds_max_page": round(stats.get_value("trialkb/store_seconds_max_page", 0.0), 3),
+                  "prepare_seconds": round(stats.get_value("trialkb/prepare_seconds", 0.0), 3),
+                  "write_seconds": round(stats.get_value("trialkb/write_seconds", 0.0), 3)}
         errors = self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
         errors += [f"{k.removeprefix('trialkb/failed/')}: {v}" for k, v in stats.get_stats().items()
                    if k.startswith("trialkb/failed/")]

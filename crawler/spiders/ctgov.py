@@ -100,9 +100,9 @@ class CtgovSpider(scrapy.Spider):
             return
         if total is not None:
             self.logger.info("query %s: %s studies", meta["query"], total)
-        yield StudyPage(response.url, meta["query"], meta["page"], records, token is None, meta["requested"], ids)
-        if token:
+        if token:  # first: Scrapy takes the next output only once this item is stored
             yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, token, meta["requested"])
+        yield StudyPage(response.url, meta["query"], meta["page"], records, token is None, meta["requested"], ids)
 
     def _refetch(self, response: Response, error: CorruptPage):  # type: ignore[no-untyped-def]
         """Fetch a corrupt page again; once the retries are spent, raise (counts against the error budget)."""
