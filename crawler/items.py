@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 class StudyPage:
     """One API answer (checked by the spider), with where it came from.
 
-    Its studies travel as canonical JSON bytes, one per study (the spider parsed the page to
-    check it and find the next token; serializing is cheaper than parsing): the pipeline hands
-    slices of a page to several worker processes, which parse and normalize them.
+    Its studies travel as JSON bytes, one per study, as the spider cut them from the checked
+    answer: the pipeline hands slices of a page to several worker processes, which parse and
+    normalize them.
     """
 
     url: str
     query: str  # a query name, "seed", "nct" or "recheck"
     page: int
-    records: list[bytes]  # canonical JSON of each study (kb.normalize.canonical_json)
+    records: list[bytes]  # the JSON of each study
     last_page: bool = True
     requested_ids: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)  # the NCT ids in the answer

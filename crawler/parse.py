@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+import simdjson
 
-from kb import gcpause
-from kb.normalize import canonical_json
 
 
 class CorruptPage(ValueError):
@@ -23,25 +23,48 @@ def parse_json(body: bytes) -> Any:
         raise CorruptPage(f"body is not valid JSON ({exc}; {len(body)} bytes)") from None
 
 
-def parse_search_page(body: bytes) -> tuple[list[dict[str, Any]], str | None, int | None]:
-    """(studies, nextPageToken, totalCount) of a ``GET /studies`` answer."""
-    data = parse_json(body)
-    if not isinstance(data, dict) or not isinstance(data.get("studies", []), list):
-        raise CorruptPage("not a search page (no 'studies' list)")
-    token = data.get("nextPageToken")
-    return data.get("studies", []), token if isinstance(token, str) and token else None, data.get("totalCount")
+@dataclass
+class SearchPage:
+    """A ``GET /studies`` answer split into its studies, each as the JSON the API sent."""
+
+    records: list[bytes]
+    ids: list[str]  # the NCT ids found in those studies
+    token: str | None  # nextPageToken
+    total: int | None  # totalCount
 
 
-def read_search_page(body: bytes) -> tuple[list[bytes], list[str], str | None, int | None]:
-    """(canonical JSON of each study, their NCT ids, nextPageToken, totalCount) of a search answer.
+def read_search_page(body: bytes) -> SearchPage:
+    """Check and split a search answer without building Python objects of its studies.
 
-    The parsed page (a million objects for 1,000 studies) is freed before this returns, with the
-    garbage collector suspended meanwhile: collections triggered by the parse walked the whole
-    growing tree and took most of the spider's time.
+    simdjson validates a 30 MB page and cuts out each study in 70 ms; parsing it into Python
+    objects and serializing them again took 300 ms of the reactor thread. The worker processes
+    parse each study.
     """
-    with gcpause.suspended():
-        studies, token, total = parse_search_page(body)
-        return canonical_records(studies), study_ids(studies), token, total
+    try:
+        page = simdjson.Parser().parse(body)
+    except ValueError as exc:
+        raise CorruptPage(f"body is not valid JSON ({exc}; {len(body)} bytes)") from None
+    studies = page.get("studies", []) if isinstance(page, simdjson.Object) else None
+    if not isinstance(studies, (simdjson.Array, list)):
+        raise CorruptPage("not a search page (no 'studies' list)")
+    records, ids = [], []
+    for study in studies:
+        if isinstance(study, (simdjson.Object, simdjson.Array)):
+            records.append(study.mini)
+        else:
+            records.append(orjson.dumps(study))  # not a study: the worker rejects it with the reason
+        if isinstance(study, simdjson.Object) and isinstance(nct_id := _nct_id(study), str):
+            ids.append(nct_id)
+    token, total = page.get("nextPageToken"), page.get("totalCount")
+    return SearchPage(records, ids, token if isinstance(token, str) and token else None,
+                      total if isinstance(total, int) else None)
+
+
+def _nct_id(study: simdjson.Object) -> Any:
+    try:
+        return study.at_pointer("/protocolSection/identificationModule/nctId")
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def parse_study(body: bytes) -> dict[str, Any]:
@@ -78,8 +101,3 @@ def study_ids(studies: list[dict[str, Any]]) -> list[str]:
         except (KeyError, TypeError):
             continue
     return out
-
-
-def canonical_records(studies: list[Any]) -> list[bytes]:
-    """Each study as canonical JSON (sorted keys), as the store hashes and keeps it."""
-    return [canonical_json(study) for study in studies]

@@ -16,8 +16,15 @@ def prepare_slice(url: str, start: int, records: list[bytes], known: dict[str, s
     """Parse and prepare a slice of a page's studies (runs in a worker process); ``known``
     studies whose stored hash matches are not normalized again."""
     gcpause.collect()  # the last slice's leftovers (the collector is paused in workers)
-    return [prepare(f"{url}#{start + i}", orjson.loads(record), known, canonical=record)
-            for i, record in enumerate(records)]
+    return [_prepare(f"{url}#{start + i}", record, known) for i, record in enumerate(records)]
+
+
+def _prepare(origin: str, record: bytes, known: dict[str, str]) -> PreparedStudy | Unchanged | Rejected:
+    try:
+        data = orjson.loads(record)
+    except orjson.JSONDecodeError as exc:  # the spider checked the page: this would be a bug
+        return Rejected(origin, f"invalid JSON: {exc}")
+    return prepare(origin, data, known)
 
 
 def slices(count: int, workers: int, smallest: int = 100) -> list[tuple[int, int]]:

@@ -12,8 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.items import StudyPage
-from crawler.parse import (CorruptPage, canonical_records, parse_study, parse_version, read_search_page, search_url,
-                           study_ids)
+from crawler.parse import CorruptPage, parse_study, parse_version, read_search_page, search_url, study_ids
 from crawler.plan import CrawlPlan, make_plan
 from kb.db import open_store
 
@@ -87,22 +86,23 @@ class CtgovSpider(scrapy.Spider):
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
-        yield StudyPage(response.url, response.meta["kind"], 1, canonical_records([study]), True,
+        yield StudyPage(response.url, response.meta["kind"], 1, [response.body], True,
                         [response.meta["nct_id"]], study_ids([study]))
 
     def parse_page(self, response: Response):  # type: ignore[no-untyped-def]
         """One search page; the next page is requested with the same parameters and its token."""
         meta = response.meta
         try:
-            records, ids, token, total = read_search_page(response.body)
+            page = read_search_page(response.body)
         except CorruptPage as exc:
             yield from self._refetch(response, exc)
             return
-        if total is not None:
-            self.logger.info("query %s: %s studies", meta["query"], total)
-        if token:  # first: Scrapy takes the next output only once this item is stored
-            yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, token, meta["requested"])
-        yield StudyPage(response.url, meta["query"], meta["page"], records, token is None, meta["requested"], ids)
+        if page.total is not None:
+            self.logger.info("query %s: %s studies", meta["query"], page.total)
+        if page.token:  # first: Scrapy takes the next output only once this item is stored
+            yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, page.token, meta["requested"])
+        yield StudyPage(response.url, meta["query"], meta["page"], page.records, page.token is None, meta["requested"],
+                        page.ids)
 
     def _refetch(self, response: Response, error: CorruptPage):  # type: ignore[no-untyped-def]
         """Fetch a corrupt page again; once the retries are spent, raise (counts against the error budget)."""

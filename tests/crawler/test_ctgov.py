@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import os
@@ -11,7 +10,6 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import create_engine, func, select
 
 from crawler.lock import CrawlLock
@@ -19,10 +17,10 @@ from crawler.plan import watermark_key
 from crawler.queries import base_queries
 from crawler.testserver import Fault
 from kb.db import open_store
-from kb.models import Location, RawRecord, Trial, TrialCondition, TrialVersion
+from kb.models import RawRecord, Trial, TrialCondition
 from kb.queries import get_history, get_trial
 from kb.runlog import get_state, last_run
-from tests.conftest import CTGOV, DATA, load
+from tests.conftest import DATA, load
 from tests.crawler.conftest import FAST, TRIALKB, crawl
 
 CAR_TRIALS = sorted(r["nct_id"] for r in csv.DictReader((DATA / "labels/car_autoimmune_labels.csv").open())

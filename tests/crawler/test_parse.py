@@ -9,7 +9,7 @@ from scrapy import Request
 from scrapy.http import TextResponse
 
 from crawler.middlewares import retry_after_seconds
-from crawler.parse import CorruptPage, parse_search_page, parse_study, parse_version, search_url, study_ids
+from crawler.parse import CorruptPage, parse_study, read_search_page, parse_version, search_url, study_ids
 from crawler.plan import make_plan, watermark_key
 from kb.runlog import set_state
 from crawler.queries import base_queries
@@ -27,18 +27,31 @@ def test_search_page_gives_studies_token_and_total():
     body = json.dumps({"studies": [load("domain/NCT06464679.json")], "nextPageToken": "NF0g5JGBlPMu",
                        "totalCount": 41}).encode()
     resp = response(f"{API}/studies?query.term=CAR", body)
-    studies, token, total = parse_search_page(resp.body)
-    assert (study_ids(studies), token, total) == (["NCT06464679"], "NF0g5JGBlPMu", 41)
+    page = read_search_page(resp.body)
+    assert (page.ids, page.token, page.total) == (["NCT06464679"], "NF0g5JGBlPMu", 41)
+    assert [json.loads(r) for r in page.records] == [load("domain/NCT06464679.json")]
 
 
 def test_last_page_has_no_token():
-    assert parse_search_page(b'{"studies": []}')[1:] == (None, None)
+    page = read_search_page(b'{"studies": []}')
+    assert (page.records, page.token, page.total) == ([], None, None)
+
+
+@pytest.mark.parametrize("body", [b'{"studies": 5}', b'[1, 2]', b'"studies"'])
+def test_answer_without_a_studies_list_is_corrupt(body):
+    with pytest.raises(CorruptPage, match=r"not a search page"):
+        read_search_page(body)
+
+
+def test_a_page_entry_that_is_not_a_study_travels_on_to_be_rejected():
+    page = read_search_page(b'{"studies": [17, {"protocolSection": {}}]}')
+    assert (page.records, page.ids) == ([b"17", b'{"protocolSection":{}}'], [])
 
 
 def test_truncated_page_is_corrupt():
     body = (CTGOV / "domain/NCT06464679.json").read_bytes()
     with pytest.raises(CorruptPage, match=r"body is not valid JSON"):
-        parse_search_page(b'{"studies": [' + body[: len(body) // 2])
+        read_search_page(b'{"studies": [' + body[: len(body) // 2])
 
 
 def test_one_study_and_version():
