@@ -18,9 +18,17 @@ from sqlalchemy import JSON, Column, Connection, Table
 from sqlalchemy.engine import Dialect
 
 
-def bound_columns(table: Table) -> list[Column]:
+@lru_cache(maxsize=64)
+def bound_columns(table: Table) -> tuple[Column, ...]:
     """The columns a bulk insert gives values for: all but an autoincrement key (the database numbers it)."""
-    return [c for c in table.columns if c is not table.autoincrement_column]
+    return tuple(c for c in table.columns if c is not table.autoincrement_column)
+
+
+@lru_cache(maxsize=64)
+def _layout(table: Table) -> tuple[list[str], list[int]]:
+    """Names of the bound columns, and the positions of the JSON ones."""
+    columns = bound_columns(table)
+    return [c.name for c in columns], [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
 
 
 def table_rows(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
@@ -28,9 +36,7 @@ def table_rows(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
 
     Dialect-free, so it runs in a worker process; missing keys are NULL.
     """
-    columns = bound_columns(table)
-    names = [c.name for c in columns]
-    json_at = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
+    names, json_at = _layout(table)
     out = [tuple(map(row.get, names)) for row in rows]
     if not json_at:
         return out
@@ -79,7 +85,7 @@ def upsert_tuples(conn: Connection, table: Table, rows: Sequence[tuple], keys: S
     """:func:`upsert` for rows already bound, as tuples in column order (:func:`table_rows`)."""
     if not rows:
         return
-    names = [c.name for c in bound_columns(table)]
+    names, _ = _layout(table)
     at = [names.index(k) for k in keys]
     unique = list({tuple(r[i] for i in at): r for r in rows}.values())
     conn.exec_driver_sql(_statement(conn.dialect, table, tuple(keys), tuple(update_columns)), unique)
