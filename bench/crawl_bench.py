@@ -4,7 +4,8 @@ Usage: python bench/crawl_bench.py [--count 20000]
 Serves a generated corpus (bench/corpus.py; every study titled as a CD19 CAR-T trial in lupus so
 the related searches page through all of it; pages rendered ahead, so the server answers at once
 as the real API does), runs a full crawl with throttling off, and prints
-pages/s and studies/s end to end, and the time the pipeline spent storing each page.
+pages/s and studies/s end to end, the CPU the crawl's processes used, and the time the pipeline
+took per page (preparing, writing, start to commit).
 Target: the pipeline stores a 1,000-study page in well under a second.
 """
 
@@ -74,9 +75,9 @@ def main() -> None:
           f"{cpu / counts['pages']:.2f} CPU-s per page")
     pages = counts["pages"]
     print(f"pipeline, per page on average: {counts['prepare_seconds'] / pages:.2f} s preparing (parse, normalize, "
-          f"compress; the page split over the workers), {counts['write_seconds'] / pages:.2f} s writing (one "
-          f"transaction, overlapping the next page's preparing); {counts['store_seconds'] / pages:.2f} s from "
-          f"start to commit (largest page {counts['store_seconds_max_page']:.2f} s)")
+          f"compress, in slices over the workers), {counts['write_seconds'] / pages:.2f} s writing (one "
+          f"transaction, slices written as they are ready); {counts['store_seconds'] / pages:.2f} s from the "
+          f"start of preparing to commit (largest page {counts['store_seconds_max_page']:.2f} s)")
 
 
 if __name__ == "__main__":

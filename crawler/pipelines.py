@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import StudyPage
@@ -30,6 +31,42 @@ from kb.runlog import finish_run, set_state, start_run
 from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, write_prepared
 
 log = logging.getLogger(__name__)
+
+
+SLICES_PER_WORKER = 4
+"""A page is prepared in this many slices per worker, so writing starts before the last is ready."""
+
+
+class PageTransaction:
+    """One page's transaction, written slice by slice; every method runs in the writer thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn = engine.connect()
+        self.transaction = self.conn.begin()
+        self.result = WriteResult()
+        self.missing: list[str] = []
+        self.seconds = 0.0
+
+    def write(self, prepared: list[PreparedStudy | Unchanged | Rejected]) -> None:
+        started = time.perf_counter()
+        self.result.add(write_prepared(self.conn, prepared, source="crawl"))
+        self.seconds += time.perf_counter() - started
+
+    def commit(self, item: StudyPage) -> None:
+        """Note re-checked and missing ids, then commit."""
+        started = time.perf_counter()
+        if item.requested_ids:
+            found_ids = set(item.ids)
+            if item.query == "recheck":
+                touch(self.conn, [i for i in item.requested_ids if i in found_ids and i not in self.result.new_ids])
+            self.missing = [i for i in item.requested_ids if i not in found_ids]
+        self.transaction.commit()
+        self.conn.close()
+        self.seconds += time.perf_counter() - started
+
+    def rollback(self) -> None:
+        self.transaction.rollback()
+        self.conn.close()
 
 
 class StorePipeline:
@@ -60,6 +97,7 @@ class StorePipeline:
         self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gcpause.pause)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
         self.preparing = asyncio.Lock()
+        self.writing = asyncio.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
@@ -76,17 +114,20 @@ class StorePipeline:
 
     async def process_item(self, item: StudyPage) -> StudyPage:
         loop = asyncio.get_running_loop()
-        async with self.preparing:  # one page at a time gets every worker; the next waits its turn
-            started = time.perf_counter()
+        await self.preparing.acquire()  # one page at a time gets every worker
+        started = time.perf_counter()
+        try:
             # read off the writer thread: this page need not wait for the last one's write
             known = await loop.run_in_executor(None, self._stored_hashes, item.ids)
-            parts = await asyncio.gather(*(  # a page's slices are prepared in parallel, then written at once
-                loop.run_in_executor(self.workers, prepare_slice, item.url, start, item.records[start:stop], known)
-                for start, stop in slices(len(item.records), self.worker_count)))
-            self.crawler.stats.inc_value("trialkb/prepare_seconds", time.perf_counter() - started)
-        prepared = [study for part in parts for study in part]
+        except BaseException:
+            self.preparing.release()
+            raise
+        parts = [loop.run_in_executor(self.workers, prepare_slice, item.url, start, item.records[start:stop], known)
+                 for start, stop in slices(len(item.records), SLICES_PER_WORKER * self.worker_count)]
+        asyncio.gather(*parts, return_exceptions=True).add_done_callback(
+            lambda _: self._prepared(started))  # the next page may use the workers
         try:
-            result = await loop.run_in_executor(self.writer, self._write, item, prepared)
+            result = await self._write(item, parts)
         except SQLAlchemyError as exc:
             self.failed_queries.add(item.query)
             self.errors.append(f"{item.url}: not stored: {str(exc).splitlines()[0]}")
@@ -107,22 +148,30 @@ class StorePipeline:
         item.records = []  # the page is stored; do not keep 30 MB per item around
         return item
 
+    def _prepared(self, started: float) -> None:
+        self.crawler.stats.inc_value("trialkb/prepare_seconds", time.perf_counter() - started)
+        self.preparing.release()
+
+    async def _write(self, item: StudyPage, parts: list[asyncio.Future]) -> WriteResult:
+        """Write a page's slices as they are prepared, in one transaction (pages one after another)."""
+        loop = asyncio.get_running_loop()
+        async with self.writing:
+            page = await loop.run_in_executor(self.writer, PageTransaction, self.engine)
+            try:
+                for part in parts:
+                    prepared = await part
+                    await loop.run_in_executor(self.writer, page.write, prepared)
+                await loop.run_in_executor(self.writer, page.commit, item)
+            except BaseException:
+                await asyncio.shield(loop.run_in_executor(self.writer, page.rollback))
+                raise
+        self.missing += page.missing
+        self.crawler.stats.inc_value("trialkb/write_seconds", page.seconds)
+        return page.result
+
     def _stored_hashes(self, nct_ids: list[str]) -> dict[str, str]:
         with self.engine.connect() as conn:
             return stored_hashes(conn, nct_ids)
-
-    def _write(self, item: StudyPage, prepared: list[PreparedStudy | Unchanged | Rejected]) -> WriteResult:
-        """One page, one transaction (in the writer thread)."""
-        started = time.perf_counter()
-        with self.engine.begin() as conn:
-            result = write_prepared(conn, prepared, source="crawl")
-            if item.requested_ids:
-                found_ids = set(item.ids)
-                if item.query == "recheck":
-                    touch(conn, [i for i in item.requested_ids if i in found_ids and i not in result.new_ids])
-                self.missing += [i for i in item.requested_ids if i not in found_ids]
-        self.crawler.stats.inc_value("trialkb/write_seconds", time.perf_counter() - started)
-        return result
 
     def close_spider(self) -> None:
         if self.engine is None or self.run_id is None:
