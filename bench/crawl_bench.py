@@ -62,7 +62,7 @@ def main() -> None:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with TreeCPU(proc.pid) as tree:
             stdout, stderr = proc.communicate()
-        wall, cpu = time.perf_counter() - start, tree.seconds
+        wall, cpu, peak = time.perf_counter() - start, tree.seconds, tree.peak_rss / 1e6
         fetched = [r for r in server.log if r.path == "/api/v2/studies"]
     run = last_run(open_store(f"sqlite:///{db}"), "crawl", status=None)
     counts = run["counts"]
@@ -72,7 +72,7 @@ def main() -> None:
           f"({counts['new']:,} new) in {wall:.1f} s wall (process start to exit)")
     print(f"end to end: {counts['pages'] / wall:.2f} pages/s, {stored / wall:,.0f} studies/s; "
           f"CPU {cpu:.1f} s in the crawl's process tree ({cpu / wall:.2f} of {os.cpu_count()} cores busy), "
-          f"{cpu / counts['pages']:.2f} CPU-s per page")
+          f"{cpu / counts['pages']:.2f} CPU-s per page; peak memory {peak:,.0f} MB")
     pages = counts["pages"]
     print(f"pipeline, per page on average: {counts['prepare_seconds'] / pages:.2f} s preparing (parse, normalize, "
           f"compress, in slices over the workers), {counts['write_seconds'] / pages:.2f} s writing (one "
