@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy import Engine
@@ -101,7 +102,11 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
-        return cls(crawler)
+        pipeline = cls(crawler)
+        # the run is finished on spider_closed: only that signal says why the spider closed (a
+        # pipeline's close_spider comes first, so an interrupted run looked "finished")
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     def open_spider(self) -> None:
         self.engine = open_store(self.crawler.settings.get("TRIALKB_DB"))
@@ -173,13 +178,13 @@ class StorePipeline:
         with self.engine.connect() as conn:
             return stored_hashes(conn, nct_ids)
 
-    def close_spider(self) -> None:
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Write the run log and the state (watermarks, data timestamp), release the lock."""
         if self.engine is None or self.run_id is None:
             self.workers.shutdown(cancel_futures=True)
             self.writer.shutdown()
             return
-        spider, stats = self.crawler.spider, self.crawler.stats
-        reason = stats.get_value("finish_reason") or "finished"
+        stats = self.crawler.stats
         failed_requests = stats.get_value("trialkb/failed_requests", 0)
         failed_queries = self.failed_queries | spider.failed_queries
         ok = reason == "finished" and failed_requests == 0 and not failed_queries

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import create_engine, func, select
 
 from crawler.lock import CrawlLock
-from crawler.plan import watermark_key
+from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
 from crawler.queries import base_queries
 from crawler.testserver import Fault
 from kb.db import open_store
@@ -216,3 +216,11 @@ def test_scrapy_crawl_from_the_project_root_with_a_jobdir(db, server, tmp_path):
     assert set(CAR_TRIALS) <= set(stored_ids(db))
     assert run_log(db)["status"] == "ok"
     assert (tmp_path / "job" / "requests.seen").exists()
+
+
+def test_a_crawl_closed_early_is_failed_and_does_not_mark_the_data_seen(db, server):
+    result = crawl(db, server, "-s", "CLOSESPIDER_PAGECOUNT=2")
+    run = run_log(db)
+    assert result.returncode == 1
+    assert (run["status"], run["counts"]["finish_reason"]) == ("failed", "closespider_pagecount")
+    assert get_state(open_store(db), DATA_TIMESTAMP_KEY) is None  # the next run is not skipped
