@@ -27,14 +27,14 @@ def _prepare(origin: str, record: bytes, known: dict[str, str]) -> PreparedStudy
     return prepare(origin, data, known)
 
 
-def slices(count: int, workers: int, smallest: int = 100) -> list[tuple[int, int]]:
-    """(start, stop) of up to ``workers`` near-equal slices of ``count`` studies, none under ``smallest``.
+def slices(count: int, most: int, smallest: int = 100) -> list[tuple[int, int]]:
+    """(start, stop) of at most ``most`` near-equal slices of ``count`` studies, none under ``smallest``.
 
     >>> slices(1000, 2)
     [(0, 500), (500, 1000)]
     >>> slices(150, 4)
     [(0, 150)]
     """
-    parts = max(1, min(workers, count // smallest))
+    parts = max(1, min(most, count // smallest))
     bounds = [count * i // parts for i in range(parts + 1)]
     return list(zip(bounds, bounds[1:]))
