@@ -52,9 +52,21 @@ def table_rows(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple]:
 
 
 def insert_tuples(conn: Connection, table: Table, rows: Sequence[tuple]) -> None:
-    """Plain INSERT of many rows given as tuples in column order, already bound (:func:`table_rows`)."""
-    if rows:
-        conn.exec_driver_sql(_statement(conn.dialect, table, (), None), list(rows))
+    """Plain INSERT of many rows given as tuples in column order, already bound (:func:`table_rows`).
+
+    On PostgreSQL through ``COPY``, in the connection's transaction.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        quote = conn.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(c.name) for c in bound_columns(table))
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    conn.exec_driver_sql(_statement(conn.dialect, table, (), None), list(rows))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -56,3 +56,21 @@ def test_table_rows_serializes_json_columns_only():
     names = [c.name for c in TrialFact.__table__.columns]
     assert dict(zip(names, rows[0]))["value"] == "CD19"
     assert len(rows[0]) == len(names)
+
+
+def test_insert_tuples_stores_json_text_and_nulls_alike_on_both_dialects(engine):
+    from kb.bulk import insert_tuples
+    from kb.models import Intervention
+
+    with engine.begin() as conn:
+        upsert(conn, Trial.__table__, [{"nct_id": "NCT00000001", "content_hash": "h", "source": "t",
+                                        "first_seen_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                        "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}], ["nct_id"])
+        rows = [{"nct_id": "NCT00000001", "position": 0, "type": "BIOLOGICAL", "name": "KN5501 CAR-NK",
+                 "other_names": ["KN5501", "CD19 CAR-NK"], "description": "Sjögren's; 2×10⁶ cells/kg"},
+                {"nct_id": "NCT00000001", "position": 1, "type": "DRUG", "name": "Fludarabine"}]
+        insert_tuples(conn, Intervention.__table__, table_rows(Intervention.__table__, rows))
+        stored = conn.execute(select(Intervention.name, Intervention.other_names, Intervention.description)
+                              .order_by(Intervention.position)).all()
+    assert [tuple(r) for r in stored] == [("KN5501 CAR-NK", ["KN5501", "CD19 CAR-NK"], "Sjögren's; 2×10⁶ cells/kg"),
+                                          ("Fludarabine", None, None)]
