@@ -3,10 +3,11 @@
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from kb.db import alembic_config, init_db
+from kb.db import SCHEMA_REVISION, alembic_config, init_db
 from kb.views import VIEW_NAMES
 
 
@@ -23,7 +24,7 @@ def test_fresh_store_is_stamped_and_upgrade_is_a_no_op(store_url_engine):
     _, engine = store_url_engine
     init_db(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == SCHEMA_REVISION
     init_db(engine)  # existing store: alembic upgrade head, nothing to do
     assert set(VIEW_NAMES) <= set(inspect(engine).get_view_names())
 
@@ -40,3 +41,7 @@ def test_0002_turns_json_null_text_into_sql_null(store_url_engine):
     with engine.connect() as conn:
         row = conn.execute(text("SELECT phases IS NULL, CAST(keywords AS TEXT) FROM trial")).one()
     assert tuple(row) == (True, '["CAR-T"]')
+
+
+def test_schema_revision_is_the_newest_migration(sqlite_engine):
+    assert ScriptDirectory.from_config(alembic_config(sqlite_engine)).get_heads() == [SCHEMA_REVISION]
