@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import StudyPage
-from crawler.workers import prepare_slice, slices
 from crawler.lock import CrawlLock
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
+from crawler.workers import prepare_slice, slices
 from kb import gcpause
 from kb.db import open_store
 from kb.runlog import finish_run, set_state, start_run
@@ -73,9 +73,9 @@ class PageTransaction:
 class StorePipeline:
     """Write StudyPage items to the store; own the run's lock, run log and state.
 
-    Pages are parsed and normalized in worker processes (``TRIALKB_WORKERS``, default one per
-    core) and written one transaction per page by a single writer thread, so the Scrapy
-    process keeps downloading while a page is stored.
+    A page's studies are parsed and normalized in slices by worker processes (``TRIALKB_WORKERS``,
+    default one per core) and written by a single writer thread as the slices come back, in one
+    transaction per page, so the Scrapy process keeps downloading while a page is stored.
     """
 
     def __init__(self, crawler: Crawler) -> None:
