@@ -26,10 +26,10 @@ from crawler.items import StudyPage
 from crawler.lock import CrawlLock
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
 from crawler.workers import prepare_slice, slices
-from kb import gcpause
 from kb.db import open_store
 from kb.runlog import finish_run, set_state, start_run
 from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, write_prepared
+from kb.workers import start_worker
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ class StorePipeline:
         self.worker_count = workers
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.workers"])  # workers start with it imported (not Scrapy)
-        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gcpause.pause)
+        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
+                                           initargs=(os.getpid(),))
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
         self.preparing = asyncio.Lock()
         self.writing = asyncio.Lock()

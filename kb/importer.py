@@ -25,6 +25,7 @@ from kb import gcpause
 from kb.runlog import finish_run, start_run
 from kb.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
+from kb.workers import start_worker
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -117,7 +118,7 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
                 archive.close()
         return
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
-    with ProcessPoolExecutor(max_workers=workers, initializer=gcpause.pause) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),)) as pool:
         pending: deque[Future] = deque()
         for chunk in _chunks(units, batch_size):
             pending.append(pool.submit(prepare_units, chunk, db_url))

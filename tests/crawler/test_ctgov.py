@@ -168,6 +168,31 @@ def _child_counts(db: str) -> dict[str, tuple[int, int]]:
     return {i: (conditions.get(i, 0), int(i in raws)) for i in ids}
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        try:
+            parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (ValueError, OSError, IndexError):
+            continue
+    found, grew = {pid}, True
+    while grew:
+        new = {child for child, parent in parents.items() if parent in found and child not in found}
+        found |= new
+        grew = bool(new)
+    return found - {pid}
+
+
+def _gone(pids: set[int], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not any(os.path.exists(f"/proc/{p}") for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_killed_crawl_rerun_leaves_the_store_complete_without_duplicates(db, server, tmp_path):
     clean_db = f"sqlite:///{tmp_path / 'clean.db'}"
     assert crawl(clean_db, server, "-s", "TRIALKB_PAGE_SIZE=3").returncode == 0
@@ -186,9 +211,11 @@ def test_killed_crawl_rerun_leaves_the_store_complete_without_duplicates(db, ser
                 stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
         except Exception:  # noqa: BLE001 - the schema may not exist yet
             stored = 0
+    helpers = _descendants(process.pid)  # the forkserver and the worker processes
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert 3 <= stored < len(expected)  # killed mid-run
+    assert helpers and _gone(helpers, within=10)  # no orphan keeps running (or holds memory) for ever
     assert _child_counts(db) == {i: expected[i] for i in _child_counts(db)}  # nothing half-written
 
     server.faults.clear()

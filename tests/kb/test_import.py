@@ -115,3 +115,31 @@ def test_unchanged_studies_are_not_normalized_again(engine):
     assert [type(p) for p in prepared] == [Unchanged, PreparedStudy]
     again = import_paths(engine, [CTGOV / SEED, CTGOV / OTHERS[0]], workers=0)
     assert (again.result.unchanged, again.result.new) == (1, 1)
+
+
+def test_workers_of_a_killed_import_exit_too(tmp_path):
+    """A SIGKILLed import leaves no worker process behind (they watch the import's process)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.crawler.test_ctgov import _descendants, _gone
+
+    seed = load("history/NCT06464679.2024-06.json")
+    with (tmp_path / "studies.jsonl").open("w") as out:
+        for i in range(20_000):
+            seed["protocolSection"]["identificationModule"]["nctId"] = f"NCT5{i:07d}"
+            out.write(json.dumps(seed) + "\n")
+    trialkb = str(Path(sys.executable).with_name("trialkb"))
+    process = subprocess.Popen([trialkb, "--db", str(tmp_path / "kb.db"), "import", str(tmp_path / "studies.jsonl"),
+                                "--batch-size", "50"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, workers = time.monotonic() + 60, set()
+    while time.monotonic() < deadline and not workers and process.poll() is None:
+        time.sleep(0.05)
+        workers = _descendants(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert workers and _gone(workers, within=10)
