@@ -98,6 +98,20 @@ def prepare_units(units: list[SourceUnit], db_url: str | None = None) -> list[Pr
     return prepare_records(parse_units(units, _worker_archives), db_url)
 
 
+def _unit_batches(units: Iterable[SourceUnit], size: int) -> Iterator[list[SourceUnit]]:
+    """Units in groups of about ``size`` studies."""
+    batch: list[SourceUnit] = []
+    studies = 0
+    for unit in units:
+        batch.append(unit)
+        studies += unit.studies
+        if studies >= size:
+            yield batch
+            batch, studies = [], 0
+    if batch:
+        yield batch
+
+
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -110,7 +124,7 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
     if workers <= 0:
         archives: dict[str, zipfile.ZipFile] = {}
         try:
-            for units_chunk in _chunks(units, batch_size):
+            for units_chunk in _unit_batches(units, batch_size):
                 gcpause.collect()
                 yield prepare_records(parse_units(units_chunk, archives), engine)
         finally:
@@ -120,7 +134,7 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
     with ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),)) as pool:
         pending: deque[Future] = deque()
-        for chunk in _chunks(units, batch_size):
+        for chunk in _unit_batches(units, batch_size):
             pending.append(pool.submit(prepare_units, chunk, db_url))
             if len(pending) > 2 * workers:  # bounded memory: a few batches in flight
                 yield pending.popleft().result()
@@ -150,7 +164,7 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
     workers = default_workers() if workers is None else workers
     run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
     summary = ImportSummary(run_id=run_id)
-    units = (unit for path in paths for unit in iter_units(path))
+    units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
     try:
         with gcpause.paused():
             for number, prepared in enumerate(_prepared_batches(units, batch_size, workers, engine), 1):

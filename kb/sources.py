@@ -1,7 +1,7 @@
 """Reading API v2 studies from files: one study, a search page, a JSON array, JSON Lines,
 a directory, or a zip archive of those (the registry's bulk archive holds one file per study).
 
-Streams: one file or archive member at a time. Every record comes with its origin
+Streams: one file or archive member at a time, a JSON Lines file some lines at a time. Every record comes with its origin
 (``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``); unreadable input comes as
 an error with that origin instead of a study.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,13 @@ def studies_from_json(origin: str, data: Any) -> Iterator[SourceRecord]:
         yield SourceRecord(origin, data)
 
 
-def _parse_bytes(origin: str, name: str, raw: bytes) -> Iterator[SourceRecord]:
-    """Studies in a file's bytes, by its name's suffix."""
+def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iterator[SourceRecord]:
+    """Studies in a file's bytes (or some lines of a JSON Lines file), by its name's suffix."""
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
-    if name.lower().endswith((".jsonl", ".ndjson")):
-        for number, line in enumerate(raw.splitlines(), 1):
+    if _is_json_lines(name):
+        for number, line in enumerate(raw.splitlines(), first_line):
             if line.strip():
                 try:
                     yield from studies_from_json(f"{origin}:{number}", orjson.loads(line))
@@ -70,6 +71,9 @@ class SourceUnit:
     path: str | None = None
     member: str | None = None
     error: str | None = None
+    lines: bytes | None = None  # some lines of a JSON Lines file, read already
+    first_line: int = 1
+    studies: int = 1  # how many studies it holds, about (for batching)
 
 
 def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | None = None
@@ -87,7 +91,9 @@ def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | 
                 yield SourceRecord(unit.origin, error=unit.error)
                 continue
             try:
-                if unit.member is None:
+                if unit.lines is not None:
+                    raw = unit.lines
+                elif unit.member is None:
                     raw = Path(unit.path).read_bytes()  # type: ignore[arg-type]
                 else:
                     if unit.path not in archives:
@@ -97,7 +103,7 @@ def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | 
                 what = "file" if unit.member is None else "archive member"
                 yield SourceRecord(unit.origin, error=f"unreadable {what}: {exc}")
                 continue
-            yield from _parse_bytes(unit.origin, unit.name, raw)
+            yield from _parse_bytes(unit.origin, unit.name, raw, unit.first_line)
     finally:
         if owned:
             for archive in archives.values():
@@ -121,20 +127,41 @@ def _zip_units(path: Path) -> Iterator[SourceUnit]:
             yield SourceUnit(origin, info.filename, str(path), info.filename)
 
 
-def iter_units(path: str | Path) -> Iterator[SourceUnit]:
-    """Every file or archive member under ``path`` (file, directory or zip), in a stable order."""
+def iter_units(path: str | Path, lines: int = 500) -> Iterator[SourceUnit]:
+    """Every file or archive member under ``path`` (file, directory or zip), in a stable order;
+    a JSON Lines file comes as units of ``lines`` lines, so a large one is never read whole."""
     path = Path(path)
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             if child.suffix.lower() in (*JSON_SUFFIXES, ".zip"):
-                yield from iter_units(child)
+                yield from iter_units(child, lines)
         return
     if not path.exists():
         yield SourceUnit(str(path), path.name, error="no such file or directory")
     elif path.suffix.lower() == ".zip":
         yield from _zip_units(path)
+    elif _is_json_lines(path.name):
+        yield from _json_lines_units(path, lines)
     else:
         yield SourceUnit(str(path), path.name, str(path))
+
+
+def _json_lines_units(path: Path, lines: int) -> Iterator[SourceUnit]:
+    try:
+        with path.open("rb") as handle:
+            first = 1
+            while chunk := list(islice(handle, lines)):
+                yield SourceUnit(str(path), path.name, str(path), lines=b"".join(chunk), first_line=first,
+                                 studies=len(chunk))
+                first += len(chunk)
+            if first == 1:
+                yield SourceUnit(str(path), path.name, str(path), lines=b"")  # reported as an empty file
+    except OSError as exc:
+        yield SourceUnit(str(path), path.name, error=f"unreadable file: {exc}")
+
+
+def _is_json_lines(name: str) -> bool:
+    return name.lower().endswith((".jsonl", ".ndjson"))
 
 
 def read_path(path: str | Path) -> Iterator[SourceRecord]:

@@ -143,3 +143,17 @@ def test_workers_of_a_killed_import_exit_too(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert workers and _gone(workers, within=10)
+
+
+def test_json_lines_are_read_in_pieces_with_their_line_numbers(sqlite_engine, tmp_path):
+    from kb.sources import iter_units
+
+    lines = tmp_path / "s.jsonl"
+    records = [load(r) for r in [SEED, *OTHERS[:2]]] + [{"protocolSection": {}}] + [load(OTHERS[2])]
+    lines.write_text("\n".join(json.dumps(r) for r in records))
+    units = list(iter_units(lines, lines=2))
+    assert [(u.first_line, u.studies) for u in units] == [(1, 2), (3, 2), (5, 1)]
+    summary = import_paths(sqlite_engine, [lines], batch_size=2)
+    assert [(r.origin, r.reason) for r in summary.rejected] == [
+        (f"{lines}:4", "no protocolSection.identificationModule.nctId")]
+    assert summary.result.new == 4
