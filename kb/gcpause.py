@@ -36,16 +36,3 @@ def paused() -> Iterator[None]:
         if enabled:
             gc.enable()
         gc.collect()
-
-
-@contextmanager
-def suspended() -> Iterator[None]:
-    """No automatic collection inside the block (for parsing a page into objects that are freed
-    before it ends): nothing is frozen, so it is cheap enough for every page."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

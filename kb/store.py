@@ -142,17 +142,15 @@ def _prepared(origin: str, nct_id: str, digest: str, body: bytes, study: Normali
                          study.sponsors, study.mesh_terms, study.warnings, study.snapshot() if snapshot else None)
 
 
-def prepare(origin: str, data: Any, known: dict[str, str] | None = None,
-            canonical: bytes | None = None) -> PreparedStudy | Unchanged | Rejected:
+def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> PreparedStudy | Unchanged | Rejected:
     """Check, hash, normalize and compress one study; pure, so it can run in a worker process.
 
     ``known`` maps NCT ids to stored content hashes: a study whose hash matches is not normalized.
-    ``canonical`` is the study's :func:`canonical_json`, if the caller has it already.
     """
     nct_id = None
     try:
         nct_id = check_study(data)
-        canonical = canonical if canonical is not None else canonical_json(data)
+        canonical = canonical_json(data)
         digest = content_hash(data, canonical)
         if known and known.get(nct_id) == digest:
             return Unchanged(origin, nct_id, digest)
