@@ -57,7 +57,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 wait = min(wait, settings.getfloat("RETRY_AFTER_MAX"))
                 self.crawler.stats.inc_value("trialkb/retry_after_honoured")
         if wait is None:
-            wait = min(settings.getfloat("RETRY_BACKOFF_BASE") * 2 ** attempt, settings.getfloat("RETRY_BACKOFF_MAX"))
+            wait = self._backoff(attempt)
         self._slow_down(request, wait)
         self.crawler.stats.inc_value(f"trialkb/retry_status/{response.status}")
         log.warning("%s answered %s; retrying in %.1f s (attempt %d)", request.url, response.status, wait, attempt + 1)
@@ -66,13 +66,17 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def process_exception(self, request: Request, exception: Exception, spider=None):  # type: ignore[override]
         """Network errors (DNS, refused, timeout) back off like 5xx answers."""
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):
-            settings = self.crawler.settings
             attempt = request.meta.get("retry_times", 0)
-            wait = min(settings.getfloat("RETRY_BACKOFF_BASE") * 2 ** attempt, settings.getfloat("RETRY_BACKOFF_MAX"))
+            wait = self._backoff(attempt)
             self._slow_down(request, wait)
             log.warning("%s failed (%s); retrying in %.1f s (attempt %d)", request.url,
                         type(exception).__name__, wait, attempt + 1)
         return super().process_exception(request, exception)
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt + 1``: doubled per attempt, capped."""
+        settings = self.crawler.settings
+        return min(settings.getfloat("RETRY_BACKOFF_BASE") * 2 ** attempt, settings.getfloat("RETRY_BACKOFF_MAX"))
 
     def _slot(self, request: Request):  # type: ignore[no-untyped-def]
         key = request.meta.get("download_slot")

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import orjson
 import simdjson
 
+from kb.normalize import nct_id_of
 
 
 class CorruptPage(ValueError):
@@ -94,10 +95,4 @@ def search_url(api_url: str, params: dict[str, str], page_size: int, page_token:
 
 def study_ids(studies: list[dict[str, Any]]) -> list[str]:
     """The NCT ids of studies (those that have one)."""
-    out = []
-    for study in studies:
-        try:
-            out.append(study["protocolSection"]["identificationModule"]["nctId"])
-        except (KeyError, TypeError):
-            continue
-    return out
+    return [nct_id for study in studies if (nct_id := nct_id_of(study)) is not None]

@@ -89,13 +89,12 @@ class StorePipeline:
         self.missing: list[str] = []
         self.errors: list[str] = []
         self.started = datetime.now(timezone.utc)
-        workers = crawler.settings.getint("TRIALKB_WORKERS") or os.cpu_count() or 1
+        self.worker_count = crawler.settings.getint("TRIALKB_WORKERS") or os.cpu_count() or 1
         # forkserver: workers must not inherit the crawl lock's file (nor the reactor), or a killed
         # crawl's orphaned workers would keep the store locked
-        self.worker_count = workers
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.workers"])  # workers start with it imported (not Scrapy)
-        self.workers = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
+        self.workers = ProcessPoolExecutor(max_workers=self.worker_count, mp_context=context, initializer=start_worker,
                                            initargs=(os.getpid(),))
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
         self.preparing = asyncio.Lock()

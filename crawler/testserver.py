@@ -230,12 +230,11 @@ class CtgovTestServer:
             ids = [nct_id for nct_id, s in sorted(self.studies.items()) if self._matches(s, params)]
             with self._lock:
                 self._hits_cache[fingerprint] = ids
-        hits = ids
         page = [self.studies[i] for i in ids[offset: offset + size]]
         body: dict[str, Any] = {"studies": page}
         if offset == 0 and params.get("countTotal") == "true":
-            body["totalCount"] = len(hits)
-        if offset + size < len(hits):
+            body["totalCount"] = len(ids)
+        if offset + size < len(ids):
             body["nextPageToken"] = base64.urlsafe_b64encode(f"{fingerprint}:{offset + size}".encode()).decode()
         return 200, body, {}
 

@@ -83,13 +83,9 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys:
     one wins), as PostgreSQL refuses to update one row twice in a statement. A column missing
     from a row takes its scalar default or NULL.
     """
-    if not rows:
-        return
-    unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    keys = tuple(keys)
-    columns = tuple(c.name for c in bound_columns(table) if c.name not in keys) if update_columns is None \
-        else tuple(update_columns)
-    conn.exec_driver_sql(_statement(conn.dialect, table, keys, columns), _bind(conn.dialect, table, unique))
+    if update_columns is None:
+        update_columns = [c.name for c in bound_columns(table) if c.name not in keys]
+    upsert_tuples(conn, table, _bind(conn.dialect, table, rows), keys, update_columns)
 
 
 def upsert_tuples(conn: Connection, table: Table, rows: Sequence[tuple], keys: Sequence[str],
@@ -105,9 +101,9 @@ def upsert_tuples(conn: Connection, table: Table, rows: Sequence[tuple], keys: S
 
 def bind_values(dialect: Dialect, table: Table, values: dict[str, Any]) -> tuple:
     """``values`` of some columns, processed for ``dialect`` as SQLAlchemy would bind them."""
-    columns = table.columns
-    return tuple(process(v) if (process := columns[k].type.dialect_impl(dialect).bind_processor(dialect)) else v
-                 for k, v in values.items())
+    names, _, processors = _binders(dialect, table)
+    by_name = {names[i]: process for i, process in processors}
+    return tuple(by_name[k](v) if k in by_name else v for k, v in values.items())
 
 
 def with_values(row: tuple, positions: Sequence[int], values: Sequence[Any]) -> tuple:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from kb import gcpause
+from kb.normalize import nct_id_of
 from kb.runlog import finish_run, start_run
 from kb.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -63,20 +64,13 @@ def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> di
             from kb.db import make_engine
             _worker_engine = make_engine(store)
         store = _worker_engine
-    ids = [nct for nct in (_nct_id(r.data) for r in records if not r.error) if nct]
+    ids = [nct for nct in (nct_id_of(r.data) for r in records if not r.error) if nct]
     try:
         with store.connect() as conn:
             return stored_hashes(conn, ids)
     except SQLAlchemyError as exc:
         log.warning("cannot read stored hashes (%s); normalizing every study", str(exc).splitlines()[0])
         return {}
-
-
-def _nct_id(data: object) -> str | None:
-    try:
-        return data["protocolSection"]["identificationModule"]["nctId"]  # type: ignore[index]
-    except (KeyError, TypeError):
-        return None
 
 
 def prepare_records(records: Iterable[SourceRecord], store: Engine | str | None = None

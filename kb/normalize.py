@@ -287,6 +287,14 @@ def _parse_mesh(derived: dict) -> tuple[list[dict], dict[str, str]]:
 
 # ---------------------------------------------------------------- entry points
 
+def nct_id_of(data: Any) -> Any:
+    """``protocolSection.identificationModule.nctId`` of a record, unchecked; None if it has none."""
+    try:
+        return data["protocolSection"]["identificationModule"]["nctId"]
+    except (KeyError, TypeError):
+        return None
+
+
 def check_study(data: Any) -> str:
     """The study's NCT id, or RecordError if ``data`` is not an API v2 study."""
     if not isinstance(data, dict):

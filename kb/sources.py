@@ -1,17 +1,17 @@
 """Reading API v2 studies from files: one study, a search page, a JSON array, JSON Lines,
 a directory, or a zip archive of those (the registry's bulk archive holds one file per study).
 
-Streams: one file or archive member at a time, a JSON Lines file some lines at a time. Every record comes with its origin
-(``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``); unreadable input comes as
-an error with that origin instead of a study.
+Streams: one file or archive member at a time, a JSON Lines file some lines at a time. Every
+record comes with its origin (``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``);
+unreadable input comes as an error with that origin instead of a study.
 """
 
 from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 

@@ -32,6 +32,8 @@ TRIAL = Trial.__table__
 RAW = RawRecord.__table__
 TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in ("content_hash", "source", "first_seen_at", "updated_at")]
 """Where the writer puts what the worker cannot know into a prepared trial row."""
+TRIAL_UPDATE = [c for c in TRIAL.columns.keys() if c not in ("nct_id", "first_seen_at")]
+"""What a new version of a stored trial overwrites."""
 
 
 @dataclass
@@ -236,7 +238,7 @@ def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: lis
            ["mesh_id"], ())
     stamp = bind_values(conn.dialect, TRIAL, {"first_seen_at": now, "updated_at": now})
     trial_rows = [with_values(p.trial, TRIAL_AT, (p.content_hash, p.origin, *stamp)) for p in todo]
-    upsert_tuples(conn, TRIAL, trial_rows, ["nct_id"], [c for c in TRIAL.columns.keys() if c not in ("nct_id", "first_seen_at")])
+    upsert_tuples(conn, TRIAL, trial_rows, ["nct_id"], TRIAL_UPDATE)
     if raw:
         upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
                             "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
@@ -257,7 +259,8 @@ def renormalize(conn: Connection, nct_ids: Sequence[str], now: datetime | None =
     todo = []
     for nct_id, digest, body, source in rows:
         try:
-            todo.append(_prepared(source or "store", nct_id, digest, body, normalize_study(load_raw(body))))
+            todo.append(_prepared(source or "store", nct_id, digest, body, normalize_study(load_raw(body)),
+                                  snapshot=False))  # no version rows: the record did not change
         except (RecordError, ValueError, zlib.error, zstandard.ZstdError) as exc:
             result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", nct_id))
     if todo:

@@ -99,7 +99,7 @@ class CtgovSpider(scrapy.Spider):
             return
         if page.total is not None:
             self.logger.info("query %s: %s studies", meta["query"], page.total)
-        if page.token:  # first: Scrapy takes the next output only once this item is stored
+        if page.token:  # before the item: the next page downloads while this one is stored
             yield self._page_request(meta["query"], meta["params"], meta["page"] + 1, page.token, meta["requested"])
         yield StudyPage(response.url, meta["query"], meta["page"], page.records, page.token is None, meta["requested"],
                         page.ids)
