@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.db import default_url, normalize_url
+from kb.cli.common import DbOption, console, fail, store_url
 
 
 def crawl(ctx: typer.Context,
@@ -20,7 +20,7 @@ def crawl(ctx: typer.Context,
           force: Annotated[bool, typer.Option("--force", help="Run even if the registry's data is unchanged")] = False,
           jobdir: Annotated[Optional[str], typer.Option(help="Scrapy JOBDIR: a long backfill can resume")] = None,
           setting: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Scrapy setting KEY=VALUE")] = None,
-          ) -> None:
+          db: DbOption = None) -> None:
     """Crawl ClinicalTrials.gov API v2: the seed NCT06464679, the related CAR-cell trials, re-checks.
 
     Incremental by default: each search covers trials updated since its last successful run,
@@ -30,11 +30,10 @@ def crawl(ctx: typer.Context,
     """
     from crawler.lock import CrawlLock, LockBusy
     from crawler.run import run_crawl
-    from kb.cli import console, fail
-    from kb.db import open_store
+    from kb.db import default_url, normalize_url, open_store
     from kb.runlog import last_run
 
-    db_url = normalize_url(ctx.obj.get("db") or default_url())
+    db_url = normalize_url(store_url(ctx, db) or default_url())
     overrides: dict[str, str] = {}
     for item in setting or []:
         key, sep, value = item.partition("=")

@@ -8,13 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from kb.cli.common import DbOption, console, engine_from, fail
+
 graph_app = typer.Typer(help="The trial graph.", no_args_is_help=True)
 
 
 def similar(ctx: typer.Context, nct_id: str,
             top: Annotated[int, typer.Option("--top", help="How many trials")] = 10,
             car_only: Annotated[bool, typer.Option("--car-only", help="Only CAR cell therapies")] = False,
-            as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+            as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+            db: DbOption = None) -> None:
     """Trials most like NCTID, best first, with the shared entities that explain each score.
 
     The graph and its similarity index are built once per store change and reused (cached
@@ -27,10 +30,9 @@ def similar(ctx: typer.Context, nct_id: str,
 
     from graph.cache import load_index
     from graph.similarity import UnknownTrial
-    from kb.cli import console, engine_from, fail
     from kb.models import Trial
 
-    engine = engine_from(ctx)
+    engine = engine_from(ctx, db)
     index, _ = load_index(engine)
     try:
         results = index.similar(nct_id, top=top, car_only=car_only)
@@ -58,16 +60,15 @@ def similar(ctx: typer.Context, nct_id: str,
 def export(ctx: typer.Context, path: Path,
            fmt: Annotated[Optional[str], typer.Option("--format", help="graphml, gexf or json (default: from PATH)")] = None,
            relevant_only: Annotated[bool, typer.Option("--relevant-only", help="Only CAR trials in immune disease")] = False,
-           ) -> None:
+           db: DbOption = None) -> None:
     """Write the trial graph for Gephi or Cytoscape.
 
     Example: trialkb graph export trials.graphml
     """
     from graph.build import build_graph
     from graph.export import export_graph
-    from kb.cli import console, engine_from, fail
 
-    graph = build_graph(engine_from(ctx), relevant_only=relevant_only)
+    graph = build_graph(engine_from(ctx, db), relevant_only=relevant_only)
     try:
         written = export_graph(graph, path, fmt)
     except ValueError as exc:

@@ -7,7 +7,6 @@ in the same schema (``tests/kb/test_migrations.py`` checks it).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,34 +15,16 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlmodel import SQLModel
 
 from kb import models  # noqa: F401  (registers the tables)
+from kb.location import ENV_VAR, default_url, normalize_url  # noqa: F401  (re-exported)
 from kb.views import create_views
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-ENV_VAR = "TRIALKB_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_REVISION = "0002"
 """The newest migration (a test checks it is Alembic's head): a store at it needs no Alembic,
 which every command would otherwise import (90 ms)."""
-
-
-def default_url() -> str:
-    """``TRIALKB_DB`` or a SQLite file in the user's data directory."""
-    if os.environ.get(ENV_VAR):
-        return os.environ[ENV_VAR]
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "trialkb"
-    base.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{base / 'trialkb.db'}"
-
-
-def normalize_url(url: str) -> str:
-    """Accept a bare path for SQLite and ``postgresql://`` for psycopg 3."""
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from graph.cache import load_index
 from graph.export import export_graph
 from graph.index import SimilarityIndex
 from graph.similarity import similar_trials
-from kb.cli import app, register_groups
+from kb.cli import app
 from kb.db import open_store
 from kb.importer import import_paths
 from tests.conftest import CTGOV
@@ -85,7 +85,6 @@ def test_export_opens_again(graph, tmp_path, fmt):
 
 
 def test_similar_command(store):
-    register_groups()
     runner = CliRunner()
     result = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3", "--json"])
     assert result.exit_code == 0, result.output

@@ -69,8 +69,6 @@ def test_sql_json_and_refused_write(db):
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
-    from kb.cli import register_groups
-    register_groups()
     readme = (ROOT / "README.md").read_text()
     commands = [[c.name or c.callback.__name__] for c in app.registered_commands]
     commands += [[g.name, c.name or c.callback.__name__] for g in app.registered_groups

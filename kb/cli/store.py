@@ -1,76 +1,38 @@
-"""The ``trialkb`` command: a thin layer over the library.
-
-Commands are grouped by topic: store commands here, ``crawl`` in :mod:`crawler.cli`,
-``similar`` and ``graph`` in :mod:`graph.cli`. Domain errors print a clean message and exit 1.
-"""
+"""Store commands: ``import``, ``show``, ``history``, ``sql``, ``rebuild``, ``runs``."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from kb.db import ENV_VAR, open_store
-from kb.importer import import_paths
-from kb.queries import NotFound, ReadOnlyViolation, get_history, get_trial, run_readonly_sql
-from kb.sources import count_inputs
-
-app = typer.Typer(help="Knowledge base of CAR cell-therapy trials in autoimmune disease.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console()
-err = Console(stderr=True)
+from kb.cli.common import DbOption, console, engine_from, err, fail, print_rows
 
 
-def fail(message: str) -> None:
-    """Print a domain error and exit 1."""
-    err.print(f"[red]Error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
+def _progress(label: str):  # type: ignore[no-untyped-def]
+    """A transient progress bar on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
 
 
-@app.callback()
-def main_options(ctx: typer.Context,
-                 db: Annotated[Optional[str], typer.Option(
-                     "--db", envvar=ENV_VAR, help="Store URL (any SQLAlchemy URL) or SQLite path; "
-                     "default ~/.local/share/trialkb/trialkb.db")] = None,
-                 verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log warnings and progress")] = False,
-                 ) -> None:
-    """trialkb: crawl, store and compare CAR cell-therapy trials in immune-mediated disease."""
-    if ctx.invoked_subcommand != "crawl":  # Scrapy installs its own log handler
-        logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
-                            format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"db": db}
-
-
-def engine_from(ctx: typer.Context) -> Engine:
-    """The store named by --db / TRIALKB_DB, schema ready."""
-    try:
-        return open_store(ctx.obj.get("db") if ctx.obj else None)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot open the store: {str(exc).splitlines()[0]}")
-        raise  # unreachable
-
-
-@app.command("import")
 def import_command(ctx: typer.Context,
                    paths: Annotated[list[Path], typer.Argument(help="Files, directories or zip archives")],
                    batch_size: Annotated[int, typer.Option(help="Studies per committed batch")] = 500,
-                   ) -> None:
+                   db: DbOption = None) -> None:
     """Import API v2 study JSON: one study, a search page, an array, JSON Lines, a directory or a zip.
 
     Example: trialkb import ctgov-archive.zip
     """
-    engine = engine_from(ctx)
+    from kb.importer import import_paths
+    from kb.sources import count_inputs
+
+    engine = engine_from(ctx, db)
     total = sum(count_inputs(p) or 0 for p in paths) or None
-    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as progress:
+    with _progress("importing") as progress:
         task = progress.add_task("import", total=total)
         summary = import_paths(engine, paths, batch_size=batch_size,
                                on_batch=lambda n: progress.advance(task, n))
@@ -83,15 +45,19 @@ def import_command(ctx: typer.Context,
         console.print(f"  ... and {len(summary.rejected) - 50} more (see the run log: trialkb runs)")
 
 
-@app.command()
 def show(ctx: typer.Context, nct_id: str,
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+         db: DbOption = None) -> None:
     """Show one trial: status, phases, conditions, targets, cell type, products, and the evidence.
 
     Example: trialkb show NCT06464679 --json
     """
+    from rich.table import Table
+
+    from kb.queries import NotFound, get_trial
+
     try:
-        trial = get_trial(engine_from(ctx), nct_id)
+        trial = get_trial(engine_from(ctx, db), nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
@@ -111,15 +77,17 @@ def show(ctx: typer.Context, nct_id: str,
     console.print(table)
 
 
-@app.command()
 def history(ctx: typer.Context, nct_id: str,
-            as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+            as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+            db: DbOption = None) -> None:
     """Show when a trial was first stored and every change since, field by field.
 
     Example: trialkb history NCT06464679
     """
+    from kb.queries import NotFound, get_history
+
     try:
-        record = get_history(engine_from(ctx), nct_id)
+        record = get_history(engine_from(ctx, db), nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
@@ -134,16 +102,20 @@ def history(ctx: typer.Context, nct_id: str,
             console.print(f"  {name}: {old!r} -> {new!r}", highlight=False, soft_wrap=True)
 
 
-@app.command()
 def sql(ctx: typer.Context, statement: str,
         as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
-        limit: Annotated[Optional[int], typer.Option(help="At most this many rows")] = None) -> None:
+        limit: Annotated[Optional[int], typer.Option(help="At most this many rows")] = None,
+        db: DbOption = None) -> None:
     """Run a read-only SQL query against the store (writes are refused by the database).
 
     Example: trialkb sql "SELECT nct_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.queries import ReadOnlyViolation, run_readonly_sql
+
     try:
-        columns, rows = run_readonly_sql(engine_from(ctx), statement, limit)
+        columns, rows = run_readonly_sql(engine_from(ctx, db), statement, limit)
     except ReadOnlyViolation as exc:
         fail(str(exc))
         return
@@ -156,8 +128,7 @@ def sql(ctx: typer.Context, statement: str,
     print_rows(columns, rows)
 
 
-@app.command()
-def rebuild(ctx: typer.Context) -> None:
+def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
     """Re-normalize every stored raw record with this version's normalizer and extraction rules.
 
     Run it after upgrading trialkb: no crawl needed, and no version rows (the records did not change).
@@ -166,9 +137,8 @@ def rebuild(ctx: typer.Context) -> None:
     """
     from kb.importer import rebuild_store
 
-    engine = engine_from(ctx)
-    with Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as progress:
+    engine = engine_from(ctx, db)
+    with _progress("rebuilding") as progress:
         task = progress.add_task("rebuild", total=None)
         result = rebuild_store(engine, on_batch=lambda n: progress.advance(task, n))
     console.print(f"rebuilt {result.changed} trials, {len(result.rejected)} could not be re-normalized",
@@ -177,39 +147,23 @@ def rebuild(ctx: typer.Context) -> None:
         console.print(f"  {rejected.nct_id}: {rejected.reason}", highlight=False)
 
 
-@app.command()
-def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs")] = 10) -> None:
+def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs")] = 10,
+         db: DbOption = None) -> None:
     """List the latest job runs (imports, crawls) with their counts.
 
     Example: trialkb runs --limit 5
     """
+    from kb.queries import run_readonly_sql
+
     columns, rows = run_readonly_sql(
-        engine_from(ctx), f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
+        engine_from(ctx, db), f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
                           f"ORDER BY id DESC LIMIT {int(limit)}")
     print_rows(columns, rows)
 
 
-def print_rows(columns: list[str], rows: list[tuple]) -> None:
-    """Query results as a table."""
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
 
-
-def register_groups() -> None:
-    """Add the commands that live with the crawler and the graph (once)."""
-    if getattr(register_groups, "done", False):
-        return
-    from crawler.cli import register as register_crawler
-    from graph.cli import register as register_graph
-
-    register_crawler(app)
-    register_graph(app)
-    register_groups.done = True  # type: ignore[attr-defined]
-
-
-def main() -> None:
-    """Console-script entry point."""
-    register_groups()
-    app()
+def register(app: typer.Typer) -> None:
+    """Add the store commands to the trialkb app."""
+    app.command("import")(import_command)
+    for command in (show, history, sql, rebuild, runs):
+        app.command()(command)

@@ -1,0 +1,36 @@
+"""The ``trialkb`` command, assembled in one place from its command groups.
+
+Store commands live in :mod:`kb.cli.store`, ``crawl`` in :mod:`crawler.cli`, ``similar`` and
+``graph`` in :mod:`graph.cli`; each group has a ``register(app)`` and imports only
+:mod:`kb.cli.common` from here, so there is no import circle. Domain errors print a clean
+message and exit 1.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from crawler import cli as crawler_cli
+from graph import cli as graph_cli
+from kb.cli import store as store_cli
+from kb.cli.common import main_options
+
+__all__ = ["app", "main"]
+
+
+def build_app() -> typer.Typer:
+    """The trialkb app with every command group registered."""
+    app = typer.Typer(help="Knowledge base of CAR cell-therapy trials in autoimmune disease.",
+                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    app.callback()(main_options)
+    for group in (store_cli, crawler_cli, graph_cli):
+        group.register(app)
+    return app
+
+
+app = build_app()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

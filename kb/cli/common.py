@@ -1,0 +1,70 @@
+"""What every command shares: the consoles, the store option, clean domain errors.
+
+Imports stay light here (no SQLAlchemy, Scrapy or networkx): each command imports what it needs
+when it runs, so ``trialkb --help`` and a lookup start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from kb.location import ENV_VAR
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+console = Console()
+err = Console(stderr=True)
+
+DB_HELP = "Store URL (any SQLAlchemy URL) or SQLite path; default ~/.local/share/trialkb/trialkb.db"
+DbOption = Annotated[Optional[str], typer.Option("--db", help=DB_HELP + " (also before the command)")]
+"""Every command takes ``--db`` after its name too; it wins over the one before the command."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print a domain error and exit 1."""
+    err.print(f"[red]Error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def store_url(ctx: typer.Context, db: str | None = None) -> str | None:
+    """The store the user named: the command's ``--db``, else the one before the command (or env)."""
+    return db or (ctx.obj or {}).get("db")
+
+
+def engine_from(ctx: typer.Context, db: str | None = None) -> Engine:
+    """The store named by --db / TRIALKB_DB, schema ready."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.db import open_store
+
+    try:
+        return open_store(store_url(ctx, db))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot open the store: {str(exc).splitlines()[0]}")
+
+
+def print_rows(columns: list[str], rows: list[tuple]) -> None:
+    """Query results as a table."""
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def main_options(ctx: typer.Context,
+                 db: Annotated[Optional[str], typer.Option("--db", envvar=ENV_VAR, help=DB_HELP)] = None,
+                 verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log warnings and progress")] = False,
+                 ) -> None:
+    """trialkb: crawl, store and compare CAR cell-therapy trials in immune-mediated disease."""
+    import logging
+
+    if ctx.invoked_subcommand != "crawl":  # Scrapy installs its own log handler
+        logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
+                            format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"db": db, "verbose": verbose}
