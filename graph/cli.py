@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import DbOption, console, engine_from, fail
+from kb.cli.common import DbOption, at_least, console, engine_from, fail
 
 graph_app = typer.Typer(help="The trial graph.", no_args_is_help=True)
 
 
 def similar(ctx: typer.Context, nct_id: str,
-            top: Annotated[int, typer.Option("--top", help="How many trials")] = 10,
+            top: Annotated[int, typer.Option("--top", help="How many trials", callback=at_least(1))] = 10,
             car_only: Annotated[bool, typer.Option("--car-only", help="Only CAR cell therapies")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
             db: DbOption = None) -> None:
@@ -32,7 +32,7 @@ def similar(ctx: typer.Context, nct_id: str,
     from graph.similarity import UnknownTrial
     from kb.models import Trial
 
-    engine = engine_from(ctx, db)
+    engine = engine_from(ctx, db, readonly=True)
     index, _ = load_index(engine)
     try:
         results = index.similar(nct_id, top=top, car_only=car_only)
@@ -68,7 +68,7 @@ def export(ctx: typer.Context, path: Path,
     from graph.build import build_graph
     from graph.export import export_graph
 
-    graph = build_graph(engine_from(ctx, db), relevant_only=relevant_only)
+    graph = build_graph(engine_from(ctx, db, readonly=True), relevant_only=relevant_only)
     try:
         written = export_graph(graph, path, fmt)
     except ValueError as exc:

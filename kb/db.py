@@ -15,16 +15,15 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlmodel import SQLModel
 
 from kb import models  # noqa: F401  (registers the tables)
-from kb.location import ENV_VAR, default_url, normalize_url  # noqa: F401  (re-exported)
+from kb.errors import CannotOpen
+from kb.location import ENV_VAR, SCHEMA_REVISION, default_url, normalize_url  # noqa: F401  (re-exported)
+from kb.readonly import connect_sqlite_readonly, dialect_of, open_readonly, sqlite_path
 from kb.views import create_views
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-SCHEMA_REVISION = "0002"
-"""The newest migration (a test checks it is Alembic's head): a store at it needs no Alembic,
-which every command would otherwise import (90 ms)."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +86,45 @@ def _revision(engine: Engine) -> str | None:
 
 
 def open_store(url: str | None = None) -> Engine:
-    """An engine for the store at ``url``, its schema ready."""
-    engine = make_engine(url)
-    init_db(engine)
+    """An engine for the store at ``url``, its schema ready (created or upgraded).
+
+    Raises :class:`kb.errors.CannotOpen` with one line saying why when that fails.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = normalize_url(url or default_url())
+    dialect_of(url)
+    try:
+        engine = make_engine(url)
+        init_db(engine)
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        text = str(cause).strip()
+        raise CannotOpen(f"cannot open the store: {text.splitlines()[0] if text else type(cause).__name__}") from None
     return engine
+
+
+def readonly_engine(url: str | None = None) -> Engine:
+    """An engine on the existing store at ``url`` whose connections cannot write (:mod:`kb.readonly`).
+
+    Never creates or upgrades a store: :class:`kb.errors.NoStore` / ``SchemaMismatch`` /
+    ``CannotOpen`` instead. SQLite connections are opened by :func:`connect_sqlite_readonly`
+    (``mode=ro``, or ``immutable=1`` on read-only media); PostgreSQL sessions default to
+    read-only transactions.
+    """
+    url = normalize_url(url or default_url())
+    open_readonly(url).close()  # exists, reachable, at our schema revision
+    kwargs = {"json_serializer": lambda obj: orjson.dumps(obj).decode(), "json_deserializer": orjson.loads}
+    if dialect_of(url) == "sqlite":
+        path = sqlite_path(url)
+        return create_engine(f"sqlite:///{path}", creator=lambda: connect_sqlite_readonly(path), **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _readonly_session)
+    return engine
+
+
+def _readonly_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.commit()

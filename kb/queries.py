@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, select
 
+from kb.errors import NotFound, ReadOnlyViolation, check_nct_id
 from kb.models import Intervention, Trial, TrialCondition, TrialFact, TrialVersion
+from kb.readonly import ReadOnlyStore, connect_sqlite_readonly, run_sql
 
 SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "phases", "study_type",
                "enrollment_count", "enrollment_type", "start_date", "start_date_type",
@@ -18,17 +19,12 @@ SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "
 RENAMED = {"brief_title": "title", "overall_status": "status"}
 
 
-class NotFound(LookupError):
-    """No trial with that id in the store."""
-
-
-class ReadOnlyViolation(PermissionError):
-    """A statement given to the read-only SQL command tried to write."""
+__all__ = ["NotFound", "ReadOnlyViolation", "get_history", "get_trial", "run_readonly_sql"]
 
 
 def get_trial(engine: Engine, nct_id: str) -> dict[str, Any]:
     """A trial as ``show --json`` prints it, with the evidence behind each fact."""
-    nct_id = nct_id.strip().upper()
+    nct_id = check_nct_id(nct_id)
     with engine.connect() as conn:
         row = conn.execute(select(Trial.__table__).where(Trial.__table__.c.nct_id == nct_id)).mappings().first()
         if row is None:
@@ -51,7 +47,7 @@ def get_trial(engine: Engine, nct_id: str) -> dict[str, Any]:
 
 def get_history(engine: Engine, nct_id: str) -> dict[str, Any]:
     """When a trial was first seen and every recorded change, oldest first."""
-    nct_id = nct_id.strip().upper()
+    nct_id = check_nct_id(nct_id)
     with engine.connect() as conn:
         trial = conn.execute(select(Trial.first_seen_at, Trial.updated_at).where(Trial.nct_id == nct_id)).first()
         if trial is None:
@@ -64,26 +60,21 @@ def get_history(engine: Engine, nct_id: str) -> dict[str, Any]:
                           "new_hash": v.new_hash, "diff": v.diff, "source": v.source} for v in versions]}
 
 
-def run_readonly_sql(engine: Engine, statement: str, limit: int | None = None) -> tuple[list[str], list[tuple]]:
-    """Run one statement with the database itself enforcing read-only; (columns, rows)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA query_only = ON")
-        else:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        try:
-            result = conn.execute(text(statement))
-            if not result.returns_rows:
-                raise ReadOnlyViolation("the statement returned no rows; only queries are allowed")
-            columns = list(result.keys())
-            rows = [tuple(r) for r in (result.fetchmany(limit) if limit else result.fetchall())]
-        except DBAPIError as exc:
-            message = str(exc.orig).strip().splitlines()[0]
-            if "readonly" in message.lower() or "read-only" in message.lower() or "query_only" in message:
-                raise ReadOnlyViolation(f"refused: trialkb sql is read-only ({message})") from None
-            raise
-        finally:
-            conn.rollback()
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA query_only = OFF")
-    return columns, rows
+def run_readonly_sql(store: Engine | ReadOnlyStore, statement: str,
+                     limit: int | None = None) -> tuple[list[str], list[tuple]]:
+    """Run one statement with the database itself enforcing read-only; (columns, rows).
+
+    ``store`` is a :class:`ReadOnlyStore` (what ``trialkb sql`` opens) or an engine, from which a
+    read-only connection is made: see :func:`kb.readonly.run_sql` for what guarantees it.
+    """
+    if isinstance(store, ReadOnlyStore):
+        return run_sql(store, statement, limit)
+    if store.dialect.name == "sqlite":
+        from pathlib import Path
+
+        reader = ReadOnlyStore("sqlite", connect_sqlite_readonly(Path(store.url.database)), store.url.database)
+    else:  # a connection of the engine's own (its search path), closed afterwards
+        raw = store.raw_connection()
+        reader = ReadOnlyStore("postgresql", raw.driver_connection, "store", _release=raw.invalidate)
+    with reader:
+        return run_sql(reader, statement, limit)

@@ -13,7 +13,7 @@ import typer
 from crawler import cli as crawler_cli
 from graph import cli as graph_cli
 from kb.cli import store as store_cli
-from kb.cli.common import main_options
+from kb.cli.common import CleanErrors, main_options
 
 __all__ = ["app", "main"]
 
@@ -21,7 +21,8 @@ __all__ = ["app", "main"]
 def build_app() -> typer.Typer:
     """The trialkb app with every command group registered."""
     app = typer.Typer(help="Knowledge base of CAR cell-therapy trials in autoimmune disease.",
-                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      cls=CleanErrors)
     app.callback()(main_options)
     for group in (store_cli, crawler_cli, graph_cli):
         group.register(app)

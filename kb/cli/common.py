@@ -6,15 +6,19 @@ when it runs, so ``trialkb --help`` and a lookup start fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
+from kb.errors import BadArgument, TrialkbError
 from kb.location import ENV_VAR
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from kb.readonly import ReadOnlyStore
 
 console = Console()
 err = Console(stderr=True)
@@ -24,10 +28,55 @@ DbOption = Annotated[Optional[str], typer.Option("--db", help=DB_HELP + " (also 
 """Every command takes ``--db`` after its name too; it wins over the one before the command."""
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print a domain error and exit 1."""
-    err.print(f"[red]Error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
+    err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+DRIVER_MODULES = ("sqlalchemy", "psycopg", "sqlite3", "_sqlite3")
+
+
+def clean_error(exc: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) for an error the user should see as one line; None for a bug."""
+    if isinstance(exc, TrialkbError):
+        return str(exc), getattr(exc, "exit_code", 1)
+    if isinstance(exc, typer.BadParameter):
+        return exc.format_message(), 1
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", 130
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}", 1
+    if type(exc).__module__.split(".")[0] in DRIVER_MODULES:
+        cause = getattr(exc, "orig", None) or exc
+        text = str(cause).strip()
+        return f"database error: {text.splitlines()[0] if text else type(cause).__name__}", 1
+    return None
+
+
+class CleanErrors(TyperGroup):
+    """The app's command group: a domain, database or file error of any command is one line and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sorted by clean_error; bugs re-raised
+            clean = clean_error(exc)
+            if clean is None:
+                raise
+            fail(*clean)
+
+
+def at_least(minimum: int) -> Any:
+    """An option callback refusing values below ``minimum`` (``--top -3``, ``--limit 0``)."""
+    def check(ctx: typer.Context, param: Any, value: int | None) -> int | None:
+        if value is not None and value < minimum:
+            raise BadArgument(f"--{param.name} must be at least {minimum}, got {value}")
+        return value
+    return check
 
 
 def store_url(ctx: typer.Context, db: str | None = None) -> str | None:
@@ -35,16 +84,19 @@ def store_url(ctx: typer.Context, db: str | None = None) -> str | None:
     return db or (ctx.obj or {}).get("db")
 
 
-def engine_from(ctx: typer.Context, db: str | None = None) -> Engine:
-    """The store named by --db / TRIALKB_DB, schema ready."""
-    from sqlalchemy.exc import SQLAlchemyError
+def engine_from(ctx: typer.Context, db: str | None = None, *, readonly: bool = False) -> Engine:
+    """The store named by --db / TRIALKB_DB, schema ready; with ``readonly`` an existing store
+    opened read-only (never created or upgraded). Errors are :class:`kb.errors.StoreError`."""
+    from kb.db import open_store, readonly_engine
 
-    from kb.db import open_store
+    return (readonly_engine if readonly else open_store)(store_url(ctx, db))
 
-    try:
-        return open_store(store_url(ctx, db))
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot open the store: {str(exc).splitlines()[0]}")
+
+def reader_from(ctx: typer.Context, db: str | None = None) -> ReadOnlyStore:
+    """A read-only connection to the existing store, without SQLAlchemy (:mod:`kb.readonly`)."""
+    from kb.readonly import open_readonly
+
+    return open_readonly(store_url(ctx, db))
 
 
 def print_rows(columns: list[str], rows: list[tuple]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import DbOption, console, engine_from, err, fail, print_rows
+from kb.cli.common import DbOption, at_least, console, engine_from, err, fail, print_rows, reader_from
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
@@ -57,7 +57,7 @@ def show(ctx: typer.Context, nct_id: str,
     from kb.queries import NotFound, get_trial
 
     try:
-        trial = get_trial(engine_from(ctx, db), nct_id)
+        trial = get_trial(engine_from(ctx, db, readonly=True), nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
@@ -87,7 +87,7 @@ def history(ctx: typer.Context, nct_id: str,
     from kb.queries import NotFound, get_history
 
     try:
-        record = get_history(engine_from(ctx, db), nct_id)
+        record = get_history(engine_from(ctx, db, readonly=True), nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
@@ -104,24 +104,16 @@ def history(ctx: typer.Context, nct_id: str,
 
 def sql(ctx: typer.Context, statement: str,
         as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
-        limit: Annotated[Optional[int], typer.Option(help="At most this many rows")] = None,
+        limit: Annotated[Optional[int], typer.Option(help="At most this many rows", callback=at_least(1))] = None,
         db: DbOption = None) -> None:
     """Run a read-only SQL query against the store (writes are refused by the database).
 
     Example: trialkb sql "SELECT nct_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
     """
-    from sqlalchemy.exc import SQLAlchemyError
+    from kb.readonly import run_sql
 
-    from kb.queries import ReadOnlyViolation, run_readonly_sql
-
-    try:
-        columns, rows = run_readonly_sql(engine_from(ctx, db), statement, limit)
-    except ReadOnlyViolation as exc:
-        fail(str(exc))
-        return
-    except SQLAlchemyError as exc:
-        fail(f"query failed: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}")
-        return
+    with reader_from(ctx, db) as store:  # errors: one line and exit 1 (kb.cli.common.CleanErrors)
+        columns, rows = run_sql(store, statement, limit)
     if as_json:
         typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str, ensure_ascii=False))
         return
@@ -147,17 +139,16 @@ def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
         console.print(f"  {rejected.nct_id}: {rejected.reason}", highlight=False)
 
 
-def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs")] = 10,
+def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs", callback=at_least(1))] = 10,
          db: DbOption = None) -> None:
     """List the latest job runs (imports, crawls) with their counts.
 
     Example: trialkb runs --limit 5
     """
-    from kb.queries import run_readonly_sql
-
-    columns, rows = run_readonly_sql(
-        engine_from(ctx, db), f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
-                          f"ORDER BY id DESC LIMIT {int(limit)}")
+    with reader_from(ctx, db) as store:
+        columns, rows = store.query(
+            f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
+            f"ORDER BY id DESC LIMIT {int(limit)}")
     print_rows(columns, rows)
 
 

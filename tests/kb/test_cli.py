@@ -54,6 +54,7 @@ def test_history_shows_the_status_change(db):
 
 
 def test_unknown_id_is_a_clean_error(db):
+    run(db, "import", str(CTGOV / "domain/NCT06464679.json"))
     result = run(db, "show", "NCT99999999")
     assert result.exit_code == 1
     assert "NCT99999999 is not in the store" in result.output

@@ -1,0 +1,64 @@
+"""Domain errors: each carries a message for the user, and the CLI prints it as one line (exit 1).
+
+Kept free of heavy imports so that any module (and the command line) can raise and catch them.
+"""
+
+from __future__ import annotations
+
+import re
+
+NCT_ID = re.compile(r"^NCT\d{8}$")
+
+
+class TrialkbError(Exception):
+    """An error whose message is meant for the user: printed as one line, exit 1, no traceback."""
+
+
+class StoreError(TrialkbError):
+    """The store cannot be used."""
+
+
+class NoStore(StoreError):
+    """No store at the given location (and a read command never creates one)."""
+
+
+class CannotOpen(StoreError):
+    """The store exists (or may) but cannot be opened: unreachable server, unknown driver, bad file."""
+
+
+class SchemaMismatch(StoreError):
+    """The store's schema revision is not the one this trialkb reads."""
+
+
+class BadArgument(TrialkbError, ValueError):
+    """A command argument that cannot be right (an id that is not an NCT id, a count below 1)."""
+
+
+class NotFound(TrialkbError, LookupError):
+    """No trial with that id in the store."""
+
+
+class ReadOnlyViolation(TrialkbError, PermissionError):
+    """A statement given to the read-only SQL command was refused."""
+
+
+class NothingImported(TrialkbError):
+    """An import that stored nothing: missing path, no JSON, every record rejected."""
+
+
+class Interrupted(TrialkbError):
+    """A job stopped by SIGINT / SIGTERM; what was complete is committed."""
+
+    exit_code = 130
+
+
+def check_nct_id(value: str) -> str:
+    """``value`` as an NCT id (upper-cased, trimmed), or :class:`BadArgument`.
+
+    >>> check_nct_id(" nct06464679 ")
+    'NCT06464679'
+    """
+    nct_id = value.strip().upper()
+    if not NCT_ID.match(nct_id):
+        raise BadArgument(f"{value!r} is not an NCT id (NCT and 8 digits, e.g. NCT06464679)")
+    return nct_id
