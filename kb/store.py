@@ -52,6 +52,7 @@ class WriteResult:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    history: int = 0  # records older than the current one, kept as version rows
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
     new_ids: list[str] = field(default_factory=list)
@@ -59,19 +60,20 @@ class WriteResult:
 
     @property
     def stored(self) -> int:
-        return self.new + self.changed + self.unchanged
+        return self.new + self.changed + self.unchanged + self.history
 
     def add(self, other: WriteResult) -> None:
         self.new += other.new
         self.changed += other.changed
         self.unchanged += other.unchanged
+        self.history += other.history
         self.rejected += other.rejected
         self.warnings += other.warnings
         self.new_ids += other.new_ids
         self.changed_ids += other.changed_ids
 
     def counts(self) -> dict[str, int]:
-        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged,
+        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "history": self.history,
                 "rejected": len(self.rejected), "warnings": len(self.warnings)}
 
 
@@ -180,50 +182,102 @@ def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, sourc
 
 def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchanged | Rejected], *, source: str,
                    now: datetime | None = None) -> WriteResult:
-    """Store prepared studies in the caller's transaction: skip unchanged, upsert the rest."""
+    """Store prepared studies in the caller's transaction: skip known content, the newest record wins.
+
+    A trial's current state is its newest record: by last-update date, then fetch time (a
+    record fetched now beats the stored one of the same date; within a batch the later one in
+    input order). A record older than the current one becomes a version row in its place in the
+    history (old -> it -> next), never the current state. Content already stored or in the
+    history counts as unchanged, so re-running an import changes nothing, in any order.
+    """
     now = now or utcnow()
     result = WriteResult()
-    batch: dict[str, PreparedStudy | Unchanged] = {}
+    groups: dict[str, list[PreparedStudy | Unchanged]] = {}
     for item in prepared:
         if isinstance(item, Rejected):
             result.rejected.append(item)
         else:
-            batch[item.nct_id] = item  # the last of duplicate ids wins
-    if not batch:
+            groups.setdefault(item.nct_id, []).append(item)
+    if not groups:
         return result
 
-    ids = list(batch)
-    existing = stored_hashes(conn, ids)
-    unchanged = [i for i in ids if existing.get(i) == batch[i].content_hash]
-    if unchanged:
-        conn.execute(update(RAW).where(RAW.c.nct_id.in_(unchanged)).values(checked_at=now))
-        result.unchanged = len(unchanged)
+    ids = list(groups)
+    current = dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(ids))).all())
+    updated = dict(conn.execute(select(TRIAL.c.nct_id, TRIAL.c.last_update_posted_date)
+                                .where(TRIAL.c.nct_id.in_(list(current)))).all()) if current else {}
+    history = _history_hashes(conn, ids)
+    touched: list[str] = []
     todo: list[PreparedStudy] = []
-    for nct_id in ids:
-        item = batch[nct_id]
-        if existing.get(nct_id) == item.content_hash:
+    chains: list[tuple[str, list[_Link]]] = []
+    for nct_id, items in groups.items():
+        known = history.get(nct_id, set()) | ({current[nct_id]} if nct_id in current else set())
+        fresh: dict[str, PreparedStudy] = {}
+        for item in items:
+            if item.content_hash in known or item.content_hash in fresh:
+                result.unchanged += 1
+                if item.content_hash == current.get(nct_id):
+                    touched.append(nct_id)
+            elif isinstance(item, Unchanged):  # its content is nowhere in the store: it cannot be placed
+                result.rejected.append(Rejected(item.origin, "stored record changed while this one was prepared; "
+                                                             "it is fetched again next run", nct_id))
+            else:
+                fresh[item.content_hash] = item
+        if not fresh:
             continue
-        if isinstance(item, Unchanged):  # the store changed while it was being prepared
-            result.rejected.append(Rejected(item.origin, "stored record changed while this one was prepared; "
-                                                         "it is fetched again next run", nct_id))
+        chain = [_Link(updated.get(nct_id) or "", 0, current[nct_id], None)] if nct_id in current else []
+        chain += [_Link(_last_update(p), n, p.content_hash, p) for n, p in enumerate(fresh.values(), 1)]
+        chain.sort(key=lambda link: (link.updated, link.order))
+        chains.append((nct_id, chain))
+        newest = chain[-1].item
+        if newest is None:  # every new record is older than the stored one: history only
+            result.history += len(fresh)
             continue
-        todo.append(item)
-    if not todo:
+        todo.append(newest)
+        result.history += len(fresh) - 1
+    if touched:
+        conn.execute(update(RAW).where(RAW.c.nct_id.in_(touched)).values(checked_at=now))
+    if not chains:
         return result
     for item in todo:
         for message in item.warnings:
             result.warnings.append((item.nct_id, message))
             log.warning("%s (%s): %s", item.nct_id, item.origin, message)
-
-    changed = [p for p in todo if p.nct_id in existing]
-    versions = _version_rows(conn, changed, existing, now) if changed else []
+    versions = _version_rows(conn, chains, now)
+    changed = [p for p in todo if p.nct_id in current]
     _store_rows(conn, todo, replace_ids=[p.nct_id for p in changed], now=now)
     if versions:
         conn.execute(insert(TrialVersion.__table__), versions)
     result.changed, result.changed_ids = len(changed), [p.nct_id for p in changed]
-    result.new_ids = [p.nct_id for p in todo if p.nct_id not in existing]
+    result.new_ids = [p.nct_id for p in todo if p.nct_id not in current]
     result.new = len(result.new_ids)
     return result
+
+
+@dataclass
+class _Link:
+    """One record of a trial in date order: the stored one (``item`` None) or a new one."""
+
+    updated: str
+    order: int
+    content_hash: str
+    item: PreparedStudy | None
+
+
+LAST_UPDATE_AT = list(TRIAL.columns.keys()).index("last_update_posted_date")
+
+
+def _last_update(item: PreparedStudy) -> str:
+    return item.trial[LAST_UPDATE_AT] or ""
+
+
+def _history_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Every content hash in the version rows of these trials."""
+    version = TrialVersion.__table__
+    out: dict[str, set[str]] = {}
+    for nct_id, old, new in conn.execute(select(version.c.nct_id, version.c.old_hash, version.c.new_hash)
+                                         .where(version.c.nct_id.in_(list(nct_ids)))):
+        out.setdefault(nct_id, set()).update((old, new))
+    return out
 
 
 def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: list[str], now: datetime,
@@ -269,22 +323,30 @@ def renormalize(conn: Connection, nct_ids: Sequence[str], now: datetime | None =
     return result
 
 
-def _version_rows(conn: Connection, changed: list[PreparedStudy], existing: dict[str, str],
-                  now: datetime) -> list[dict[str, Any]]:
-    """Version rows comparing each changed study with its stored raw record."""
-    ids = [p.nct_id for p in changed]
-    old_bodies = dict(conn.execute(select(RAW.c.nct_id, RAW.c.body).where(RAW.c.nct_id.in_(ids))).all())
+def _version_rows(conn: Connection, chains: list[tuple[str, list[_Link]]], now: datetime) -> list[dict[str, Any]]:
+    """A version row for each step of each chain that involves a new record, oldest first."""
+    stored_ids = [nct_id for nct_id, chain in chains if any(link.item is None for link in chain)]
+    old_bodies = dict(conn.execute(select(RAW.c.nct_id, RAW.c.body).where(RAW.c.nct_id.in_(stored_ids))).all()
+                      ) if stored_ids else {}
     rows = []
-    for item in changed:
-        try:
-            old = normalize_study(load_raw(old_bodies[item.nct_id])).snapshot()
-        except (RecordError, KeyError, ValueError, zlib.error, zstandard.ZstdError) as exc:
-            log.warning("%s: stored record unreadable (%s); diff against nothing", item.nct_id, exc)
-            old = {}
-        rows.append({"nct_id": item.nct_id, "recorded_at": now, "old_hash": existing[item.nct_id],
-                     "new_hash": item.content_hash, "diff": diff_snapshots(old, item.tracked()),
-                     "source": item.origin})
+    for nct_id, chain in chains:
+        for before, after in zip(chain, chain[1:]):
+            rows.append({"nct_id": nct_id, "recorded_at": now, "old_hash": before.content_hash,
+                         "new_hash": after.content_hash,
+                         "diff": diff_snapshots(_tracked(before, old_bodies.get(nct_id)), _tracked(after, old_bodies.get(nct_id))),
+                         "source": (after.item or before.item).origin})
     return rows
+
+
+def _tracked(link: _Link, stored_body: bytes | None) -> dict[str, Any]:
+    """The tracked fields of a record in a chain ({} for a stored record that cannot be read)."""
+    if link.item is not None:
+        return link.item.tracked()
+    try:
+        return normalize_study(load_raw(stored_body)).snapshot()
+    except (RecordError, TypeError, KeyError, ValueError, zlib.error, zstandard.ZstdError) as exc:
+        log.warning("stored record unreadable (%s); diff against nothing", exc)
+        return {}
 
 
 def touch(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None) -> None:
