@@ -22,6 +22,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from kb import gcpause
+from kb.errors import Interrupted
+from kb.interrupts import StopFlag, stop_on_signals
 from kb.normalize import nct_id_of
 from kb.runlog import finish_run, start_run
 from kb.sources import SourceRecord, SourceUnit, iter_units, parse_units
@@ -112,8 +114,8 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine
-                      ) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
+def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine,
+                      stop: StopFlag | None = None) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
     """Prepared batches in input order, from ``workers`` processes (0: this process)."""
     if workers <= 0:
         archives: dict[str, zipfile.ZipFile] = {}
@@ -126,14 +128,19 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
                 archive.close()
         return
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
-    with ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),))
+    try:
         pending: deque[Future] = deque()
         for chunk in _unit_batches(units, batch_size):
+            if stop and stop.requested:
+                return
             pending.append(pool.submit(prepare_units, chunk, db_url))
             if len(pending) > 2 * workers:  # bounded memory: a few batches in flight
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:  # interrupted or failed: drop the batches in flight instead of waiting for them
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Unchanged | Rejected],
@@ -153,27 +160,48 @@ def default_workers() -> int:
 
 def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int = BATCH_SIZE,
                  workers: int | None = None, on_batch: Callable[[int], None] | None = None) -> ImportSummary:
-    """Import every study under ``paths`` and write the run to the run log."""
+    """Import every study under ``paths`` and write the run to the run log.
+
+    The first SIGINT / SIGTERM stops it between batches: complete batches stay committed, the
+    rest is not written, the run is marked ``interrupted`` and :class:`Interrupted` is raised.
+    """
     paths = [str(p) for p in paths]
     workers = default_workers() if workers is None else workers
     run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
     summary = ImportSummary(run_id=run_id)
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
     try:
-        with gcpause.paused():
-            for number, prepared in enumerate(_prepared_batches(units, batch_size, workers, engine), 1):
+        with stop_on_signals() as stop, gcpause.paused():
+            batches = _prepared_batches(units, batch_size, workers, engine, stop)
+            for number, prepared in enumerate(batches, 1):
                 for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
+                    stop.check()
                     _write(engine, summary, chunk, "import")
                     if on_batch:
                         on_batch(len(chunk))
                 if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
                     gcpause.collect()
+            stop.check()
+    except Interrupted as exc:
+        finish_run(engine, run_id, "interrupted", summary.counts(), [str(exc)])
+        raise Interrupted(f"{exc}; {summary.result.stored} studies of complete batches committed "
+                          f"(run {run_id} marked interrupted; run the import again to finish)") from None
     except BaseException as exc:
-        finish_run(engine, run_id, "failed", summary.counts(), [f"{type(exc).__name__}: {exc}"])
+        finish_run(engine, run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                   summary.counts(), [f"{type(exc).__name__}: {exc}"])
         raise
     errors = [f"{r.origin}: {r.reason}" for r in summary.rejected]
     finish_run(engine, run_id, "ok", summary.counts(), errors)
     return summary
+
+
+def nothing_imported_reason(summary: ImportSummary) -> str:
+    """Why an import stored nothing, in a sentence."""
+    if summary.read == 0:
+        return "nothing imported: no API v2 study JSON found (.json, .jsonl, .ndjson or .zip)"
+    first = summary.rejected[0] if summary.rejected else None
+    return (f"nothing imported: all {summary.read} records were rejected"
+            + (f" (first: {first.origin}: {first.reason})" if first else ""))
 
 
 def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,

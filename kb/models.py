@@ -248,7 +248,9 @@ class RunLog(SQLModel, table=True):
     kind: str = Field(max_length=16, index=True)
     started_at: datetime
     finished_at: Optional[datetime] = None
-    status: str = Field(default="running", max_length=16)
+    status: str = Field(default="running", max_length=16)  # running, ok, failed, interrupted, abandoned...
+    pid: Optional[int] = None  # the process running it, so that a later run can tell a dead one
+    host: Optional[str] = Field(default=None, max_length=255)
     args: Optional[dict] = _json()
     counts: Optional[dict] = _json()
     errors: Optional[list] = _json()

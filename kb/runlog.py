@@ -1,24 +1,36 @@
-"""The run log: one row per job run (import, crawl) with its counts and errors."""
+"""The run log: one row per job run (import, crawl) with its counts and errors.
+
+A run row records the process running it (pid, host, and the start time of that process); a
+row left ``running`` by a process that is gone (killed, power cut) is marked ``abandoned`` by
+the next run that starts, so no row stays ``running`` for ever.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from kb.models import CrawlState, RunLog
 from kb.bulk import upsert
+from kb.models import CrawlState, RunLog
 from kb.store import utcnow
 
 RUN = RunLog.__table__
 STATE = CrawlState.__table__
 MAX_LOGGED_ERRORS = 1000
+FINAL = ("ok", "skipped", "failed", "interrupted", "abandoned")
+"""The statuses a run ends in."""
 
 
 def start_run(engine: Engine, kind: str, args: dict[str, Any]) -> int:
-    """Record a run as started; returns its id."""
+    """Record a run as started by this process (first marking dead runs abandoned); returns its id."""
+    abandon_dead_runs(engine)
     with engine.begin() as conn:
-        return conn.execute(insert(RUN).values(kind=kind, started_at=utcnow(), status="running", args=args)
+        return conn.execute(insert(RUN).values(kind=kind, started_at=utcnow(), status="running", args=args,
+                                               pid=os.getpid(), host=socket.gethostname())
                             .returning(RUN.c.id)).scalar_one()
 
 
@@ -28,6 +40,51 @@ def finish_run(engine: Engine, run_id: int, status: str, counts: dict[str, Any],
     with engine.begin() as conn:
         conn.execute(update(RUN).where(RUN.c.id == run_id).values(
             finished_at=utcnow(), status=status, counts=counts, errors=(errors or [])[:MAX_LOGGED_ERRORS]))
+
+
+def abandon_dead_runs(engine: Engine) -> list[int]:
+    """Mark ``abandoned`` the runs left ``running`` by a process of this host that is gone; their ids.
+
+    A row without a pid (written before trialkb recorded it) is abandoned too. Rows of other
+    hosts are left alone: whether their process lives cannot be told from here.
+    """
+    host = socket.gethostname()
+    with engine.connect() as conn:
+        rows = conn.execute(select(RUN.c.id, RUN.c.pid, RUN.c.host, RUN.c.started_at)
+                            .where(RUN.c.status == "running")).all()
+    dead = [r.id for r in rows if r.pid is None or (r.host == host and not process_alive(r.pid, r.started_at))]
+    if dead:
+        with engine.begin() as conn:
+            conn.execute(update(RUN).where(RUN.c.id.in_(dead), RUN.c.status == "running").values(
+                status="abandoned", finished_at=utcnow(),
+                errors=["abandoned: the process running it ended without finishing it"]))
+    return dead
+
+
+def process_alive(pid: int, since: datetime | None = None) -> bool:
+    """Whether process ``pid`` runs, and (where /proc tells) started no later than ``since`` (no reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = _process_start(pid)
+    if started is None or since is None:
+        return True
+    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    return started <= since.timestamp() + 1.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (Unix time), from /proc; None where there is no /proc."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def last_run(engine: Engine, kind: str, status: str | None = "ok") -> dict[str, Any] | None:

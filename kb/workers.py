@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import threading
 import time
 
@@ -17,7 +18,11 @@ from kb import gcpause
 
 
 def start_worker(job_pid: int) -> None:
-    """Worker initializer: pause the garbage collector, and exit when process ``job_pid`` ends."""
+    """Worker initializer: pause the garbage collector, and exit when process ``job_pid`` ends.
+
+    Ctrl-C reaches the whole process group: a worker ignores it and lets the job stop cleanly.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gcpause.pause()
     threading.Thread(target=_exit_after, args=(job_pid,), name="trialkb-watch-job", daemon=True).start()
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from kb.errors import BadArgument
 from kb.cli.common import DbOption, at_least, console, engine_from, err, fail, print_rows, reader_from
 
 
@@ -27,9 +28,13 @@ def import_command(ctx: typer.Context,
 
     Example: trialkb import ctgov-archive.zip
     """
-    from kb.importer import import_paths
+    from kb.errors import NothingImported
+    from kb.importer import import_paths, nothing_imported_reason
     from kb.sources import count_inputs
 
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise BadArgument(f"no such file or directory: {', '.join(missing)} (nothing imported)")
     engine = engine_from(ctx, db)
     total = sum(count_inputs(p) or 0 for p in paths) or None
     with _progress("importing") as progress:
@@ -43,6 +48,8 @@ def import_command(ctx: typer.Context,
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 50:
         console.print(f"  ... and {len(summary.rejected) - 50} more (see the run log: trialkb runs)")
+    if summary.result.stored == 0:
+        raise NothingImported(nothing_imported_reason(summary))
 
 
 def show(ctx: typer.Context, nct_id: str,

@@ -1,0 +1,118 @@
+"""A real ``trialkb import`` process stopped by SIGINT / SIGTERM / SIGKILL; run rows never stay running."""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import insert, select
+
+from kb.models import RunLog
+from kb.runlog import abandon_dead_runs, start_run
+from tests.conftest import CTGOV, ROOT
+
+STUDIES = 12000
+BATCH = 200
+
+
+@pytest.fixture(scope="module")
+def big_jsonl(tmp_path_factory):
+    """Real records under new NCT ids, as one JSON Lines file: long enough to interrupt."""
+    records = [json.loads(p.read_text()) for p in sorted((CTGOV / "realworld").rglob("*.json"))]
+    path = tmp_path_factory.mktemp("big") / "studies.jsonl"
+    with path.open("w") as out:
+        for n in range(STUDIES):
+            study = records[n % len(records)]
+            study["protocolSection"]["identificationModule"]["nctId"] = f"NCT9{n:07d}"
+            out.write(json.dumps(study) + "\n")
+    return path
+
+
+def _start_import(db, path):
+    return subprocess.Popen([sys.executable, "-m", "kb.cli", "--db", str(db), "import", str(path),
+                             "--batch-size", str(BATCH)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _count(db, table="trial"):
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _wait_for_rows(db, process, at_least=BATCH, timeout=120):
+    deadline = time.monotonic() + timeout
+    while _count(db) < at_least:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the import stored nothing in time"
+        time.sleep(0.1)
+
+
+def _runs(db):
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT status, counts FROM run_log ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
+    db = tmp_path / "kb.db"
+    process = _start_import(db, big_jsonl)
+    _wait_for_rows(db, process)
+    process.send_signal(signum)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert process.returncode == 130, err
+    assert took < 5, f"took {took:.1f} s to stop"
+    assert err.splitlines() == [err.strip()] and err.startswith(f"Error: interrupted by {signal.Signals(signum).name}")
+    assert "Traceback" not in out + err
+    stored = _count(db)
+    assert BATCH <= stored < STUDIES and stored % BATCH == 0  # whole batches only
+    assert _count(db, "raw_record") == stored
+    [(status, counts)] = _runs(db)
+    assert status == "interrupted" and json.loads(counts)["new"] == stored
+    if signum == signal.SIGTERM:  # the re-run completes the store, nothing lost or doubled
+        rerun = _start_import(db, big_jsonl)
+        out, err = rerun.communicate(timeout=300)
+        assert rerun.returncode == 0, err
+        assert _count(db) == _count(db, "raw_record") == STUDIES
+        assert [s for s, _ in _runs(db)] == ["interrupted", "ok"]
+
+
+def test_a_killed_import_is_marked_abandoned_by_the_next_run(tmp_path, big_jsonl):
+    db = tmp_path / "kb.db"
+    process = _start_import(db, big_jsonl)
+    _wait_for_rows(db, process)
+    process.kill()
+    process.communicate()
+    assert [s for s, _ in _runs(db)] == ["running"]
+    again = subprocess.run([sys.executable, "-m", "kb.cli", "--db", str(db), "import",
+                            str(CTGOV / "domain/NCT06464679.json")], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert [s for s, _ in _runs(db)] == ["abandoned", "ok"]
+
+
+def test_only_dead_processes_of_this_host_are_abandoned(engine):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    now = datetime.now(timezone.utc)
+    rows = [{"kind": "crawl", "started_at": now, "status": "running", "pid": gone.pid, "host": socket.gethostname()},
+            {"kind": "crawl", "started_at": now, "status": "running", "pid": os.getpid(), "host": socket.gethostname()},
+            {"kind": "crawl", "started_at": now, "status": "running", "pid": gone.pid, "host": "elsewhere"},
+            {"kind": "import", "started_at": now, "status": "running", "pid": None, "host": None},
+            {"kind": "import", "started_at": now, "status": "ok", "pid": gone.pid, "host": socket.gethostname()}]
+    with engine.begin() as conn:
+        conn.execute(insert(RunLog.__table__), rows)
+    assert abandon_dead_runs(engine) == [1, 4]
+    start_run(engine, "import", {})
+    with engine.connect() as conn:
+        statuses = conn.execute(select(RunLog.status).order_by(RunLog.id)).scalars().all()
+    assert statuses == ["abandoned", "running", "running", "abandoned", "ok", "running"]
