@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.cli.common import DbOption, at_least, console, engine_from, fail
+from kb.errors import BadArgument, check_nct_id
 
 graph_app = typer.Typer(help="The trial graph.", no_args_is_help=True)
 
@@ -32,6 +33,7 @@ def similar(ctx: typer.Context, nct_id: str,
     from graph.similarity import UnknownTrial
     from kb.models import Trial
 
+    nct_id = check_nct_id(nct_id)
     engine = engine_from(ctx, db, readonly=True)
     index, _ = load_index(engine)
     try:
@@ -68,6 +70,8 @@ def export(ctx: typer.Context, path: Path,
     from graph.build import build_graph
     from graph.export import export_graph
 
+    if not path.parent.is_dir():
+        raise BadArgument(f"cannot write {path}: no directory {path.parent}")
     graph = build_graph(engine_from(ctx, db, readonly=True), relevant_only=relevant_only)
     try:
         written = export_graph(graph, path, fmt)
