@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import create_engine, func, select
 
@@ -92,7 +92,9 @@ def test_second_run_with_nothing_changed_fetches_only_version(db, server):
 def test_changed_record_yields_one_version_row_and_searches_use_the_watermark(db, server):
     server.put(load("history/NCT06464679.2024-06.json"))
     assert crawl(db, server).returncode == 0
-    server.put(load("domain/NCT06464679.json"))
+    base_query = base_queries()[0]
+    mark = get_state(open_store(db), watermark_key(base_query.name))  # the first run's date, not today's:
+    server.put(load("domain/NCT06464679.json"))  # no wall clock in the test (it failed around UTC midnight)
     server.data_timestamp = "2026-11-27T09:00:00"
     seen = len(server.log)
     result = crawl(db, server)
@@ -101,10 +103,10 @@ def test_changed_record_yields_one_version_row_and_searches_use_the_watermark(db
     assert len(versions) == 1
     assert versions[0]["diff"]["overall_status"] == ["NOT_YET_RECRUITING", "RECRUITING"]
     assert run_log(db)["counts"]["changed"] == 1
-    base = base_queries()[0].params["query.term"]
+    base = base_query.params["query.term"]
     windows = {r.params.get("filter.advanced") for r in server.log[seen:] if r.params.get("query.term") == base}
-    yesterday = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
-    assert windows == {f"AREA[LastUpdatePostDate]RANGE[{yesterday},MAX]"}
+    day_before = (date.fromisoformat(mark) - timedelta(days=1)).isoformat()
+    assert windows == {f"AREA[LastUpdatePostDate]RANGE[{day_before},MAX]"}
 
 
 def test_faults_are_retried_and_counted(db, server):

@@ -1,32 +1,94 @@
-"""Driver-level inserts and upserts store exactly what SQLAlchemy's own insert() stores."""
+"""The write path stores exactly what SQLAlchemy's own insert() stores, on SQLite and PostgreSQL.
+
+Compared at the driver level (``exec_driver_sql``: the text, numbers and bytes in the database,
+before any SQLAlchemy result processing), for every column type the models use: text, integer,
+boolean, datetime (text on SQLite), JSON (list, dict, SQL NULL), binary.
+"""
 
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select
+import time_machine
+from sqlalchemy import delete, insert, select
 
-from kb.bulk import insert_rows, table_rows, upsert
-from kb.models import CrawlState, RunLog, Trial, TrialFact
+from kb.bulk import table_rows, upsert
+from kb.models import CHILD_TABLES, CrawlState, Intervention, MeshTerm, RawRecord, RunLog, Sponsor, Trial
+from kb.normalize import normalize_study
+from kb.runlog import finish_run, start_run
+from kb.store import TABLES, prepare, write_studies
+from tests.conftest import load
 
-ROW = {"kind": "crawl", "status": "ok", "started_at": datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc),
-       "finished_at": None, "args": {"queries": ["car_x_immune"], "since": None}, "counts": None, "errors": []}
-
-
-def _raw_rows(conn, table, order_by):
-    """Stored values as the driver returns them, bypassing SQLAlchemy's result processing."""
-    names = ", ".join(c.name for c in table.columns if c.name != "id")
-    return conn.exec_driver_sql(f"SELECT {names} FROM {table.name} ORDER BY {order_by}").all()
+FROZEN = datetime(2026, 11, 27, 23, 59, 59, 999999, tzinfo=timezone.utc)  # a test across UTC midnight fails no more
+STUDY_TABLES = ["trial", *CHILD_TABLES, "sponsor", "mesh_term", "raw_record"]
 
 
-def test_insert_rows_stores_what_sqlalchemy_stores(engine):
-    with engine.begin() as conn:
-        conn.execute(insert(RunLog.__table__), ROW)
-        insert_rows(conn, RunLog.__table__, [ROW])
-        first, second = _raw_rows(conn, RunLog.__table__, "id")
-    assert first == second
+def _raw(conn, table_name):
+    """Stored values as the driver returns them, in key order."""
+    table = Trial.metadata.tables[table_name]
+    names = ", ".join(c.name for c in table.columns if c is not table.autoincrement_column)
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    return conn.exec_driver_sql(f"SELECT {names} FROM {table_name} ORDER BY {keys}").all()
+
+
+def _dump(engine, tables):
     with engine.connect() as conn:
-        runs = conn.execute(select(RunLog.started_at, RunLog.args, RunLog.counts)).all()
-    assert runs[1] == (datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc),
-                       {"queries": ["car_x_immune"], "since": None}, None) == runs[0]
+        return {name: _raw(conn, name) for name in tables}
+
+
+def _clear(engine):
+    with engine.begin() as conn:
+        for name in ["raw_record", *CHILD_TABLES, "trial", "sponsor", "mesh_term"]:
+            conn.execute(delete(Trial.metadata.tables[name]))
+
+
+@time_machine.travel(FROZEN, tick=False)
+def test_write_studies_stores_what_sqlalchemy_stores(engine):
+    """The production path (prepare in a worker, write_prepared) against plain insert() of the same rows."""
+    studies = [("seed", load("domain/NCT06464679.json")), ("sample", load("registry_samples/NCT02210780.json"))]
+    with engine.begin() as conn:  # between them: every child table, MeSH terms, sponsors
+        write_studies(conn, studies, source="test")  # its clock: utcnow(), frozen
+    ours = _dump(engine, STUDY_TABLES)
+    _clear(engine)
+    with engine.begin() as conn:
+        for origin, data in studies:
+            prepared = prepare(origin, data)
+            study = normalize_study(data)
+            conn.execute(insert(Sponsor.__table__), [{"name": n, "agency_class": c} for n, c in study.sponsors.items()])
+            if study.mesh_terms:
+                conn.execute(insert(MeshTerm.__table__), [{"mesh_id": m, "term": t} for m, t in study.mesh_terms.items()])
+            conn.execute(insert(Trial.__table__), {**study.trial, "content_hash": prepared.content_hash,
+                                                   "source": origin, "first_seen_at": FROZEN, "updated_at": FROZEN})
+            for name in CHILD_TABLES:
+                if study.children[name]:
+                    conn.execute(insert(TABLES[name]), study.children[name])
+            conn.execute(insert(RawRecord.__table__), {"nct_id": prepared.nct_id, "content_hash": prepared.content_hash,
+                                                       "body": prepared.body, "source": origin,
+                                                       "fetched_at": FROZEN, "checked_at": FROZEN})
+    theirs = _dump(engine, STUDY_TABLES)
+    assert {k: len(v) for k, v in ours.items()} == {k: len(v) for k, v in theirs.items()}
+    assert all(ours.values()), [k for k, v in ours.items() if not v]
+    for name in STUDY_TABLES:
+        assert ours[name] == theirs[name], name
+
+
+@time_machine.travel(FROZEN, tick=False)
+def test_run_log_and_state_rows_match_sqlalchemy(engine):
+    """upsert() (crawl state) and the run log against insert(): datetimes, JSON dicts and lists, NULLs."""
+    run_id = start_run(engine, "crawl", {"queries": ["car_x_immune"], "since": None})
+    finish_run(engine, run_id, "ok", {"new": 1}, [])
+    with engine.begin() as conn:
+        upsert(conn, CrawlState.__table__, [{"key": "a", "value": "1", "updated_at": FROZEN}], ["key"])
+    ours = _dump(engine, ["run_log", "crawl_state"])
+    with engine.begin() as conn:
+        conn.execute(delete(RunLog.__table__))
+        conn.execute(delete(CrawlState.__table__))
+        row = conn.execute(select(RunLog.__table__.c.pid, RunLog.__table__.c.host)).first()
+        conn.execute(insert(RunLog.__table__), {"kind": "crawl", "started_at": FROZEN, "finished_at": FROZEN,
+                                                "status": "ok", "args": {"queries": ["car_x_immune"], "since": None},
+                                                "counts": {"new": 1}, "errors": [], "pid": ours["run_log"][0][4],
+                                                "host": ours["run_log"][0][5]})
+        conn.execute(insert(CrawlState.__table__), {"key": "a", "value": "1", "updated_at": FROZEN})
+    assert row is None
+    assert _dump(engine, ["run_log", "crawl_state"]) == ours
 
 
 def test_upsert_updates_on_conflict_and_ignores_with_no_columns(engine):
@@ -52,25 +114,9 @@ def test_missing_columns_take_their_defaults(engine):
 
 
 def test_table_rows_serializes_json_columns_only():
-    rows = table_rows(TrialFact.__table__, [{"nct_id": "NCT00000001", "kind": "target", "value": "CD19"}])
-    names = [c.name for c in TrialFact.__table__.columns]
-    assert dict(zip(names, rows[0]))["value"] == "CD19"
-    assert len(rows[0]) == len(names)
-
-
-def test_insert_tuples_stores_json_text_and_nulls_alike_on_both_dialects(engine):
-    from kb.bulk import insert_tuples
-    from kb.models import Intervention
-
-    with engine.begin() as conn:
-        upsert(conn, Trial.__table__, [{"nct_id": "NCT00000001", "content_hash": "h", "source": "t",
-                                        "first_seen_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
-                                        "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}], ["nct_id"])
-        rows = [{"nct_id": "NCT00000001", "position": 0, "type": "BIOLOGICAL", "name": "KN5501 CAR-NK",
-                 "other_names": ["KN5501", "CD19 CAR-NK"], "description": "Sjögren's; 2×10⁶ cells/kg"},
-                {"nct_id": "NCT00000001", "position": 1, "type": "DRUG", "name": "Fludarabine"}]
-        insert_tuples(conn, Intervention.__table__, table_rows(Intervention.__table__, rows))
-        stored = conn.execute(select(Intervention.name, Intervention.other_names, Intervention.description)
-                              .order_by(Intervention.position)).all()
-    assert [tuple(r) for r in stored] == [("KN5501 CAR-NK", ["KN5501", "CD19 CAR-NK"], "Sjögren's; 2×10⁶ cells/kg"),
-                                          ("Fludarabine", None, None)]
+    """Intervention has JSON columns (other_names, arm_labels) beside text that looks like JSON."""
+    rows = table_rows(Intervention.__table__, [{"nct_id": "NCT00000001", "position": 0, "name": '["not", "json"]',
+                                               "other_names": ["KN5501", "CD19 CAR-NK"], "arm_labels": None}])
+    values = dict(zip([c.name for c in Intervention.__table__.columns], rows[0]))
+    assert values == {"nct_id": "NCT00000001", "position": 0, "type": None, "name": '["not", "json"]',
+                      "description": None, "other_names": '["KN5501","CD19 CAR-NK"]', "arm_labels": None}
