@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +86,7 @@ def _get(obj: dict, path: str, kind: type | tuple[type, ...], default: Any = Non
             return default
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise RecordError(f"{path}: expected {names}, got {type(value).__name__} {value!r:.60}")
+        raise RecordError(f"{path}: expected {names}, got {type(value).__name__} {reprlib.repr(value):.60}")
     return value
 
 

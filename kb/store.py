@@ -164,7 +164,9 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
     except RecordError as exc:
         return Rejected(origin, str(exc), nct_id)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
-        return Rejected(origin, f"unreadable record: {type(exc).__name__}: {exc}", nct_id)
+        return Rejected(origin, f"unreadable record: {type(exc).__name__}: {str(exc)[:200]}", nct_id)
+    except RecursionError:  # found by tests/kb/test_fuzz.py: a value nested thousands of levels deep
+        return Rejected(origin, "unreadable record: nested too deeply", nct_id)
 
 
 def stored_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, str]:

@@ -9,11 +9,11 @@ modules), or adds a property the record lacks with a value shaped by the schema.
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import yaml
 from hypothesis import strategies as st
 
@@ -130,37 +130,65 @@ class Mutated:
 MUTATIONS = ["wrong_type", "null", "huge", "odd_unicode", "nesting", "markdown", "bad_enum", "drop", "add"]
 
 
+@lru_cache(maxsize=1)
+def _bases() -> list[tuple[bytes, st.SearchStrategy, st.SearchStrategy]]:
+    """Each base record as JSON bytes (a fresh copy is one parse), with strategies for its paths
+    and its deep ones (built once: making a strategy costs more than drawing from it)."""
+    out = []
+    for record in base_records():
+        paths = walk(record)
+        deep = [p for p in paths if len(p) >= 4] or paths
+        out.append((orjson.dumps(record), st.sampled_from(paths), st.sampled_from(deep)))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _wrong_type_at(path: tuple) -> st.SearchStrategy:
+    return wrong_type(schema_at(path))
+
+
+@lru_cache(maxsize=None)
+def _added_at(path: tuple) -> st.SearchStrategy:
+    """(name, value) of a property the schema allows at ``path``, the value shaped by the schema."""
+    spec = schema_at(path) if path else resolve(schemas()["Study"])
+    props = (spec or {}).get("properties") or {}
+    if not props:
+        return st.none()
+    return st.sampled_from(sorted(props)).flatmap(lambda name: st.tuples(st.just(name), from_schema(props[name])))
+
+
 @st.composite
 def mutated_record(draw: st.DrawFn) -> Mutated:
     """A real record with one to four mutations."""
-    record = copy.deepcopy(draw(st.sampled_from(base_records())))
+    body, paths, deep = draw(st.sampled_from(_bases()))
+    record = orjson.loads(body)
     done: list[str] = []
     for _ in range(draw(st.integers(1, 4))):
-        paths = walk(record)
-        if not paths:
-            break
-        deep = [p for p in paths if len(p) >= 4]  # mostly fields, sometimes whole modules
-        path = draw(st.sampled_from(deep if deep and draw(st.integers(0, 9)) else paths))
+        # mostly fields, sometimes whole modules
+        path = draw(deep if draw(st.integers(0, 9)) else paths)
         parent = record
-        for step in path[:-1]:
-            parent = parent[step]
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]]
+        except (KeyError, IndexError, TypeError):  # gone with an earlier mutation
+            continue
+        if not isinstance(parent, (dict, list)):  # replaced by a string with an earlier mutation
+            continue
         key = path[-1]
         kind = draw(st.sampled_from(MUTATIONS))
         done.append(f"{kind} {'.'.join(map(str, path))}")
-        node = schema_at(tuple(p for p in path))
         if kind == "drop":
             del parent[key]
             continue
         if kind == "add":
-            target = parent if isinstance(parent, dict) else record
-            spec = schema_at(path[:-1]) if isinstance(parent, dict) else resolve(schemas()["Study"])
-            props = sorted((spec or {}).get("properties") or {})
-            if props:
-                name = draw(st.sampled_from(props))
-                target[name] = draw(from_schema(spec["properties"][name]))
+            target, where = (parent, path[:-1]) if isinstance(parent, dict) else (record, ())
+            added = draw(_added_at(where))
+            if added:
+                target[added[0]] = added[1]
             continue
         value = {
-            "wrong_type": lambda: draw(wrong_type(node)),
+            "wrong_type": lambda: draw(_wrong_type_at(path)),
             "null": lambda: None,
             "huge": lambda: draw(st.text(min_size=1, max_size=3)) * draw(st.integers(10_000, 100_000)),
             "odd_unicode": lambda: draw(ODD),

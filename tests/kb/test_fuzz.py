@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from kb.importer import import_paths
 from kb.store import PreparedStudy, Rejected, prepare
 from tests.conftest import load
-from tests.kb.fuzz_records import mutated_record, walk, with_duplicate_key
+from tests.kb.fuzz_records import mutated_record, nested, walk, with_duplicate_key
 
 RECORDS = int(os.environ.get("TRIALKB_FUZZ_RECORDS", "10000"))
 BATCH = 25
@@ -45,7 +45,15 @@ def test_the_normalizer_stores_or_rejects_every_record(records):
         COUNTS["normalizer_" + ("stored" if isinstance(result, PreparedStudy) else "rejected")] += 1
 
 
-IMPORT_BATCHES = max(1, RECORDS // 500)
+def test_a_value_nested_thousands_deep_is_rejected_not_a_crash():
+    """Found by this fuzzing: the error message's repr of the value recursed without end."""
+    record = load("domain/NCT06464679.json")
+    record["protocolSection"]["identificationModule"]["nctId"] = nested(2000)
+    result = prepare("deep", record)
+    assert isinstance(result, Rejected) and result.reason.startswith("protocolSection.identificationModule.nctId:")
+
+
+IMPORT_BATCHES = max(1, RECORDS // 200)
 
 
 @settings(FAST, max_examples=IMPORT_BATCHES)
