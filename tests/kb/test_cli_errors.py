@@ -91,3 +91,34 @@ def test_import_of_nothing_fails_and_says_why(tmp_path):
     clean_error(runner.invoke(app, ["--db", db, "import", str(tmp_path / "bad.json")]),
                 "nothing imported: all 1 records were rejected .*no protocolSection")
     assert runner.invoke(app, ["--db", db, "import", SEED]).exit_code == 0
+
+
+@pytest.mark.postgres
+def test_read_commands_on_postgresql_read_only(pg_url):
+    """show / history / sql / runs through the read-only opener and engine on a PostgreSQL store."""
+    import json
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = pg_url + f"?options=-csearch_path%3D{schema}"
+    try:
+        assert runner.invoke(app, ["import", SEED, "--db", url]).exit_code == 0
+        shown = runner.invoke(app, ["show", "NCT06464679", "--json", "--db", url])
+        assert json.loads(shown.stdout)["status"] == "RECRUITING"
+        assert runner.invoke(app, ["history", "NCT06464679", "--db", url]).exit_code == 0
+        rows = runner.invoke(app, ["sql", "SELECT nct_id FROM trial", "--json", "--db", url])
+        assert json.loads(rows.stdout) == [{"nct_id": "NCT06464679"}]
+        clean_error(runner.invoke(app, ["sql", "SELECT 1; COMMIT; DELETE FROM trial_fact", "--db", url]),
+                    "exactly one statement")
+        assert "import" in runner.invoke(app, ["runs", "--db", url]).stdout
+        with admin.connect() as conn:
+            assert conn.execute(text(f"SELECT count(*) FROM {schema}.trial_fact")).scalar() > 0
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
