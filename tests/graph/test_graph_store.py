@@ -50,15 +50,17 @@ def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
     assert KN5501 <= set(ids[:7])
 
 
-def test_index_is_cached_until_the_store_changes(store):
-    url, engine = store
+def test_index_is_cached_until_the_store_changes(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'kb.db'}")
+    import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json", CTGOV / "registry_samples"], workers=0)
     _, rebuilt = load_index(engine)
     _, again = load_index(engine)
     assert (rebuilt, again) == (True, False)
-    import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
+    import_paths(engine, [CTGOV / "domain/NCT06464679.json"], workers=0)  # a newer record: the store changes
     _, after_change = load_index(engine)
     assert after_change is True
-    import_paths(engine, [CTGOV / "domain/NCT06464679.json"], workers=0)
+    import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)  # an older one: history only
+    assert load_index(engine)[1] is False
 
 
 @pytest.mark.parametrize("car_only", [False, True])
