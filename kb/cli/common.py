@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 console = Console()
 err = Console(stderr=True)
 
-DB_HELP = "Store URL (any SQLAlchemy URL) or SQLite path; default ~/.local/share/trialkb/trialkb.db"
+DB_HELP = "Store: a SQLite path or a postgresql:// URL; default ~/.local/share/trialkb/trialkb.db"
 DbOption = Annotated[Optional[str], typer.Option("--db", help=DB_HELP + " (also before the command)")]
 """Every command takes ``--db`` after its name too; it wins over the one before the command."""
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print a domain error and exit 1."""
+    """Print a domain error as one line and exit (1, or 130 for an interrupt)."""
     err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
