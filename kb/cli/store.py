@@ -43,7 +43,9 @@ def import_command(ctx: typer.Context,
                                on_batch=lambda n: progress.advance(task, n))
     c = summary.counts()
     console.print(f"read {c['read']}, new {c['new']}, changed {c['changed']}, unchanged {c['unchanged']}, "
-                  f"rejected {c['rejected']}, warnings {c['warnings']}", highlight=False)
+                  f"rejected {c['rejected']}, warnings {c['warnings']}"
+                  + (f", older versions kept as history {c['history']}" if c["history"] else ""),
+                  highlight=False, soft_wrap=True)
     for rejected in summary.rejected[:50]:
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 50:

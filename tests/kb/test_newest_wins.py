@@ -43,6 +43,18 @@ def test_one_folder_with_both_versions(engine, tmp_path):
     assert version["diff"]["overall_status"] == STATUS_CHANGE
 
 
+def test_the_import_summary_counts_the_older_version(tmp_path):
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    for name, path in (("a_2025.json", NEW), ("b_2024.json", OLD)):
+        shutil.copy(path, tmp_path / name)
+    result = CliRunner().invoke(app, ["import", str(tmp_path), "--db", str(tmp_path / "kb.db")])
+    assert result.stdout.splitlines()[0] == ("read 2, new 1, changed 0, unchanged 0, rejected 0, warnings 0, "
+                                             "older versions kept as history 1")
+
+
 def test_realworld_and_domain_in_one_import_repeated_rejects_nothing(sqlite_engine):
     """With worker processes (where the race was): the same state every time, nothing rejected."""
     paths = [CTGOV / "realworld", CTGOV / "domain"]
