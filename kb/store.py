@@ -188,9 +188,11 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
 
     A trial's current state is its newest record: by last-update date, then fetch time (a
     record fetched now beats the stored one of the same date; within a batch the later one in
-    input order). A record older than the current one becomes a version row in its place in the
-    history (old -> it -> next), never the current state. Content already stored or in the
-    history counts as unchanged, so re-running an import changes nothing, in any order.
+    input order). A record older than the current one is never the current state: it becomes a
+    version row from it to the next newer record of the batch or the store (and from the next
+    older new record to it). Content already stored or in the history counts as unchanged, so
+    re-running an import changes nothing, in any order. (Version rows written earlier are not
+    re-split: a late record between two old versions is compared with the current one.)
     """
     now = now or utcnow()
     result = WriteResult()
