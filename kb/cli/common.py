@@ -47,14 +47,42 @@ def engine_from(ctx: typer.Context, db: str | None = None) -> Engine:
         fail(f"cannot open the store: {str(exc).splitlines()[0]}")
 
 
-def print_rows(columns: list[str], rows: list[tuple]) -> None:
-    """Query results as a table."""
-    from rich.table import Table
+FORMAT_HELP = "table, csv, tsv or json (default: a table on a terminal, CSV when piped)"
+FormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+
+def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None) -> None:
+    """Query results in ``fmt`` (see :func:`kb.output.pick_format`): table, csv, tsv or json."""
+    from kb.output import pick_format, to_csv, to_json, to_tsv, typed_rows
+
+    try:
+        fmt = pick_format(fmt, console.is_terminal)
+    except ValueError as exc:
+        fail(str(exc))
+    if fmt == "json":
+        typer.echo(to_json(columns, rows))
+    elif fmt in ("csv", "tsv"):
+        typer.echo((to_csv if fmt == "csv" else to_tsv)(columns, rows), nl=False)
+    else:
+        from rich.table import Table
+
+        table = Table(*columns)
+        for column in table.columns:
+            column.overflow = "fold"
+        for row in typed_rows(columns, rows):
+            table.add_row(*(_table_cell(v) for v in row))
+        console.print(table)
+
+
+def _table_cell(value: object) -> str:
+    """A value as a table shows it: lists comma-separated, objects one ``key: value`` a line."""
+    from kb.output import cell_text
+
+    if isinstance(value, list):
+        return ", ".join(map(cell_text, value))
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {cell_text(v)}" for k, v in value.items())
+    return cell_text(value)
 
 
 def main_options(ctx: typer.Context,

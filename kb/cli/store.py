@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import DbOption, console, engine_from, err, fail, print_rows
+from kb.cli.common import DbOption, FormatOption, console, engine_from, err, fail, print_rows
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
@@ -103,10 +103,13 @@ def history(ctx: typer.Context, nct_id: str,
 
 
 def sql(ctx: typer.Context, statement: str,
-        as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects (--format json)")] = False,
         limit: Annotated[Optional[int], typer.Option(help="At most this many rows")] = None,
+        fmt: FormatOption = None,
         db: DbOption = None) -> None:
     """Run a read-only SQL query against the store (writes are refused by the database).
+
+    A table on a terminal, CSV when piped; JSON has true/false and nested lists and objects.
 
     Example: trialkb sql "SELECT nct_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
     """
@@ -122,10 +125,7 @@ def sql(ctx: typer.Context, statement: str,
     except SQLAlchemyError as exc:
         fail(f"query failed: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}")
         return
-    if as_json:
-        typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str, ensure_ascii=False))
-        return
-    print_rows(columns, rows)
+    print_rows(columns, rows, "json" if as_json else fmt)
 
 
 def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
@@ -148,18 +148,19 @@ def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs")] = 10,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON (--format json)")] = False,
+         fmt: FormatOption = None,
          db: DbOption = None) -> None:
-    """List the latest job runs (imports, crawls) with their counts.
+    """List the latest job runs (imports, crawls) with all their counts and errors.
 
     Example: trialkb runs --limit 5
     """
     from kb.queries import run_readonly_sql
 
     columns, rows = run_readonly_sql(
-        engine_from(ctx, db), f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
+        engine_from(ctx, db), f"SELECT id, kind, status, started_at, finished_at, counts, errors FROM run_log "
                           f"ORDER BY id DESC LIMIT {int(limit)}")
-    print_rows(columns, rows)
-
+    print_rows(columns, rows, "json" if as_json else fmt)
 
 
 def register(app: typer.Typer) -> None:
