@@ -48,33 +48,22 @@ def import_command(ctx: typer.Context,
 def show(ctx: typer.Context, nct_id: str,
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
          db: DbOption = None) -> None:
-    """Show one trial: status, phases, conditions, targets, cell type, products, and the evidence.
+    """Show one trial as a card: status, arms, targets, cell, diseases, sites, and each fact's evidence.
 
     Example: trialkb show NCT06464679 --json
     """
-    from rich.table import Table
-
-    from kb.queries import NotFound, get_trial
+    from kb.card import render_card, trial_card
+    from kb.queries import NotFound
 
     try:
-        trial = get_trial(engine_from(ctx, db), nct_id)
+        card = trial_card(engine_from(ctx, db), nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
     if as_json:
-        typer.echo(json.dumps(trial, indent=2, ensure_ascii=False, default=str))
+        typer.echo(json.dumps(card, indent=2, ensure_ascii=False, default=str))
         return
-    table = Table(show_header=False, box=None)
-    for key, value in trial.items():
-        if key == "evidence":
-            continue
-        if key in ("targets", "cell_type", "origin", "products", "disease_categories") and value:
-            where = trial["evidence"].get({"disease_categories": "disease", "targets": "target",
-                                           "products": "product"}.get(key, key), {})
-            values = value if isinstance(value, list) else [value]
-            value = "; ".join(f"{v} (from {', '.join(sorted(set(where.get(v, []))))})" for v in values)
-        table.add_row(key, "" if value is None else str(value))
-    console.print(table)
+    console.print(render_card(card), highlight=False)
 
 
 def history(ctx: typer.Context, nct_id: str,
