@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.lexicon import (ANTIGENS, DISEASE_BY_MESH, DISEASES, PRODUCT_ALIASES, PRODUCTS_BY_CODE, UMBRELLA, Product)
+from kb.lexicon import (ANTIGENS, CANCER_BY_MESH, CANCER_UMBRELLA, CANCERS, DISEASE_BY_MESH, DISEASES, PRODUCT_ALIASES,
+                        PRODUCTS_BY_CODE, UMBRELLA, Product)
 
 _DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
@@ -99,7 +100,15 @@ def _occurrences(text: str, word: str) -> Iterator[int]:
         at = text.find(word, at + 1)
 
 
+IN_VIVO = re.compile(
+    r"\bin[\s\-]?vivo\W+(?:circular\W+rna\W+|(?!and\b|of\b|the\b|with\b|to\b)[a-z]+\W+)?"
+    r"(?:car\b|car[\s\-/]|chimeric|lv\b|lentivir)(?![\w\-]*\W+(?:cells?\W+)?(?:expansion|persistence|proliferation|"
+    r"kinetics|trafficking))|\blipid\W+nanoparticles?\b|\blnps?\b")
+"""A CAR made inside the body ('in vivo CAR-T', 'in vivo LV injection', 'lipid nanoparticles (LNPs)'), in
+lower-cased text; not the in vivo expansion or persistence of cells made outside it."""
+
 ORIGIN_PATTERNS = (
+    ("in_vivo", CuedPattern(IN_VIVO, ("vivo", "lipid", "lnp"), 3), None),
     ("autologous", CuedPattern(re.compile(r"\bautologous\b|patient-derived|patients'? own"),
                                ("autologous", "patient-derived", "patients"), 0), None),
     ("allogeneic", CuedPattern(re.compile(r"\ballogeneic|\ballogenic|\buniversal\b|off[\s\-]the[\s\-]shelf|\bipsc|"
@@ -155,7 +164,13 @@ DISEASE_ANCHORS = ("lupus", "scler", "myosit", "myopath", "synthetase", "rheumat
                    "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell")
 """Lower-case fragments of which every disease phrase contains one: texts without any skip the regex."""
 DISEASE_BY_ABBREVIATION = {a: d for d in DISEASES for a in d.abbreviations}
+CANCERS_BY_GROUP = {f"c{i}": c for i, c in enumerate(CANCERS)}
+CANCER_PHRASE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(f"(?P<c{i}>{'|'.join(c.patterns)})" for i, c in enumerate(CANCERS))
+                           + ")", re.IGNORECASE)
+CANCER_BY_ABBREVIATION = {a: c for c in CANCERS for a in c.abbreviations}
 WORD = re.compile(r"[\w\-]+")
+PART = re.compile(r"[^\W_]+")
+"""A hyphenated word's parts ('SLE-ITP' names SLE and ITP)."""
 
 CAR_FIELDS = ("title", "official_title", "intervention", "intervention_description", "arm",
               "arm_description", "summary", "detailed_description", "keyword")
@@ -189,6 +204,9 @@ class Facts:
     disease_categories: list[str] = field(default_factory=list)
     armoring: list[str] = field(default_factory=list)
     lymphodepletion: list[dict[str, Any]] = field(default_factory=list)
+    cancer_categories: list[str] = field(default_factory=list)
+    domain: str = "other"
+    modality: str | None = None
     facts: list[Fact] = field(default_factory=list)
 
     def add(self, kind: str, value: str, where: str, evidence: str, code: str | None = None) -> None:
@@ -196,13 +214,12 @@ class Facts:
 
     def trial_columns(self) -> dict[str, Any]:
         """The trial table's domain columns."""
-        relevant = bool(self.disease_categories) and (
-            self.is_car_therapy is True or (self.is_car_therapy is None and bool(self.cell_type or self.products)))
+        relevant = self.is_car_therapy is True and self.domain in ("immune-mediated", "mixed")
         return {"is_car_therapy": self.is_car_therapy, "car_evidence": self.car_evidence,
                 "cell_type": self.cell_type, "origin": self.origin, "targets": self.targets,
                 "products": self.products, "disease_categories": self.disease_categories,
                 "armoring": self.armoring or None, "lymphodepletion": self.lymphodepletion or None,
-                "is_relevant": relevant}
+                "domain": self.domain, "modality": self.modality, "is_relevant": relevant}
 
     def rows(self) -> list[dict[str, Any]]:
         """trial_fact rows, one per (kind, value, field)."""
@@ -349,30 +366,49 @@ def _parse_products(texts: list[tuple[str, str]], facts: Facts, deep: bool) -> l
 
 def _parse_diseases(trial: dict[str, Any], texts: list[tuple[str, str]], mesh_terms: dict[str, str],
                     children: dict[str, list[dict]], facts: Facts) -> None:
-    """Disease categories from conditions, titles, keywords, MeSH and eligibility cohort headers."""
+    """Immune-mediated disease and cancer categories from conditions, titles, keywords, MeSH and
+    eligibility cohort headers; from the summaries only when those name none."""
     sources = [(where, text) for where, text in texts if where in DISEASE_FIELDS]
     eligibility = trial.get("eligibility_criteria") or ""
     for match in _cohort_headers(eligibility):
         header = match.group(1) or match.group(2)
         sources.append(("eligibility_cohort", header))
     for where, text in sources:
-        lower = text.lower()
-        if any(anchor in lower for anchor in DISEASE_ANCHORS):
-            matches = (DISEASE_PHRASE_LOWER.finditer(lower) if len(lower) == len(text)  # same offsets
-                       else DISEASE_PHRASE.finditer(text))
-            for match in matches:
-                disease = DISEASES_BY_GROUP[match.lastgroup]
-                facts.add("disease", disease.key, where, _snippet(text, match.start(), match.end()), disease.mesh_id)
-        for word in WORD.findall(text):
-            disease = DISEASE_BY_ABBREVIATION.get(word)
-            if disease:
-                at = text.find(word)
-                facts.add("disease", disease.key, where, _snippet(text, at, at + len(word)), disease.mesh_id)
+        _diseases_in(where, text, facts)
     for link in children["trial_mesh"]:
-        disease = DISEASE_BY_MESH.get(link["mesh_id"])
-        if disease and link["domain"] == "condition" and not link["is_ancestor"]:
-            facts.add("disease", disease.key, "mesh", f"{link['mesh_id']} {mesh_terms.get(link['mesh_id'])}",
-                      disease.mesh_id)
+        if link["domain"] != "condition" or link["is_ancestor"]:
+            continue
+        for kind, disease in (("disease", DISEASE_BY_MESH.get(link["mesh_id"])),
+                              ("cancer", CANCER_BY_MESH.get(link["mesh_id"]))):
+            if disease:
+                facts.add(kind, disease.key, "mesh", f"{link['mesh_id']} {mesh_terms.get(link['mesh_id'])}",
+                          disease.mesh_id)
+    if not any(f.kind in ("disease", "cancer") for f in facts.facts):
+        for where, text in texts:
+            if where == "summary":
+                _diseases_in(where, text, facts)
+
+
+def _diseases_in(where: str, text: str, facts: Facts) -> None:
+    """Disease and cancer categories named in one text."""
+    lower = text.lower()
+    if any(anchor in lower for anchor in DISEASE_ANCHORS):
+        matches = (DISEASE_PHRASE_LOWER.finditer(lower) if len(lower) == len(text)  # same offsets
+                   else DISEASE_PHRASE.finditer(text))
+        for match in matches:
+            disease = DISEASES_BY_GROUP[match.lastgroup]
+            facts.add("disease", disease.key, where, _snippet(text, match.start(), match.end()), disease.mesh_id)
+    for match in CANCER_PHRASE.finditer(text):
+        cancer = CANCERS_BY_GROUP[match.lastgroup]
+        facts.add("cancer", cancer.key, where, _snippet(text, match.start(), match.end()), cancer.mesh_id)
+    for word in WORD.finditer(text):
+        cancer = CANCER_BY_ABBREVIATION.get(word.group(0))
+        if cancer:
+            facts.add("cancer", cancer.key, where, _snippet(text, word.start(), word.end()), cancer.mesh_id)
+        for part in (word, *(PART.finditer(text, word.start(), word.end()) if "-" in word.group(0) else ())):
+            disease = DISEASE_BY_ABBREVIATION.get(part.group(0))
+            if disease:
+                facts.add("disease", disease.key, where, _snippet(text, part.start(), part.end()), disease.mesh_id)
 
 
 def _parse_lymphodepletion(texts: list[tuple[str, str]], facts: Facts) -> list[dict[str, Any]]:
@@ -532,13 +568,66 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     cell = _first(facts, "cell_type")
     facts.cell_type = cell.value if cell and cell_therapy else None
     origins = _unique(f.value for f in facts.facts if f.kind == "origin")
-    facts.origin = origins[0] if len(origins) == 1 else None
+    facts.origin = "in_vivo" if "in_vivo" in origins else origins[0] if len(origins) == 1 else None
     diseases = _unique(f.value for f in facts.facts if f.kind == "disease")
     specific = [d for d in diseases if d != UMBRELLA]
     facts.disease_categories = specific or diseases
     if specific:  # the umbrella only stands for trials that name no specific disease
         facts.facts = [f for f in facts.facts if not (f.kind == "disease" and f.value == UMBRELLA)]
+    cancers = _unique(f.value for f in facts.facts if f.kind == "cancer")
+    if len(cancers) > 1 and CANCER_UMBRELLA in cancers:
+        facts.facts = [f for f in facts.facts if not (f.kind == "cancer" and f.value == CANCER_UMBRELLA)]
+    facts.cancer_categories = [c for c in cancers if c != CANCER_UMBRELLA] or cancers
+    _decide_domain(facts)
+    _decide_modality(facts)
     return facts
+
+
+DOMAINS = ("immune-mediated", "oncology", "mixed", "other")
+MODALITIES = ("autologous CAR-T", "allogeneic CAR-T", "CAR-NK", "CAR-gamma-delta T", "CAR-iNKT", "CAR-Treg",
+              "CAAR-T", "in vivo CAR", "CAR-M", "other")
+_MODALITY_BY_CELL = {"NK": "CAR-NK", "gdT": "CAR-gamma-delta T", "iNKT": "CAR-iNKT", "Treg": "CAR-Treg",
+                     "macrophage": "CAR-M"}
+
+
+def _decide_domain(facts: Facts) -> None:
+    """immune-mediated, oncology, mixed (both) or other, from the disease and cancer facts; the
+    domain fact's evidence names the disease and the cancer that decided it."""
+    immune = _first(facts, "disease")
+    cancer = _first(facts, "cancer")
+    facts.domain = ("mixed" if immune and cancer else "immune-mediated" if immune
+                    else "oncology" if cancer else "other")
+    if immune or cancer:
+        evidence = "; ".join(f"{label}: {f.value} ({f.field}: {f.evidence})" for label, f in
+                             (("immune-mediated", immune), ("oncology", cancer)) if f)
+        facts.add("domain", facts.domain, (immune or cancer).field, evidence)
+
+
+def _decide_modality(facts: Facts) -> None:
+    """The platform of a CAR cell therapy from its receptor, effector cell and origin; None when
+    the trial tests no CAR. A CAR-T whose origin is not stated counts as autologous (the usual
+    product) and its evidence says so."""
+    if facts.is_car_therapy is not True:
+        return
+    caar = next((f for f in facts.facts if f.kind == "car_evidence" and "CAAR" in f.value.upper()), None)
+    cell = _first(facts, "cell_type")
+    origin = next((f for f in facts.facts if f.kind == "origin" and f.value == facts.origin), None)
+    if facts.origin == "in_vivo":
+        modality, basis = "in vivo CAR", origin
+    elif caar:
+        modality, basis = "CAAR-T", caar
+    elif facts.cell_type in _MODALITY_BY_CELL:
+        modality, basis = _MODALITY_BY_CELL[facts.cell_type], cell
+    elif facts.cell_type == "T" and facts.origin == "allogeneic":
+        modality, basis = "allogeneic CAR-T", origin
+    elif facts.cell_type == "T":
+        modality, basis = "autologous CAR-T", origin or cell
+    else:
+        modality, basis = "other", cell or _first(facts, "car_evidence")
+    facts.modality = modality
+    if basis is not None:
+        note = "" if modality != "autologous CAR-T" or facts.origin else "origin not stated, autologous by default; "
+        facts.add("modality", modality, basis.field, note + basis.evidence)
 
 
 def _targeted(texts: list[tuple[str, str]]) -> bool:
