@@ -17,9 +17,10 @@ from kb.queries import get_trial
 
 __all__ = ["registry_url", "trial_card", "render_card", "FACT_LABELS"]
 
-FACT_LABELS = {"target": "target", "cell_type": "cell", "origin": "origin", "product": "product",
-               "disease": "disease", "armoring": "armoring", "lymphodepletion": "lymphodepletion",
-               "dose_level": "dose level", "car_evidence": "CAR wording"}
+FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", "origin": "origin",
+               "product": "product", "disease": "disease", "cancer": "cancer", "domain": "domain",
+               "armoring": "armoring", "lymphodepletion": "lymphodepletion", "dose_level": "dose level",
+               "car_evidence": "CAR wording"}
 """Fact kinds in the order a card lists them, with their labels."""
 
 
@@ -97,9 +98,11 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("status", card["status"] or "-"), ("phases", phases), ("dates", dates), ("enrollment", enrollment),
         ("sponsor", card["sponsor"] or "-"), ("conditions", _list(card["conditions"])),
-        ("CAR cell therapy", _yes_no(card["is_car_therapy"])), ("cell", card["cell_type"] or "-"),
+        ("CAR cell therapy", _yes_no(card["is_car_therapy"])), ("modality", card.get("modality") or "-"),
+        ("cell", card["cell_type"] or "-"),
         ("origin", card["origin"] or "-"), ("targets", _list(card["targets"])), ("products", _list(card["products"])),
-        ("diseases", _list(card["disease_categories"])), ("lymphodepletion", lymphodepletion),
+        ("diseases", _list(card["disease_categories"])), ("domain", card.get("domain") or "-"),
+        ("lymphodepletion", lymphodepletion),
         ("dose levels", _list(card["dose_levels"])), ("sites", sites), ("registry", card["url"]),
     ]
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from sqlalchemy import Engine, String, and_, cast, exists, func, or_, select
+from sqlalchemy import Engine, String, cast, exists, func, or_, select
 
 from kb.lexicon import ANTIGENS, DISEASES, DISEASES_BY_KEY
 from kb.models import Location, Trial, TrialFact
@@ -20,10 +20,10 @@ from kb.models import Location, Trial, TrialFact
 __all__ = ["Filters", "FindError", "COLUMNS", "find_trials", "disease_keys", "target_symbols"]
 
 T = Trial.__table__.c
-COLUMNS = ("nct_id", "title", "status", "phases", "start_date", "cell_type", "origin", "targets",
+COLUMNS = ("nct_id", "title", "status", "phases", "start_date", "modality", "cell_type", "origin", "targets",
            "diseases", "countries", "sponsor")
-_SELECT = (T.nct_id, T.brief_title, T.overall_status, T.phases, T.start_date, T.cell_type, T.origin, T.targets,
-           T.disease_categories, T.countries, T.sponsor)
+_SELECT = (T.nct_id, T.brief_title, T.overall_status, T.phases, T.start_date, T.modality, T.cell_type, T.origin,
+           T.targets, T.disease_categories, T.countries, T.sponsor)
 
 
 class FindError(ValueError):
@@ -113,8 +113,21 @@ def _date(text: str) -> str:
     return text.strip()
 
 
-def conditions(filters: Filters) -> list[Any]:
-    """The WHERE clauses of a search."""
+def modalities(words: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The stored modalities a word names: the whole name, or a part of it between spaces.
+
+    >>> modalities(["car-t"], ["autologous CAR-T", "allogeneic CAR-T", "CAR-Treg", "CAR-NK"])
+    ['allogeneic CAR-T', 'autologous CAR-T']
+    """
+    found = {m for w in words for m in known
+             if re.search(rf"(?<![\w-]){re.escape(w.strip())}(?![\w-])", m, re.I)}
+    if not found:
+        raise FindError(f"no modality matches {', '.join(map(repr, words))}; known: {', '.join(sorted(known))}")
+    return sorted(found)
+
+
+def conditions(filters: Filters, known_modalities: Sequence[str] = ()) -> list[Any]:
+    """The WHERE clauses of a search (``known_modalities``: the store's modality names)."""
     where: list[Any] = []
     if filters.target:
         where.append(_fact("target", [s for w in filters.target for s in target_symbols(w)]))
@@ -125,9 +138,7 @@ def conditions(filters: Filters) -> list[Any]:
     if filters.origin:
         where.append(func.lower(T.origin).in_([w.strip().lower().replace(" ", "_") for w in filters.origin]))
     if filters.modality:
-        if "modality" not in T:
-            raise FindError("this version of the store has no modality column")
-        where.append(or_(*(func.lower(T.modality).like(f"%{w.strip().lower()}%") for w in filters.modality)))
+        where.append(T.modality.in_(modalities(filters.modality, known_modalities)))
     if filters.status:
         where.append(T.overall_status.in_([_enum(w) for w in filters.status]))
     if filters.phase:
@@ -153,10 +164,11 @@ def _cell(word: str) -> str:
 
 def find_trials(engine: Engine, filters: Filters, limit: int | None = None) -> tuple[list[str], list[tuple]]:
     """(columns, rows) of the trials that match, latest start first."""
-    query = (select(*_SELECT).where(and_(*conditions(filters)))
-             .order_by(T.start_date.desc().nulls_last(), T.nct_id))
-    if limit:
-        query = query.limit(limit)
     with engine.connect() as conn:
+        known = conn.execute(select(T.modality).distinct().where(T.modality.is_not(None))).scalars().all()
+        query = (select(*_SELECT).where(*conditions(filters, known))
+                 .order_by(T.start_date.desc().nulls_last(), T.nct_id))
+        if limit:
+            query = query.limit(limit)
         rows = [tuple(r) for r in conn.execute(query)]
     return list(COLUMNS), rows

@@ -43,7 +43,7 @@ def find(ctx: typer.Context,
     except FindError as exc:
         fail(str(exc))
         return
-    print_rows(columns, rows, fmt)
+    print_rows(columns, rows, fmt, ["nct_id", "status", "start_date", "targets", "diseases", "title"])
     if not rows:
         err.print("no trial matches", highlight=False)
 

@@ -6,6 +6,7 @@ when it runs, so ``trialkb --help`` and a lookup start fast.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
@@ -51,8 +52,12 @@ FORMAT_HELP = "table, csv, tsv or json (default: a table on a terminal, CSV when
 FormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 
 
-def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None) -> None:
-    """Query results in ``fmt`` (see :func:`kb.output.pick_format`): table, csv, tsv or json."""
+def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None,
+               table_columns: list[str] | None = None) -> None:
+    """Query results in ``fmt`` (see :func:`kb.output.pick_format`): table, csv, tsv or json.
+
+    ``table_columns``: the columns a table shows (a terminal is narrower than a CSV file).
+    """
     from kb.output import pick_format, to_csv, to_json, to_tsv, typed_rows
 
     try:
@@ -64,13 +69,18 @@ def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None) ->
     elif fmt in ("csv", "tsv"):
         typer.echo((to_csv if fmt == "csv" else to_tsv)(columns, rows), nl=False)
     else:
+        from rich.box import SIMPLE_HEAD
         from rich.table import Table
 
-        table = Table(*columns)
-        for column in table.columns:
-            column.overflow = "fold"
-        for row in typed_rows(columns, rows):
-            table.add_row(*(_table_cell(v) for v in row))
+        keep = [columns.index(c) for c in table_columns or columns]
+        cells = [[_table_cell(row[i]) for i in keep] for row in typed_rows(columns, rows)]
+        table = Table(*(columns[i] for i in keep), box=SIMPLE_HEAD)
+        widths = [max((len(line) for row in cells for line in row[n].splitlines()), default=0)
+                  for n in range(len(keep))]
+        for n, column in enumerate(table.columns):  # ids, dates and counts never wrap; longer text folds
+            column.no_wrap, column.overflow = widths[n] <= 12, "fold"
+        for row in cells:
+            table.add_row(*row)
         console.print(table)
 
 
@@ -82,6 +92,8 @@ def _table_cell(value: object) -> str:
         return ", ".join(map(cell_text, value))
     if isinstance(value, dict):
         return "\n".join(f"{k}: {cell_text(v)}" for k, v in value.items())
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", value):
+        return value[:19].replace("T", " ")  # a time to the second reads better in a table
     return cell_text(value)
 
 

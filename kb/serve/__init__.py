@@ -1,0 +1,75 @@
+"""``trialkb serve``: the store in a browser, through Datasette, read-only.
+
+Datasette opens the SQLite file with ``mode=ro`` (it cannot write to it); the trial pages read it
+through a read-only SQLAlchemy engine. Titles, descriptions, facets and canned queries come from
+:mod:`kb.serve.metadata`, the trial page from the plugin in :mod:`kb.serve.plugin`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["ServeError", "sqlite_path", "build_datasette", "run_server"]
+
+HERE = Path(__file__).parent
+
+
+class ServeError(ValueError):
+    """The store cannot be served (not SQLite, missing, not a trialkb store)."""
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a SQLite store URL; a clear error for anything else."""
+    if not url.startswith("sqlite"):
+        raise ServeError("trialkb serve serves SQLite stores (Datasette reads SQLite only); for a PostgreSQL "
+                         "store, copy it to a SQLite file first and serve that (README: 'Browsing the store')")
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        raise ServeError("an in-memory store cannot be served: give a SQLite file")
+    file = Path(path.removeprefix("file:")).expanduser().resolve()
+    if not file.is_file():
+        raise ServeError(f"no store at {file} (import or crawl first)")
+    try:
+        with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as conn:
+            names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise ServeError(f"{file} is not a SQLite database ({exc})") from None
+    if "trial" not in names:
+        raise ServeError(f"{file} is not a trialkb store (no trial table)")
+    if "relevant_trial" not in names:
+        raise ServeError(f"{file} has no analyst view relevant_trial: open it once with this version of trialkb "
+                         "(for example `trialkb runs`) to upgrade it")
+    return file
+
+
+def build_datasette(file: Path) -> Any:
+    """A Datasette instance serving the store ``file`` read-only, with trialkb's plugin."""
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from kb.serve import plugin
+    from kb.serve.metadata import metadata
+
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name="trialkb")
+    name = file.stem
+    meta = metadata(name)
+    meta["plugins"] = {"trialkb": {"store": str(file), "database": name}}
+    return Datasette(files=[str(file)], metadata=meta, template_dir=str(HERE / "templates"),
+                     static_mounts=[("trialkb-static", str(HERE / "static"))],
+                     settings={"facet_time_limit_ms": 2000, "sql_time_limit_ms": 5000,
+                               "allow_download": False, "default_page_size": 50})
+
+
+def run_server(url: str, host: str = "127.0.0.1", port: int = 8001,
+               announce: Callable[[str], None] | None = None) -> None:
+    """Serve the store at ``url`` until interrupted."""
+    import uvicorn
+
+    file = sqlite_path(url)
+    app = build_datasette(file).app()
+    if announce:
+        announce(f"http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
