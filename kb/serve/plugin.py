@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, select
 
 NCT_PATTERN = r"NCT\d{8}"
 SIMILAR_TOP = 10
-FACT_FACETS = {"target": "targets", "disease": "diseases", "cell_type": "cell_type", "origin": "origin",
-               "modality": "modality"}
+FACT_FACETS = {"target": "targets", "disease": "diseases", "product": "products", "cell_type": "cell_type",
+               "origin": "origin", "modality": "modality"}
 """Fact kinds that are facets of the analyst view (kind -> column)."""
 
 
@@ -81,7 +81,7 @@ def facet_url(datasette: Any, database: str, kind: str, value: str) -> str | Non
     column = FACT_FACETS.get(kind)
     if column is None:
         return None
-    op = "arraycontains" if column in ("targets", "diseases") else "exact"
+    op = "arraycontains" if column in ("targets", "diseases", "products") else "exact"
     return datasette.urls.table(database, "relevant_trial") + "?" + urlencode({f"{column}__{op}": value})
 
 
