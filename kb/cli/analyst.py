@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -50,12 +51,14 @@ def find(ctx: typer.Context,
 
 def serve(ctx: typer.Context,
           host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port (0: any free port)")] = 8001,
+          port: Annotated[int, typer.Option(help="Port")] = 8001,
+          copy: Annotated[Optional[Path], typer.Option(help="Serve a SQLite copy made in this file first "
+                                                            "(automatic for PostgreSQL, in ~/.cache/trialkb)")] = None,
           db: DbOption = None) -> None:
     """Browse the store in a web browser (Datasette, read-only): facets, analyst queries, trial pages.
 
     A trial page (/trial/NCT...) shows each fact with its evidence, the history and similar trials.
-    SQLite stores only; see the README for PostgreSQL.
+    Datasette reads SQLite: a PostgreSQL store is served through a SQLite copy made at start.
 
     Example: trialkb serve --port 8001
     """
@@ -63,8 +66,8 @@ def serve(ctx: typer.Context,
     from kb.serve import ServeError, run_server
 
     try:
-        run_server(normalize_url(store_url(ctx, db) or default_url()), host=host, port=port,
-                   announce=lambda url: err.print(f"serving {url} (Ctrl-C stops)", highlight=False))
+        run_server(normalize_url(store_url(ctx, db) or default_url()), host=host, port=port, copy=copy,
+                   announce=lambda message: err.print(message, highlight=False))
     except ServeError as exc:
         fail(str(exc))
 

@@ -23,8 +23,8 @@ class ServeError(ValueError):
 def sqlite_path(url: str) -> Path:
     """The file of a SQLite store URL; a clear error for anything else."""
     if not url.startswith("sqlite"):
-        raise ServeError("trialkb serve serves SQLite stores (Datasette reads SQLite only); for a PostgreSQL "
-                         "store, copy it to a SQLite file first and serve that (README: 'Browsing the store')")
+        raise ServeError("Datasette serves SQLite stores only: serve a SQLite copy of this store "
+                         "(trialkb serve --copy FILE, or kb.serve.snapshot.copy_to_sqlite)")
     path = url.split("///", 1)[-1].split("?", 1)[0]
     if not path or path == ":memory:":
         raise ServeError("an in-memory store cannot be served: give a SQLite file")
@@ -63,13 +63,48 @@ def build_datasette(file: Path) -> Any:
                                "allow_download": False, "default_page_size": 50})
 
 
-def run_server(url: str, host: str = "127.0.0.1", port: int = 8001,
-               announce: Callable[[str], None] | None = None) -> None:
-    """Serve the store at ``url`` until interrupted."""
+def default_copy_path(url: str) -> Path:
+    """Where the SQLite copy of a server store goes by default (the user's cache directory)."""
+    import hashlib
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trialkb"
+    key = hashlib.sha1(make_url(url).render_as_string(hide_password=True).encode()).hexdigest()[:12]
+    return base / f"serve-{key}.db"
+
+
+def copy_store(url: str, path: Path, say: Callable[[str], None]) -> Path:
+    """Copy the store at ``url`` (PostgreSQL or any) into a SQLite file for Datasette."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.db import make_engine
+    from kb.serve.snapshot import copy_to_sqlite
+
+    say(f"copying the store to {path} (Datasette reads SQLite) ...")
+    started = time.perf_counter()
+    engine = make_engine(url)
+    try:
+        counts = copy_to_sqlite(engine, path)
+    except SQLAlchemyError as exc:
+        raise ServeError(f"cannot copy the store: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    say(f"copied {counts.get('trial', 0)} trials in {time.perf_counter() - started:.1f} s")
+    return path
+
+
+def run_server(url: str, host: str = "127.0.0.1", port: int = 8001, copy: Path | None = None,
+               announce: Callable[[str], None] = lambda _: None) -> None:
+    """Serve the store at ``url`` until interrupted; a non-SQLite store (or ``copy`` given) through a SQLite copy."""
     import uvicorn
 
+    if copy is not None or not url.startswith("sqlite"):
+        url = f"sqlite:///{copy_store(url, Path(copy or default_copy_path(url)).resolve(), announce)}"
     file = sqlite_path(url)
     app = build_datasette(file).app()
-    if announce:
-        announce(f"http://{host}:{port}/")
+    announce(f"serving http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

@@ -41,30 +41,39 @@ def served_store(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def server(served_store):
-    """``trialkb serve`` as a user starts it, on a free port; its base URL."""
+def start_server(args: list[str]) -> tuple[subprocess.Popen, str]:
+    """``trialkb ARGS --port N`` on a free port, once it answers; (process, base URL)."""
     port = free_port()
-    command = [str(Path(sys.executable).with_name("trialkb")), "--db", str(served_store), "serve", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("trialkb")), *args, "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(base + "/", timeout=2).close()
-            break
+            return process, base
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"trialkb serve did not start: {process.communicate()[0]}")
             time.sleep(0.2)
-    yield base
+
+
+def stop_server(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(served_store):
+    """``trialkb serve`` as a user starts it, on a free port; its base URL."""
+    process, base = start_server(["--db", str(served_store), "serve"])
+    yield base
+    stop_server(process)
 
 
 def _missing_browser() -> str | None:
