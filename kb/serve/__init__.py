@@ -106,5 +106,7 @@ def run_server(url: str, host: str = "127.0.0.1", port: int = 8001, copy: Path |
         url = f"sqlite:///{copy_store(url, Path(copy or default_copy_path(url)).resolve(), announce)}"
     file = sqlite_path(url)
     app = build_datasette(file).app()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        announce(f"warning: listening on {host}: anyone who can reach this machine can read the store")
     announce(f"serving http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

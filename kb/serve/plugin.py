@@ -103,6 +103,18 @@ async def trial_page(request: Any, datasette: Any) -> Response:
     return Response.html(await datasette.render_template("trial.html", context, request=request))
 
 
+def warm_index(path: str) -> None:
+    """Load (or build) the similarity index, so that the first trial page does not wait for it."""
+    _INDEXES.setdefault(path, _IndexCache()).get(readonly_engine(path))
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    config = datasette.plugin_config("trialkb") or {}
+    if config:
+        asyncio.get_running_loop().run_in_executor(None, warm_index, config["store"])
+
+
 @hookimpl
 def register_routes(datasette: Any) -> list[tuple[str, Any]]:
     return [(rf"^/trial/(?P<nct_id>{NCT_PATTERN})$", trial_page)]
