@@ -39,8 +39,8 @@ def sqlite_path(url: str) -> Path:
     if "trial" not in names:
         raise ServeError(f"{file} is not a trialkb store (no trial table)")
     if "relevant_trial" not in names:
-        raise ServeError(f"{file} has no analyst view relevant_trial: open it once with this version of trialkb "
-                         "(for example `trialkb runs`) to upgrade it")
+        raise ServeError(f"{file} predates the analyst view relevant_trial: upgrade it (the next "
+                         "`trialkb crawl` or `trialkb import` with this version does)")
     return file
 
 

@@ -55,6 +55,9 @@ def test_not_a_store(tmp_path):
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(ServeError, match="is not a trialkb store"):
         sqlite_path(f"sqlite:///{tmp_path / 'other.db'}")
+    sqlite3.connect(tmp_path / "old.db").execute("CREATE TABLE trial (nct_id)").connection.close()
+    with pytest.raises(ServeError, match="predates the analyst view relevant_trial"):
+        sqlite_path(f"sqlite:///{tmp_path / 'old.db'}")
 
 
 def test_unreachable_server_store_is_a_clean_cli_error(tmp_path):
