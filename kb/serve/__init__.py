@@ -44,9 +44,14 @@ def sqlite_path(url: str) -> Path:
     return file
 
 
+DATABASE = "trialkb"
+"""The store's name in URLs (/trialkb/relevant_trial), whatever its file is called."""
+
+
 def build_datasette(file: Path) -> Any:
     """A Datasette instance serving the store ``file`` read-only, with trialkb's plugin."""
     from datasette.app import Datasette
+    from datasette.database import Database
     from datasette.plugins import pm
 
     from kb.serve import plugin
@@ -54,13 +59,15 @@ def build_datasette(file: Path) -> Any:
 
     if not pm.is_registered(plugin):
         pm.register(plugin, name="trialkb")
-    name = file.stem
-    meta = metadata(name)
-    meta["plugins"] = {"trialkb": {"store": str(file), "database": name}}
-    return Datasette(files=[str(file)], metadata=meta, template_dir=str(HERE / "templates"),
-                     static_mounts=[("trialkb-static", str(HERE / "static"))],
-                     settings={"facet_time_limit_ms": 2000, "sql_time_limit_ms": 5000,
-                               "allow_download": False, "default_page_size": 50})
+    meta = metadata(DATABASE)
+    meta["plugins"] = {"trialkb": {"store": str(file), "database": DATABASE}}
+    datasette = Datasette(metadata=meta, template_dir=str(HERE / "templates"),
+                          static_mounts=[("trialkb-static", str(HERE / "static"))],
+                          settings={"facet_time_limit_ms": 2000, "sql_time_limit_ms": 5000,
+                                    "allow_download": False, "default_page_size": 50})
+    datasette.remove_database("_memory")  # Datasette's scratch database when it is given no files
+    datasette.add_database(Database(datasette, path=str(file), is_mutable=True), name=DATABASE)  # opened mode=ro
+    return datasette
 
 
 def default_copy_path(url: str) -> Path:

@@ -72,10 +72,15 @@ _TABLES: dict[str, dict[str, Any]] = {
 
 def metadata(database: str) -> dict[str, Any]:
     """Datasette metadata for a trialkb store served under the name ``database``."""
+    queries = "".join(f'<li><a href="/{database}/{name}">{q["title"]}</a></li>' for name, q in ANALYST_QUERIES.items())
     return {
         "title": "trialkb: CAR cell-therapy trials in immune-mediated disease",
-        "description": "A read-only view of a trialkb store. Start with the analyst view "
-                       "(relevant_trial) or a canned query; /trial/NCT... shows one trial.",
+        "description_html": (
+            f'<p>A read-only view of a trialkb store. Start with <a href="/{database}/relevant_trial">CAR '
+            f"cell-therapy trials in immune-mediated disease</a> (facets: status, phase, target, disease, cell, "
+            f"origin, modality, country, sponsor) or an analyst question:</p><ul>{queries}</ul>"
+            "<p>Each trial id links to the trial's page: its facts with the evidence for each, its history "
+            "and its most similar trials.</p>"),
         "source": "ClinicalTrials.gov", "source_url": "https://clinicaltrials.gov/",
         "databases": {database: {"tables": _TABLES, "queries": ANALYST_QUERIES}},
     }

@@ -90,7 +90,9 @@ def row_count(driver) -> int:
 def test_a_facet_changes_the_count(page):
     from selenium.webdriver.common.by import By
 
-    driver = page("/kb/relevant_trial")
+    driver = page("/")
+    driver.find_element(By.LINK_TEXT, "CAR cell-therapy trials in immune-mediated disease").click()
+    assert driver.current_url.endswith("/trialkb/relevant_trial")
     assert row_count(driver) == 32
     facet = driver.find_element(By.CSS_SELECTOR, "#facet-targets")
     facet.find_element(By.XPATH, ".//a[normalize-space()='CD19']").click()
@@ -98,12 +100,12 @@ def test_a_facet_changes_the_count(page):
     status = driver.find_element(By.CSS_SELECTOR, "#facet-status")
     status.find_element(By.XPATH, ".//a[normalize-space()='RECRUITING']").click()
     assert row_count(driver) == 14
-    assert all(nct.startswith(f"{driver.current_url.split('/kb/')[0]}/trial/NCT")
+    assert all(nct.startswith(f"{driver.current_url.split('/trialkb/')[0]}/trial/NCT")
                for nct in links(driver, "td.col-nct_id a"))
 
 
 def test_canned_query_answers(page):
-    driver = page("/kb/recruiting_cd19_car_nk_in_lupus")
+    driver = page("/trialkb/recruiting_cd19_car_nk_in_lupus")
     assert [a.rsplit("/", 1)[1] for a in links(driver, "td.col-nct_id a")] == [
         "NCT07490041", "NCT06614270", "NCT06010472"]
 

@@ -87,7 +87,7 @@ def test_a_copy_holds_the_same_store(engine, tmp_path):
 
 def test_the_store_is_opened_read_only(served_store):
     datasette = build_datasette(served_store)
-    database = datasette.get_database("kb")
+    database = datasette.get_database("trialkb")
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         asyncio.run(database.execute("DELETE FROM trial"))
     assert asyncio.run(database.execute("SELECT count(*) FROM trial")).rows[0][0] == 42
@@ -124,3 +124,8 @@ def test_serve_a_postgresql_store(pg_url, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def test_only_the_store_is_served(served_store):
+    datasette = build_datasette(served_store)
+    assert list(datasette.databases) == ["trialkb"]
