@@ -41,7 +41,13 @@ DISEASE_ANCHORS = ("lupus", "scler", "myosit", "myopath", "synthetase", "rheumat
                    "neutrophil", "polyangiitis", "granulomatosis", "myasthenia", "neuromyelitis", "thrombocytop",
                    "hemoly", "haemoly", "aplastic", "igg4", "iga", "membranous", "glomerul", "nephropath",
                    "podocyt", "kidney", "pemphig", "phospholipid", "connective", "pediatric", "paediatric",
-                   "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell")
+                   "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell",
+                   "necroti", "diabet", "thyroid", "hashimoto", "graves", "pemphig", "epidermolysis", "psoria",
+                   "alopecia", "stiff", "oligodendrocyte", "mog", "nmda", "lambert", "cytopeni", "evans", "red cell",
+                   "red-cell", "neutropeni", "hemophilia", "haemophilia", "thrombotic", "graft", "beh", "arteritis",
+                   "takayasu", "gbm", "goodpasture", "basement", "hepatitis", "biliary", "cholangitis", "crohn",
+                   "colitis", "bowel", "spondyl", "still", "nephrotic", "minimal change", "segmental", "antibody", "vessel",
+                   "liver")
 """Lower-case fragments of which every disease phrase holds one."""
 
 

@@ -19,7 +19,7 @@ _WHAT_IS_TESTED = ("title", "official_title", "intervention", "arm", "summary")
 _LABELS = ("title", "intervention", "arm")
 
 READS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "car": (_WHAT_IS_TESTED + ("keyword",) + _DESCRIPTIONS,),      # CAR phrases: is_car_therapy, cell type
+    "car": (_WHAT_IS_TESTED + ("keyword",) + _DESCRIPTIONS, ("outcome",)),  # CAR phrases: is_car_therapy, cell
     "plain_cells": (_LABELS,),                                     # unmodified or antigen-targeted cells
     "target": (_NAMES, _DESCRIPTIONS + ("outcome",)),
     "product": (_NAMES, _DESCRIPTIONS + ("outcome", "condition")),  # tier 2 only for a trial that names a CAR

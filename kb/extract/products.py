@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from kb.extract.car import negated
 from kb.extract.facts import Facts, snippet
 from kb.extract.fields import READS, Texts, tier
 from kb.extract.speed import shortcut
@@ -53,7 +54,7 @@ def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product])
     found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in aliases_in(text)]
     for product, match in found:
         facts.add("product", product.code, where, snippet(text, match.start(), match.end()))
-        if product not in known:
+        if product not in known and not negated(text, match):  # 'after prior tisagenlecleucel' is not tested
             known.append(product)
 
 
