@@ -18,7 +18,7 @@ from kb.extract.fields import READS, trial_texts
 from kb.extract.origin import MODALITIES, decide_modality, decide_origin, parse_origin
 from kb.extract.products import is_drug_name, parse_products
 from kb.extract.regimen import parse_dose_levels, parse_lymphodepletion
-from kb.extract.targets import parse_targets
+from kb.extract.targets import parse_selected_antigens, parse_targets
 
 __all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
 
@@ -47,6 +47,8 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
             facts.add("cell_type", product.cell_type, f"product:{product.code}", product.source)
         if product.origin:
             facts.add("origin", product.origin, f"product:{product.code}", product.source)
+    if facts.is_car_therapy is not False and not facts.has("target"):
+        parse_selected_antigens(texts, facts)
     if plain and cell_therapy:
         facts.add("cell_type", *plain[:3])
     if cell_therapy:

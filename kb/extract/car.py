@@ -39,8 +39,8 @@ car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(
 NEGATION_BEFORE = re.compile(
     r"(?i:\b(?:after|following|prior|previous(?:ly)?|post|failed|no|without|not|resistant to|refractory to)"
     r"\b)[^.;]{0,25}$")
-NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|related|"
-                            r"associated|induced)")
+NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|refractory|"
+                            r"related|associated|induced)")
 PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Treg|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
 NOT_GIVEN_CELLS = re.compile(r"^\W*(?i:acute|lympho|leuka?emi|malignan|neoplas|derived|rich|large|prolymph|engager|"
                              r"bispecific|antibod|count|depletion)")
