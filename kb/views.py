@@ -1,14 +1,18 @@
 """SQL views for analysts, defined once for SQLite and PostgreSQL.
 
-``car_trial``: one row per trial with its domain facts as comma-separated text.
+``car_trial``: one row per CAR cell-therapy trial (``is_car_therapy`` true) with its domain facts,
+lists as comma-separated text; ``is_relevant`` marks those in immune-mediated disease (domain
+immune-mediated or mixed).
 ``target_disease_count``: how many CAR cell-therapy trials study each target x disease.
+``relevant_trial``: one row per CAR cell-therapy trial in immune-mediated disease (``is_relevant``),
+the facets an analyst filters on as columns, lists as JSON arrays (``trialkb serve`` facets them).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-VIEW_NAMES = ("target_disease_count", "car_trial")
+VIEW_NAMES = ("target_disease_count", "car_trial", "relevant_trial")
 
 
 def _aggregate(dialect: str, expression: str) -> str:
@@ -30,12 +34,14 @@ def view_sql(dialect: str) -> dict[str, str]:
 CREATE VIEW car_trial AS
 SELECT t.nct_id, t.brief_title AS title, t.overall_status AS status, t.study_type,
        t.start_date, t.last_update_posted_date, t.enrollment_count, t.sponsor,
-       t.is_car_therapy, t.is_relevant, t.cell_type, t.origin,
+       t.is_car_therapy, t.is_relevant, t.domain, t.modality, t.cell_type, t.origin,
        {facts('target')} AS targets,
        {facts('product')} AS products,
        {facts('disease')} AS diseases,
+       {facts('cancer')} AS cancers,
        (SELECT {_aggregate(dialect, 'l.country')} FROM location l WHERE l.nct_id = t.nct_id) AS countries
-FROM trial t""",
+FROM trial t
+WHERE t.is_car_therapy = {true}""",
         "target_disease_count": f"""
 CREATE VIEW target_disease_count AS
 SELECT tg.value AS target, d.value AS disease, COUNT(DISTINCT t.nct_id) AS trials
@@ -44,6 +50,14 @@ JOIN trial_fact tg ON tg.nct_id = t.nct_id AND tg.kind = 'target'
 JOIN trial_fact d ON d.nct_id = t.nct_id AND d.kind = 'disease'
 WHERE t.is_car_therapy = {true}
 GROUP BY tg.value, d.value""",
+        "relevant_trial": f"""
+CREATE VIEW relevant_trial AS
+SELECT t.nct_id, t.brief_title AS title, t.overall_status AS status, t.phases, t.start_date,
+       t.enrollment_count, t.modality, t.cell_type, t.origin, t.targets, t.products,
+       t.disease_categories AS diseases, t.countries, t.sponsor, t.sponsor_class, t.domain,
+       t.last_update_posted_date
+FROM trial t
+WHERE t.is_relevant = {true}""",
     }
 
 

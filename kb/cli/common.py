@@ -6,6 +6,7 @@ when it runs, so ``trialkb --help`` and a lookup start fast.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
@@ -99,14 +100,53 @@ def reader_from(ctx: typer.Context, db: str | None = None) -> ReadOnlyStore:
     return open_readonly(store_url(ctx, db))
 
 
-def print_rows(columns: list[str], rows: list[tuple]) -> None:
-    """Query results as a table."""
-    from rich.table import Table
+FORMAT_HELP = "table, csv, tsv or json (default: a table on a terminal, CSV when piped)"
+FormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+
+def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None,
+               table_columns: list[str] | None = None) -> None:
+    """Query results in ``fmt`` (see :func:`kb.output.pick_format`): table, csv, tsv or json.
+
+    ``table_columns``: the columns a table shows (a terminal is narrower than a CSV file).
+    """
+    from kb.output import pick_format, to_csv, to_json, to_tsv, typed_rows
+
+    try:
+        fmt = pick_format(fmt, console.is_terminal)
+    except ValueError as exc:
+        fail(str(exc))
+    if fmt == "json":
+        typer.echo(to_json(columns, rows))
+    elif fmt in ("csv", "tsv"):
+        typer.echo((to_csv if fmt == "csv" else to_tsv)(columns, rows), nl=False)
+    else:
+        from rich.box import SIMPLE_HEAD
+        from rich.table import Table
+
+        keep = [columns.index(c) for c in table_columns or columns]
+        cells = [[_table_cell(row[i]) for i in keep] for row in typed_rows(columns, rows)]
+        table = Table(*(columns[i] for i in keep), box=SIMPLE_HEAD)
+        widths = [max((len(line) for row in cells for line in row[n].splitlines()), default=0)
+                  for n in range(len(keep))]
+        for n, column in enumerate(table.columns):  # ids, dates and counts never wrap; longer text folds
+            column.no_wrap, column.overflow = widths[n] <= 12, "fold"
+        for row in cells:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _table_cell(value: object) -> str:
+    """A value as a table shows it: lists comma-separated, objects one ``key: value`` a line."""
+    from kb.output import cell_text
+
+    if isinstance(value, list):
+        return ", ".join(map(cell_text, value))
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {cell_text(v)}" for k, v in value.items())
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", value):
+        return value[:19].replace("T", " ")  # a time to the second reads better in a table
+    return cell_text(value)
 
 
 def main_options(ctx: typer.Context,

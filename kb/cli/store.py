@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from kb.errors import BadArgument
-from kb.cli.common import DbOption, at_least, console, engine_from, err, fail, print_rows, reader_from
+from kb.cli.common import DbOption, FormatOption, at_least, console, engine_from, err, fail, print_rows, reader_from
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
@@ -57,33 +57,22 @@ def import_command(ctx: typer.Context,
 def show(ctx: typer.Context, nct_id: str,
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
          db: DbOption = None) -> None:
-    """Show one trial: status, phases, conditions, targets, cell type, products, and the evidence.
+    """Show one trial as a card: status, arms, targets, cell, diseases, sites, and each fact's evidence.
 
     Example: trialkb show NCT06464679 --json
     """
-    from rich.table import Table
-
-    from kb.queries import NotFound, get_trial
+    from kb.card import render_card, trial_card
+    from kb.queries import NotFound
 
     try:
-        trial = get_trial(engine_from(ctx, db, readonly=True), nct_id)
+        card = trial_card(engine_from(ctx, db, readonly=True), nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
     if as_json:
-        typer.echo(json.dumps(trial, indent=2, ensure_ascii=False, default=str))
+        typer.echo(json.dumps(card, indent=2, ensure_ascii=False, default=str))
         return
-    table = Table(show_header=False, box=None)
-    for key, value in trial.items():
-        if key == "evidence":
-            continue
-        if key in ("targets", "cell_type", "origin", "products", "disease_categories") and value:
-            where = trial["evidence"].get({"disease_categories": "disease", "targets": "target",
-                                           "products": "product"}.get(key, key), {})
-            values = value if isinstance(value, list) else [value]
-            value = "; ".join(f"{v} (from {', '.join(sorted(set(where.get(v, []))))})" for v in values)
-        table.add_row(key, "" if value is None else str(value))
-    console.print(table)
+    console.print(render_card(card), highlight=False)
 
 
 def history(ctx: typer.Context, nct_id: str,
@@ -112,10 +101,13 @@ def history(ctx: typer.Context, nct_id: str,
 
 
 def sql(ctx: typer.Context, statement: str,
-        as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects (--format json)")] = False,
         limit: Annotated[Optional[int], typer.Option(help="At most this many rows", callback=at_least(1))] = None,
+        fmt: FormatOption = None,
         db: DbOption = None) -> None:
     """Run a read-only SQL query against the store (writes are refused by the database).
+
+    A table on a terminal, CSV when piped; JSON has true/false and nested lists and objects.
 
     Example: trialkb sql "SELECT nct_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
     """
@@ -123,10 +115,7 @@ def sql(ctx: typer.Context, statement: str,
 
     with reader_from(ctx, db) as store:  # errors: one line and exit 1 (kb.cli.common.CleanErrors)
         columns, rows = run_sql(store, statement, limit)
-    if as_json:
-        typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], indent=2, default=str, ensure_ascii=False))
-        return
-    print_rows(columns, rows)
+    print_rows(columns, rows, "json" if as_json else fmt)
 
 
 def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
@@ -149,16 +138,18 @@ def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs", callback=at_least(1))] = 10,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON (--format json)")] = False,
+         fmt: FormatOption = None,
          db: DbOption = None) -> None:
-    """List the latest job runs (imports, crawls) with their counts.
+    """List the latest job runs (imports, crawls) with all their counts and errors.
 
     Example: trialkb runs --limit 5
     """
     with reader_from(ctx, db) as store:
         columns, rows = store.query(
-            f"SELECT id, kind, status, started_at, finished_at, counts FROM run_log "
+            f"SELECT id, kind, status, started_at, finished_at, counts, errors FROM run_log "
             f"ORDER BY id DESC LIMIT {int(limit)}")
-    print_rows(columns, rows)
+    print_rows(columns, rows, "json" if as_json else fmt)
 
 
 

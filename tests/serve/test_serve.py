@@ -1,0 +1,131 @@
+"""trialkb serve without a browser: what it refuses, what it opens read-only, and its canned queries."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
+
+from kb.cli import app
+from kb.serve import ServeError, build_datasette, sqlite_path
+from kb.serve.metadata import ANALYST_QUERIES, FACETS
+from kb.serve.plugin import readonly_engine
+from kb.card import trial_card
+from kb.db import open_store
+from kb.importer import import_paths
+from kb.queries import get_history
+from kb.serve.snapshot import copy_to_sqlite
+from tests.conftest import CTGOV, ROOT
+from tests.serve.conftest import start_server, stop_server
+
+runner = CliRunner()
+
+
+def test_canned_queries_are_the_readme_questions():
+    readme = [q.strip() for q in re.findall(r"```sql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+    readme = ["\n".join(line for line in q.splitlines() if not line.startswith("--")) for q in readme]
+    assert readme == [q["sql"] for q in ANALYST_QUERIES.values()]
+
+
+def test_facets_cover_what_an_analyst_filters_on():
+    names = [f if isinstance(f, str) else f["array"] for f in FACETS]
+    assert names == ["status", "phases", "targets", "diseases", "cell_type", "origin", "modality", "countries",
+                     "sponsor"]
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "Datasette serves SQLite stores only"),
+    ("sqlite:///:memory:", "an in-memory store cannot be served"),
+    ("sqlite:////nonexistent/kb.db", "no store at /nonexistent/kb.db"),
+])
+def test_what_cannot_be_served(url, message):
+    with pytest.raises(ServeError, match=re.escape(message)):
+        sqlite_path(url)
+
+
+def test_not_a_store(tmp_path):
+    (tmp_path / "notes.db").write_text("not a database" * 100)
+    with pytest.raises(ServeError, match="is not a SQLite database"):
+        sqlite_path(f"sqlite:///{tmp_path / 'notes.db'}")
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(ServeError, match="is not a trialkb store"):
+        sqlite_path(f"sqlite:///{tmp_path / 'other.db'}")
+    sqlite3.connect(tmp_path / "old.db").execute("CREATE TABLE trial (nct_id)").connection.close()
+    with pytest.raises(ServeError, match="predates the analyst view relevant_trial"):
+        sqlite_path(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_unreachable_server_store_is_a_clean_cli_error(tmp_path):
+    result = runner.invoke(app, ["serve", "--db", "postgresql://postgres@127.0.0.1:9/none", "--copy",
+                                 str(tmp_path / "copy.db")])
+    assert result.exit_code == 1
+    assert "cannot copy the store" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_copy_holds_the_same_store(engine, tmp_path):
+    """A PostgreSQL (or SQLite) store and its SQLite copy answer alike."""
+    import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
+    import_paths(engine, [CTGOV / "domain"], workers=0)
+    counts = copy_to_sqlite(engine, tmp_path / "copy.db")
+    copy = open_store(f"sqlite:///{tmp_path / 'copy.db'}")
+    assert counts["trial"] == 42 and counts["trial_version"] == 1 and counts["trial_fact"] == 382
+    with engine.connect() as a, copy.connect() as b:
+        for table, rows in counts.items():
+            assert b.execute(text(f"SELECT count(*) FROM {table}")).scalar() == rows
+            assert a.execute(text(f"SELECT count(*) FROM {table}")).scalar() == rows
+    assert trial_card(copy, "NCT06464679") == trial_card(engine, "NCT06464679")
+    assert get_history(copy, "NCT06464679")["versions"][0]["diff"] == get_history(engine, "NCT06464679")["versions"][0]["diff"]
+    assert sqlite_path(f"sqlite:///{tmp_path / 'copy.db'}") == tmp_path / "copy.db"  # views there: servable
+    copy.dispose()
+
+
+def test_the_store_is_opened_read_only(served_store):
+    datasette = build_datasette(served_store)
+    database = datasette.get_database("trialkb")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        asyncio.run(database.execute("DELETE FROM trial"))
+    assert asyncio.run(database.execute("SELECT count(*) FROM trial")).rows[0][0] == 42
+    with readonly_engine(str(served_store)).connect() as conn, pytest.raises(OperationalError, match="readonly"):
+        conn.execute(text("DELETE FROM trial"))
+
+
+@pytest.mark.postgres
+def test_serve_a_postgresql_store(pg_url, tmp_path):
+    """``trialkb serve --db postgresql://...`` serves a SQLite copy: its trial pages answer."""
+    import urllib.request
+    import uuid
+
+    from sqlalchemy import create_engine
+
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{pg_url}?options=-csearch_path%3D{schema}"
+    try:
+        store = open_store(url)
+        import_paths(store, [CTGOV / "domain"], workers=0)
+        store.dispose()
+        process, base = start_server(["--db", url, "serve", "--copy", str(tmp_path / "copy.db")])
+        try:
+            with urllib.request.urlopen(f"{base}/trial/NCT06464679") as answer:
+                page = answer.read().decode()
+            assert "KN5501" in page and "eligibility_cohort" in page
+        finally:
+            stop_server(process)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def test_only_the_store_is_served(served_store):
+    datasette = build_datasette(served_store)
+    assert [name for name in datasette.databases if name != "_internal"] == ["trialkb"]  # _internal: Datasette's own, hidden
