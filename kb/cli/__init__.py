@@ -12,6 +12,7 @@ import typer
 
 from crawler import cli as crawler_cli
 from graph import cli as graph_cli
+from kb.cli import report as report_cli
 from kb.cli import store as store_cli
 from kb.cli.common import main_options
 
@@ -23,7 +24,7 @@ def build_app() -> typer.Typer:
     app = typer.Typer(help="Knowledge base of CAR cell-therapy trials in autoimmune disease.",
                       no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
     app.callback()(main_options)
-    for group in (store_cli, crawler_cli, graph_cli):
+    for group in (store_cli, crawler_cli, graph_cli, report_cli):
         group.register(app)
     return app
 
