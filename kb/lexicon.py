@@ -6,7 +6,9 @@ from. Add entries freely; the rules are general and never name a trial.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 # Antigen symbol -> regex alternatives (case-insensitive, matched as whole tokens).
 ANTIGENS: dict[str, tuple[str, ...]] = {
@@ -169,3 +171,16 @@ def disease_ancestors(key: str) -> list[str]:
     return out
 DISEASES_BY_KEY: dict[str, Disease] = {d.key: d for d in DISEASES}
 DISEASE_BY_MESH: dict[str, Disease] = {m: d for d in DISEASES for m in (d.mesh_id, *d.mesh_ids)}
+
+
+def _load_cancers() -> tuple[Disease, ...]:
+    """Cancer categories from ``lexicon/cancers.json``."""
+    data = json.loads((Path(__file__).with_name("lexicon") / "cancers.json").read_text())
+    return tuple(Disease(c["key"], c["label"], c["mesh_id"], tuple(c["patterns"]), tuple(c["abbreviations"]))
+                 for c in data["cancers"])
+
+
+CANCERS: tuple[Disease, ...] = _load_cancers()
+"""Cancer categories: a trial naming one is in the oncology domain (or mixed)."""
+CANCER_UMBRELLA = "cancer"
+CANCER_BY_MESH: dict[str, Disease] = {c.mesh_id: c for c in CANCERS}
