@@ -97,7 +97,7 @@ def build_report(engine: Engine, since: datetime | None = None, *, seed: str = S
                  ch.bar_chart(rd.by_status(data), "status"), rd.by_status(data)),
         ch.Chart("countries", "Countries", "Included trials with a site in each country (the 25 first; all in the CSV).",
                  ch.bar_chart(rd.by_country(data), "country"), rd.by_country(data)),
-        ch.Chart("funnel", "Selection ledger: fetched -> CAR cell therapy -> immune-mediated -> included",
+        ch.Chart("funnel", "Selection ledger: fetched → CAR cell therapy → immune-mediated → included",
                  "How many stored trials pass each step of the selection.", ch.funnel(funnel),
                  rd.Table(["stage", "trials"], [list(s) for s in funnel])),
     ]

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
-from kb.report.data import Table
+from kb.report.data import Table, disease_label
 from kb.report.network import Neighbourhood
 
 __all__ = ["Chart", "bar_chart", "stacked_bars", "heatmap", "funnel", "network_chart"]
 
 LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
-                          "height": 380, "legend": {"font": {"size": 11}}, "font": {"size": 12}}
+                          "height": 380, "legend": {"font": {"size": 11}}, "font": {"size": 12},
+                          "colorway": qualitative.Dark24}
+"""Shared layout; 24 distinct colours, so the 12 groups and the merged rest of a stacked chart never share one."""
+MERGED = "(all smaller groups)"
 KIND_COLOURS = {"seed": "#d62728", "trial": "#1f77b4", "product": "#9467bd", "target": "#ff7f0e",
                 "disease": "#2ca02c", "cell": "#8c564b", "origin": "#e377c2", "sponsor": "#7f7f7f"}
 
@@ -44,7 +48,7 @@ def _layout(figure: go.Figure, **extra: Any) -> go.Figure:
 
 
 def stacked_bars(table: Table, x: str, group: str, value: str = "trials", *, top: int = 12) -> go.Figure:
-    """Bars of ``value`` per ``x``, stacked by ``group``; groups beyond the ``top`` largest are merged as 'other'."""
+    """Bars of ``value`` per ``x``, stacked by ``group``; groups beyond the ``top`` largest are merged."""
     totals: dict[str, int] = {}
     for row in table.rows:
         record = dict(zip(table.columns, row))
@@ -54,11 +58,11 @@ def stacked_bars(table: Table, x: str, group: str, value: str = "trials", *, top
     series: dict[str, dict[Any, int]] = {}
     for row in table.rows:
         record = dict(zip(table.columns, row))
-        name = record[group] if record[group] in shown else "other"
+        name = record[group] if record[group] in shown else MERGED
         bucket = series.setdefault(name, {})
         bucket[record[x]] = bucket.get(record[x], 0) + record[value]
     xs = sorted({dict(zip(table.columns, r))[x] for r in table.rows}, key=lambda v: (isinstance(v, str), v))
-    order = [g for g in ranked if g in series] + (["other"] if "other" in series else [])
+    order = [g for g in ranked if g in series] + ([MERGED] if MERGED in series else [])
     figure = go.Figure([go.Bar(name=str(name), x=[str(v) for v in xs], y=[series[name].get(v, 0) for v in xs])
                         for name in order])
     return _layout(figure, barmode="stack", xaxis={"title": x, "type": "category"}, yaxis={"title": value})
@@ -117,15 +121,18 @@ def network_chart(hood: Neighbourhood) -> go.Figure:
         nodes = [n for n in hood.nodes if n["kind"] == kind]
         if not nodes:
             continue
+        labels = [disease_label(n["label"]) if kind == "disease" else n["label"] for n in nodes]
         hover = [f"{n['label']}<br>{n['title'][:80]}" + (f"<br>score {n['score']}" if n["score"] is not None else "")
-                 if kind in ("seed", "trial") else f"{kind}: {n['label']}" for n in nodes]
+                 if kind in ("seed", "trial") else f"{kind}: {label}" for n, label in zip(nodes, labels)]
         traces.append(go.Scatter(
             x=[n["x"] for n in nodes], y=[n["y"] for n in nodes], mode="markers+text", name=kind,
-            text=[n["label"][:22] for n in nodes], textposition="top center", textfont={"size": 10},
+            text=[label if len(label) <= 24 else label[:23] + "…" for label in labels], textposition="top center",
+            textfont={"size": 10},
             hovertext=hover, hoverinfo="text",
             marker={"size": 18 if kind == "seed" else 11 if kind == "trial" else 9, "color": KIND_COLOURS[kind],
                     "symbol": "circle" if kind in ("seed", "trial") else "diamond",
                     "line": {"width": 1, "color": "white"}}))
     axis = {"visible": False, "showgrid": False, "zeroline": False}
-    return _layout(go.Figure(traces), height=560, xaxis=axis, yaxis=axis, hovermode="closest",
-                   margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return _layout(go.Figure(traces), height=600, xaxis=axis, yaxis=axis, hovermode="closest",
+                   legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
+                   margin={"l": 10, "r": 10, "t": 30, "b": 40})

@@ -20,7 +20,8 @@ from kb.models import RunLog, Trial, TrialCondition, TrialFact
 from kb.runlog import get_state
 
 __all__ = ["ReportData", "Table", "TrialRow", "load_report_data", "modality_of", "phase_label", "phase_rank",
-           "DATA_TIMESTAMP_KEY"]
+           "disease_label", "headline", "starts_by", "target_disease", "by_phase_and_sponsor", "by_status",
+           "by_country", "pipeline", "ledger", "DATA_TIMESTAMP_KEY"]
 
 DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
 """The crawler's record of the registry's data timestamp (``crawler.plan`` writes it)."""

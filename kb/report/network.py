@@ -55,11 +55,11 @@ def seed_neighbourhood(engine: Engine, seed: str = SEED, top: int = 12) -> Neigh
         rows.append([item["nct_id"], graph.nodes[node].get("title") or "", item["score"],
                      "; ".join(f"{s['kind']}: {s['label']}" for s in shared)])
     sub = graph.subgraph(keep)
-    edges = list(sub.edges())
+    edges = sorted(tuple(sorted(edge)) for edge in sub.edges())  # a fixed order: the same layout every run
     layout = nx.spring_layout(nx.Graph(edges), seed=7, k=0.6, iterations=200)
     scores = {trial_node(i["nct_id"]): i["score"] for i in similar}
     nodes = []
-    for node in sub.nodes:
+    for node in sorted(sub.nodes):
         if node not in layout:
             continue
         data = sub.nodes[node]
