@@ -19,8 +19,8 @@ from sqlalchemy import Engine, select
 
 from kb.models import RunLog, Trial, TrialVersion
 
-__all__ = ["FORMATS", "KIND_FIELDS", "Change", "Digest", "NewTrial", "collect_changes", "parse_since",
-           "previous_run_start", "registry_url", "render"]
+__all__ = ["FORMATS", "KIND_FIELDS", "Change", "Digest", "NewTrial", "change_kinds", "collect_changes", "describe",
+           "parse_since", "previous_run_start", "registry_url", "render"]
 
 FORMATS = ("text", "json", "markdown", "atom")
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -166,13 +166,12 @@ def collect_changes(engine: Engine, since: datetime, *, until: datetime | None =
     with engine.connect() as conn:
         new_rows = conn.execute(new_q).all()
         change_rows = conn.execute(change_q).all()
-    fresh = {row.nct_id for row in new_rows}
     digest.new = [NewTrial(r.nct_id, r.brief_title, r.overall_status, _aware(r.first_seen_at).isoformat(timespec="seconds"),
                            registry_url(r.nct_id)) for r in new_rows]
     for row in change_rows:
         diff = row.diff if isinstance(row.diff, dict) else json.loads(row.diff)
         kinds = change_kinds(diff)
-        if not kinds or row.nct_id in fresh and not diff.keys() - QUIET_FIELDS:
+        if not kinds:  # only the update date moved
             continue
         digest.changes.append(Change(row.nct_id, row.brief_title, _aware(row.recorded_at).isoformat(timespec="seconds"),
                                      kinds, {k: diff[k] for k in sorted(diff, key=_field_order)}, row.source,

@@ -49,6 +49,19 @@ def test_report_page(store):
     assert len(html) < 3_000_000, len(html)
 
 
+def test_the_data_date_is_the_crawled_timestamp(sqlite_store):
+    from crawler.plan import DATA_TIMESTAMP_KEY
+    from kb.runlog import set_state
+
+    assert rd.DATA_TIMESTAMP_KEY == DATA_TIMESTAMP_KEY
+    assert "registry records last updated up to 2025-" in build_report(sqlite_store.engine).html
+    set_state(sqlite_store.engine, {DATA_TIMESTAMP_KEY: "2026-11-27T09:00:05"})
+    html = build_report(sqlite_store.engine).html
+    assert "Data: ClinicalTrials.gov data of 2026-11-27T09:00:05" in html
+    assert re.search(r"Run behind it: import #2 finished \S+ \S+ UTC \(read 42, new 41, changed 1, unchanged 0, rejected 0\)",
+                     html)
+
+
 def test_csv_text_quotes_like_rfc4180():
     table = rd.Table(["a", "b"], [["x, y", 'say "hi"'], [None, 3]])
     assert csv_text(table) == 'a,b\n"x, y","say ""hi"""\n,3\n'
