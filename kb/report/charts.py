@@ -18,9 +18,11 @@ from kb.report.network import Neighbourhood
 
 __all__ = ["Chart", "bar_chart", "stacked_bars", "heatmap", "funnel", "network_chart"]
 
-LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+LAYOUT: dict[str, Any] = {"margin": {"l": 60, "r": 20, "t": 30, "b": 50},
                           "height": 380, "legend": {"font": {"size": 11}}, "font": {"size": 12},
-                          "colorway": qualitative.Dark24}
+                          "colorway": qualitative.Dark24, "paper_bgcolor": "white", "plot_bgcolor": "white",
+                          "xaxis": {"gridcolor": "#e8ecf1", "zeroline": False},
+                          "yaxis": {"gridcolor": "#e8ecf1", "zeroline": False}}
 """Shared layout; 24 distinct colours, so the 12 groups and the merged rest of a stacked chart never share one."""
 MERGED = "(all smaller groups)"
 KIND_COLOURS = {"seed": "#d62728", "trial": "#1f77b4", "product": "#9467bd", "target": "#ff7f0e",
@@ -42,8 +44,14 @@ class Chart:
         return self.figure.to_json()
 
 
+def _figure(traces: Any) -> go.Figure:
+    """A figure without plotly.py's default template (applying one costs ~0.1 s a figure and 6 KB of JSON)."""
+    return go.Figure(traces, layout={"template": "none"})
+
+
 def _layout(figure: go.Figure, **extra: Any) -> go.Figure:
-    figure.update_layout(**{**LAYOUT, **extra})
+    figure.update_layout(**LAYOUT)
+    figure.update_layout(**extra)
     return figure
 
 
@@ -63,7 +71,7 @@ def stacked_bars(table: Table, x: str, group: str, value: str = "trials", *, top
         bucket[record[x]] = bucket.get(record[x], 0) + record[value]
     xs = sorted({dict(zip(table.columns, r))[x] for r in table.rows}, key=lambda v: (isinstance(v, str), v))
     order = [g for g in ranked if g in series] + ([MERGED] if MERGED in series else [])
-    figure = go.Figure([go.Bar(name=str(name), x=[str(v) for v in xs], y=[series[name].get(v, 0) for v in xs])
+    figure = _figure([go.Bar(name=str(name), x=[str(v) for v in xs], y=[series[name].get(v, 0) for v in xs])
                         for name in order])
     return _layout(figure, barmode="stack", xaxis={"title": x, "type": "category"}, yaxis={"title": value})
 
@@ -73,11 +81,11 @@ def bar_chart(table: Table, label: str, value: str = "trials", *, top: int = 25,
     rows = [dict(zip(table.columns, r)) for r in table.rows[:top]]
     labels, values = [str(r[label]) for r in rows], [r[value] for r in rows]
     if horizontal:
-        figure = go.Figure(go.Bar(x=values[::-1], y=labels[::-1], orientation="h", marker_color="#1f77b4",
+        figure = _figure(go.Bar(x=values[::-1], y=labels[::-1], orientation="h", marker_color="#1f77b4",
                                   text=values[::-1], textposition="outside"))
         return _layout(figure, height=max(300, 22 * len(rows) + 80), xaxis={"title": value},
                        margin={**LAYOUT["margin"], "l": 190})
-    figure = go.Figure(go.Bar(x=labels, y=values, marker_color="#1f77b4"))
+    figure = _figure(go.Bar(x=labels, y=values, marker_color="#1f77b4"))
     return _layout(figure, yaxis={"title": value})
 
 
@@ -94,15 +102,17 @@ def heatmap(table: Table, x: str, y: str, value: str = "trials", *, top: int = 1
     xs, ys = ranked(x), ranked(y)
     cells = {(r[x], r[y]): r[value] for r in records}
     z = [[cells.get((a, b), 0) for a in xs] for b in ys]
-    figure = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="Blues", text=z, texttemplate="%{text}",
+    figure = _figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="Blues", text=z, texttemplate="%{text}",
                                   hovertemplate=f"{y}: %{{y}}<br>{x}: %{{x}}<br>{value}: %{{z}}<extra></extra>"))
-    return _layout(figure, height=max(320, 24 * len(ys) + 110), xaxis={"side": "top"},
-                   yaxis={"autorange": "reversed"}, margin={**LAYOUT["margin"], "l": 230, "t": 40, "b": 20})
+    figure.update_traces(colorbar={"outlinewidth": 0, "thickness": 14}, xgap=1, ygap=1)
+    return _layout(figure, height=max(320, 24 * len(ys) + 130), xaxis={"side": "top", "showgrid": False},
+                   yaxis={"autorange": "reversed", "showgrid": False},
+                   margin={**LAYOUT["margin"], "l": 230, "t": 70, "b": 20})
 
 
 def funnel(stages: list[tuple[str, int]]) -> go.Figure:
     """The selection funnel: how many trials pass each stage."""
-    figure = go.Figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial",
+    figure = _figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial",
                                  marker={"color": ["#9ecae1", "#6baed6", "#3182bd", "#08519c"]}))
     return _layout(figure, height=300, margin={**LAYOUT["margin"], "l": 140})
 
@@ -133,6 +143,6 @@ def network_chart(hood: Neighbourhood) -> go.Figure:
                     "symbol": "circle" if kind in ("seed", "trial") else "diamond",
                     "line": {"width": 1, "color": "white"}}))
     axis = {"visible": False, "showgrid": False, "zeroline": False}
-    return _layout(go.Figure(traces), height=600, xaxis=axis, yaxis=axis, hovermode="closest",
+    return _layout(_figure(traces), height=600, xaxis=axis, yaxis=axis, hovermode="closest",
                    legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"},
                    margin={"l": 10, "r": 10, "t": 30, "b": 40})
