@@ -157,13 +157,17 @@ def load_report_data(engine: Engine) -> ReportData:
     columns = [c for c in trial.c if c.name not in _SKIP_COLUMNS]
     facts: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     evidence: dict[str, list[str]] = defaultdict(list)
+    domain_evidence: dict[str, list[str]] = defaultdict(list)
     conditions: dict[str, list[str]] = defaultdict(list)
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(select(*columns).order_by(trial.c.nct_id)).mappings()]
         f = TrialFact.__table__.c
         for nct_id, kind, value, where, quote in conn.execute(
                 select(f.nct_id, f.kind, f.value, f.field, f.evidence)
-                .where(f.kind.in_(["target", "product", "disease"])).order_by(f.nct_id, f.kind, f.value, f.field)):
+                .where(f.kind.in_(["target", "product", "disease", "domain"])).order_by(f.nct_id, f.kind, f.value, f.field)):
+            if kind == "domain":  # why the trial is in its domain, when the store says (newer extraction)
+                domain_evidence[nct_id].append(quote or value)
+                continue
             if value not in facts[nct_id][kind]:
                 facts[nct_id][kind].append(value)
             if kind == "disease":
@@ -188,10 +192,19 @@ def load_report_data(engine: Engine) -> ReportData:
             car_evidence=row.get("car_evidence"), cell_type=row.get("cell_type"), origin=row.get("origin"),
             modality=modality_of(row), domain=row.get("domain"), is_relevant=bool(row.get("is_relevant")),
             targets=facts[nct]["target"], products=facts[nct]["product"],
-            diseases=facts[nct]["disease"], disease_evidence=evidence[nct],
+            diseases=facts[nct]["disease"], disease_evidence=_disease_evidence(domain_evidence[nct], evidence[nct],
+                                                                      facts[nct]["disease"]),
             conditions=conditions[nct], last_update=row.get("last_update_posted_date")))
     return ReportData(trials=trials, last_run=dict(last) if last else None,
                       data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect)
+
+
+def _disease_evidence(domain: list[str], quotes: list[str], diseases: list[str]) -> list[str]:
+    """Why a trial is (not) in immune-mediated disease: the store's domain reason and the diseases read,
+    or (older stores) each disease with its quote."""
+    if not domain:
+        return quotes
+    return domain + ([f"diseases read: {', '.join(disease_label(d) for d in diseases)}"] if diseases else [])
 
 
 # ------------------------------------------------------------------ tables behind the charts
@@ -264,7 +277,8 @@ def pipeline(data: ReportData) -> Table:
             continue  # a drug given alongside (a monoclonal antibody: INN stem -mab), not a cell product
         sponsors = Counter(t.sponsor for t in trials if t.sponsor)
         targets = list(known.targets) if known and known.targets else sorted({x for t in trials for x in t.targets})
-        cells = sorted({t.modality for t in trials})
+        origin = known.origin if known and known.origin else None
+        cells = sorted({t.modality if not origin or origin in t.modality else f"{t.modality} ({origin})" for t in trials})
         furthest = max(trials, key=lambda t: phase_rank(t.phases))
         rows.append([product, (known.developer if known and known.developer else None) or
                      (sponsors.most_common(1)[0][0] if sponsors else ""),

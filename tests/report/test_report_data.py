@@ -25,7 +25,9 @@ def test_headline_ledger_and_pipeline(store):
                                         "tests an antibody or drug, no CAR named"]
     assert rows["NCT07389499"][1] == "undecided: CAR cell therapy unknown"
     assert rows["NCT06464679"][1] == "included"
-    assert "Sjogren's syndrome (eligibility" in rows["NCT06464679"][4]
+    assert rows["NCT06464679"][4] == ("immune-mediated: sjogren (eligibility_cohort: Relapsing refractory dry syndrome); "
+                                      "diseases read: idiopathic inflammatory myopathy, rheumatoid arthritis, "
+                                      "Sjogren's syndrome, systemic sclerosis")
     pipeline = {r[0]: r for r in rd.pipeline(data).rows}
     assert pipeline["KN5501"][1:7] == ["Changhai Hospital", "CD19", "CAR-NK", pipeline["KN5501"][4], "Phase 1", 6]
     assert pipeline["NKX019"][1:3] == ["Nkarta", "CD19"] and pipeline["NKX019"][5:7] == ["Phase 1/2", 3]
