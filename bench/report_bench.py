@@ -47,8 +47,9 @@ def main() -> None:
               f"{len(result.charts)} charts")
         print(f"build: first {times[0]:.2f} s (compresses plotly.js once per process), then median "
               f"{statistics.median(times[1:] or times):.2f} s, best {min(times):.2f} s over {args.runs} runs")
-        print(f"size: {len(html) / 1e6:.2f} MB = plotly.js {plotly / 1e6:.2f} MB (gzip+base64) + "
-              f"CSV tables {tables / 1e6:.2f} MB + figures {figures / 1e6:.2f} MB + HTML {(len(html) - plotly - tables - figures) / 1e6:.2f} MB")
+        rest = len(html) - plotly - tables - figures
+        print(f"size: {len(html) / 1e6:.2f} MB = plotly.js {plotly / 1e6:.2f} MB (gzip+base64) + CSV tables "
+              f"{tables / 1e6:.2f} MB + figures {figures / 1e6:.2f} MB + HTML {rest / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

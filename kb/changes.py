@@ -105,7 +105,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"--since {text!r}: give a date (2025-08-01), a date-time, or a span such as 7d, 2w, 12h") from None
+        raise ValueError(f"--since {text!r}: give a date (2025-08-01), a date-time, "
+                         "or a span such as 7d, 2w, 12h") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -121,6 +122,11 @@ def previous_run_start(engine: Engine) -> datetime | None:
 def _aware(moment: datetime) -> datetime:
     """A stored timestamp as UTC (SQLite gives naive values back)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    """A stored or given moment as ISO text in UTC, to the second."""
+    return _utc(moment).isoformat(timespec="seconds")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -161,19 +167,19 @@ def collect_changes(engine: Engine, since: datetime, *, until: datetime | None =
                 .where(v.recorded_at >= lo, v.recorded_at <= hi).order_by(v.recorded_at.desc(), v.id.desc()))
     if relevant_only:
         new_q, change_q = new_q.where(scope), change_q.where(scope)
-    digest = Digest(since=_aware(since).isoformat(timespec="seconds"), until=_aware(until).isoformat(timespec="seconds"),
+    digest = Digest(since=_iso(since), until=_iso(until),
                     scope="CAR cell therapies in immune-mediated disease" if relevant_only else "all trials")
     with engine.connect() as conn:
         new_rows = conn.execute(new_q).all()
         change_rows = conn.execute(change_q).all()
-    digest.new = [NewTrial(r.nct_id, r.brief_title, r.overall_status, _aware(r.first_seen_at).isoformat(timespec="seconds"),
-                           registry_url(r.nct_id)) for r in new_rows]
+    digest.new = [NewTrial(r.nct_id, r.brief_title, r.overall_status, _iso(r.first_seen_at), registry_url(r.nct_id))
+                  for r in new_rows]
     for row in change_rows:
         diff = row.diff if isinstance(row.diff, dict) else json.loads(row.diff)
         kinds = change_kinds(diff)
         if not kinds:  # only the update date moved
             continue
-        digest.changes.append(Change(row.nct_id, row.brief_title, _aware(row.recorded_at).isoformat(timespec="seconds"),
+        digest.changes.append(Change(row.nct_id, row.brief_title, _iso(row.recorded_at),
                                      kinds, {k: diff[k] for k in sorted(diff, key=_field_order)}, row.source,
                                      registry_url(row.nct_id), row.id))
     return digest
@@ -259,7 +265,8 @@ def _markdown(digest: Digest) -> str:
              f"{_summary_line(digest)} ({digest.scope}; until {digest.until}).", ""]
     if digest.new:
         lines += ["## New trials", ""]
-        lines += [f"- [{n.nct_id}]({n.url}) ({n.status or 'status unknown'}): {_md_escape(n.title)}" for n in digest.new]
+        lines += [f"- [{n.nct_id}]({n.url}) ({n.status or 'status unknown'}): {_md_escape(n.title)}"
+                  for n in digest.new]
         lines.append("")
     if digest.changes:
         lines += ["## Changes", ""]

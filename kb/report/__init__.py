@@ -67,6 +67,35 @@ def _changes_table(digest: Digest) -> rd.Table:
     return rd.Table(["nct_id", "recorded_at", "kind", "title", "what changed"], rows)
 
 
+def _charts(data: rd.ReportData, funnel: list[tuple[str, int]]) -> list[ch.Chart]:
+    """The page's charts, each with the table behind it (the graph is added by the caller)."""
+    modality, disease = rd.starts_by(data, "modality"), rd.starts_by(data, "disease")
+    target_disease, phase = rd.target_disease(data), rd.by_phase_and_sponsor(data)
+    status, country = rd.by_status(data), rd.by_country(data)
+    return [
+        ch.Chart("starts-modality", "Trial starts per year, by modality",
+                 "Start year of each included trial (actual or planned), stacked by platform.",
+                 ch.stacked_bars(modality, "year", "modality"), modality),
+        ch.Chart("starts-disease", "Trial starts per year, by disease",
+                 "A basket trial counts once in each disease it enrols.",
+                 ch.stacked_bars(disease, "year", "disease"), disease),
+        ch.Chart("target-disease", "CAR target x disease",
+                 "Included trials per target antigen of the CAR and disease category (the 15 most frequent of each).",
+                 ch.heatmap(target_disease, "target", "disease"), target_disease),
+        ch.Chart("phase-sponsor", "Phase, by sponsor type",
+                 "Phases as registered (Phase 1/2 is one trial in both); sponsor type is the lead sponsor's class.",
+                 ch.stacked_bars(phase, "phase", "sponsor type"), phase),
+        ch.Chart("status", "Overall status", "The registry's overall recruitment status of each included trial.",
+                 ch.bar_chart(status, "status"), status),
+        ch.Chart("countries", "Countries",
+                 "Included trials with a site in each country (the first 25; all in the CSV).",
+                 ch.bar_chart(country, "country"), country),
+        ch.Chart("funnel", "Selection ledger: fetched → CAR cell therapy → immune-mediated → included",
+                 "How many stored trials pass each step of the selection.", ch.funnel(funnel),
+                 rd.Table(["stage", "trials"], [list(stage) for stage in funnel])),
+    ]
+
+
 def build_report(engine: Engine, since: datetime | None = None, *, seed: str = SEED,
                  now: datetime | None = None) -> ReportResult:
     """The report page of a store; ``since`` defaults to the start of the newest finished run."""
@@ -80,33 +109,13 @@ def build_report(engine: Engine, since: datetime | None = None, *, seed: str = S
             since, since_note = now - timedelta(days=7), "In the last 7 days (the run log is empty)"
     digest = collect_changes(engine, since, until=now)
     funnel, ledger = rd.ledger(data)
-    charts = [
-        ch.Chart("starts-modality", "Trial starts per year, by modality",
-                 "Start year of each included trial (actual or planned), stacked by platform.",
-                 ch.stacked_bars(rd.starts_by(data, "modality"), "year", "modality"), rd.starts_by(data, "modality")),
-        ch.Chart("starts-disease", "Trial starts per year, by disease",
-                 "A basket trial counts once in each disease it enrols.",
-                 ch.stacked_bars(rd.starts_by(data, "disease"), "year", "disease"), rd.starts_by(data, "disease")),
-        ch.Chart("target-disease", "CAR target x disease",
-                 "Included trials per target antigen of the CAR and disease category (the 15 most frequent of each).",
-                 ch.heatmap(rd.target_disease(data), "target", "disease"), rd.target_disease(data)),
-        ch.Chart("phase-sponsor", "Phase, by sponsor type",
-                 "Phases as registered (Phase 1/2 is one trial in both); sponsor type is the lead sponsor's class.",
-                 ch.stacked_bars(rd.by_phase_and_sponsor(data), "phase", "sponsor type"), rd.by_phase_and_sponsor(data)),
-        ch.Chart("status", "Overall status", "The registry's overall recruitment status of each included trial.",
-                 ch.bar_chart(rd.by_status(data), "status"), rd.by_status(data)),
-        ch.Chart("countries", "Countries", "Included trials with a site in each country (the 25 first; all in the CSV).",
-                 ch.bar_chart(rd.by_country(data), "country"), rd.by_country(data)),
-        ch.Chart("funnel", "Selection ledger: fetched → CAR cell therapy → immune-mediated → included",
-                 "How many stored trials pass each step of the selection.", ch.funnel(funnel),
-                 rd.Table(["stage", "trials"], [list(s) for s in funnel])),
-    ]
+    charts = _charts(data, funnel)
     hood = seed_neighbourhood(engine, seed)
     if hood is not None:
-        charts.insert(-1, ch.Chart("network", f"The trial graph around the seed {seed}",
-                                   "The seed, its most similar CAR trials and the products, targets, diseases, cells, "
-                                   "origins and sponsors they share with it (force-directed layout; hover for details).",
-                                   ch.network_chart(hood), hood.similar))
+        charts.insert(-1, ch.Chart(
+            "network", f"The trial graph around the seed {seed}",
+            "The seed, its most similar CAR trials and the products, targets, diseases, cells, origins and sponsors "
+            "they share with it (force-directed layout; hover for details).", ch.network_chart(hood), hood.similar))
     groups: dict[str, list[list]] = {}
     for row in ledger.rows:
         groups.setdefault(row[1], []).append(row)

@@ -57,41 +57,36 @@ def _layout(figure: go.Figure, **extra: Any) -> go.Figure:
 
 def stacked_bars(table: Table, x: str, group: str, value: str = "trials", *, top: int = 12) -> go.Figure:
     """Bars of ``value`` per ``x``, stacked by ``group``; groups beyond the ``top`` largest are merged."""
+    records = table.records()
     totals: dict[str, int] = {}
-    for row in table.rows:
-        record = dict(zip(table.columns, row))
-        totals[record[group]] = totals.get(record[group], 0) + record[value]
+    for r in records:
+        totals[r[group]] = totals.get(r[group], 0) + r[value]
     ranked = sorted(totals, key=lambda g: (-totals[g], g))
     shown = set(ranked[:top])
     series: dict[str, dict[Any, int]] = {}
-    for row in table.rows:
-        record = dict(zip(table.columns, row))
-        name = record[group] if record[group] in shown else MERGED
-        bucket = series.setdefault(name, {})
-        bucket[record[x]] = bucket.get(record[x], 0) + record[value]
-    xs = sorted({dict(zip(table.columns, r))[x] for r in table.rows}, key=lambda v: (isinstance(v, str), v))
+    for r in records:
+        bucket = series.setdefault(r[group] if r[group] in shown else MERGED, {})
+        bucket[r[x]] = bucket.get(r[x], 0) + r[value]
+    xs = sorted({r[x] for r in records}, key=lambda v: (isinstance(v, str), v))
     order = [g for g in ranked if g in series] + ([MERGED] if MERGED in series else [])
     figure = _figure([go.Bar(name=str(name), x=[str(v) for v in xs], y=[series[name].get(v, 0) for v in xs])
-                        for name in order])
+                      for name in order])
     return _layout(figure, barmode="stack", xaxis={"title": x, "type": "category"}, yaxis={"title": value})
 
 
-def bar_chart(table: Table, label: str, value: str = "trials", *, top: int = 25, horizontal: bool = True) -> go.Figure:
-    """One bar per row (the first ``top`` rows), largest on top."""
-    rows = [dict(zip(table.columns, r)) for r in table.rows[:top]]
-    labels, values = [str(r[label]) for r in rows], [r[value] for r in rows]
-    if horizontal:
-        figure = _figure(go.Bar(x=values[::-1], y=labels[::-1], orientation="h", marker_color="#1f77b4",
-                                  text=values[::-1], textposition="outside"))
-        return _layout(figure, height=max(300, 22 * len(rows) + 80), xaxis={"title": value},
-                       margin={**LAYOUT["margin"], "l": 190})
-    figure = _figure(go.Bar(x=labels, y=values, marker_color="#1f77b4"))
-    return _layout(figure, yaxis={"title": value})
+def bar_chart(table: Table, label: str, value: str = "trials", *, top: int = 25) -> go.Figure:
+    """One horizontal bar per row (the first ``top`` rows), the first on top."""
+    records = table.records()[:top][::-1]
+    labels, values = [str(r[label]) for r in records], [r[value] for r in records]
+    figure = _figure(go.Bar(x=values, y=labels, orientation="h", marker_color="#1f77b4", text=values,
+                            textposition="outside"))
+    return _layout(figure, height=max(300, 22 * len(records) + 80), xaxis={"title": value},
+                   margin={**LAYOUT["margin"], "l": 190})
 
 
 def heatmap(table: Table, x: str, y: str, value: str = "trials", *, top: int = 15) -> go.Figure:
     """A count heatmap of ``y`` rows x ``x`` columns, the ``top`` most frequent of each."""
-    records = [dict(zip(table.columns, r)) for r in table.rows]
+    records = table.records()
 
     def ranked(key: str) -> list[str]:
         totals: dict[str, int] = {}
@@ -103,7 +98,7 @@ def heatmap(table: Table, x: str, y: str, value: str = "trials", *, top: int = 1
     cells = {(r[x], r[y]): r[value] for r in records}
     z = [[cells.get((a, b), 0) for a in xs] for b in ys]
     figure = _figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="Blues", text=z, texttemplate="%{text}",
-                                  hovertemplate=f"{y}: %{{y}}<br>{x}: %{{x}}<br>{value}: %{{z}}<extra></extra>"))
+                                hovertemplate=f"{y}: %{{y}}<br>{x}: %{{x}}<br>{value}: %{{z}}<extra></extra>"))
     figure.update_traces(colorbar={"outlinewidth": 0, "thickness": 14}, xgap=1, ygap=1)
     return _layout(figure, height=max(320, 24 * len(ys) + 130), xaxis={"side": "top", "showgrid": False},
                    yaxis={"autorange": "reversed", "showgrid": False},
@@ -113,7 +108,7 @@ def heatmap(table: Table, x: str, y: str, value: str = "trials", *, top: int = 1
 def funnel(stages: list[tuple[str, int]]) -> go.Figure:
     """The selection funnel: how many trials pass each stage."""
     figure = _figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial",
-                                 marker={"color": ["#9ecae1", "#6baed6", "#3182bd", "#08519c"]}))
+                               marker={"color": ["#9ecae1", "#6baed6", "#3182bd", "#08519c"]}))
     return _layout(figure, height=300, margin={**LAYOUT["margin"], "l": 140})
 
 
@@ -133,7 +128,7 @@ def network_chart(hood: Neighbourhood) -> go.Figure:
             continue
         labels = [disease_label(n["label"]) if kind == "disease" else n["label"] for n in nodes]
         hover = [f"{n['label']}<br>{n['title'][:80]}" + (f"<br>score {n['score']}" if n["score"] is not None else "")
-                 if kind in ("seed", "trial") else f"{kind}: {label}" for n, label in zip(nodes, labels)]
+                 if kind in ("seed", "trial") else f"{kind}: {label}" for n, label in zip(nodes, labels, strict=True)]
         traces.append(go.Scatter(
             x=[n["x"] for n in nodes], y=[n["y"] for n in nodes], mode="markers+text", name=kind,
             text=[label if len(label) <= 24 else label[:23] + "…" for label in labels], textposition="top center",

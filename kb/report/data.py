@@ -41,6 +41,10 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
 
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts keyed by column."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
 
 @dataclass
 class TrialRow:
@@ -164,7 +168,8 @@ def load_report_data(engine: Engine) -> ReportData:
         f = TrialFact.__table__.c
         for nct_id, kind, value, where, quote in conn.execute(
                 select(f.nct_id, f.kind, f.value, f.field, f.evidence)
-                .where(f.kind.in_(["target", "product", "disease", "domain"])).order_by(f.nct_id, f.kind, f.value, f.field)):
+                .where(f.kind.in_(["target", "product", "disease", "domain"]))
+                .order_by(f.nct_id, f.kind, f.value, f.field)):
             if kind == "domain":  # why the trial is in its domain, when the store says (newer extraction)
                 domain_evidence[nct_id].append(quote or value)
                 continue
@@ -176,7 +181,8 @@ def load_report_data(engine: Engine) -> ReportData:
         for nct_id, name in conn.execute(select(c.nct_id, c.name).order_by(c.nct_id, c.position)):
             conditions[nct_id].append(name)
         run = RunLog.__table__
-        last = conn.execute(select(run).where(run.c.status == "ok").order_by(run.c.id.desc()).limit(1)).mappings().first()
+        last = conn.execute(select(run).where(run.c.status == "ok").order_by(run.c.id.desc()).limit(1)
+                            ).mappings().first()
         dialect = conn.dialect.name
     trials = []
     for row in rows:
@@ -278,7 +284,8 @@ def pipeline(data: ReportData) -> Table:
         sponsors = Counter(t.sponsor for t in trials if t.sponsor)
         targets = list(known.targets) if known and known.targets else sorted({x for t in trials for x in t.targets})
         origin = known.origin if known and known.origin else None
-        cells = sorted({t.modality if not origin or origin in t.modality else f"{t.modality} ({origin})" for t in trials})
+        cells = sorted({t.modality if not origin or origin in t.modality else f"{t.modality} ({origin})"
+                        for t in trials})
         furthest = max(trials, key=lambda t: phase_rank(t.phases))
         rows.append([product, (known.developer if known and known.developer else None) or
                      (sponsors.most_common(1)[0][0] if sponsors else ""),

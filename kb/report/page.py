@@ -50,7 +50,7 @@ def html_table(table: Table, link_column: str | None = None) -> Markup:
     body = []
     for row in table.rows:
         cells = []
-        for name, value in zip(table.columns, row):
+        for name, value in zip(table.columns, row, strict=True):
             text = "" if value is None else str(value)
             if name == link_column:
                 cells.append("<td>" + " ".join(f'<a href="https://clinicaltrials.gov/study/{escape(v)}">{escape(v)}</a>'

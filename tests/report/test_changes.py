@@ -98,7 +98,8 @@ def test_cli_changes(sqlite_store, tmp_path: Path):
     result = runner.invoke(app, ["changes", "--db", db, "--since", "1d", "--format", "markdown"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("# Trial changes since ")
-    assert "32 new trial(s); 1 status, 0 phase, 0 enrollment, 1 date and 0 other change(s)" in result.output  # 1d: the seed is new too
+    # since 1d, the seed is new too
+    assert "32 new trial(s); 1 status, 0 phase, 0 enrollment, 1 date and 0 other change(s)" in result.output
     bad = runner.invoke(app, ["changes", "--db", db, "--since", "someday"])
     assert bad.exit_code == 1 and "give a date" in bad.output and "Traceback" not in bad.output
     bad = runner.invoke(app, ["changes", "--db", db, "--format", "rss"])

@@ -71,7 +71,8 @@ def test_csv_links_give_the_tables(browser, report, tmp_path: Path):
     assert made == "status,trials\nRECRUITING,19\nnot given,4\nNOT_YET_RECRUITING,3\nUNKNOWN,2\n" \
                    "ACTIVE_NOT_RECRUITING,2\nWITHDRAWN,1\nENROLLING_BY_INVITATION,1\n"
     pipeline = browser.execute_script("return trialkbCsv('csv-pipeline')")
-    assert pipeline.splitlines()[0] == "product,developer,target,cell and origin,diseases,furthest phase,trials,trial ids"
+    assert pipeline.splitlines()[0] == ("product,developer,target,cell and origin,diseases,furthest phase,trials,"
+                                        "trial ids")
     assert pipeline == csv_text(rd.Table(*_table_from_csv_json(browser, "csv-pipeline")))
     browser.find_element("css selector", 'a.csv[data-table="csv-countries"]').click()
     target = tmp_path / "downloads" / "countries.csv"

@@ -25,7 +25,8 @@ def test_headline_ledger_and_pipeline(store):
                                         "tests an antibody or drug, no CAR named"]
     assert rows["NCT07389499"][1] == "undecided: CAR cell therapy unknown"
     assert rows["NCT06464679"][1] == "included"
-    assert rows["NCT06464679"][4] == ("immune-mediated: sjogren (eligibility_cohort: Relapsing refractory dry syndrome); "
+    assert rows["NCT06464679"][4] == ("immune-mediated: sjogren (eligibility_cohort: Relapsing refractory dry "
+                                      "syndrome); "
                                       "diseases read: idiopathic inflammatory myopathy, rheumatoid arthritis, "
                                       "Sjogren's syndrome, systemic sclerosis")
     pipeline = {r[0]: r for r in rd.pipeline(data).rows}
@@ -60,8 +61,8 @@ def test_the_data_date_is_the_crawled_timestamp(sqlite_store):
     set_state(sqlite_store.engine, {DATA_TIMESTAMP_KEY: "2026-11-27T09:00:05"})
     html = build_report(sqlite_store.engine).html
     assert "Data: ClinicalTrials.gov data of 2026-11-27T09:00:05" in html
-    assert re.search(r"Run behind it: import #2 finished \S+ \S+ UTC \(read 42, new 41, changed 1, unchanged 0, rejected 0\)",
-                     html)
+    assert re.search(r"Run behind it: import #2 finished \S+ \S+ UTC "
+                     r"\(read 42, new 41, changed 1, unchanged 0, rejected 0\)", html)
 
 
 def test_csv_text_quotes_like_rfc4180():
