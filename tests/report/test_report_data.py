@@ -80,3 +80,13 @@ def test_cli_report(sqlite_store, tmp_path: Path):
     assert out.read_text().startswith("<!DOCTYPE html>")
     bad = CliRunner().invoke(app, ["report", "--db", db, "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "is a directory" in bad.output
+
+
+def test_a_store_without_the_seed_has_no_graph(sqlite_engine):
+    from kb.importer import import_paths
+    from tests.conftest import CTGOV
+
+    import_paths(sqlite_engine, [CTGOV / "domain/NCT06518668.json", CTGOV / "domain/NCT98000002.json"])
+    result = build_report(sqlite_engine)
+    assert "network" not in result.charts and (result.included, result.fetched) == (1, 2)
+    assert "The seed trial is not in this store: no graph." in result.html
