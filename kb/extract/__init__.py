@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kb.extract.car import car_mentions, mention_cell, plain_cells, targeted
+from kb.extract.car import car_mentions, mention_cell, plain_cells
 from kb.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.extract.facts import Fact, Facts, snippet
 from kb.extract.fields import READS, trial_texts
 from kb.extract.origin import MODALITIES, decide_modality, decide_origin, parse_origin
 from kb.extract.products import is_drug_name, parse_products
 from kb.extract.regimen import parse_dose_levels, parse_lymphodepletion
-from kb.extract.targets import parse_targets
+from kb.extract.targets import parse_selected_antigens, parse_targets
 
 __all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
 
@@ -35,7 +35,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
             facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
     products = parse_products(texts, facts, car_named=bool(car))
     plain = plain_cells(texts)
-    _decide_car(facts, car, products, plain, texts)
+    _decide_car(facts, car, products, plain)
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None
     if facts.is_car_therapy is not False:
@@ -47,8 +47,10 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
             facts.add("cell_type", product.cell_type, f"product:{product.code}", product.source)
         if product.origin:
             facts.add("origin", product.origin, f"product:{product.code}", product.source)
+    if facts.is_car_therapy is not False and not facts.has("target"):
+        parse_selected_antigens(texts, facts)
     if plain and cell_therapy:
-        facts.add("cell_type", *plain)
+        facts.add("cell_type", *plain[:3])
     if cell_therapy:
         parse_origin(texts, facts)
     parse_diseases(trial, texts, mesh_terms, children, facts)
@@ -67,7 +69,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     return facts
 
 
-def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str] | None, texts: list) -> None:
+def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None) -> None:
     """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else what the
     trial gives instead (an antibody, unmodified cells), else unknown for an unknown code."""
     antibody_only = not car and any(f.kind == "product" and is_drug_name(f.value) for f in facts.facts)
@@ -80,13 +82,14 @@ def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, 
     elif any(p.is_car is False for p in products):
         product = next(p for p in products if p.is_car is False)
         facts.is_car_therapy, facts.car_evidence = False, f"product lexicon: {product.code} ({product.source})"
-    elif antibody_only or (plain and not targeted(texts)):
+    elif antibody_only or (plain and plain[3] in (None, "TCR")):
         facts.is_car_therapy = False
         facts.car_evidence = ("tests an antibody or drug, no CAR named" if antibody_only
-                              else f"unmodified {plain[0]} cells, no CAR named: {plain[2]}")
+                              else f"{'TCR-engineered' if plain[3] else 'unmodified'} {plain[0]} cells, no CAR "
+                                   f"named: {plain[2]}")
     elif plain or products or facts.has("product"):
         facts.is_car_therapy = None
-        facts.car_evidence = ("antigen-targeted cells, receptor not stated" if plain
+        facts.car_evidence = (f"{plain[0]} cells: {plain[3]}: {plain[2]}" if plain
                               else "product code not in the lexicon; nature not stated")
     else:
         facts.is_car_therapy, facts.car_evidence = False, "no CAR or cell therapy named"

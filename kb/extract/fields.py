@@ -19,9 +19,10 @@ _WHAT_IS_TESTED = ("title", "official_title", "intervention", "arm", "summary")
 _LABELS = ("title", "intervention", "arm")
 
 READS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "car": (_WHAT_IS_TESTED + ("keyword",) + _DESCRIPTIONS,),      # CAR phrases: is_car_therapy, cell type
+    "car": (_WHAT_IS_TESTED + ("keyword",) + _DESCRIPTIONS, ("outcome",)),  # CAR phrases: is_car_therapy, cell
     "plain_cells": (_LABELS,),                                     # unmodified or antigen-targeted cells
-    "target": (_NAMES, _DESCRIPTIONS + ("outcome",)),
+    "target": (_LABELS + ("official_title", "acronym", "keyword"), ("summary",), _DESCRIPTIONS + ("outcome",)),
+    "target_selection": (("title", "official_title", "condition", "summary", "keyword"),),  # 'CD19-positive lymphoma'
     "product": (_NAMES, _DESCRIPTIONS + ("outcome", "condition")),  # tier 2 only for a trial that names a CAR
     "product_code": (_LABELS,),                                    # codes not in the lexicon, by their shape
     "short_code": (_LABELS,),                                      # lexicon codes of 3 characters ('F01')

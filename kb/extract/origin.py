@@ -15,7 +15,7 @@ IN_VIVO = re.compile(
     r"kinetics|trafficking))|\blipid\W+nanoparticles?\b|\blnps?\b")
 """A CAR made inside the body ('in vivo CAR-T', 'in vivo LV injection', 'lipid nanoparticles (LNPs)'),
 in lower-cased text; not the in vivo expansion or persistence of cells made outside it."""
-AUTOLOGOUS = re.compile(r"\bautologous\b|patient-derived|patients'? own")
+AUTOLOGOUS = re.compile(r"\bautologous\b|patient-derived|patients'? own|\bautoleucel\b")
 ALLOGENEIC = re.compile(r"\ballogeneic|\ballogenic|\buniversal\b|off[\s\-]the[\s\-]shelf|\bipsc|"
                         r"induced pluripotent|cord[\s\-]blood|healthy[\s\-]donor|donor[\s\-]derived")
 """Both in lower-cased text: a case-sensitive search of it runs several times faster than ``(?i:...)``."""
@@ -32,7 +32,7 @@ def _cued(name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int, low
 
 ORIGIN_PATTERNS = (
     ("in_vivo", (_cued("in vivo", IN_VIVO, ("vivo", "lipid", "lnp"), 3),)),
-    ("autologous", (_cued("autologous", AUTOLOGOUS, ("autologous", "patient-derived", "patients"), 0),)),
+    ("autologous", (_cued("autologous", AUTOLOGOUS, ("autologous", "patient-derived", "patients", "autoleucel"), 0),)),
     ("allogeneic", (_cued("allogeneic", ALLOGENEIC, ("allogen", "universal", "shelf", "ipsc", "pluripotent", "cord",
                                                      "donor"), 8),
                     _cued("universal CAR", UNIVERSAL_CAR, ("CAR",), 2, lower=False))),

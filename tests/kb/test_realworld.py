@@ -29,7 +29,7 @@ def evidence(nct_id: str, kind: str) -> list[str]:
     ("NCT07613411", "in_vivo", "in vivo CAR"),          # 'an in vivo Chimeric Antigen Receptor T-Cell ... product'
     ("NCT07413341", "in_vivo", "in vivo CAR"),          # 'lipid nanoparticles (LNPs) ... encoding the CD19 CAR'
     ("NCT07383233", "in_vivo", "in vivo CAR"),          # also says 'expansion of CAR-T cells in vivo'
-    ("NCT05666700", None, "autologous CAR-T"),          # 'in vivo trafficking of cilta-cel': made outside the body
+    ("NCT05666700", "autologous", "autologous CAR-T"),  # 'in vivo trafficking of cilta-cel': autologous (lexicon)
     ("NCT06681337", "allogeneic", "allogeneic CAR-T"),  # 'Universal CAR-T Cell Therapy'
     ("NCT07243366", "allogeneic", "CAR-NK"),
     ("NCT07395050", "autologous", "CAR-Treg"),          # 'Autologous CD6-CAR Treg Cells'
