@@ -100,9 +100,9 @@ def heatmap(table: Table, x: str, y: str, value: str = "trials", *, top: int = 1
     figure = _figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="Blues", text=z, texttemplate="%{text}",
                                 hovertemplate=f"{y}: %{{y}}<br>{x}: %{{x}}<br>{value}: %{{z}}<extra></extra>"))
     figure.update_traces(colorbar={"outlinewidth": 0, "thickness": 14}, xgap=1, ygap=1)
-    return _layout(figure, height=max(320, 24 * len(ys) + 130), xaxis={"side": "top", "showgrid": False},
+    return _layout(figure, height=max(320, 24 * len(ys) + 170), xaxis={"side": "top", "showgrid": False},
                    yaxis={"autorange": "reversed", "showgrid": False},
-                   margin={**LAYOUT["margin"], "l": 230, "t": 70, "b": 20})
+                   margin={**LAYOUT["margin"], "l": 230, "t": 110, "b": 20})
 
 
 def funnel(stages: list[tuple[str, int]]) -> go.Figure:
