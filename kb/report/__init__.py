@@ -132,7 +132,6 @@ def build_report(engine: Engine, since: datetime | None = None, *, seed: str = S
         "changes_summary": f"{c['new']} new trial(s), {c['status']} status, {c['phase']} phase, "
                            f"{c['enrollment']} enrollment, {c['dates']} date and {c['other']} other change(s)",
         "ledger": ledger, "ledger_groups": list(groups.items()),
-        "size_note": "about 2 MB, most of it the charting library",
     })
     return ReportResult(html=html, included=len(data.included), fetched=len(data.trials),
                         charts=[x.key for x in charts], since=since.isoformat(timespec="seconds"))
