@@ -13,6 +13,7 @@ import typer
 from crawler import cli as crawler_cli
 from graph import cli as graph_cli
 from kb.cli import analyst as analyst_cli
+from kb.cli import report as report_cli
 from kb.cli import store as store_cli
 from kb.cli.common import CleanErrors, main_options
 
@@ -25,7 +26,7 @@ def build_app() -> typer.Typer:
                       no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                       cls=CleanErrors)
     app.callback()(main_options)
-    for group in (store_cli, crawler_cli, graph_cli, analyst_cli):
+    for group in (store_cli, crawler_cli, graph_cli, analyst_cli, report_cli):
         group.register(app)
     return app
 

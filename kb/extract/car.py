@@ -53,7 +53,7 @@ ENGINEERED_CELLS = re.compile(
 """Cells said to be engineered or to target an antigen ('CD19-targeted iNKT cells', 'T cells
 genetically engineered to ...'): a receptor is implied but not named."""
 TCR = re.compile(r"\bTCR\b|(?<!chimeric )(?i:T[\s\-]cell\s+receptor)(?!\W+\(?CAR)")
-CODE_IN_NAME = re.compile(r"(?<![\w\-])[A-Z][A-Za-z]*[\-]?\d[\w\-]*|(?<![\w\-])[A-Z]{2,}[\-][A-Z0-9]+")
+CODE_IN_NAME = re.compile(r"(?<![\w])[A-Z][A-Za-z]*[\-]?\d[\w\-]*|(?<![\w\-])[A-Z]{2,}[\-][A-Z0-9]+")
 """A product code in the text that names the cells ('SENL101 Autologous T Cell Injection', 'ARC-T Cells')."""
 
 

@@ -4,11 +4,13 @@ know yet (by their shape), and antibody or fusion-protein INNs."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+
 
 from kb.extract.car import negated
 from kb.extract.facts import Facts, snippet
 from kb.extract.fields import READS, Texts, tier
-from kb.extract.speed import shortcut
+from kb.extract.speed import Words, lower_same_offsets, matches_from, shortcut
 from kb.lexicon import ANTIGENS, PRODUCT_ALIASES, PRODUCTS_BY_CODE, Product
 
 PRODUCT_CODE = re.compile(r"(?<![\w\-/])(?=[A-Z0-9\-.]*\d)[A-Z][A-Z0-9]*(?:[\-.][A-Z0-9]+)*(?![\w\-/])")
@@ -21,9 +23,16 @@ INN = re.compile(r"\b([A-Za-z]{4,}(?:mab|cept))(?:-[a-z]{4})?\b(?:\s+(tesirine|v
 CODE_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z][\w\-.]*\d[\w\-.]*")
 _ALIASES = sorted(PRODUCT_ALIASES, key=len, reverse=True)
 ALIAS = re.compile(r"(?i:\b(" + "|".join(re.escape(a) for a in _ALIASES) + r")\b)")
-aliases_in = shortcut("product alias", ALIAS.finditer, lambda text: (
-    ALIAS.finditer(text) if any(alias in text.lower() for alias in _ALIASES) else ()))
-"""Every alias match is an alias (texts holding none are skipped)."""
+_ALIAS_WORDS = Words(_ALIASES)
+
+
+def _aliases_fast(text: str) -> Iterator[re.Match]:
+    """``ALIAS.finditer(text)``, tried only where an alias starts in the lower-cased text (hundreds of
+    aliases, one substring test each, cost a millisecond a text)."""
+    return matches_from(ALIAS, text, _ALIAS_WORDS.starts(lower_same_offsets(text)))
+
+
+aliases_in = shortcut("product alias", ALIAS.finditer, _aliases_fast)
 
 
 def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]:

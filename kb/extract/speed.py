@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+import ahocorasick
+
 
 @dataclass(frozen=True)
 class CuedPattern:
@@ -30,14 +32,35 @@ class CuedPattern:
         cue_text = text if cue_text is None else cue_text
         present = [cue for cue in self.cues if cue in cue_text]  # most texts hold none
         starts = {max(0, at - k) for cue in present for at in occurrences(cue_text, cue) for k in range(self.reach + 1)}
-        end = 0
-        for start in sorted(starts):
-            if start >= end and (match := self.pattern.match(text, start)):
-                end = match.end()
-                yield match
+        return matches_from(self.pattern, text, starts)
 
     def search(self, text: str) -> re.Match | None:
         return next(self.finditer(text), None)
+
+
+def matches_from(pattern: re.Pattern, text: str, starts: Iterable[int]) -> Iterator[re.Match]:
+    """What ``pattern.finditer(text)`` gives when every match begins at one of ``starts``."""
+    end = 0
+    for start in sorted(starts):
+        if start >= end and (match := pattern.match(text, start)):
+            end = match.end()
+            yield match
+
+
+class Words:
+    """Many literal words found in one pass (Aho-Corasick): where they start, or whether any is there."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.automaton = ahocorasick.Automaton()
+        for word in words:
+            self.automaton.add_word(word, len(word))
+        self.automaton.make_automaton()
+
+    def starts(self, text: str) -> set[int]:
+        return {end - length + 1 for end, length in self.automaton.iter(text)}
+
+    def any(self, text: str) -> bool:
+        return next(self.automaton.iter(text), None) is not None
 
 
 def occurrences(text: str, word: str) -> Iterator[int]:

@@ -51,13 +51,16 @@ COSTIMULATORY = re.compile(r"4-?1BB|CD28|CD3[zζ]\w*|CD3-zeta|zeta|OX40|ICOS|CD2
 ENGAGER = re.compile(r"CD3(?:x|×)|(?:x|×)CD3(?!\d)")
 """'CD3xCD20': a bispecific engager, not a CAR's antigens."""
 CODE_PIECE = re.compile(r"(?<![0-9])\d{1,3}(?![0-9])|[A-Za-z][A-Za-z0-9]*")
-GLUED_CD = re.compile(r"(?<=[A-Za-z0-9])CD(\d{1,3})(?!\d)|(?<![A-Za-z0-9])CD(\d{1,3})(?=[A-Za-z])")
+GLUED_CD = re.compile(r"(?<=[A-Za-z0-9])CD(\d{1,3})(?!\d|t\b|t[\-_])|(?<![A-Za-z0-9])CD(\d{1,3})(?=[A-Za-z])(?!t\b|t[\-_])")
 """A CD number glued to a code's letters ('SupCD7', 'P-CD19CD20-ALLO1', 'CD19X'); not 'CD19+' or 'CD19-CAR'."""
 POSITIVE_DISEASE = re.compile(
-    r"\W{0,2}(?:(?i:positive|[+⁺]|expressing|overexpressing|high|bright)\W+)(?:[A-Za-z\-]+\W+){0,4}?"
+    r"\W{0,2}(?:[A-Za-z]+\W+){0,2}?(?:(?i:positive|[+⁺]|expressing|overexpressing|high|bright)\W+)(?:[A-Za-z\-]+\W+){0,4}?"
     r"(?i:malignan|lymphoma|leuka?emia|cancer|tumou?r|carcinoma|myeloma|glioma|glioblastoma|neoplasm|sarcoma|"
     r"neuroblastoma|mesothelioma|ALL\b|AML\b|B[\s\-]?ALL|T[\s\-]?ALL|NHL|HCC|solid|disease|hematolog|haematolog)")
 """'CD19 positive lymphoma', 'CD7+ T-ALL', 'Mesothelin Expressing Cancers', 'HER2 overexpressing tumours'."""
+POSITIVE_BEFORE = re.compile(r"(?i:positive|high)\W+$")
+EXPRESSION_AFTER = re.compile(r"\W*(?i:expression|positivity)")
+"""'gliomas with positive CD70 expression'."""
 
 
 def parse_targets(texts: Texts, facts: Facts) -> None:
@@ -75,7 +78,9 @@ def parse_selected_antigens(texts: Texts, facts: Facts) -> None:
     trial that names none otherwise (not even through its product)."""
     for where, text in tier(texts, "target_selection"):
         found = list(_antigens(text))
-        selected = _chained(text, found, [bool(POSITIVE_DISEASE.match(text, m.end())) for m, _ in found])
+        selected = _chained(text, found, [bool(POSITIVE_DISEASE.match(text, m.end()) or (
+            POSITIVE_BEFORE.search(text, max(0, m.start() - 30), m.start()) and EXPRESSION_AFTER.match(text, m.end())))
+            for m, _ in found])
         for (match, symbol), yes in zip(found, selected):
             if yes:
                 facts.add("target", symbol, f"{where}:selection", snippet(text, match.start(), match.end()))
