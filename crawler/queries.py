@@ -1,9 +1,12 @@
-"""The related-trial searches, in one readable place.
+"""The crawl's searches, in one readable place: fetch broadly, decide locally.
 
-Each query is a set of ClinicalTrials.gov API v2 search parameters (Essie expressions:
-``OR``/``AND``, quoted phrases). Together they find CAR cell-therapy trials in immune-mediated
-disease: by CAR wording x disease, by CAR wording in interventions, by known product codes, and
-by "snowball" queries built from what earlier runs found (product codes and targets).
+The registry's search matches whole words (runs of letters and digits; ``CAR-T`` is the phrase
+"car t", and ``CAR`` does not match inside ``LCAR-AIO``), so every spelling the field uses is
+listed. Together the searches ask for every CAR cell therapy whatever the disease (about 3,000
+studies: three 1,000-study pages), every cell therapy in immune-mediated disease, and every
+product and drug name the lexicon knows. Whether a trial is relevant (a CAR cell therapy in
+immune-mediated disease) is decided by trialkb's extraction (``Trial.is_relevant``), not here.
+Each search runs with its own date window in incremental runs (:mod:`crawler.plan`).
 """
 
 from __future__ import annotations
@@ -14,19 +17,91 @@ from kb.lexicon import PRODUCTS
 
 SEED_NCT_ID = "NCT06464679"
 
-CAR_TERMS = (
-    '"chimeric antigen receptor" OR "chimeric autoantibody receptor" OR "CAR-T" OR "CAR T" OR "CART" OR '
-    '"CAR-NK" OR "CAR NK" OR "CAR-iNKT" OR "CAR-NKT" OR "CAR-DNT" OR "CAR-γδT" OR "CAR-Treg" OR "CAR Treg" OR '
-    '"CAAR-T" OR "CAAR T" OR "cCAR" OR "UCAR" OR "U CAR-T" OR "universal CAR" OR "CAR-M"'
+
+def any_of(*terms: str) -> str:
+    """An OR of terms; a term with a space or a hyphen is quoted as a phrase.
+
+    >>> any_of("CAR-T", "CART", "chimeric antigen receptor")
+    '"CAR-T" OR CART OR "chimeric antigen receptor"'
+    """
+    return " OR ".join(f'"{t}"' if any(c in t for c in " -./") else t for t in dict.fromkeys(terms))
+
+
+CAR_WORDS = (
+    # the receptor, spelled out and abbreviated, with the effector cell
+    "chimeric antigen receptor", "chimeric antigen receptors", "chimeric antigen-receptor", "CAR-T", "CART",
+    "CARTs", "CAR-T-cell", "CAR-NK", "CARNK", "CAR-NKT", "CAR-iNKT", "CAR-DNT", "CAR-M", "CAR-macrophage",
+    "CAR-engineered", "CAR-modified", "CAR-expressing", "CAR-transduced", "CAR cells", "CAR T-cells",
+    "cCAR", "UCAR", "UCART", "U CAR-T", "universal CAR", "allogeneic CAR", "autologous CAR", "bispecific CAR",
+    "tandem CAR", "dual CAR", "armored CAR", "mRNA CAR",
+    # kin: autoantibody receptors, regulatory T cells, gamma-delta T cells
+    "chimeric autoantibody receptor", "CAAR", "CAAR-T", "CAR-Treg", "CAR Tregs", "CAR regulatory",
+    "CAR-γδ", "CAR-γδT", "γδ CAR", "CAR-gamma delta", "gamma delta CAR", "CAR-gd", "CAR-gdT",
 )
-IMMUNE_CONDITIONS = (
-    'autoimmune OR "immune-mediated" OR lupus OR "lupus nephritis" OR "systemic sclerosis" OR scleroderma OR '
-    'myositis OR dermatomyositis OR myopathy OR antisynthetase OR "rheumatoid arthritis" OR rheumatic OR '
-    'Sjogren OR "Sjögren" OR "dry syndrome" OR ANCA OR vasculitis OR "myasthenia gravis" OR "neuromyelitis optica" OR '
-    'NMOSD OR "multiple sclerosis" OR "immune thrombocytopenia" OR ITP OR "autoimmune hemolytic" OR AIHA OR '
-    '"IgG4-related" OR "IgA nephropathy" OR "membranous nephropathy" OR nephropathy OR glomerulonephritis OR '
-    'pemphigus OR "aplastic anemia" OR "antiphospholipid" OR "interstitial lung disease"'
+"""CAR cell-therapy wording, any disease (BasicSearch: every field of the record)."""
+
+INN_WORDS = (
+    # INN stems: "-cabtagene" (first word) is not a word of its own, so the second words are listed
+    "autoleucel", "ciloleucel", "maraleucel", "vicleucel", "tisagenlecleucel", "lisocabtagene",
+    "axicabtagene", "idecabtagene", "ciltacabtagene", "brexucabtagene", "obecabtagene", "relmacabtagene",
+    "equecabtagene", "zevorcabtagene", "inaticabtagene", "varnimcabtagene", "rapcabtagene", "resecabtagene",
+    "zamtocabtagene", "azercabtagene", "satricabtagene", "anbalcabtagene", "prulacabtagene", "leucel",
+    # short forms
+    "tisa-cel", "axi-cel", "liso-cel", "ide-cel", "cilta-cel", "brexu-cel", "obe-cel", "relma-cel", "eque-cel",
+    "zevor-cel", "inati-cel", "rese-cel", "rapca-cel", "azer-cel", "zamto-cel", "satri-cel", "anbal-cel",
+    "varnim-cel", "prula-cel",
 )
+"""INN names and short forms of CAR cell products (BasicSearch)."""
+
+CODE_WORDS = (
+    "LCAR", "LUCAR", "UCART", "CART19", "CART-19", "CAR19", "CAR-19", "CART20", "CART22", "CART38", "CART123",
+    "CAR-20", "CAR-22", "CAR-T19", "CAR-BCMA", "BCMA-CAR", "CD19-CAR", "CD19CAR", "CD7-CAR", "CAR7", "CAR20.19",
+    "huCART19", "KYV", "CABA", "CNTY", "NKX", "FT819", "FT522", "YTB323", "MB-CART2019", "DSG3-CAART",
+    "MuSK-CAART", "CAART",
+)
+"""Product codes carry "CAR" inside a word (LCAR-AIO is the tokens lcar, aio): the code words of the field."""
+
+IMMUNE_DISEASES = (
+    "autoimmune", "autoimmunity", "immune-mediated", "immune mediated", "autoantibody", "rheumatic",
+    "rheumatologic", "rheumatology", "connective tissue disease", "collagen vascular",
+    # rheumatology and kidney
+    "lupus", "SLE", "lupus nephritis", "systemic sclerosis", "scleroderma", "myositis", "dermatomyositis",
+    "polymyositis", "myopathy", "antisynthetase", "anti-synthetase", "rheumatoid arthritis", "Sjogren", "Sjögren",
+    "Sjoegren", "ANCA", "vasculitis", "polyangiitis", "IgG4-related", "IgG4", "antiphospholipid", "Still disease",
+    "Behcet", "sarcoidosis", "interstitial lung disease", "glomerulonephritis", "IgA nephropathy",
+    "membranous nephropathy", "nephrotic syndrome", "minimal change", "focal segmental", "podocytopathy",
+    "anti-GBM", "Goodpasture",
+    # nervous system
+    "myasthenia gravis", "myasthenia", "neuromyelitis optica", "NMOSD", "MOGAD", "MOG antibody",
+    "multiple sclerosis", "CIDP", "chronic inflammatory demyelinating", "autoimmune encephalitis",
+    "stiff person", "Guillain-Barre",
+    # blood
+    "immune thrombocytopenia", "ITP", "thrombocytopenic purpura", "autoimmune hemolytic", "hemolytic anemia",
+    "AIHA", "aplastic anemia", "aplastic anaemia", "pure red cell aplasia", "Evans syndrome", "acquired hemophilia",
+    # skin
+    "pemphigus", "pemphigoid", "vitiligo", "psoriasis", "hidradenitis", "alopecia areata", "epidermolysis bullosa acquisita",
+    # endocrine and gut
+    "type 1 diabetes", "T1D", "diabetes mellitus type 1", "Graves", "thyroid eye disease", "thyroiditis",
+    "Crohn", "ulcerative colitis", "inflammatory bowel", "autoimmune hepatitis", "primary biliary", "celiac",
+    # transplantation
+    "graft-versus-host", "graft versus host", "GVHD", "cGVHD", "transplant rejection", "desensitization",
+    "uveitis",
+)
+"""Immune-mediated disease, broadly (ConditionSearch: conditions, keywords, titles, MeSH terms)."""
+
+CELL_THERAPY_WORDS = (
+    "cell therapy", "cell therapies", "cellular therapy", "cell injection", "cells injection", "cell infusion",
+    "cell product", "T cells", "T-cell therapy", "NK cells", "NK cell", "Treg", "Tregs", "CAR", "CAAR",
+    "engineered", "transduced", "gene-modified", "genetically modified", "adoptive", "in vivo", "lentiviral",
+)
+"""Cell-therapy wording (BasicSearch), asked together with immune-mediated disease."""
+
+CELL_WORDS = ("cell", "cells", "lymphocytes", "lymphocyte", "T", "NK", "therapy", "injection", "infusion")
+"""What follows a bare "CAR" in a cell therapy ("CD30 CAR T lymphocytes", "CAR-CD19 T cells")."""
+
+IN_VIVO_WORDS = ("in vivo", "in-vivo")
+VECTOR_WORDS = ("CAR", "CAR-T", "chimeric antigen receptor", "LV", "lentiviral", "lentivirus", "lentiviral vector",
+                "viral vector", "LNP", "lipid nanoparticle", "targeted LNP", "mRNA-LNP", "gene therapy", "transduction")
 
 
 @dataclass(frozen=True)
@@ -37,13 +112,22 @@ class Query:
     params: dict[str, str]
 
 
+def lexicon_product_names() -> list[str]:
+    """Product codes and drug names of CAR cell products the lexicon knows (grown by extraction)."""
+    return sorted({name for p in PRODUCTS if p.is_car is not False for name in (p.code, *p.aliases)})
+
+
 def base_queries() -> list[Query]:
-    """The fixed related-trial searches."""
-    car_products = " OR ".join(f'"{p.code}"' for p in PRODUCTS if p.is_car is not False)
+    """The fixed searches."""
     return [
-        Query("car_x_immune", {"query.term": f"({CAR_TERMS}) AND ({IMMUNE_CONDITIONS})"}),
-        Query("car_intervention_x_condition", {"query.intr": CAR_TERMS, "query.cond": IMMUNE_CONDITIONS}),
-        Query("known_products", {"query.term": car_products}),
+        Query("car_therapies", {"query.term": any_of(*CAR_WORDS)}),
+        Query("car_with_cells", {"query.term": f"CAR AND ({any_of(*CELL_WORDS)})"}),
+        Query("car_drug_names", {"query.term": any_of(*INN_WORDS)}),
+        Query("car_product_codes", {"query.term": any_of(*CODE_WORDS)}),
+        Query("known_products", {"query.term": any_of(*lexicon_product_names())}),
+        Query("in_vivo_car", {"query.term": f"({any_of(*IN_VIVO_WORDS)}) AND ({any_of(*VECTOR_WORDS)})"}),
+        Query("cell_therapy_x_immune", {"query.term": any_of(*CELL_THERAPY_WORDS), "query.cond": any_of(*IMMUNE_DISEASES)}),
+        Query("cells_given_x_immune", {"query.intr": any_of(*CELL_WORDS[:4]), "query.cond": any_of(*IMMUNE_DISEASES)}),
     ]
 
 
@@ -51,9 +135,8 @@ def snowball_queries(products: list[str], targets: list[str]) -> list[Query]:
     """Searches built from product codes and targets that earlier runs found."""
     queries = []
     if products:
-        queries.append(Query("snowball_products", {"query.term": " OR ".join(f'"{p}"' for p in sorted(products))}))
+        queries.append(Query("snowball_products", {"query.term": any_of(*sorted(products))}))
     if targets:
-        antigens = " OR ".join(f'"{t}"' for t in sorted(targets))
-        queries.append(Query("snowball_targets", {"query.term": f"({antigens}) AND ({CAR_TERMS})",
-                                                  "query.cond": IMMUNE_CONDITIONS}))
+        queries.append(Query("snowball_targets", {"query.term": f"({any_of(*sorted(targets))}) AND ({any_of(*CAR_WORDS)})",
+                                                  "query.cond": any_of(*IMMUNE_DISEASES)}))
     return queries

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 ENV_VAR = "TRIALKB_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The newest migration (a test checks it is Alembic's head): a store at it needs no Alembic,
 which every command would otherwise import (90 ms)."""
 

@@ -52,3 +52,15 @@ def set_state(engine: Engine, values: dict[str, str]) -> None:
         now = utcnow()
         with engine.begin() as conn:
             upsert(conn, STATE, [{"key": k, "value": v, "updated_at": now} for k, v in values.items()], ["key"])
+
+
+def abandon_running(engine: Engine, kind: str) -> list[int]:
+    """Mark runs of a kind still 'running' as 'abandoned' (their process is gone); returns their ids.
+
+    Call it while holding the job's lock: no live process of that kind can be running then.
+    """
+    with engine.begin() as conn:
+        ids = conn.execute(select(RUN.c.id).where(RUN.c.kind == kind, RUN.c.status == "running")).scalars().all()
+        if ids:
+            conn.execute(update(RUN).where(RUN.c.id.in_(ids)).values(status="abandoned", finished_at=utcnow()))
+    return list(ids)
