@@ -45,11 +45,12 @@ INN_WORDS = (
     "autoleucel", "ciloleucel", "maraleucel", "vicleucel", "tisagenlecleucel", "lisocabtagene",
     "axicabtagene", "idecabtagene", "ciltacabtagene", "brexucabtagene", "obecabtagene", "relmacabtagene",
     "equecabtagene", "zevorcabtagene", "inaticabtagene", "varnimcabtagene", "rapcabtagene", "resecabtagene",
-    "zamtocabtagene", "azercabtagene", "satricabtagene", "anbalcabtagene", "prulacabtagene", "leucel",
+    "zamtocabtagene", "azercabtagene", "satricabtagene", "anbalcabtagene", "prulacabtagene", "zugocabtagene",
+    "leucel", "geleucel", "maraleucel",
     # short forms
     "tisa-cel", "axi-cel", "liso-cel", "ide-cel", "cilta-cel", "brexu-cel", "obe-cel", "relma-cel", "eque-cel",
     "zevor-cel", "inati-cel", "rese-cel", "rapca-cel", "azer-cel", "zamto-cel", "satri-cel", "anbal-cel",
-    "varnim-cel", "prula-cel",
+    "varnim-cel", "prula-cel", "zugo-cel",
 )
 """INN names and short forms of CAR cell products (BasicSearch)."""
 
