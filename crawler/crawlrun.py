@@ -82,6 +82,7 @@ class CrawlRun:
         self.result = WriteResult()
         self.progress = Progress()
         self.seen_ids: set[str] = set()
+        self.rejected_ids: set[str] = set()  # records (by id or origin) rejected, each counted once
         self.missing: list[str] = []
         self.errors: list[str] = []
         self.completed_queries: set[str] = set()
@@ -145,7 +146,10 @@ class CrawlRun:
         self.seen_ids.update(ids)
         self.missing += missing
         for rejected in result.rejected:
-            self.errors.append(f"{rejected.origin}: {rejected.reason}")
+            key = rejected.nct_id or rejected.origin
+            if key not in self.rejected_ids:
+                self.rejected_ids.add(key)
+                self.errors.append(f"{rejected.nct_id or rejected.origin}: rejected: {rejected.reason}")
         if result.rejected:
             self.rejecting_queries.add(query)
         self.progress.pages += 1
@@ -185,9 +189,9 @@ class CrawlRun:
         refused = stats.get("trialkb/failed_requests", 0)
         if reason != "finished":
             return "failed", f"the crawl stopped early ({reason})"
-        fetched = self.result.stored + len(self.result.rejected)
-        if fetched and len(self.result.rejected) / fetched > self.options.max_rejected_share:
-            return "failed", (f"{len(self.result.rejected)} of {fetched} records rejected (more than "
+        fetched, rejected = len(self.seen_ids | self.rejected_ids), len(self.rejected_ids)
+        if fetched and rejected / fetched > self.options.max_rejected_share:
+            return "failed", (f"{rejected} of {fetched} records rejected (more than "
                               f"{self.options.max_rejected_share:.0%}): has the registry's format changed?")
         if refused and not fetched:
             return "failed", f"every request was refused ({refused}); nothing stored"
@@ -210,7 +214,8 @@ class CrawlRun:
 
     def _counts(self, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
         return {"searches": len(self.plan.queries) if self.plan else 0, "pages": self.progress.pages,
-                "studies": len(self.seen_ids), **self.result.counts(), "missing": len(self.missing),
+                "studies": len(self.seen_ids), **self.result.counts(), "rejected": len(self.rejected_ids),
+                "missing": len(self.missing),
                 "retries": stats.get("retry/count", 0), "failed_requests": stats.get("trialkb/failed_requests", 0),
                 "corrupt_pages": stats.get("trialkb/corrupt_pages", 0),
                 "requests": stats.get("downloader/request_count", 0), "finish_reason": reason,

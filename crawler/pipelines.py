@@ -63,8 +63,11 @@ class PageTransaction:
             self.conn.execute(delete(REJECTED).where(REJECTED.c.nct_id.in_(stored)))
         kept = [{"nct_id": r.nct_id, "origin": r.origin, "reason": r.reason, "body": r.body, "run_id": self.run_id,
                  "rejected_at": utcnow()} for r in result.rejected if isinstance(r, RejectedRecord)]
-        if kept:
-            self.conn.execute(insert(REJECTED), kept)
+        if kept:  # one row per record: the latest rejection
+            ids = [k["nct_id"] for k in kept if k["nct_id"]]
+            if ids:
+                self.conn.execute(delete(REJECTED).where(REJECTED.c.nct_id.in_(ids)))
+            self.conn.execute(insert(REJECTED), list({k["nct_id"] or id(k): k for k in kept}.values()))
         self.result.add(result)
         self.seconds += time.perf_counter() - started
 
