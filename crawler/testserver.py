@@ -230,7 +230,8 @@ class CtgovTestServer:
             pages += 1
             if status != 200 or not body["studies"] or "nextPageToken" not in body:
                 return pages
-            params = dict(params, pageToken=body["nextPageToken"])
+            params = {k: v for k, v in params.items() if k != "countTotal"}  # as the spider pages
+            params["pageToken"] = body["nextPageToken"]
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:

@@ -47,6 +47,9 @@ def test_seed_crawl_stores_the_seed_with_exact_values(db, server):
                                                    ["KN5501"], "Changhai Hospital")
     assert run_log(db)["counts"]["new"] == 1
     assert [r.path for r in server.log] == ["/api/v2/version", "/api/v2/studies/NCT06464679"]
+    with open_store(db).connect() as conn:  # the API's CommonMark escapes (\< 1.5) are decoded
+        criteria = conn.execute(select(Trial.eligibility_criteria)).scalar_one()
+    assert criteria == load("domain/NCT06464679.json")["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
 
 
 def test_related_crawl_stores_every_car_trial_and_counts_match(db, server):
