@@ -54,7 +54,15 @@ def crawl(ctx: typer.Context,
         fail(f"--since takes a date YYYY-MM-DD, got {since!r}")
         return
     live = Live(Text(""), console=err, transient=True, auto_refresh=True) if err.is_terminal else None
-    show = (lambda p: live.update(Text(progress_line(p)))) if live else None
+    done = [0]
+
+    def show(p) -> None:  # type: ignore[no-untyped-def]
+        """A live line on a terminal; in a log (cron), a line each time a search completes."""
+        if live:
+            live.update(Text(progress_line(p)))
+        elif p.searches_done > done[0]:
+            done[0] = p.searches_done
+            err.print(progress_line(p), highlight=False)
     try:
         if live:
             live.start()

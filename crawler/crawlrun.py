@@ -213,9 +213,11 @@ class CrawlRun:
         return state
 
     def _counts(self, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
+        new, changed = set(self.result.new_ids), set(self.result.changed_ids) - set(self.result.new_ids)
         return {"searches": len(self.plan.queries) if self.plan else 0, "pages": self.progress.pages,
-                "studies": len(self.seen_ids), **self.result.counts(), "rejected": len(self.rejected_ids),
-                "missing": len(self.missing),
+                "studies": len(self.seen_ids), "new": len(new), "changed": len(changed),
+                "unchanged": len(self.seen_ids - new - changed - self.rejected_ids), "rejected": len(self.rejected_ids),
+                "warnings": len(self.result.warnings), "missing": len(self.missing),
                 "retries": stats.get("retry/count", 0), "failed_requests": stats.get("trialkb/failed_requests", 0),
                 "corrupt_pages": stats.get("trialkb/corrupt_pages", 0),
                 "requests": stats.get("downloader/request_count", 0), "finish_reason": reason,

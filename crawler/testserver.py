@@ -68,6 +68,8 @@ class Fault:
 
 @dataclass
 class LoggedRequest:
+    """A request as the server saw it; ``at`` is when it arrived (monotonic seconds)."""
+
     path: str
     params: dict[str, str]
     status: int
@@ -263,6 +265,7 @@ class CtgovTestServer:
         return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.arrived = time.monotonic()  # type: ignore[attr-defined]
         split = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         agent = handler.headers.get("User-Agent", "")
@@ -376,7 +379,7 @@ class CtgovTestServer:
 
     def _send_raw(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str], status: int, raw: bytes,
                   headers: dict[str, str], content_type: str = "application/json", agent: str = "") -> None:
-        self.log.append(LoggedRequest(path, params, status, time.monotonic(), agent))
+        self.log.append(LoggedRequest(path, params, status, getattr(handler, "arrived", time.monotonic()), agent))
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(raw)))
