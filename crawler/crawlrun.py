@@ -197,6 +197,9 @@ class CrawlRun:
             return "failed", f"every request was refused ({refused}); nothing stored"
         if refused or self.failed_queries:
             return "failed", f"{refused} request(s) failed for good; their searches run again next time"
+        unfinished = [q.name for q in (self.plan.queries if self.plan else []) if q.name not in self.completed_queries]
+        if unfinished:  # a request dropped on the way (e.g. by a spider middleware) must not pass for success
+            return "failed", f"searches that never completed: {', '.join(unfinished)}"
         return "ok", None
 
     def _state(self, status: str) -> dict[str, str]:
@@ -207,7 +210,7 @@ class CrawlRun:
         held_back = self.failed_queries | self.rejecting_queries
         for query in self.plan.queries:
             if query.name in self.completed_queries and query.name not in held_back:
-                state[watermark_key(query.name)] = self.started.date().isoformat()
+                state[watermark_key(query.key)] = self.started.date().isoformat()
         if status == "ok" and self.data_timestamp:
             state[DATA_TIMESTAMP_KEY] = self.data_timestamp
         return state

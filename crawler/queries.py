@@ -4,16 +4,22 @@ The registry's search matches whole words (runs of letters and digits; ``CAR-T``
 "car t", and ``CAR`` does not match inside ``LCAR-AIO``), so every spelling the field uses is
 listed. Together the searches ask for every CAR cell therapy whatever the disease (about 3,000
 studies: three 1,000-study pages), every cell therapy in immune-mediated disease, and every
-product and drug name the lexicon knows. Whether a trial is relevant (a CAR cell therapy in
+product and drug name the lexicon knows, and product codes earlier runs found. Whether a trial is relevant (a CAR cell therapy in
 immune-mediated disease) is decided by trialkb's extraction (``Trial.is_relevant``), not here.
 Each search runs with its own date window in incremental runs (:mod:`crawler.plan`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from kb.lexicon import PRODUCTS
+
+MAX_EXPRESSION = 1200
+"""Characters of one OR list in a request: longer lists are split over several requests, so every URL
+stays well under the 2,083 characters browsers, proxies and Scrapy's URLLENGTH_LIMIT accept."""
 
 SEED_NCT_ID = "NCT06464679"
 
@@ -112,6 +118,34 @@ class Query:
     name: str
     params: dict[str, str]
 
+    @property
+    def key(self) -> str:
+        """The name and a digest of the parameters: a search whose terms change (the lexicon grew) gets a
+        new watermark, so its first run covers every date."""
+        digest = hashlib.sha1(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.name}@{digest}"
+
+
+def split_terms(terms: tuple[str, ...] | list[str], most: int = MAX_EXPRESSION) -> list[str]:
+    """OR lists of ``terms``, each at most ``most`` characters (in order).
+
+    >>> split_terms(["a b", "c", "d"], most=10)
+    ['"a b" OR c', 'd']
+    """
+    parts: list[list[str]] = [[]]
+    for term in dict.fromkeys(terms):
+        if parts[-1] and len(any_of(*parts[-1], term)) > most:
+            parts.append([])
+        parts[-1].append(term)
+    return [any_of(*p) for p in parts if p]
+
+
+def _numbered(name: str, variants: list[dict[str, str]]) -> list[Query]:
+    """One query, or several with numbered names when its terms were split."""
+    if len(variants) == 1:
+        return [Query(name, variants[0])]
+    return [Query(f"{name}_{i}", v) for i, v in enumerate(variants, 1)]
+
 
 def lexicon_product_names() -> list[str]:
     """Product codes and drug names of CAR cell products the lexicon knows (grown by extraction)."""
@@ -119,25 +153,26 @@ def lexicon_product_names() -> list[str]:
 
 
 def base_queries() -> list[Query]:
-    """The fixed searches."""
+    """The fixed searches (long OR lists split over several requests)."""
+    diseases = split_terms(IMMUNE_DISEASES, 800)
     return [
-        Query("car_therapies", {"query.term": any_of(*CAR_WORDS)}),
+        *_numbered("car_therapies", [{"query.term": t} for t in split_terms(CAR_WORDS)]),
         Query("car_with_cells", {"query.term": f"CAR AND ({any_of(*CELL_WORDS)})"}),
-        Query("car_drug_names", {"query.term": any_of(*INN_WORDS)}),
-        Query("car_product_codes", {"query.term": any_of(*CODE_WORDS)}),
-        Query("known_products", {"query.term": any_of(*lexicon_product_names())}),
+        *_numbered("car_drug_names", [{"query.term": t} for t in split_terms(INN_WORDS)]),
+        *_numbered("car_product_codes", [{"query.term": t} for t in split_terms(CODE_WORDS)]),
+        *_numbered("known_products", [{"query.term": t} for t in split_terms(lexicon_product_names())]),
         Query("in_vivo_car", {"query.term": f"({any_of(*IN_VIVO_WORDS)}) AND ({any_of(*VECTOR_WORDS)})"}),
-        Query("cell_therapy_x_immune", {"query.term": any_of(*CELL_THERAPY_WORDS), "query.cond": any_of(*IMMUNE_DISEASES)}),
-        Query("cells_given_x_immune", {"query.intr": any_of(*CELL_WORDS[:4]), "query.cond": any_of(*IMMUNE_DISEASES)}),
+        *_numbered("cell_therapy_x_immune", [{"query.term": any_of(*CELL_THERAPY_WORDS), "query.cond": d}
+                                             for d in diseases]),
+        *_numbered("cells_given_x_immune", [{"query.intr": any_of(*CELL_WORDS[:4]), "query.cond": d} for d in diseases]),
     ]
 
 
-def snowball_queries(products: list[str], targets: list[str]) -> list[Query]:
-    """Searches built from product codes and targets that earlier runs found."""
-    queries = []
-    if products:
-        queries.append(Query("snowball_products", {"query.term": any_of(*sorted(products))}))
-    if targets:
-        queries.append(Query("snowball_targets", {"query.term": f"({any_of(*sorted(targets))}) AND ({any_of(*CAR_WORDS)})",
-                                                  "query.cond": any_of(*IMMUNE_DISEASES)}))
-    return queries
+def snowball_queries(products: list[str]) -> list[Query]:
+    """Searches for product codes that earlier runs found and the lexicon does not know yet."""
+    return _numbered("snowball_products", [{"query.term": t} for t in split_terms(sorted(products))]) if products else []
+
+
+def query_named(name: str) -> Query:
+    """The base query of that name."""
+    return next(q for q in base_queries() if q.name == name)

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 
 from crawler.lock import CrawlLock
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
-from crawler.queries import base_queries
+from crawler.queries import base_queries, query_named
 from crawler.testserver import Fault
 from kb.db import open_store
 from kb.models import RawRecord, Trial, TrialCondition
@@ -139,8 +139,8 @@ def test_page_that_stays_corrupt_is_reported_not_half_stored(db, server):
     assert {"NCT06010472", "NCT06421701", "NCT05030779"} <= set(stored_ids(db))  # found by the other searches
     assert "NCT06208280" not in stored_ids(db)  # 'F01': only the failed product search finds it
     engine = open_store(db)
-    assert get_state(engine, watermark_key("known_products")) is None  # held back: searched again next run
-    assert get_state(engine, watermark_key("car_therapies")) is not None
+    assert get_state(engine, watermark_key(query_named("known_products").key)) is None  # held back: searched again next run
+    assert get_state(engine, watermark_key(query_named("car_therapies").key)) is not None
 
 
 def test_unknown_nct_id_is_reported(db, server):

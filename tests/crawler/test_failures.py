@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, func, select
 
 from crawler.lock import CrawlLock
 from crawler.plan import watermark_key
+from crawler.queries import query_named
 from crawler.testserver import Fault, _markdown
 from kb.db import open_store
 from kb.models import RejectedRecord, Trial
@@ -93,8 +94,8 @@ def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(
     assert [(r.nct_id, r.run_id, r.reason) for r in kept] == [
         ("NCT98000009", 1, "conditions: expected list, got str 'Lupus'")]
     assert orjson.loads(decompress(kept[0].body)) == _markdown(_malformed())  # kept as fetched (CommonMark text)
-    assert get_state(engine, watermark_key("car_therapies")) is None  # its searches run again next time
-    assert get_state(engine, watermark_key("in_vivo_car")) is not None  # a search that did not meet it moves on
+    assert get_state(engine, watermark_key(query_named("car_therapies").key)) is None  # its searches run again next time
+    assert get_state(engine, watermark_key(query_named("in_vivo_car").key)) is not None  # a search that did not meet it moves on
     assert "NCT98000009" not in stored_ids(db)
 
     from kb.rejects import recover_rejected
