@@ -168,8 +168,9 @@ def test_ctrl_c_stops_within_seconds_and_marks_the_run_interrupted(db, server):
     print(f"SIGINT: stopped after {seconds:.1f} s: {result.stderr.strip()}")
     assert seconds < 10  # 1.8 s on an idle machine
     assert result.returncode == 130
-    assert result.stderr.startswith("crawl interrupted (run 1): interrupted: what was complete is stored")
-    assert len(result.stderr.strip().splitlines()) == 1
+    lines = result.stderr.strip().splitlines()  # progress lines (one per completed search), then one line
+    assert lines[-1] == "crawl interrupted (run 1): interrupted: what was complete is stored, the rest rolled back"
+    assert all(line.startswith("searches ") for line in lines[:-1]) and result.stdout == ""
     assert run_log(db)["status"] == "interrupted"
     CrawlLock(open_store(db)).acquire()
 
