@@ -82,6 +82,7 @@ class CrawlRun:
         self.result = WriteResult()
         self.progress = Progress()
         self.seen_ids: set[str] = set()
+        self.fetched = 0  # records fetched (a trial found by n searches n times)
         self.rejected_ids: set[str] = set()  # records (by id or origin) rejected, each counted once
         self.missing: list[str] = []
         self.errors: list[str] = []
@@ -144,6 +145,7 @@ class CrawlRun:
         """A page was stored."""
         self.result.add(result)
         self.seen_ids.update(ids)
+        self.fetched += len(ids)
         self.missing += missing
         for rejected in result.rejected:
             key = rejected.nct_id or rejected.origin
@@ -218,7 +220,7 @@ class CrawlRun:
     def _counts(self, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
         new, changed = set(self.result.new_ids), set(self.result.changed_ids) - set(self.result.new_ids)
         return {"searches": len(self.plan.queries) if self.plan else 0, "pages": self.progress.pages,
-                "studies": len(self.seen_ids), "new": len(new), "changed": len(changed),
+                "fetched": self.fetched, "studies": len(self.seen_ids), "new": len(new), "changed": len(changed),
                 "unchanged": len(self.seen_ids - new - changed - self.rejected_ids), "rejected": len(self.rejected_ids),
                 "warnings": len(self.result.warnings), "missing": len(self.missing),
                 "retries": stats.get("retry/count", 0), "failed_requests": stats.get("trialkb/failed_requests", 0),

@@ -101,10 +101,11 @@ class Preparer:
                                         initargs=(os.getpid(),))
         self.turn = asyncio.Lock()  # one page at a time gets every worker
 
-    async def prepare(self, item: StudyPage, known: dict[str, str]) -> list[asyncio.Future]:
-        """Start preparing a page; returns its slices' futures (in order). The next page may start once
-        these are done. A dead worker fails the futures with WorkerDied."""
+    async def prepare(self, item: StudyPage, known: dict[str, str]) -> tuple[list[asyncio.Future], float]:
+        """Start preparing a page; returns its slices' futures (in order) and when its turn came. The next
+        page may start once these are done. A dead worker fails the futures with WorkerDied."""
         await self.turn.acquire()
+        began = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
             parts = [asyncio.ensure_future(self._slice(loop, item, start, stop, known))
@@ -113,7 +114,7 @@ class Preparer:
             self.turn.release()
             raise
         asyncio.gather(*parts, return_exceptions=True).add_done_callback(lambda _: self.turn.release())
-        return parts
+        return parts, began
 
     async def _slice(self, loop: asyncio.AbstractEventLoop, item: StudyPage, start: int, stop: int,
                      known: dict[str, str]) -> Prepared:
@@ -186,13 +187,12 @@ class StorePipeline:
             raise DropItem("the run is not open")
         if self.writer is None:
             self.writer = PageWriter(run.engine, run.run_id)
-        started = time.perf_counter()
         stats = self.crawler.stats
         try:
             known = await self.writer.stored_hashes(item.ids)
-            parts = await self.preparer.prepare(item, known)
-            parts[-1].add_done_callback(lambda _: stats.inc_value("trialkb/prepare_seconds",
-                                                                  time.perf_counter() - started))
+            parts, started = await self.preparer.prepare(item, known)  # timed from its turn, not the queue
+            asyncio.gather(*parts, return_exceptions=True).add_done_callback(
+                lambda _: stats.inc_value("trialkb/prepare_seconds", time.perf_counter() - started))
             page = await self.writer.write(item, parts)
         except WorkerDied as exc:
             run.note_error(item.query, f"{item.url}: not stored: {exc}")
