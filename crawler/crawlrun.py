@@ -186,6 +186,8 @@ class CrawlRun:
             return "interrupted", "interrupted: what was complete is stored, the rest rolled back"
         if self.skipped:
             return "skipped", self.skipped
+        if self.run_id is None:
+            return "failed", "the run did not start (another crawl holds the store's lock?)"
         if self.fatal:
             return "failed", self.fatal
         refused = stats.get("trialkb/failed_requests", 0)
