@@ -128,8 +128,8 @@ def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, se
                 stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
         except Exception:  # noqa: BLE001 - the schema may not exist yet
             stored = 0
-    workers = [p for p in _descendants(process.pid) if b"crawler.workers" in open(f"/proc/{p}/cmdline", "rb").read()
-               or _is_pool_worker(p)]
+    helpers = {p for p in _descendants(process.pid) if b"crawler.workers" in _cmdline(p)}  # forkserver and workers
+    workers = [p for p in helpers if _parent(p) in helpers]  # forked by the forkserver: the pool's workers
     assert workers
     killed = time.monotonic()
     os.kill(workers[-1], signal.SIGKILL)
@@ -142,12 +142,18 @@ def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, se
     CrawlLock(open_store(db)).acquire()  # the lock is free
 
 
-def _is_pool_worker(pid: int) -> bool:
+def _cmdline(pid: int) -> bytes:
     try:
-        return b"multiprocessing" in open(f"/proc/{pid}/cmdline", "rb").read() and \
-            b"forkserver" not in open(f"/proc/{pid}/cmdline", "rb").read()
+        return open(f"/proc/{pid}/cmdline", "rb").read()
     except OSError:
-        return False
+        return b""
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _interrupt(db: str, server, sig: int) -> tuple[subprocess.CompletedProcess, float]:  # type: ignore[no-untyped-def]
