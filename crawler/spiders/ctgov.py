@@ -12,7 +12,6 @@ from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet import threads
 from twisted.python.failure import Failure
 
 from crawler.crawlrun import CrawlOptions, CrawlRun
@@ -173,10 +172,10 @@ class CtgovSpider(scrapy.Spider):
         self.run.stop_with(message)
         asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="failed"))
 
-    def _finish(self, spider: scrapy.Spider, reason: str):  # type: ignore[no-untyped-def]
+    async def _finish(self, spider: scrapy.Spider, reason: str) -> None:
         """Finish the run (run log, state, lock) in a thread when the spider closes."""
         assert self.run is not None
-        return threads.deferToThread(self.run.finish, reason, self.crawler.stats.get_stats())
+        await asyncio.to_thread(self.run.finish, reason, self.crawler.stats.get_stats())
 
 
 def _what(request: scrapy.Request) -> str:
