@@ -66,11 +66,12 @@ def main() -> None:
         fetched = [r for r in server.log if r.path == "/api/v2/studies"]
     run = last_run(open_store(f"sqlite:///{db}"), "crawl", status=None)
     counts = run["counts"]
-    stored = counts["new"] + counts["changed"] + counts["unchanged"]
+    stored = counts["fetched"]  # records fetched and stored (a study found by n searches, n times)
     print(stdout.strip().splitlines()[0] if stdout else stderr[-2000:])
-    print(f"{args.count:,} studies served; {len(fetched)} search pages fetched; {stored:,} studies stored "
-          f"({counts['new']:,} new) in {wall:.1f} s wall (process start to exit)")
-    print(f"end to end: {counts['pages'] / wall:.2f} pages/s, {stored / wall:,.0f} studies/s; "
+    print(f"{args.count:,} studies served; {len(fetched)} search pages fetched; {stored:,} records stored "
+          f"({counts['studies']:,} distinct studies, {counts['new']:,} new: each matches several searches, and "
+          f"a record seen before is only hashed) in {wall:.1f} s wall (process start to exit)")
+    print(f"end to end: {counts['pages'] / wall:.2f} pages/s, {stored / wall:,.0f} records/s; "
           f"CPU {cpu:.1f} s in the crawl's process tree ({cpu / wall:.2f} of {os.cpu_count()} cores busy), "
           f"{cpu / counts['pages']:.2f} CPU-s per page; peak memory {peak:,.0f} MB")
     pages = counts["pages"]

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.common import DbOption, console, fail, store_url
+from kb.cli.common import DbOption, console, err, fail, store_url
 
 
 def crawl(ctx: typer.Context,
@@ -20,18 +20,24 @@ def crawl(ctx: typer.Context,
           force: Annotated[bool, typer.Option("--force", help="Run even if the registry's data is unchanged")] = False,
           jobdir: Annotated[Optional[str], typer.Option(help="Scrapy JOBDIR: a long backfill can resume")] = None,
           setting: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Scrapy setting KEY=VALUE")] = None,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's own log")] = False,
           db: DbOption = None) -> None:
-    """Crawl ClinicalTrials.gov API v2: the seed NCT06464679, the related CAR-cell trials, re-checks.
+    """Crawl ClinicalTrials.gov API v2: the seed NCT06464679, every CAR cell therapy and every cell
+    therapy in immune-mediated disease, known products, re-checks.
 
     Incremental by default: each search covers trials updated since its last successful run,
-    and the run is skipped when the registry's data timestamp has not moved.
+    and the run is skipped when the registry's data timestamp has not moved. Exit status: 0 ok or
+    skipped, 1 failed, 130 interrupted.
 
     Example: trialkb crawl --nct NCT06010472 --since 2026-01-01
     """
-    from crawler.lock import CrawlLock, LockBusy
+    from rich.live import Live
+    from rich.text import Text
+
+    from crawler.lock import LockBusy
+    from crawler.report import progress_line, summary
     from crawler.run import run_crawl
-    from kb.db import default_url, normalize_url, open_store
-    from kb.runlog import last_run
+    from kb.db import default_url, normalize_url
 
     db_url = normalize_url(store_url(ctx, db) or default_url())
     overrides: dict[str, str] = {}
@@ -47,25 +53,40 @@ def crawl(ctx: typer.Context,
     except ValueError:
         fail(f"--since takes a date YYYY-MM-DD, got {since!r}")
         return
-    engine = open_store(db_url)
-    probe = CrawlLock(engine)
-    try:  # a clear message now; the pipeline holds the lock for the run itself
-        probe.acquire()
-        probe.release()
+    live = Live(Text(""), console=err, transient=True, auto_refresh=True) if err.is_terminal else None
+    done = [0]
+
+    def show(p) -> None:  # type: ignore[no-untyped-def]
+        """A live line on a terminal; in a log (cron), a line each time a search completes."""
+        if live:
+            live.update(Text(progress_line(p)))
+        elif p.searches_done > done[0]:
+            done[0] = p.searches_done
+            err.print(progress_line(p), highlight=False)
+    try:
+        if live:
+            live.start()
+        result = run_crawl(db_url, api_url=api_url, nct_ids=nct, since=since_date, full=full, related=related,
+                           force=force, overrides=overrides, verbose=verbose, on_progress=show)
     except LockBusy as exc:
         fail(str(exc))
-    before = last_run(engine, "crawl", status=None)
-    run_crawl(db_url, api_url=api_url, nct_ids=nct, since=since_date, full=full, related=related,
-              force=force, overrides=overrides)
-    run = last_run(engine, "crawl", status=None)
-    if run is None or (before and run["id"] == before["id"]):
-        fail("the crawl did not start (see the log above)")
         return
-    console.print(f"crawl {run['status']}: {run['counts']}", highlight=False, soft_wrap=True)
-    for error in (run["errors"] or [])[:20]:
+    finally:
+        if live:
+            live.stop()
+    for run_id in result.abandoned:
+        err.print(f"run {run_id} was left 'running' by a crawl that is gone: marked abandoned", highlight=False)
+    if result.status == "interrupted":
+        err.print(summary(result).splitlines()[0], highlight=False, soft_wrap=True)
+        raise typer.Exit(130)
+    console.print(summary(result), highlight=False, soft_wrap=True)
+    errors = result.errors if result.counts.get("pages") or not result.message else []
+    for error in errors[:10]:
         console.print(f"  {error}", highlight=False, soft_wrap=True)
-    if run["status"] not in ("ok", "skipped"):
-        raise typer.Exit(1)
+    if len(errors) > 10:
+        console.print(f"  ... and {len(errors) - 10} more (trialkb runs)", highlight=False)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

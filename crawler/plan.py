@@ -19,6 +19,7 @@ DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
 
 
 def watermark_key(query: str) -> str:
+    """The state key of a search's watermark (``query``: :attr:`Query.key`, its name and terms)."""
     return f"ctgov:watermark:{query}"
 
 
@@ -44,7 +45,7 @@ def make_plan(engine: Engine, *, nct_ids: list[str] | None = None, since: date |
     """Plan a run: the seed and ``nct_ids``, the related searches with their date windows,
     and a re-check of the ``recheck`` stalest known trials."""
     ids = list(dict.fromkeys([SEED_NCT_ID, *(i.strip().upper() for i in nct_ids or [])]))
-    queries = base_queries() + snowball_queries(*_found_products_and_targets(engine)) if related else []
+    queries = base_queries() + snowball_queries(_found_products(engine)) if related else []
     windows: dict[str, str | None] = {}
     for query in queries:
         if full:
@@ -52,22 +53,18 @@ def make_plan(engine: Engine, *, nct_ids: list[str] | None = None, since: date |
         elif since:
             windows[query.name] = since.isoformat()
         else:
-            mark = get_state(engine, watermark_key(query.name))
+            mark = get_state(engine, watermark_key(query.key))
             windows[query.name] = (date.fromisoformat(mark) - timedelta(days=1)).isoformat() if mark else None
     return CrawlPlan(ids, queries, windows, _stalest(engine, recheck, exclude=ids) if related else [],
                      get_state(engine, DATA_TIMESTAMP_KEY), incremental=not full and since is None)
 
 
-def _found_products_and_targets(engine: Engine) -> tuple[list[str], list[str]]:
-    """Product codes (not yet in the lexicon) and targets of the relevant trials stored so far."""
+def _found_products(engine: Engine) -> list[str]:
+    """Product codes (not yet in the lexicon) of the relevant trials stored so far."""
     with engine.connect() as conn:
-        rows = conn.execute(select(TrialFact.kind, TrialFact.value).distinct().join(
-            Trial, Trial.nct_id == TrialFact.nct_id).where(Trial.is_relevant, TrialFact.kind.in_(["product", "target"])
-                                                          )).all()
-    products = sorted({v for k, v in rows if k == "product" and v.upper() not in PRODUCTS_BY_CODE and any(
-        c.isdigit() for c in v)})
-    targets = sorted({v for k, v in rows if k == "target"})
-    return products, targets
+        values = conn.execute(select(TrialFact.value).distinct().join(Trial, Trial.nct_id == TrialFact.nct_id)
+                              .where(Trial.is_relevant, TrialFact.kind == "product")).scalars().all()
+    return sorted({v for v in values if v.upper() not in PRODUCTS_BY_CODE and any(c.isdigit() for c in v)})
 
 
 def _stalest(engine: Engine, limit: int, exclude: list[str]) -> list[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.crawlrun import CrawlOptions, CrawlResult, CrawlRun, Progress
 from crawler.spiders.ctgov import CtgovSpider
 
 
@@ -22,12 +25,55 @@ def crawl_settings(db_url: str | None, overrides: dict[str, Any] | None = None) 
     return settings
 
 
+class _Process(CrawlerProcess):
+    """A CrawlerProcess whose first SIGINT/SIGTERM marks the run interrupted before stopping gracefully."""
+
+    def __init__(self, settings: Settings, run: CrawlRun, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.run = run
+
+    def _signal_shutdown(self, signum: int, frame: Any) -> None:
+        self.run.interrupted = True
+        super()._signal_shutdown(signum, frame)
+
+
 def run_crawl(db_url: str | None, *, api_url: str | None = None, nct_ids: list[str] | None = None,
               since: date | None = None, full: bool = False, related: bool = True, force: bool = False,
-              overrides: dict[str, Any] | None = None) -> None:
-    """Run one crawl to its end (blocks; one per process, as Twisted's reactor cannot restart)."""
-    process = CrawlerProcess(crawl_settings(db_url, overrides), install_root_handler=True)
-    process.crawl(CtgovSpider, api_url=api_url, nct=",".join(nct_ids or []),
-                  since=since.isoformat() if since else None, full="1" if full else "0",
-                  related="1" if related else "0", force="1" if force else "0")
-    process.start()
+              overrides: dict[str, Any] | None = None, verbose: bool = False,
+              on_progress: Callable[[Progress], None] | None = None) -> CrawlResult:
+    """Run one crawl to its end and return its result (blocks; one per process, as Twisted's reactor
+    cannot restart). Raises LockBusy when another crawl holds the store.
+
+    Scrapy logs only with ``verbose``; otherwise trialkb's own warnings (retries, rejects) go to stderr.
+    """
+    settings = crawl_settings(db_url, overrides)
+    options = CrawlOptions((api_url or settings.get("TRIALKB_API_URL")).rstrip("/"),
+                           [i.strip().upper() for i in nct_ids or []], since, full, related, force,
+                           settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"))
+    run = CrawlRun(db_url, options, on_progress)
+    run.open()  # before the reactor: lock, run log, plan (LockBusy stops here, before any request)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", verbose, priority="cmdline")
+    if not verbose:
+        settings.set("LOG_ENABLED", False, priority="cmdline")
+        _own_log_lines()
+    try:
+        process = _Process(settings, run)
+        process.crawl(CtgovSpider, api_url=options.api_url, nct=",".join(options.nct_ids),
+                      since=since.isoformat() if since else None, full="1" if full else "0",
+                      related="1" if related else "0", force="1" if force else "0", run=run)
+        process.start()
+    finally:
+        outcome = run.finish("not_started", {})  # no-op when the spider finished it
+    return outcome
+
+
+def _own_log_lines() -> None:
+    """trialkb's warnings and errors as plain lines on stderr; Scrapy's own log stays quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    for name in ("crawler", "ctgov"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False

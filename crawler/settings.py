@@ -8,10 +8,23 @@ BOT_NAME = "trialkb"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = "trialkb/0.1 (CAR cell-therapy trial knowledge base; +https://pypi.org/project/trialkb/)"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    _VERSION = version("trialkb")
+except PackageNotFoundError:  # a source checkout that was not installed
+    _VERSION = "dev"
+
+USER_AGENT = f"trialkb/{_VERSION} (CAR cell-therapy trial knowledge base; +https://pypi.org/project/trialkb/)"
+
+# Robots policy: the documented data API (/api/v2) is the registry's interface for programs, so the
+# spider does not ask robots.txt about it (``dont_obey_robotstxt`` on API requests, crawler.spiders.ctgov);
+# robots.txt's "Disallow: /api/" is written for crawlers of the web site. Anything else a spider fetches
+# (HTML pages of other registries) obeys robots.txt.
 ROBOTSTXT_OBEY = True
 
-# The API asks for a 1 s crawl delay (robots.txt); AutoThrottle may slow down, never below it.
+# robots.txt asks for a 1 s crawl delay; Scrapy does not apply Crawl-delay itself (scrapy#892).
+# AutoThrottle never goes below DOWNLOAD_DELAY (its minimum), so 1 s between requests holds whatever it says.
 DOWNLOAD_DELAY = 1.0
 RANDOMIZE_DOWNLOAD_DELAY = False
 AUTOTHROTTLE_ENABLED = True
@@ -20,11 +33,15 @@ AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 CONCURRENT_REQUESTS = 4
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DNS_TIMEOUT = 15  # an offline machine is told so within seconds, not after minutes of retries
 
-# Retries with backoff on 429 (Retry-After honoured) and 5xx; see crawler.middlewares.
+# Retries with backoff on 429 (Retry-After honoured) and 5xx; see crawler.middlewares. A 403 comes
+# from the registry's bot filter, which is intermittent: retried TRIALKB_RETRY_403_TIMES times, then
+# the run stops with advice. DNS failures are not retried (the machine is offline).
 RETRY_ENABLED = True
 RETRY_TIMES = 5
-RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_HTTP_CODES = [403, 429, 500, 502, 503, 504, 522, 524, 408]
+TRIALKB_RETRY_403_TIMES = 3
 RETRY_BACKOFF_BASE = 2.0  # seconds; doubled per retry of one request
 RETRY_BACKOFF_MAX = 120.0
 RETRY_AFTER_MAX = 600.0
@@ -60,3 +77,4 @@ TRIALKB_PAGE_SIZE = 1000
 TRIALKB_RECHECK = 200  # stalest known trials re-fetched by filter.ids per run
 TRIALKB_PAGE_RETRIES = 3  # re-fetches of a page whose body is not valid JSON
 TRIALKB_WORKERS = 0  # processes that normalize pages; 0: one per core
+TRIALKB_MAX_REJECTED_SHARE = 0.05  # a run rejecting more of what it fetched (a registry format change) fails

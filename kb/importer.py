@@ -221,6 +221,9 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,
             total.add(renormalize(conn, chunk))
         if on_batch:
             on_batch(len(chunk))
-    finish_run(engine, run_id, "ok", {"rebuilt": total.changed, "rejected": len(total.rejected)},
+    from kb.rejects import recover_rejected
+
+    total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
+    finish_run(engine, run_id, "ok", {"rebuilt": total.changed, "recovered": total.new, "rejected": len(total.rejected)},
                [f"{r.nct_id}: {r.reason}" for r in total.rejected])
     return total

@@ -259,6 +259,20 @@ class RunLog(SQLModel, table=True):
     errors: Optional[list] = _json()
 
 
+class RejectedRecord(SQLModel, table=True):
+    """A fetched record the normalizer refused, kept raw (zstd JSON) with the reason; ``trialkb rebuild``
+    stores it once a fixed normalizer accepts it."""
+
+    __tablename__ = "rejected_record"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    nct_id: Optional[str] = Field(default=None, index=True, max_length=16)
+    origin: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    run_id: Optional[int] = None
+    rejected_at: datetime
+
+
 class CrawlState(SQLModel, table=True):
     """Key-value state of the crawler: per-query watermarks, the API's data timestamp."""
 

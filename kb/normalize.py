@@ -90,12 +90,18 @@ def _get(obj: dict, path: str, kind: type | tuple[type, ...], default: Any = Non
     return value
 
 
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+"""A CommonMark backslash escape (the API's default markup: ``\\>=``, ``\\[``)."""
+
+
 def _text(value: Any, path: str = "text") -> str | None:
-    """A string with HTML entities decoded and whitespace trimmed."""
+    """A string with CommonMark escapes and HTML entities decoded and whitespace trimmed."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise RecordError(f"{path}: expected str, got {type(value).__name__}")
+    if "\\" in value:
+        value = _MARKDOWN_ESCAPE.sub(r"\1", value)
     if "&" in value:
         value = html.unescape(value)
     value = value.strip()

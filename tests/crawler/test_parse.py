@@ -12,8 +12,7 @@ from crawler.middlewares import retry_after_seconds
 from crawler.parse import CorruptPage, parse_study, read_search_page, parse_version, search_url, study_ids
 from crawler.plan import make_plan, watermark_key
 from kb.runlog import set_state
-from crawler.queries import base_queries
-from crawler.testserver import _compile_expression
+from crawler.queries import base_queries, query_named
 from tests.conftest import CTGOV, load
 
 API = "https://clinicaltrials.gov/api/v2"
@@ -74,16 +73,27 @@ def test_retry_after(header, seconds):
 
 
 def test_plan_window_is_one_day_before_the_watermark(sqlite_engine):
-    set_state(sqlite_engine, {watermark_key("car_x_immune"): "2026-11-26"})
+    set_state(sqlite_engine, {watermark_key(query_named("car_therapies").key): "2026-11-26"})
     plan = make_plan(sqlite_engine, nct_ids=["nct06010472"])
     assert plan.nct_ids == ["NCT06464679", "NCT06010472"]
-    assert plan.advanced_filter("car_x_immune") == "AREA[LastUpdatePostDate]RANGE[2026-11-25,MAX]"
+    assert plan.advanced_filter("car_therapies") == "AREA[LastUpdatePostDate]RANGE[2026-11-25,MAX]"
     assert plan.advanced_filter("known_products") is None  # never completed: search everything
-    assert make_plan(sqlite_engine, full=True).advanced_filter("car_x_immune") is None
+    assert make_plan(sqlite_engine, full=True).advanced_filter("car_therapies") is None
 
 
-def test_related_query_matches_the_seed_but_not_an_antibody_trial():
-    term = base_queries()[0].params["query.term"]
-    match = _compile_expression(term)
-    assert match(json.dumps(load("domain/NCT06464679.json")["protocolSection"]))
-    assert not match(json.dumps(load("domain/NCT98000001.json")["protocolSection"]))
+
+def test_a_search_whose_terms_changed_covers_every_date(sqlite_engine):
+    from crawler.queries import Query
+    old = Query("car_therapies", {"query.term": "CAR-T"})  # the same name with other terms (a lexicon grew)
+    set_state(sqlite_engine, {watermark_key(old.key): "2026-11-26"})
+    assert make_plan(sqlite_engine).advanced_filter("car_therapies") is None
+
+
+def test_every_search_url_fits_scrapys_url_length_limit():
+    """Scrapy drops a longer request silently (URLLENGTH_LIMIT, 2,083): long OR lists are split."""
+    from crawler.queries import snowball_queries
+    window = {"filter.advanced": "AREA[LastUpdatePostDate]RANGE[2026-11-25,MAX]"}
+    queries = base_queries() + snowball_queries([f"XY-{i:04d}" for i in range(400)])
+    assert len({q.name for q in queries}) == len(queries)
+    for query in queries:
+        assert len(search_url(API, dict(query.params, **window), 1000, "t" * 250, True)) <= 2083, query.name

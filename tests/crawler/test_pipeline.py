@@ -14,7 +14,7 @@ IDS = ["NCT06464679", "NCT06469190", "NCT06010472"]
 
 def _page() -> StudyPage:
     records = [orjson.dumps(load(f"domain/{nct}.json")) for nct in IDS]
-    return StudyPage("http://127.0.0.1/api/v2/studies", "car_x_immune", 1, records, True, [], IDS)
+    return StudyPage("http://127.0.0.1/api/v2/studies", "car_therapies", 1, records, True, [], IDS)
 
 
 def _trials(engine) -> list[str]:

@@ -1,0 +1,35 @@
+"""What ``trialkb crawl`` says to people: progress as it goes, a summary in words at the end."""
+
+from __future__ import annotations
+
+from crawler.crawlrun import CrawlResult, Progress
+
+
+def progress_line(p: Progress) -> str:
+    """One line of progress.
+
+    >>> progress_line(Progress(searches_done=2, searches=9, pages=5, studies=1234, status="running"))
+    'searches 2/9 · pages 5 · studies 1,234'
+    """
+    return f"searches {p.searches_done}/{p.searches} · pages {p.pages} · studies {p.studies:,}"
+
+
+def summary(result: CrawlResult) -> str:
+    """The run's outcome in words.
+
+    >>> summary(CrawlResult(7, "ok", {"searches": 9, "pages": 12, "studies": 1283, "new": 1200, "changed": 3,
+    ...                                "unchanged": 80, "rejected": 0, "retries": 2}, []))
+    'crawl ok (run 7): 9 searches, 12 pages, 1,283 studies (1,200 new, 3 changed, 80 unchanged), 0 rejected, 2 retries'
+    """
+    c = result.counts
+    if result.status == "skipped":
+        return f"crawl skipped (run {result.run_id}): {result.message}"
+    head = f"crawl {result.status} (run {result.run_id})"
+    if result.status in ("failed", "interrupted") and result.message:
+        head += f": {result.message}"
+    if result.status != "ok" and result.message and not c.get("pages"):
+        return head  # nothing stored: the reason says it all
+    body = (f"{c.get('searches', 0)} searches, {c.get('pages', 0)} pages, {c.get('studies', 0):,} studies "
+            f"({c.get('new', 0):,} new, {c.get('changed', 0):,} changed, {c.get('unchanged', 0):,} unchanged), "
+            f"{c.get('rejected', 0)} rejected, {c.get('retries', 0)} retries")
+    return f"{head}: {body}" if result.status == "ok" else f"{head}\n  {body}"

@@ -1,0 +1,209 @@
+"""Failures a user understands: offline, blocked, refused, rejected records, a dead worker, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import orjson
+from sqlalchemy import create_engine, func, select
+
+from crawler.lock import CrawlLock
+from crawler.plan import watermark_key
+from crawler.queries import query_named
+from crawler.testserver import Fault, _markdown
+from kb.db import open_store
+from kb.models import RejectedRecord, Trial
+from kb.runlog import get_state, last_run, start_run
+from kb.store import decompress
+from tests.conftest import load
+from tests.crawler.conftest import FAST, TRIALKB, crawl
+from tests.crawler.test_ctgov import _descendants, run_log, stored_ids
+
+
+def test_offline_is_one_line_within_a_minute(db):
+    started = time.monotonic()
+    result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", "https://nonexistent.invalid/api/v2"],
+                            capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - started
+    print(f"offline: {seconds:.1f} s: {result.stdout.strip()}")
+    assert seconds < 60
+    assert result.returncode == 1
+    assert result.stdout == "crawl failed (run 1): cannot reach nonexistent.invalid: DNS lookup failed; offline?\n"
+    assert result.stderr == ""
+    assert run_log(db)["status"] == "failed"
+    CrawlLock(open_store(db)).acquire()  # released
+
+
+def test_a_bot_filter_that_never_lets_go_stops_the_run_with_advice(db, server):
+    server.add_fault(Fault("403", times=1000))
+    result = crawl(db, server)
+    assert result.returncode == 1
+    assert "HTTP 403" in result.stdout and "DOWNLOAD_TLS_MAX_VERSION" in result.stdout
+    assert "USER_AGENT" in result.stdout and "H2DownloadHandler" in result.stdout
+    assert [r.status for r in server.log] == [403] * 4  # the first answer and three retries, then it stops
+    waits = [b.at - a.at for a, b in zip(server.log, server.log[1:])]
+    for wait, backoff in zip(waits, [0.2, 0.4, 0.8]):  # RETRY_BACKOFF_BASE=0.2, doubled: the waits really made
+        assert backoff - 0.02 <= wait < backoff + 0.5
+    assert "answered HTTP 403; retrying in 0.4 s (retry 2 of 3)" in result.stderr
+    run = run_log(db)
+    assert run["status"] == "failed" and run["counts"]["new"] == 0
+    assert stored_ids(db) == []
+
+
+def test_the_user_agent_names_the_real_version(db, server):
+    from importlib.metadata import version
+    assert crawl(db, server, "--no-related").returncode == 0
+    assert {r.user_agent.split(" ")[0] for r in server.log} == {f"trialkb/{version('trialkb')}"}
+
+
+def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
+    from protego import Protego
+    robots = Protego.parse(server.robots_txt)
+    assert not robots.can_fetch(f"{server.url}/studies", "trialkb")  # the registry's robots.txt: Disallow: /api/
+    assert robots.crawl_delay("trialkb") == 1.0
+    result = crawl(db, server, "--no-related")
+    assert result.returncode == 0, result.stderr
+    assert stored_ids(db) == ["NCT06464679"]
+    assert server.requests("/robots.txt") == []  # the API is not asked about
+
+
+def test_a_400_shows_its_text(db, server):
+    result = crawl(db, server, "--no-related", "--nct", "NCT123")
+    assert result.returncode == 1
+    assert "study NCT123: HTTP 400: Invalid NCT number: NCT123" in result.stdout
+
+
+def _malformed() -> dict:
+    """A CAR trial in a shape the normalizer refuses (conditions as a string), under an unused id."""
+    study = load("domain/NCT06464679.json")
+    study["protocolSection"]["identificationModule"]["nctId"] = "NCT98000009"
+    study["protocolSection"]["conditionsModule"]["conditions"] = "Lupus"
+    return study
+
+
+def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(db, server):
+    server.put(_malformed())
+    result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    engine = open_store(db)
+    with engine.connect() as conn:
+        kept = conn.execute(select(RejectedRecord)).all()
+    assert [(r.nct_id, r.run_id, r.reason) for r in kept] == [
+        ("NCT98000009", 1, "conditions: expected list, got str 'Lupus'")]
+    assert orjson.loads(decompress(kept[0].body)) == _markdown(_malformed())  # kept as fetched (CommonMark text)
+    assert get_state(engine, watermark_key(query_named("car_therapies").key)) is None  # its searches run again next time
+    assert get_state(engine, watermark_key(query_named("in_vivo_car").key)) is not None  # a search that did not meet it moves on
+    assert "NCT98000009" not in stored_ids(db)
+
+    from kb.rejects import recover_rejected
+    fixed = [lambda study: {**study, "protocolSection": {**study["protocolSection"], "conditionsModule": {
+        "conditions": [study["protocolSection"]["conditionsModule"]["conditions"]]}}}]
+    assert recover_rejected(engine, transform=fixed[0]).new == 1  # after a fix, the record is stored
+    assert "NCT98000009" in stored_ids(db)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(RejectedRecord)).scalar_one() == 0
+
+
+def test_a_run_rejecting_too_much_fails(db, server):
+    server.put(_malformed())
+    result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.01")
+    assert result.returncode == 1
+    assert "1 of 38 records rejected (more than 1%): has the registry's format changed?" in result.stdout
+
+
+def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, server):
+    server.add_fault(Fault("slow", path="/api/v2/studies?", times=1000, seconds=0.3))
+    process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, "-s", "TRIALKB_PAGE_SIZE=3",
+                                "-s", "TRIALKB_WORKERS=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    engine = create_engine(db)
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and stored < 2:
+        time.sleep(0.05)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
+        except Exception:  # noqa: BLE001 - the schema may not exist yet
+            stored = 0
+    helpers = {p for p in _descendants(process.pid) if b"crawler.workers" in _cmdline(p)}  # forkserver and workers
+    workers = [p for p in helpers if _parent(p) in helpers]  # forked by the forkserver: the pool's workers
+    assert workers
+    killed = time.monotonic()
+    os.kill(workers[-1], signal.SIGKILL)
+    out, err = process.communicate(timeout=60)
+    print(f"worker killed: run ended after {time.monotonic() - killed:.1f} s")
+    assert time.monotonic() - killed < 60
+    assert process.returncode == 1, out + err
+    assert "a worker process died" in out
+    assert run_log(db)["status"] == "failed"
+    CrawlLock(open_store(db)).acquire()  # the lock is free
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return b""
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _interrupt(db: str, server, sig: int) -> tuple[subprocess.CompletedProcess, float]:  # type: ignore[no-untyped-def]
+    server.add_fault(Fault("slow", path="/api/v2/studies?", times=1000, seconds=0.5))
+    process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, "-s", "TRIALKB_PAGE_SIZE=3"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len([r for r in server.requests("/api/v2/studies") if r.params]) < 4:
+        time.sleep(0.05)  # searches are being paged
+    sent = time.monotonic()
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err), time.monotonic() - sent
+
+
+def test_ctrl_c_stops_within_seconds_and_marks_the_run_interrupted(db, server):
+    result, seconds = _interrupt(db, server, signal.SIGINT)
+    print(f"SIGINT: stopped after {seconds:.1f} s: {result.stderr.strip()}")
+    assert seconds < 10  # 1.8 s on an idle machine
+    assert result.returncode == 130
+    lines = result.stderr.strip().splitlines()  # progress lines (one per completed search), then one line
+    assert lines[-1] == "crawl interrupted (run 1): interrupted: what was complete is stored, the rest rolled back"
+    assert all(line.startswith("searches ") for line in lines[:-1]) and result.stdout == ""
+    assert run_log(db)["status"] == "interrupted"
+    CrawlLock(open_store(db)).acquire()
+
+
+def test_sigterm_does_the_same_and_the_next_run_completes(db, server):
+    result, seconds = _interrupt(db, server, signal.SIGTERM)
+    assert (result.returncode, seconds < 10) == (130, True)
+    server.faults.clear()
+    assert crawl(db, server).returncode == 0
+    assert len(stored_ids(db)) == 37
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(db, server):
+    engine = open_store(db)
+    gone = start_run(engine, "crawl", {})  # as a SIGKILLed crawl leaves it
+    result = crawl(db, server, "--no-related")
+    assert result.returncode == 0
+    assert f"run {gone} was left 'running' by a crawl that is gone: marked abandoned" in result.stderr
+    with engine.connect() as conn:
+        assert last_run(engine, "crawl", status="abandoned")["id"] == gone
+
+
+def test_requests_to_the_registry_are_a_second_apart(db, server):
+    result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", server.url, "--no-related", "--nct", "NCT06010472"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    times = [r.at for r in server.log]
+    assert len(times) == 3
+    # DOWNLOAD_DELAY (robots.txt's Crawl-delay) counts between sends; arrival adds the first connection's set-up
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))
