@@ -97,7 +97,7 @@ def test_changed_record_yields_one_version_row_and_searches_use_the_watermark(db
     server.put(load("history/NCT06464679.2024-06.json"))
     assert crawl(db, server).returncode == 0
     base_query = base_queries()[0]
-    mark = get_state(open_store(db), watermark_key(base_query.name))  # the first run's date, not today's:
+    mark = get_state(open_store(db), watermark_key(base_query.key))  # the first run's date, not today's:
     server.put(load("domain/NCT06464679.json"))  # no wall clock in the test (it failed around UTC midnight)
     server.data_timestamp = "2026-11-27T09:00:00"
     seen = len(server.log)
