@@ -106,7 +106,7 @@ class CrawlRun:
         self.lock = CrawlLock(self.engine)
         self.lock.acquire()
         try:
-            self.abandoned = abandon_dead_runs(self.engine)
+            self.abandoned = abandon_dead_runs(self.engine, locked_kind="crawl")  # under the crawl lock
             o = self.options
             self.run_id = start_run(self.engine, "crawl", {
                 "api_url": o.api_url, "nct": o.nct_ids, "since": str(o.since) if o.since else None,

@@ -42,17 +42,20 @@ def finish_run(engine: Engine, run_id: int, status: str, counts: dict[str, Any],
             finished_at=utcnow(), status=status, counts=counts, errors=(errors or [])[:MAX_LOGGED_ERRORS]))
 
 
-def abandon_dead_runs(engine: Engine) -> list[int]:
+def abandon_dead_runs(engine: Engine, locked_kind: str | None = None) -> list[int]:
     """Mark ``abandoned`` the runs left ``running`` by a process of this host that is gone; their ids.
 
     A row without a pid (written before trialkb recorded it) is abandoned too. Rows of other
-    hosts are left alone: whether their process lives cannot be told from here.
+    hosts are left alone: whether their process lives cannot be told from here, unless the
+    caller holds the lock of their kind (``locked_kind``, e.g. a crawl holding the crawl lock):
+    then no run of that kind can be alive anywhere.
     """
     host = socket.gethostname()
     with engine.connect() as conn:
-        rows = conn.execute(select(RUN.c.id, RUN.c.pid, RUN.c.host, RUN.c.started_at)
+        rows = conn.execute(select(RUN.c.id, RUN.c.kind, RUN.c.pid, RUN.c.host, RUN.c.started_at)
                             .where(RUN.c.status == "running")).all()
-    dead = [r.id for r in rows if r.pid is None or (r.host == host and not process_alive(r.pid, r.started_at))]
+    dead = [r.id for r in rows if r.pid is None or r.kind == locked_kind
+            or (r.host == host and not process_alive(r.pid, r.started_at))]
     if dead:
         with engine.begin() as conn:
             conn.execute(update(RUN).where(RUN.c.id.in_(dead), RUN.c.status == "running").values(
