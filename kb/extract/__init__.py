@@ -90,6 +90,7 @@ def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, 
     elif plain or products or facts.has("product"):
         facts.is_car_therapy = None
         facts.car_evidence = (f"{plain[0]} cells: {plain[3]}: {plain[2]}" if plain
+                              else f"product lexicon: {products[0].code}, nature not stated" if products
                               else "product code not in the lexicon; nature not stated")
     else:
         facts.is_car_therapy, facts.car_evidence = False, "no CAR or cell therapy named"

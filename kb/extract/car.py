@@ -15,8 +15,8 @@ DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
 def _effector(group: str) -> str:
     """A named group matching an effector-cell abbreviation."""
-    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Treg|T"
-            r"|M(?:onocytes?|acrophages?)?)")
+    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Tregs?|T[\s\-]?(?i:regulatory)|T"
+            r"|[Mm](?:onocytes?|acrophages?)|M)")
 
 
 CAR_PHRASE = re.compile(
@@ -41,7 +41,7 @@ NEGATION_BEFORE = re.compile(
     r"\b)[^.;]{0,25}$")
 NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|refractory|"
                             r"related|associated|induced)")
-PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Treg|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
+PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Tregs?|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
 NOT_GIVEN_CELLS = re.compile(r"^\W*(?i:acute|lympho|leuka?emi|malignan|neoplas|derived|rich|large|prolymph|engager|"
                              r"bispecific|antibod|count|depletion)")
 """After 'T-cell': a disease ('T-cell lymphoma'), an engager or a count, not cells that are given."""
@@ -64,8 +64,10 @@ def normal_cell(cell: str | None) -> str | None:
     cell = re.sub(r"[\s\-]", "", cell)
     if "γ" in cell or cell.lower().startswith("gamma"):
         return "gdT"
-    if cell.startswith("M"):
+    if cell[0] in "Mm":
         return "macrophage"
+    if cell.startswith("Treg") or cell.lower() == "tregulatory":
+        return "Treg"
     return {"NKT": "iNKT"}.get(cell, cell)
 
 

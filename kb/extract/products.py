@@ -18,6 +18,8 @@ CODE_STOPWORDS = re.compile(
     r"^(?:CD\d+|IL\d+|HLA\w*|COVID\w*|SARS\w*|DAS\d+|SF\d+|EQ\d\w*|ACR\d+|SLEDAI\w*|BILAG\w*|MMT\d+|HAQ\w*|"
     r"CTCAE\w*|V\d+|PHASE\d|FEV\d|DLCO\w*|T\d|N\d|M\d|G\d|C\d|H\d|B\d+|HBV|HIV\d|CR\d|PR\d|CAR\w*|CART\d*|"
     r"ANCA\w*|ICD\d+|P\d+|Q\d+|W\d+|D\d+|IGG\d*|IGA\d*|FCGR\w*|DRB\d+|TNFRSF\d+\w*|GPRC5D)$")
+ANTIGEN_NAME = re.compile("|".join(s for spellings in ANTIGENS.values() for s in spellings), re.IGNORECASE)
+"""An antigen's own name ('B7H3') is not a product code."""
 INN = re.compile(r"\b([A-Za-z]{4,}(?:mab|cept))(?:-[a-z]{4})?\b(?:\s+(tesirine|vedotin|mafodotin|emtansine|"
                  r"deruxtecan|govitecan|ozogamicin|pegol))?", re.IGNORECASE)
 CODE_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z][\w\-.]*\d[\w\-.]*")
@@ -73,9 +75,16 @@ def _unknown_codes(where: str, text: str, facts: Facts) -> None:
         code = match.group(0).rstrip(".")
         parts = re.split(r"[\-.]", code)
         if (len(code) < 4 or sum(c.isdigit() for c in code) < 2 or sum(c.isalpha() for c in code) < 2
-                or any(CODE_STOPWORDS.match(p) or p in ANTIGENS for p in parts) or code.upper() in PRODUCTS_BY_CODE):
+                or any(CODE_STOPWORDS.match(p) or p in ANTIGENS for p in parts) or code.upper() in PRODUCTS_BY_CODE
+                or ANTIGEN_NAME.fullmatch(code) or _descriptive(code)):
             continue
         facts.add("product", code, where, snippet(text, match.start(), match.end()))
+
+
+def _descriptive(code: str) -> bool:
+    """'CD19CART', 'BCMA-CAR': an antigen and 'CAR' describe the cells; they do not name a product."""
+    antigen = ANTIGEN_NAME.match(code)
+    return bool(antigen) and "CAR" in code[antigen.end():].upper()
 
 
 def is_drug_name(value: str) -> bool:

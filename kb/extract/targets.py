@@ -20,7 +20,7 @@ from kb.lexicon import ANTIGENS
 
 ANTIGEN_GROUPS = {f"a{i}": symbol for i, symbol in enumerate(ANTIGENS)}
 _SPELLINGS = "|".join(f"(?P<{g}>{'|'.join(ANTIGENS[s])})" for g, s in ANTIGEN_GROUPS.items())
-ANTIGEN = re.compile(r"(?<![A-Za-z0-9])(?:(?i:anti)" + DASH + r"*)?(?:" + _SPELLINGS + r")(?:(?![0-9A-Za-z])|(?=CAR))",
+ANTIGEN = re.compile(r"(?<![A-Za-z0-9])(?:(?i:anti)" + DASH + r"*)?(?:" + _SPELLINGS + r")(?:(?![0-9A-Za-z])|(?=CAR|[x×]\d))",
                      re.IGNORECASE)
 WORD_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]")
 antigen_mentions = shortcut("antigen", ANTIGEN.finditer, lambda text: matches_from(
