@@ -39,7 +39,8 @@ TARGET_GAP_FORBIDDEN = re.compile(
 antibody's target, armoring, or another CD than the costimulatory ones ('CD4 and CD8 T cells')."""
 AFTER_TERM_FORBIDDEN = re.compile(r"^\W*(?i:engager|bispecific|antibod|count|depletion|fraction|population|subset)")
 TARGETING_BEFORE = re.compile(r"(?i:targeting|targeted\W+(?:to|against|at)|directed\W+(?:against|at|to)|specific\W+for|"
-                              r"against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?(?:(?:[A-Za-z\-]+\W+){0,3}?(?i:antigens?)\W+)?$")
+                              r"against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?(?:(?:[A-Za-z\-]+\W+){0,3}?"
+                              r"(?i:antigens?)\W+|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$")
 """'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19'."""
 PAIR_GAP = re.compile(r"(?:[\s()\[\]]*(?:/|\\|\+|&|,|-|x|×|(?i:and|or))?[\s()\[\]]*){1,3}$")
 """Between the two antigens of a pair: 'CD19/BCMA', 'CD19 and BCMA', 'CD19 x BCMA', '(CD19+CD22)'."""
@@ -52,7 +53,7 @@ INTERLEUKIN = re.compile(r"(?<![A-Za-z])IL-?\d{1,2}(?!\d)")
 CAR_CODE_ANTIGENS = re.compile(r"CAR(?:-?T)?[\-.]?((?:[A-Za-z0-9]+[\-./x+]?)+)")
 """What follows 'CAR' inside a code: 'CAR-20/19-T' 20 and 19, '4SCAR19' 19, 'CART-meso' meso."""
 CODE = re.compile(r"(?<![\w\-])(?=[\w\-./+]*\d)(?=[\w\-./+]*[A-Z])[\w][\w\-./+]*")
-COSTIMULATORY = re.compile(r"4-?1BB|CD28|CD3[zζ]\w*|CD3-zeta|zeta|OX40|ICOS|CD27|CD137", re.IGNORECASE)
+COSTIMULATORY = re.compile(r"4-?1BB|(?:CD28|CD27|CD137)(?!\d)|CD3[zζ]\w*|CD3-zeta|zeta|OX40|ICOS", re.IGNORECASE)
 """Signalling domains inside a construct's name ('CD19CAR-4-1BB-CD3zeta'): not antigens."""
 ENGAGER = re.compile(r"CD3(?:x|×)|(?:x|×)CD3(?!\d)")
 """'CD3xCD20': a bispecific engager, not a CAR's antigens."""
@@ -97,7 +98,7 @@ def targets_in(where: str, text: str, facts: Facts) -> None:
     if "luster" in text:
         text = CLUSTER.sub("CD", text)
     found = list(_antigens(text))
-    accepted = _chained(text, found, [_accepted(text, match) for match, _ in found])
+    accepted = _chained(text, found, [_accepted(where, text, match) for match, _ in found])
     for (match, symbol), term in zip(found, accepted):
         if not term:
             continue
@@ -134,16 +135,17 @@ def _antigens(text: str) -> Iterator[tuple[re.Match, str]]:
         yield match, ANTIGEN_GROUPS[match.lastgroup]
 
 
-def _accepted(text: str, match: re.Match) -> re.Match | bool:
+def _accepted(where: str, text: str, match: re.Match) -> re.Match | bool:
     """The receptor term after an antigen (the gap may hold armoring), True for 'CAR ... targeting
-    <antigen>', or False."""
+    <antigen>' (in a title or an intervention name, 'targeting <antigen>' is enough), or False."""
     after = text[match.end():match.end() + 70]
     term = CELL_TERM.search(after)
     if term and not TARGET_GAP_FORBIDDEN.search(after[:term.start()]) and not AFTER_TERM_FORBIDDEN.search(
             after[term.end():term.end() + 20]):
         return term
-    before = text[max(0, match.start() - 80):match.start()]
-    return bool(TARGETING_BEFORE.search(before) and (CAR_PHRASE.search(before) or CELL_TERM.search(before)))
+    before = text[max(0, match.start() - 100):match.start()]
+    return bool(TARGETING_BEFORE.search(before) and (where in READS["target"][0] or CAR_PHRASE.search(before)
+                                                     or CELL_TERM.search(before)))
 
 
 def _code_antigens(where: str, text: str, facts: Facts) -> None:
@@ -158,7 +160,7 @@ def _code_antigens(where: str, text: str, facts: Facts) -> None:
             continue
         symbols: list[str] = []
         if (car := CAR_CODE_ANTIGENS.search(token)):
-            for piece in CODE_PIECE.findall(car.group(1)):
+            for piece in CODE_PIECE.findall(re.sub(r"(?<=\d)[x×](?=\d)", "/", car.group(1))):  # '20x22
                 if piece.isdigit():
                     symbols.append(f"CD{piece}")
                 elif antigen := ANTIGEN.fullmatch(piece):
