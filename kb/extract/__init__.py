@@ -72,7 +72,8 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
 def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None) -> None:
     """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else what the
     trial gives instead (an antibody, unmodified cells), else unknown for an unknown code."""
-    antibody_only = not car and any(f.kind == "product" and is_drug_name(f.value) for f in facts.facts)
+    named = [f.value for f in facts.facts if f.kind == "product"]
+    antibody_only = not car and bool(named) and all(is_drug_name(v) for v in named)  # an unknown code beside: unknown
     if car:
         where, text, match = car[0]
         facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"

@@ -34,7 +34,7 @@ TARGET_GAP_FORBIDDEN = re.compile(
     r"[+⁺]|^[\-−]\s|\.(?=\s|[A-Z][a-z])|(?i:positive|negative|\bB[\s\-]?cells?|\bafter\b|\bbefore\b|deplet|count|"
     r"level|express|antibod|engager|\bmab\b|conjugate|\bCD3\b(?!\W?(?:z|ζ))|\bin\b(?![\s\-]?vivo)|\bwith\b|\bfor\b|"
     r"\bof\b|\bthe\b|armou?red|"
-    r"secreting|\bCD(?!28|137|27|3\W?(?:z|ζ))\d+)")
+    r"secreting|\bCD(?!28|137|27|3\W?(?:z|ζ|e\b|ε))\d+)")
 """Between an antigen and its receptor term: nothing that makes the antigen a marker, a count, an
 antibody's target, armoring, or another CD than the costimulatory ones ('CD4 and CD8 T cells')."""
 AFTER_TERM_FORBIDDEN = re.compile(r"^\W*(?i:engager|bispecific|antibod|count|depletion|fraction|population|subset)")
@@ -61,7 +61,7 @@ CODE_PIECE = re.compile(r"(?<![0-9])\d{1,3}(?![0-9])|[A-Za-z][A-Za-z0-9]*")
 GLUED_CD = re.compile(r"(?<=[A-Za-z0-9])CD(\d{1,3})(?!\d|t\b|t[\-_])|(?<![A-Za-z0-9])CD(\d{1,3})(?=[A-Za-z])(?!t\b|t[\-_])")
 """A CD number glued to a code's letters ('SupCD7', 'P-CD19CD20-ALLO1', 'CD19X'); not 'CD19+' or 'CD19-CAR'."""
 POSITIVE_DISEASE = re.compile(
-    r"\W{0,2}(?:[A-Za-z]+\W+){0,2}?(?:(?i:positive|[+⁺]|expressing|overexpressing|high|bright)\W+)(?:[A-Za-z\-]+\W+){0,4}?"
+    r"\W{0,2}(?:[A-Za-z]+\W+){0,2}?(?:(?i:positive|[+⁺]|expressing|overexpressing|high|bright)\W+)(?:[A-Za-z0-9\-+]+\W+){0,4}?"
     r"(?i:malignan|lymphoma|leuka?emia|cancer|tumou?r|carcinoma|myeloma|glioma|glioblastoma|neoplasm|sarcoma|"
     r"neuroblastoma|mesothelioma|ALL\b|AML\b|B[\s\-]?ALL|T[\s\-]?ALL|NHL|HCC|solid|disease|hematolog|haematolog)")
 """'CD19 positive lymphoma', 'CD7+ T-ALL', 'Mesothelin Expressing Cancers', 'HER2 overexpressing tumours'."""
