@@ -19,6 +19,7 @@ from kb.extract.origin import MODALITIES, decide_modality, decide_origin, parse_
 from kb.extract.products import is_drug_name, parse_products
 from kb.extract.regimen import parse_dose_levels, parse_lymphodepletion
 from kb.extract.targets import parse_selected_antigens, parse_targets
+from kb.lexicon import PRODUCTS_BY_CODE
 
 __all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
 
@@ -73,7 +74,8 @@ def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, 
     """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else what the
     trial gives instead (an antibody, unmodified cells), else unknown for an unknown code."""
     named = [f.value for f in facts.facts if f.kind == "product"]
-    antibody_only = not car and bool(named) and all(is_drug_name(v) for v in named)  # an unknown code beside: unknown
+    unknown_codes = [v for v in named if not is_drug_name(v) and v.upper() not in PRODUCTS_BY_CODE]
+    antibody_only = not car and any(map(is_drug_name, named)) and not unknown_codes  # a code beside: unknown
     if car:
         where, text, match = car[0]
         facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"
