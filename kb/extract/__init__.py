@@ -9,17 +9,21 @@ per topic; none names a trial. Which fields each kind of fact reads is one table
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kb.extract.car import car_mentions, mention_cell, plain_cells
 from kb.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.extract.facts import Fact, Facts, snippet
-from kb.extract.fields import READS, trial_texts
+from kb.extract.fields import READS, reads, trial_texts
 from kb.extract.origin import MODALITIES, decide_modality, decide_origin, parse_origin
 from kb.extract.products import is_drug_name, parse_products
 from kb.extract.regimen import parse_dose_levels, parse_lymphodepletion
 from kb.extract.targets import parse_selected_antigens, parse_targets
 from kb.lexicon import PRODUCTS_BY_CODE
+
+ANTIBODY_WORDS = re.compile(r"(?i:\bantibod|bispecific|\bengager|\bBiTE\b)")
+"""A title or intervention that says it tests an antibody."""
 
 __all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
 
@@ -36,7 +40,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
             facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
     products = parse_products(texts, facts, car_named=bool(car))
     plain = plain_cells(texts)
-    _decide_car(facts, car, products, plain)
+    _decide_car(facts, car, products, plain, texts)
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None
     if facts.is_car_therapy is not False:
@@ -70,12 +74,14 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     return facts
 
 
-def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None) -> None:
+def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None,
+                texts: list) -> None:
     """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else what the
     trial gives instead (an antibody, unmodified cells), else unknown for an unknown code."""
     named = [f.value for f in facts.facts if f.kind == "product"]
     unknown_codes = [v for v in named if not is_drug_name(v) and v.upper() not in PRODUCTS_BY_CODE]
-    antibody_only = not car and any(map(is_drug_name, named)) and not unknown_codes  # a code beside: unknown
+    antibody_only = not car and any(map(is_drug_name, named)) and (not unknown_codes or any(
+        ANTIBODY_WORDS.search(text) for _, text in reads(texts, "plain_cells")))  # a code beside: unknown
     if car:
         where, text, match = car[0]
         facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"
