@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kb.extract.car import CAR_PHRASE, DASH
+from kb.extract.car import CAR_PHRASE, DASH, negated
 from kb.extract.facts import Facts, snippet
 from kb.extract.fields import READS, Texts, tier
 from kb.extract.speed import matches_from, shortcut
@@ -50,8 +50,10 @@ NUMBER = re.compile(r"\d{1,3}[a-z]?")
 CLUSTER = re.compile(r"(?i:cluster\W+of\W+differentiation\W*(?:\(CD\)\W*)?)(?=\d)")
 """'cluster of differentiation (CD)19' is CD19."""
 INTERLEUKIN = re.compile(r"(?<![A-Za-z])IL-?\d{1,2}(?!\d)")
-CAR_CODE_ANTIGENS = re.compile(r"CAR(?:-?T)?[\-.]?((?:[A-Za-z0-9]+[\-./x+]?)+)")
+CAR_CODE_ANTIGENS = re.compile(r"CAR(?:-?T)?[\-.]?((?:(?!CAR)[A-Za-z0-9]+[\-./x+]?)+)")
 """What follows 'CAR' inside a code: 'CAR-20/19-T' 20 and 19, '4SCAR19' 19, 'CART-meso' meso."""
+CAR_NUMBER = re.compile(r"(?<![A-Za-z])CAR(?:[\s\-]?T)?\s(\d{1,3})(?=[\-/][A-Za-z])")
+"""'CAR 70-BCMA CAR-T': the number after CAR is a CD antigen (only before another antigen's dash)."""
 CODE = re.compile(r"(?<![\w\-])(?=[\w\-./+]*\d)(?=[\w\-./+]*[A-Z])[\w][\w\-./+]*")
 COSTIMULATORY = re.compile(r"4-?1BB|(?:CD28|CD27|CD137)(?!\d)|CD3[zζ]\w*|CD3-zeta|zeta|OX40|ICOS", re.IGNORECASE)
 """Signalling domains inside a construct's name ('CD19CAR-4-1BB-CD3zeta'): not antigens."""
@@ -113,6 +115,9 @@ def targets_in(where: str, text: str, facts: Facts) -> None:
                 facts.add("armoring", il.group(0).replace("-", "").replace("IL", "IL-"), where,
                           snippet(text, match.start(), match.end() + term.end()))
     _code_antigens(where, text, facts)
+    for car in CAR_NUMBER.finditer(text):
+        if f"CD{car.group(1)}" in ANTIGENS:
+            facts.add("target", f"CD{car.group(1)}", where, snippet(text, car.start(), car.end()))
 
 
 def _chained(text: str, found: list[tuple[re.Match, str]], accepted: list) -> list:
@@ -138,7 +143,10 @@ def _antigens(text: str) -> Iterator[tuple[re.Match, str]]:
 def _accepted(where: str, text: str, match: re.Match) -> re.Match | bool:
     """The receptor term after an antigen (the gap may hold armoring), True for 'CAR ... targeting
     <antigen>' (in a title or an intervention name, 'targeting <antigen>' is enough), or False."""
-    after = text[match.end():match.end() + 70]
+    if negated(text, match):  # 'after CD19-CART'
+        return False
+    end = more.end() if (more := CD_NUMBERS.match(text, match.end())) else match.end()  # 'CD19+22 CAR-T'
+    after = text[end:end + 70]
     term = CELL_TERM.search(after)
     if term and not TARGET_GAP_FORBIDDEN.search(after[:term.start()]) and not AFTER_TERM_FORBIDDEN.search(
             after[term.end():term.end() + 20]):
@@ -159,12 +167,13 @@ def _code_antigens(where: str, text: str, facts: Facts) -> None:
         if ENGAGER.search(token):
             continue
         symbols: list[str] = []
-        if (car := CAR_CODE_ANTIGENS.search(token)):
-            for piece in CODE_PIECE.findall(re.sub(r"(?<=\d)[x×](?=\d)", "/", car.group(1))):  # '20x22
-                if piece.isdigit():
-                    symbols.append(f"CD{piece}")
-                elif antigen := ANTIGEN.fullmatch(piece):
-                    symbols.append(ANTIGEN_GROUPS[antigen.lastgroup])
+        if "CAR" in token:
+            for car in CAR_CODE_ANTIGENS.finditer(token):  # 'CAR-T19/CAR-T22'
+                for piece in CODE_PIECE.findall(re.sub(r"(?<=\d)[x×](?=\d)", "/", car.group(1))):  # 20x22
+                    if piece.isdigit():
+                        symbols.append(f"CD{piece}")
+                    elif antigen := ANTIGEN.fullmatch(piece):
+                        symbols.append(ANTIGEN_GROUPS[antigen.lastgroup])
         else:
             symbols += [f"CD{a or b}" for a, b in GLUED_CD.findall(token)]
         for symbol in symbols:
