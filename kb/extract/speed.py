@@ -170,17 +170,23 @@ def _skip_group(pattern: str, i: int) -> int:
 
 
 class CuedAlternation:
-    """A named-group alternation over lower-cased text, compiled only from the entries whose cue
-    (a mandatory literal of each of their patterns) the text holds: the same matches as the whole
-    alternation, since an entry without its cue cannot match. Subsets are compiled once."""
+    """A named-group alternation compiled only from the entries whose cue (a mandatory literal of
+    each of their patterns) the text holds: the same matches as the whole alternation, since an
+    entry without its cue cannot match. Subsets are compiled once.
 
-    def __init__(self, prefix: str, entries: list[tuple[str, tuple[str, ...]]]) -> None:
-        self.prefix, self.entries = prefix, entries
+    ``lower``: the patterns are lower-cased and matched case-sensitively on lower-cased text (the
+    caller passes it); otherwise they are compiled with ``flags`` and matched on the text itself,
+    the cues being looked for in its lower-cased copy.
+    """
+
+    def __init__(self, prefix: str, entries: list[tuple[str, tuple[str, ...]]], suffix: str = "",
+                 flags: int = 0, lower: bool = True, min_cue: int = 3) -> None:
+        self.prefix, self.suffix, self.entries, self.flags, self.lower = prefix, suffix, entries, flags, lower
         self.always: list[int] = []
         cues: dict[str, set[int]] = {}
         for index, (_, patterns) in enumerate(entries):
             literals = [mandatory_literal(lower_pattern(p)) for p in patterns]
-            if any(lit is None or len(lit) < 3 for lit in literals):
+            if any(lit is None or len(lit) < min_cue for lit in literals):
                 self.always.append(index)
             for literal in filter(None, literals):
                 cues.setdefault(literal, set()).add(index)
@@ -191,14 +197,16 @@ class CuedAlternation:
         self.whole = self._compile(tuple(range(len(entries))))
 
     def _compile(self, indices: tuple[int, ...]) -> re.Pattern:
-        return re.compile(self.prefix + "(?:" + "|".join(
-            f"(?P<{self.entries[i][0]}>{'|'.join(map(lower_pattern, self.entries[i][1]))})" for i in indices) + ")")
+        def patterns(i: int) -> str:
+            return "|".join(map(lower_pattern, self.entries[i][1]) if self.lower else self.entries[i][1])
+        return re.compile(self.prefix + "(?:" + "|".join(f"(?P<{self.entries[i][0]}>{patterns(i)})" for i in indices)
+                          + ")" + self.suffix, self.flags)
 
-    def finditer(self, lower: str) -> Iterator[re.Match]:
+    def finditer(self, text: str, cue_text: str | None = None) -> Iterator[re.Match]:
         present = set(self.always)
-        for _, indices in self.automaton.iter(lower):
+        for _, indices in self.automaton.iter(text if cue_text is None else cue_text):
             present |= indices
-        return self._subset(tuple(sorted(present))).finditer(lower) if present else iter(())
+        return self._subset(tuple(sorted(present))).finditer(text) if present else iter(())
 
     def _subset(self, indices: tuple[int, ...]) -> re.Pattern:
         pattern = _SUBSETS.get((id(self), indices))
