@@ -26,14 +26,27 @@ CODE_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z][\w\-.]*\d[\w\-.]*")
 _ALIASES = sorted(PRODUCT_ALIASES, key=len, reverse=True)
 ALIAS = re.compile(r"(?i:\b(" + "|".join(re.escape(a) for a in _ALIASES) + r")\b)")
 _ALIAS_WORDS = Words(_ALIASES)
+_CODE_WORDS = Words(code.lower() for code in PRODUCTS_BY_CODE)
 
 
-def _aliases_fast(text: str) -> Iterator[re.Match]:
+def _aliases_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
     """``ALIAS.finditer(text)``, tried only where an alias starts in the lower-cased text (hundreds of
     aliases, one substring test each, cost a millisecond a text)."""
-    return matches_from(ALIAS, text, _ALIAS_WORDS.starts(lower_same_offsets(text)))
+    return matches_from(ALIAS, text, _ALIAS_WORDS.starts(lower_same_offsets(text) if lower is None else lower))
 
 
+def _lexicon_codes_plain(text: str) -> Iterator[re.Match]:
+    """Code-shaped tokens that the lexicon knows ('KN5601-K.' is KN5601-K)."""
+    return (m for m in CODE_TOKEN.finditer(text) if m.group(0).rstrip(".-").upper() in PRODUCTS_BY_CODE)
+
+
+def _lexicon_codes_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
+    """The same, tried only where a lexicon code starts (one Aho-Corasick pass)."""
+    starts = _CODE_WORDS.starts(lower_same_offsets(text) if lower is None else lower)
+    return (m for m in matches_from(CODE_TOKEN, text, starts) if m.group(0).rstrip(".-").upper() in PRODUCTS_BY_CODE)
+
+
+lexicon_codes = shortcut("lexicon code", _lexicon_codes_plain, _lexicon_codes_fast)
 aliases_in = shortcut("product alias", ALIAS.finditer, _aliases_fast)
 
 
@@ -57,12 +70,13 @@ def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]
 
 def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product]) -> None:
     """Codes and aliases the product lexicon knows."""
+    lower = lower_same_offsets(text)
     found = []
-    for match in CODE_TOKEN.finditer(text):
-        product = PRODUCTS_BY_CODE.get(match.group(0).rstrip(".-").upper())
-        if product and (len(product.code) > 3 or where in READS["short_code"][0]):
+    for match in lexicon_codes(text, lower):
+        product = PRODUCTS_BY_CODE[match.group(0).rstrip(".-").upper()]
+        if len(product.code) > 3 or where in READS["short_code"][0]:
             found.append((product, match))
-    found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in aliases_in(text)]
+    found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in _aliases_fast(text, lower)]
     for product, match in found:
         facts.add("product", product.code, where, snippet(text, match.start(), match.end()))
         if product not in known and not negated(text, match):  # 'after prior tisagenlecleucel' is not tested
