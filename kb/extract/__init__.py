@@ -33,13 +33,15 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     texts = trial_texts(trial, children)
     facts = Facts()
 
-    car = list(car_mentions(texts))
+    car = car_mentions(texts)
+    products = parse_products(texts, facts, car_named=bool(car))
+    plain = plain_cells(texts)
+    if not car and (plain or facts.has("product")):  # a product or cells of unstated nature: the outcomes may say
+        car = car_mentions(texts, 1)
     for where, text, match in car:
         facts.add("car_evidence", match.group(0), where, snippet(text, match.start(), match.end()))
         if cell := mention_cell(match):
             facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
-    products = parse_products(texts, facts, car_named=bool(car))
-    plain = plain_cells(texts)
     _decide_car(facts, car, products, plain, texts)
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 
 from kb.extract.facts import snippet
-from kb.extract.fields import READS, Texts, reads, tier
-from kb.extract.speed import only_with, shortcut
+from kb.extract.fields import Texts, reads, tier
+from kb.extract.speed import Words, only_with, shortcut
 
 DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
@@ -31,9 +31,8 @@ CAR_PHRASE = re.compile(
 )
 """A CAR named: 'CAR-T', 'CAR NK', 'cCAR', 'CAAR-T', 'UCART19', 'chimeric antigen receptor', a code
 holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), or a CAR-T INN ('-cabtagene autoleucel')."""
-car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(
-    lambda text: "CAR" in text or "CAAR" in text or "himeric" in text or "HIMERIC" in text or "abtagene" in text
-    or "ABTAGENE" in text, CAR_PHRASE))
+_CAR_CUES = Words(("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"))
+car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(_CAR_CUES.any, CAR_PHRASE))
 """Every CAR phrase holds 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (texts without one are skipped)."""
 
 NEGATION_BEFORE = re.compile(
@@ -71,16 +70,11 @@ def normal_cell(cell: str | None) -> str | None:
     return {"NKT": "iNKT"}.get(cell, cell)
 
 
-def car_mentions(texts: Texts) -> list[tuple[str, str, re.Match]]:
-    """CAR phrases in the fields that describe what a trial tests, negated ones (a prior treatment,
-    a cause) left out; in the outcomes ('CAR expression on T cells') only if those name none."""
-    found: list[tuple[str, str, re.Match]] = []
-    for number in range(len(READS["car"])):
-        if found:
-            break
-        for where, text in tier(texts, "car", number):
-            found += [(where, text, match) for match in car_phrases(text) if not negated(text, match)]
-    return found
+def car_mentions(texts: Texts, number: int = 0) -> list[tuple[str, str, re.Match]]:
+    """CAR phrases in one tier of the fields that describe what a trial tests (tier 1: the outcomes,
+    'CAR expression on T cells'), negated ones (a prior treatment, a cause) left out."""
+    return [(where, text, match) for where, text in tier(texts, "car", number)
+            for match in car_phrases(text) if not negated(text, match)]
 
 
 def negated(text: str, match: re.Match) -> bool:

@@ -162,10 +162,13 @@ def _code_antigens(where: str, text: str, facts: Facts) -> None:
     """Antigens inside product codes: numbers after CAR ('CAR-20/19-T', '4SCAR19', 'DuoCAR20.19.22'),
     spellings after CAR ('CAR-GPRC5D', 'CART-meso') and CD numbers glued into a code ('P-CD19CD20-ALLO1',
     'SupCD7', 'CD19X')."""
-    if not any(c.isdigit() for c in text):
+    if "CAR" not in text and "CD" not in text:
         return
     for code in CODE.finditer(text):
-        token = COSTIMULATORY.sub("", code.group(0))
+        token = code.group(0)
+        if "CAR" not in token and "CD" not in token:
+            continue
+        token = COSTIMULATORY.sub("", token)
         if ENGAGER.search(token):
             continue
         symbols: list[str] = []
