@@ -56,7 +56,7 @@ CAR_CODE_ANTIGENS = re.compile(r"CAR(?:-?T)?[\-.]?((?:(?!CAR)[A-Za-z0-9]+[\-./x+
 """What follows 'CAR' inside a code: 'CAR-20/19-T' 20 and 19, '4SCAR19' 19, 'CART-meso' meso."""
 CAR_NUMBER = re.compile(r"(?<![A-Za-z])CAR(?:[\s\-]?T)?\s(\d{1,3})(?=[\-/][A-Za-z])")
 """'CAR 70-BCMA CAR-T': the number after CAR is a CD antigen (only before another antigen's dash)."""
-CODE = re.compile(r"(?<![\w\-])(?=[\w\-./+]*\d)(?=[\w\-./+]*[A-Z])[\w][\w\-./+]*")
+CODE = re.compile(r"(?<![\w\-])(?=[\w\-./+]*(?:\d|CAR))(?=[\w\-./+]*[A-Z])[\w][\w\-./+]*")
 COSTIMULATORY = re.compile(r"4-?1BB|(?:CD28|CD27|CD137)(?!\d)|CD3[zζ]\w*|CD3-zeta|zeta|OX40|ICOS", re.IGNORECASE)
 """Signalling domains inside a construct's name ('CD19CAR-4-1BB-CD3zeta'): not antigens."""
 ENGAGER = re.compile(r"CD3(?:x|×)|(?:x|×)CD3(?!\d)")
