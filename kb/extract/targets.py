@@ -49,6 +49,8 @@ PAIR_GAP = re.compile(r"(?:[\s()\[\]]*(?:/|\\|\+|&|,|-|x|×|(?i:and|or))?[\s()\[
 CD_NUMBERS = re.compile(r"(?:\s*[/+&,x×]\s*(?:CD)?\d{1,3}[a-z]?(?![\d\w]))+", re.IGNORECASE)
 """Further CD numbers after a CD antigen: 'CD19/20', 'CD19/22/20'."""
 NUMBER = re.compile(r"\d{1,3}[a-z]?")
+NEGATIVE = re.compile(r"[\-−]\s|\W*(?i:negative)")
+"""'CD19- ALL', 'CD19 negative': a marker the tumour lacks."""
 CLUSTER = re.compile(r"(?i:cluster\W+of\W+differentiation\W*(?:\(CD\)\W*)?)(?=\d)")
 """'cluster of differentiation (CD)19' is CD19."""
 INTERLEUKIN = re.compile(r"(?<![A-Za-z])IL-?\d{1,2}(?!\d)")
@@ -145,7 +147,7 @@ def _antigens(text: str) -> Iterator[tuple[re.Match, str]]:
 def _accepted(where: str, text: str, match: re.Match) -> re.Match | bool:
     """The receptor term after an antigen (the gap may hold armoring), True for 'CAR ... targeting
     <antigen>' (in a title or an intervention name, 'targeting <antigen>' is enough), or False."""
-    if negated(text, match):  # 'after CD19-CART'
+    if negated(text, match) or NEGATIVE.match(text, match.end()):  # 'after CD19-CART', 'CD19- ALL'
         return False
     end = more.end() if (more := CD_NUMBERS.match(text, match.end())) else match.end()  # 'CD19+22 CAR-T'
     after = text[end:end + 70]

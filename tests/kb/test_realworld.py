@@ -156,6 +156,13 @@ def test_a_code_unknown_to_the_lexicon_stays_unknown():
     ("NCT01865617", ["CD19"]),                    # 'Anti-CD19CAR-4-1BB-CD3zeta-EGFRt': not CD4 from 4-1BB
     ("NCT05805371", ["PSCA"]),                    # '...-CD19t-expressing': a truncated CD19 tag, not a target
     ("NCT03086954", ["CD19"]),                    # 'CAR-T Immunotherapy for CD19 Positive Lymphoma'
+    ("NCT04016129", ["CD22", "CD123", "CD38", "CD10", "CD20"]),  # '4SCAR-CD22/CD123/...' for 'CD19- ALL'
+    ("NCT03407859", ["CD20", "CD22", "CD10"]),    # 'CD20/CD22/CD10-CART After CD19-CART': CD19 came before
+    ("NCT04204161", ["CD19", "CD22"]),            # 'CAR-T19/CAR-T22'
+    ("NCT07519187", ["BCMA", "CD70"]),            # 'CAR 70-BCMA CAR-T'
+    ("NCT07598955", ["CD30", "CD5", "Mesothelin"]),  # 'EB-CAR30-NK', 'EB-CAR5-NK', 'EB-CARMSLN-NK'
+    ("NCT04500431", ["BCMA"]),                    # 'Targeting CD269 chimeric antigen receptor'
+    ("NCT03318861", ["BCMA"]),                    # 'targeting a protein ... called B-cell maturation antigen'
 ])
 def test_targets_in_every_spelling(nct_id, targets):
     assert trial(nct_id)["targets"] == targets
