@@ -4,7 +4,6 @@ tests, negated ones (prior treatment, failure) left out; cells given without a C
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from kb.extract.facts import snippet
 from kb.extract.fields import Texts, reads, tier
@@ -15,8 +14,8 @@ DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
 def _effector(group: str) -> str:
     """A named group matching an effector-cell abbreviation."""
-    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Tregs?|T[\s\-]?(?i:regulatory)|T"
-            r"|[Mm](?:onocytes?|acrophages?)|M)")
+    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Tregs?"
+            r"|T[\s\-]?(?i:regulatory)|T|[Mm](?:onocytes?|acrophages?)|M)")
 
 
 CAR_PHRASE = re.compile(
@@ -38,8 +37,8 @@ car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(_CAR_CUES.an
 NEGATION_BEFORE = re.compile(
     r"(?i:\b(?:after|following|prior|previous(?:ly)?|post|failed|no|without|not|resistant to|refractory to)"
     r"\b)[^.;]{0,25}$")
-NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|refractory|"
-                            r"related|associated|induced)")
+NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?"
+                            r"(?i:failure|relapse|refractory|related|associated|induced)")
 PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Tregs?|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
 NOT_GIVEN_CELLS = re.compile(r"^\W*(?i:acute|lympho|leuka?emi|malignan|neoplas|derived|rich|large|prolymph|engager|"
                              r"bispecific|antibod|count|depletion)")

@@ -95,7 +95,8 @@ def parse_diseases(trial: dict[str, Any], texts: Texts, mesh_terms: dict[str, st
         for kind, entry in (("disease", DISEASE_BY_MESH.get(link["mesh_id"])),
                             ("cancer", CANCER_BY_MESH.get(link["mesh_id"]))):
             if entry:
-                facts.add(kind, entry.key, "mesh", f"{link['mesh_id']} {mesh_terms.get(link['mesh_id'])}", entry.mesh_id)
+                evidence = f"{link['mesh_id']} {mesh_terms.get(link['mesh_id'])}"
+                facts.add(kind, entry.key, "mesh", evidence, entry.mesh_id)
     if not facts.has("disease") and not facts.has("cancer"):
         for where, text in tier(texts, "disease", 1):
             _diseases_in(where, text, facts)

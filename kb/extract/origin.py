@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 
 from kb.extract.facts import Facts, snippet
 from kb.extract.fields import Texts, tier
@@ -23,7 +24,8 @@ UNIVERSAL_CAR = re.compile(r"\bU[\s\-]?CAR|\bUCART")
 """'U CAR-T', 'UCART19': in the text as written."""
 
 
-def _cued(name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int, lower: bool = True):  # type: ignore[no-untyped-def]
+def _cued(name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int,
+          lower: bool = True) -> Callable[[str, str], Iterator[re.Match]]:
     """A pattern's finder ``(text, lower) -> matches``, tried only near its cues (registered with the
     plain search for the shortcut test); ``lower``: the pattern reads the lower-cased text."""
     cued = CuedPattern(pattern, cues, reach)
@@ -89,5 +91,6 @@ def decide_modality(facts: Facts) -> None:
         modality, basis = "other", cell or facts.first("car_evidence")
     facts.modality = modality
     if basis is not None:
-        note = "origin not stated, autologous by default; " if modality == "autologous CAR-T" and not facts.origin else ""
+        default = modality == "autologous CAR-T" and not facts.origin
+        note = "origin not stated, autologous by default; " if default else ""
         facts.add("modality", modality, basis.field, note + basis.evidence)

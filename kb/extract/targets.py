@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from kb.extract.car import CAR_PHRASE, DASH, negated
 from kb.extract.facts import Facts, snippet
 from kb.extract.fields import READS, Texts, tier
-from kb.extract.speed import CuedAlternation, lower_same_offsets, matches_from, shortcut
+from kb.extract.speed import CuedAlternation, lower_same_offsets, shortcut
 from kb.lexicon import ANTIGENS
 
 ANTIGEN_GROUPS = {f"a{i}": symbol for i, symbol in enumerate(ANTIGENS)}
@@ -41,8 +41,9 @@ TARGET_GAP_FORBIDDEN = re.compile(
 antibody's target, armoring, or another CD than the costimulatory ones ('CD4 and CD8 T cells')."""
 AFTER_TERM_FORBIDDEN = re.compile(r"^\W*(?i:engager|bispecific|antibod|count|depletion|fraction|population|subset)")
 TARGETING_BEFORE = re.compile(r"(?i:targeting|targeted\W+(?:to|against|at)|directed\W+(?:against|at|to)|specific\W+for|"
-                              r"against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?(?:(?:[A-Za-z\-]+\W+){0,3}?"
-                              r"(?i:antigens?)\W+|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$")
+                              r"against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?"
+                              r"(?:(?:[A-Za-z\-]+\W+){0,3}?(?i:antigens?)\W+"
+                              r"|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$")
 """'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19'."""
 PAIR_GAP = re.compile(r"(?:[\s()\[\]]*(?:/|\\|\+|&|,|-|x|×|(?i:and|or))?[\s()\[\]]*){1,3}$")
 """Between the two antigens of a pair: 'CD19/BCMA', 'CD19 and BCMA', 'CD19 x BCMA', '(CD19+CD22)'."""
@@ -64,10 +65,12 @@ COSTIMULATORY = re.compile(r"4-?1BB|(?:CD28|CD27|CD137)(?!\d)|CD3[zζ]\w*|CD3-ze
 ENGAGER = re.compile(r"CD3(?:x|×)|(?:x|×)CD3(?!\d)")
 """'CD3xCD20': a bispecific engager, not a CAR's antigens."""
 CODE_PIECE = re.compile(r"(?<![0-9])\d{1,3}(?![0-9])|[A-Za-z][A-Za-z0-9]*")
-GLUED_CD = re.compile(r"(?<=[A-Za-z0-9])CD(\d{1,3})(?!\d|t\b|t[\-_])|(?<![A-Za-z0-9])CD(\d{1,3})(?=[A-Za-z])(?!t\b|t[\-_])")
+GLUED_CD = re.compile(r"(?<=[A-Za-z0-9])CD(\d{1,3})(?!\d|t\b|t[\-_])"
+                      r"|(?<![A-Za-z0-9])CD(\d{1,3})(?=[A-Za-z])(?!t\b|t[\-_])")
 """A CD number glued to a code's letters ('SupCD7', 'P-CD19CD20-ALLO1', 'CD19X'); not 'CD19+' or 'CD19-CAR'."""
 POSITIVE_DISEASE = re.compile(
-    r"\W{0,2}(?:[A-Za-z]+\W+){0,2}?(?:(?i:positive|[+⁺]|expressing|overexpressing|high|bright)\W+)(?:[A-Za-z0-9\-+]+\W+){0,4}?"
+    r"\W{0,2}(?:[A-Za-z]+\W+){0,2}?(?:(?i:positive|[+⁺]|expressing|overexpressing|high|bright)\W+)"
+    r"(?:[A-Za-z0-9\-+]+\W+){0,4}?"
     r"(?i:malignan|lymphoma|leuka?emia|cancer|tumou?r|carcinoma|myeloma|glioma|glioblastoma|neoplasm|sarcoma|"
     r"neuroblastoma|mesothelioma|ALL\b|AML\b|B[\s\-]?ALL|T[\s\-]?ALL|NHL|HCC|solid|disease|hematolog|haematolog)")
 """'CD19 positive lymphoma', 'CD7+ T-ALL', 'Mesothelin Expressing Cancers', 'HER2 overexpressing tumours'."""

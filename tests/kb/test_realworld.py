@@ -31,7 +31,8 @@ def minimal(title: str, interventions: tuple[str, ...] = (), summary: str | None
     """A small API v2 record with the given text."""
     protocol = {"identificationModule": {"nctId": "NCT90000001", "briefTitle": title},
                 "conditionsModule": {"conditions": list(conditions)},
-                "armsInterventionsModule": {"interventions": [{"type": "BIOLOGICAL", "name": n} for n in interventions]}}
+                "armsInterventionsModule": {"interventions": [{"type": "BIOLOGICAL", "name": n}
+                                                              for n in interventions]}}
     if summary:
         protocol["descriptionModule"] = {"briefSummary": summary}
     return normalize_study({"protocolSection": protocol}).trial
@@ -210,9 +211,11 @@ def test_disease_families(nct_id, categories):
     ("Stiff Person Syndrome", "stiff_person", "D016750"), ("MOG Antibody-Associated Disease", "mogad", "D020274"),
     ("Autoimmune Thyroid Disease", "autoimmune_thyroid", "D013967"), ("Bullous Pemphigoid", "pemphigoid", "D010391"),
     ("Chronic Graft-versus-Host Disease", "gvhd", "D006086"), ("Behçet's Disease", "behcet", "D001528"),
-    ("Undifferentiated Connective Tissue Disease", "ctd", "D003240"), ("Pure Red Cell Aplasia", "immune_cytopenia", "D006402"),
+    ("Undifferentiated Connective Tissue Disease", "ctd", "D003240"),
+    ("Pure Red Cell Aplasia", "immune_cytopenia", "D006402"),
 ])
 def test_new_disease_categories_carry_their_mesh_id(condition, key, mesh):
-    t = normalize_study({"protocolSection": {"identificationModule": {"nctId": "NCT90000001", "briefTitle": "CD19 CAR-T"},
+    identification = {"nctId": "NCT90000001", "briefTitle": "CD19 CAR-T"}
+    t = normalize_study({"protocolSection": {"identificationModule": identification,
                                              "conditionsModule": {"conditions": [condition]}}})
     assert {(f["value"], f["code"]) for f in t.children["trial_fact"] if f["kind"] == "disease"} == {(key, mesh)}
