@@ -37,13 +37,25 @@ class Query:
     params: dict[str, str]
 
 
+TERM_BUDGET = 1200
+"""Characters of one product search's ``query.term``: its URL stays under Scrapy's URLLENGTH_LIMIT
+(2,083), which drops a longer request without a word."""
+
+
 def base_queries() -> list[Query]:
-    """The fixed related-trial searches."""
-    car_products = " OR ".join(f'"{p.code}"' for p in PRODUCTS if p.is_car is not False)
+    """The fixed related-trial searches; the product lexicon's codes in as many searches as their
+    length needs ('known_products', 'known_products_2', ...)."""
+    codes = [f'"{p.code}"' for p in PRODUCTS if p.is_car is not False]
+    chunks: list[list[str]] = [[]]
+    for code in codes:
+        if chunks[-1] and len(" OR ".join(chunks[-1] + [code])) > TERM_BUDGET:
+            chunks.append([])
+        chunks[-1].append(code)
     return [
         Query("car_x_immune", {"query.term": f"({CAR_TERMS}) AND ({IMMUNE_CONDITIONS})"}),
         Query("car_intervention_x_condition", {"query.intr": CAR_TERMS, "query.cond": IMMUNE_CONDITIONS}),
-        Query("known_products", {"query.term": car_products}),
+        *(Query("known_products" + (f"_{i + 1}" if i else ""), {"query.term": " OR ".join(chunk)})
+          for i, chunk in enumerate(chunks)),
     ]
 
 
