@@ -66,6 +66,8 @@ def test_modality_of_a_car_t_of_unstated_origin_says_it_is_the_default():
     ("NCT06967038", "mixed", True),             # lymphoma in patients with primary Sjogren's syndrome
     ("NCT06567080", "mixed", True),             # 'Hematology Malignancy and Autoimmune Diseases'
     ("NCT00924326", "oncology", False),         # CAR T for B-cell lymphoma
+    ("NCT07406984", "oncology", False),         # 'Adenocarcinoma of Gastric' (a cancer word inside a word)
+    ("NCT06412458", "oncology", False),         # 'Refractory Osteosarcoma'
     ("NCT07203404", "immune-mediated", True),   # 'Anti-GBM Disease' is not glioblastoma
     ("NCT07448298", "immune-mediated", False),  # AFN50: nature not stated, so not a CAR trial (yet)
 ])
