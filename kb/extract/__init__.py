@@ -9,21 +9,16 @@ per topic; none names a trial. Which fields each kind of fact reads is one table
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kb.extract.car import car_mentions, mention_cell, plain_cells
 from kb.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.extract.facts import Fact, Facts, snippet
-from kb.extract.fields import READS, reads, trial_texts
+from kb.extract.fields import READS, trial_texts
 from kb.extract.origin import MODALITIES, decide_modality, decide_origin, parse_origin
 from kb.extract.products import is_drug_name, parse_products
 from kb.extract.regimen import parse_dose_levels, parse_lymphodepletion
 from kb.extract.targets import parse_selected_antigens, parse_targets
-from kb.lexicon import PRODUCTS_BY_CODE
-
-ANTIBODY_WORDS = re.compile(r"(?i:\bantibod|bispecific|\bengager|\bBiTE\b)")
-"""A title or intervention that says it tests an antibody."""
 
 __all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
 
@@ -42,7 +37,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
         facts.add("car_evidence", match.group(0), where, snippet(text, match.start(), match.end()))
         if cell := mention_cell(match):
             facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
-    _decide_car(facts, car, products, plain, texts)
+    _decide_car(facts, car, products, plain)
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None
     if facts.is_car_therapy is not False:
@@ -76,14 +71,10 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     return facts
 
 
-def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None,
-                texts: list) -> None:
+def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None) -> None:
     """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else what the
     trial gives instead (an antibody, unmodified cells), else unknown for an unknown code."""
-    named = [f.value for f in facts.facts if f.kind == "product"]
-    unknown_codes = [v for v in named if not is_drug_name(v) and v.upper() not in PRODUCTS_BY_CODE]
-    antibody_only = not car and any(map(is_drug_name, named)) and (not unknown_codes or any(
-        ANTIBODY_WORDS.search(text) for _, text in reads(texts, "plain_cells")))  # a code beside: unknown
+    antibody_only = not car and any(f.kind == "product" and is_drug_name(f.value) for f in facts.facts)
     if car:
         where, text, match = car[0]
         facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"
