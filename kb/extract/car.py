@@ -46,8 +46,8 @@ NOT_GIVEN_CELLS = re.compile(r"^\W*(?i:acute|lympho|leuka?emi|malignan|neoplas|d
 ENGINEERED_CELLS = re.compile(
     r"(?i:(?:targeted|directed|redirected|specific|modified|engineered|transduced|expressing|armed|gene)\W+"
     r"(?:[A-Za-z0-9]+\W+){0,3}(?:cells?|lymphocytes?))"
-    r"|(?i:(?:cells?|lymphocytes?)\W+(?:targeted|directed|redirected|specific|modified|engineered|transduced|"
-    r"expressing|genetically))")
+    r"|(?i:(?:cells?|lymphocytes?)(?:\W+therapy)?\W+(?:targeted|targeting|directed|redirected|specific|modified|"
+    r"engineered|transduced|expressing|genetically))")
 """Cells said to be engineered or to target an antigen ('CD19-targeted iNKT cells', 'T cells
 genetically engineered to ...'): a receptor is implied but not named."""
 TCR = re.compile(r"\bTCR\b|(?<!chimeric )(?i:T[\s\-]cell\s+receptor)(?!\W+\(?CAR)")
@@ -91,7 +91,7 @@ def mention_cell(match: re.Match) -> str | None:
     return normal_cell(match.group("cell") or match.group("cell2"))
 
 
-def plain_cells(texts: Texts) -> tuple[str, str, str, str | None] | None:
+def plain_cells(texts: Texts) -> tuple[str | None, str, str, str | None] | None:
     """(cell, field, evidence, engineered) of cells given as an intervention without a CAR named;
     ``engineered`` says why a receptor is implied (targeted or engineered cells, a product code, a
     TCR), None for unmodified cells."""
@@ -102,6 +102,9 @@ def plain_cells(texts: Texts) -> tuple[str, str, str, str | None] | None:
                 continue
             return (normal_cell(match.group(1)), where, snippet(text, match.start(), match.end()),
                     _engineered(texts, where, text))
+    for where, text in reads(texts, "plain_cells"):  # 'Genetically Engineered Lymphocytes': no effector named
+        if (match := ENGINEERED_CELLS.search(text)):
+            return None, where, snippet(text, match.start(), match.end()), "engineered cells, receptor not stated"
     return None
 
 

@@ -40,8 +40,8 @@ TARGET_GAP_FORBIDDEN = re.compile(
 """Between an antigen and its receptor term: nothing that makes the antigen a marker, a count, an
 antibody's target, armoring, or another CD than the costimulatory ones ('CD4 and CD8 T cells')."""
 AFTER_TERM_FORBIDDEN = re.compile(r"^\W*(?i:engager|bispecific|antibod|count|depletion|fraction|population|subset)")
-TARGETING_BEFORE = re.compile(r"(?i:targeting|targeted\W+(?:to|against|at)|directed\W+(?:against|at|to)|specific\W+for|"
-                              r"against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?"
+TARGETING_BEFORE = re.compile(r"(?i:targeting|targeted\W+(?:to|against|at)|to\W+target|directed\W+(?:against|at|to)|"
+                              r"specific\W+for|against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?"
                               r"(?:(?:[A-Za-z\-]+\W+){0,3}?(?i:antigens?)\W+"
                               r"|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$")
 """'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19'."""

@@ -118,6 +118,18 @@ def test_car_t_as_a_cause_or_prior_treatment_is_not_a_car_trial(title, intervent
     assert minimal(title, interventions)["is_car_therapy"] is False
 
 
+@pytest.mark.parametrize("nct_id,is_car,evidence_start", [
+    ("NCT04696731", None, "product code not in the lexicon"),  # ALLO-316 beside ALLO-647 (an antibody): unknown
+    ("NCT00621452", None, "engineered cells"),                 # 'Genetically Engineered Lymphocytes'
+    ("NCT02414269", None, "T cells: engineered"),              # 'T Cells Genetically Engineered to Target' + pembrolizumab
+    ("NCT06367673", None, "NK cells: engineered"),             # 'NK Cell Therapy Targeting CLL1 or CD33'
+    ("NCT05483491", False, "TCR-engineered T cells"),          # 'KK-LC-1 TCR-T Cell Therapy'
+])
+def test_engineered_cells_of_unstated_receptor_are_unknown(nct_id, is_car, evidence_start):
+    t = trial(nct_id)
+    assert t["is_car_therapy"] is is_car and t["car_evidence"].startswith(evidence_start)
+
+
 def test_a_bispecific_after_car_t_is_not_a_car_trial():
     # 'Treatment by a Bispecific CD3xCD20 Antibody for Relapse/Refractory Lymphomas After CAR T-cells Therapy'
     t = trial("NCT04703686")
