@@ -42,7 +42,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None
     if facts.is_car_therapy is not False:
-        parse_targets(texts, facts, tiers=3 if facts.is_car_therapy else 2)  # long texts only for a CAR
+        parse_targets(texts, facts, long_texts=facts.is_car_therapy is True)
     for product in products:
         for target in product.targets if facts.is_car_therapy is not False else ():
             facts.add("target", target, f"product:{product.code}", product.source)

@@ -79,10 +79,11 @@ EXPRESSION_AFTER = re.compile(r"\W*(?i:expression|positivity)")
 """'gliomas with positive CD70 expression'."""
 
 
-def parse_targets(texts: Texts, facts: Facts, tiers: int = len(READS["target"])) -> None:
-    """Targets from the names of what is tested, else from the summary, else (``tiers`` allowing)
-    from the descriptions and outcomes (a summary's background names other trials' targets)."""
-    for number in range(tiers):
+def parse_targets(texts: Texts, facts: Facts, long_texts: bool = True) -> None:
+    """Targets from the names of what is tested, else from the summary (its background names other
+    trials' targets), else, with ``long_texts`` (a trial that names a CAR), from the descriptions
+    and outcomes."""
+    for number in range(len(READS["target"]) if long_texts else len(READS["target"]) - 1):
         if facts.has("target"):
             return
         for where, text in tier(texts, "target", number):
