@@ -43,7 +43,7 @@ TRACKED_FIELDS = (
     "completion_date", "completion_date_type", "last_update_posted_date", "verified_date",
     "brief_title", "official_title", "sponsor", "countries", "site_count",
     "minimum_age", "maximum_age", "sex", "eligibility_criteria", "has_results",
-    "targets", "cell_type", "origin", "products", "disease_categories", "is_car_therapy",
+    "targets", "cell_type", "origin", "modality", "domain", "products", "disease_categories", "is_car_therapy",
 )
 """Trial fields whose changes a version row records (plus conditions and interventions)."""
 

@@ -19,6 +19,7 @@ from kb.extract.origin import MODALITIES, decide_modality, decide_origin, parse_
 from kb.extract.products import is_drug_name, parse_products
 from kb.extract.regimen import parse_dose_levels, parse_lymphodepletion
 from kb.extract.targets import parse_selected_antigens, parse_targets
+from kb.lexicon import PRODUCTS_BY_CODE
 
 __all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
 
@@ -28,18 +29,20 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     texts = trial_texts(trial, children)
     facts = Facts()
 
-    car = list(car_mentions(texts))
+    car = car_mentions(texts)
+    products = parse_products(texts, facts, car_named=bool(car))
+    plain = plain_cells(texts)
+    if not car and (plain or facts.has("product")):  # a product or cells of unstated nature: the outcomes may say
+        car = car_mentions(texts, 1)
     for where, text, match in car:
         facts.add("car_evidence", match.group(0), where, snippet(text, match.start(), match.end()))
         if cell := mention_cell(match):
             facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
-    products = parse_products(texts, facts, car_named=bool(car))
-    plain = plain_cells(texts)
     _decide_car(facts, car, products, plain)
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None
     if facts.is_car_therapy is not False:
-        parse_targets(texts, facts)
+        parse_targets(texts, facts, long_texts=facts.is_car_therapy is True)
     for product in products:
         for target in product.targets if facts.is_car_therapy is not False else ():
             facts.add("target", target, f"product:{product.code}", product.source)
@@ -49,7 +52,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
             facts.add("origin", product.origin, f"product:{product.code}", product.source)
     if facts.is_car_therapy is not False and not facts.has("target"):
         parse_selected_antigens(texts, facts)
-    if plain and cell_therapy:
+    if plain and plain[0] and cell_therapy:
         facts.add("cell_type", *plain[:3])
     if cell_therapy:
         parse_origin(texts, facts)
@@ -69,27 +72,35 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     return facts
 
 
-def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str, str, str, str | None] | None) -> None:
-    """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else what the
-    trial gives instead (an antibody, unmodified cells), else unknown for an unknown code."""
-    antibody_only = not car and any(f.kind == "product" and is_drug_name(f.value) for f in facts.facts)
+def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str | None, str, str, str | None] | None) -> None:
+    """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else engineered
+    cells of unstated receptor (unknown), else what the trial gives instead (an antibody,
+    unmodified cells, a TCR: false), else unknown for an unknown code."""
+    named = [f.value for f in facts.facts if f.kind == "product"]
+    unknown_code = any(not is_drug_name(v) and v.upper() not in PRODUCTS_BY_CODE for v in named)
+    antibody_only = not car and any(map(is_drug_name, named))
+    engineered = plain is not None and plain[3] not in (None, "TCR")
     if car:
         where, text, match = car[0]
         facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"
     elif any(p.is_car for p in products):
         product = next(p for p in products if p.is_car)
         facts.is_car_therapy, facts.car_evidence = True, f"product lexicon: {product.code} ({product.source})"
-    elif any(p.is_car is False for p in products):
+    elif engineered:
+        facts.is_car_therapy = None
+        facts.car_evidence = f"{plain[0] or 'engineered'} cells: {plain[3]}: {plain[2]}"
+    elif any(p.is_car is False for p in products) and not unknown_code:  # a co-medication beside a new code: unknown
         product = next(p for p in products if p.is_car is False)
         facts.is_car_therapy, facts.car_evidence = False, f"product lexicon: {product.code} ({product.source})"
-    elif antibody_only or (plain and plain[3] in (None, "TCR")):
+    elif antibody_only or plain:
         facts.is_car_therapy = False
         facts.car_evidence = ("tests an antibody or drug, no CAR named" if antibody_only
                               else f"{'TCR-engineered' if plain[3] else 'unmodified'} {plain[0]} cells, no CAR "
                                    f"named: {plain[2]}")
-    elif plain or products or facts.has("product"):
+    elif products or named:
         facts.is_car_therapy = None
-        facts.car_evidence = (f"{plain[0]} cells: {plain[3]}: {plain[2]}" if plain
+        unstated = next((p for p in products if p.is_car is None), None)
+        facts.car_evidence = (f"product lexicon: {unstated.code}, nature not stated" if unstated
                               else "product code not in the lexicon; nature not stated")
     else:
         facts.is_car_therapy, facts.car_evidence = False, "no CAR or cell therapy named"
