@@ -11,10 +11,7 @@ questions. Prints medians and 95th percentiles.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -60,19 +57,9 @@ def main() -> None:
             seconds.append(time.perf_counter() - started)
         summary(f"find {label!r} ({len(rows)} trials)", seconds)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).with_name("trialkb")), "--db", str(args.db), "serve",
-                               "--port", str(port)], stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    from kb.browser import serving
+
+    with serving(["--db", str(args.db), "serve"], quiet=True) as (_, base):
         first, _ = timed(f"{base}/trial/{trials[0]}")
         print(f"first trial page (similarity index loaded or built): {first * 1000:.0f} ms")
         pages = [timed(f"{base}/trial/{nct}") for nct in trials]
@@ -80,9 +67,6 @@ def main() -> None:
         summary("analyst view with 9 facets", [timed(f"{base}/trialkb/relevant_trial")[0] for _ in range(20)])
         summary("filtered by target and status", [timed(f"{base}/trialkb/relevant_trial?targets__arraycontains=CD19"
                                                         "&status__exact=RECRUITING")[0] for _ in range(20)])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

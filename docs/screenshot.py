@@ -9,11 +9,6 @@ page (up to --height pixels tall) and stops the server.
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 
@@ -26,28 +21,10 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=4000)
     args = parser.parse_args()
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from kb.browser import headless_chromium, serving
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).with_name("trialkb")), "--db", args.db, "serve",
-                               "--port", str(port)])
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                         f"--window-size={args.width},{args.height}"):
-            options.add_argument(argument)
-        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    with serving(["--db", args.db, "serve"]) as (_, base):
+        driver = headless_chromium(width=args.width, height=args.height)
         try:
             driver.get(f"{base}/trial/{args.trial}")
             bottom = driver.execute_script("return Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom)")
@@ -56,9 +33,6 @@ def main() -> None:
             driver.save_screenshot(str(args.out))
         finally:
             driver.quit()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     print(f"wrote {args.out}")
 
 

@@ -96,3 +96,14 @@ def sqlite_engine(tmp_path):  # type: ignore[no-untyped-def]
     init_db(engine)
     yield engine
     engine.dispose()
+
+
+def require_browser() -> None:
+    """Skip with the reason when headless Chromium cannot run here; under CI=true, fail instead."""
+    from kb.browser import browser_missing
+
+    reason = browser_missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}, and CI=true needs the browser tests")
+        pytest.skip(reason)

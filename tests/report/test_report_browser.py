@@ -6,16 +6,16 @@ with the reason when they are missing, except under ``CI=true`` where they must 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
+from kb.browser import headless_chromium, open_report, requested_urls
 from kb.report import build_report
 from kb.report import data as rd
-from kb.report.browser import browser_missing, headless_chromium, open_report, requested_urls
 from kb.report.page import csv_text
+from tests.conftest import require_browser
 
 MARKS = "g.point path, g.hm image, .scatterlayer path.point"
 """What a drawn chart holds: bars and funnel stages, the heatmap image, scatter markers."""
@@ -23,11 +23,7 @@ MARKS = "g.point path, g.hm image, .scatterlayer path.point"
 
 @pytest.fixture(scope="module")
 def chromium_ready():
-    reason = browser_missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"headless browser needed under CI: {reason}")
-        pytest.skip(reason)
+    require_browser()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.serve.conftest import requested_urls
+from kb.browser import requested_urls
 
 SEED = "NCT06464679"
 SEED_SIMILAR = ["NCT06469190", "NCT06010472", "NCT06614270", "NCT06733935", "NCT06318533", "NCT07358988",

@@ -21,7 +21,7 @@ from kb.importer import import_paths
 from kb.queries import get_history
 from kb.serve.snapshot import copy_to_sqlite
 from tests.conftest import CTGOV, ROOT
-from tests.serve.conftest import start_server, stop_server
+from kb.browser import serving
 
 runner = CliRunner()
 
@@ -113,13 +113,10 @@ def test_serve_a_postgresql_store(pg_url, tmp_path):
         store = open_store(url)
         import_paths(store, [CTGOV / "domain"], workers=0)
         store.dispose()
-        process, base = start_server(["--db", url, "serve", "--copy", str(tmp_path / "copy.db")])
-        try:
+        with serving(["--db", url, "serve", "--copy", str(tmp_path / "copy.db")]) as (_, base):
             with urllib.request.urlopen(f"{base}/trial/NCT06464679") as answer:
                 page = answer.read().decode()
-            assert "KN5501" in page and "eligibility_cohort" in page
-        finally:
-            stop_server(process)
+        assert "KN5501" in page and "eligibility_cohort" in page
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

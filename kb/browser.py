@@ -1,4 +1,5 @@
-"""A headless Chromium for looking at the report: the browser tests and the docs' screenshots use it.
+"""A headless Chromium and a served store, for looking at what trialkb shows people: the browser tests,
+the benchmarks and the docs' screenshots use it.
 
 It drives Debian's ``chromium`` and ``chromium-driver`` packages through Selenium (no browser is
 downloaded); ``TRIALKB_CHROMIUM`` and ``TRIALKB_CHROMEDRIVER`` point elsewhere. Selenium is a
@@ -10,11 +11,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMEDRIVER", "browser_missing", "headless_chromium", "open_report", "requested_urls"]
+__all__ = ["CHROMIUM", "CHROMEDRIVER", "browser_missing", "headless_chromium", "open_report", "requested_urls",
+           "free_port", "serving"]
 
 CHROMIUM = os.environ.get("TRIALKB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("TRIALKB_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -40,7 +48,9 @@ def headless_chromium(width: int = 1400, height: int = 1000, download_dir: Path 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     f"--window-size={width},{height}", "--hide-scrollbars", "--force-device-scale-factor=1"):
+                     f"--window-size={width},{height}", "--hide-scrollbars", "--force-device-scale-factor=1",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-default-apps", "--disable-sync"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     if download_dir is not None:
@@ -69,3 +79,39 @@ def requested_urls(driver: Any) -> list[str]:
         if message["method"] == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(args: list[str], timeout: float = 60.0, quiet: bool = False) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``trialkb ARGS --port N`` on a free port, once it answers: (process, base URL); stopped after."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("trialkb")), *args, "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL if quiet else subprocess.STDOUT,
+                               text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError(f"trialkb {' '.join(args)} did not start: {process.communicate()[0]}") from None
+                time.sleep(0.2)
+        yield process, base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
