@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, func, select
 
 from crawler.testserver import CtgovTestServer, load_studies
+from kb.models import Trial
 from tests.conftest import CTGOV
 
 TRIALKB = str(Path(sys.executable).with_name("trialkb"))
@@ -35,3 +38,19 @@ def crawl(db: str, server: CtgovTestServer, *args: str, timeout: float = 120) ->
     """Run ``trialkb crawl`` against the test server."""
     return subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, *args],
                           capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for_trials(db: str, count: int, timeout: float = 60) -> int:
+    """Wait until a running crawl has stored ``count`` trials (or ``timeout`` passed); how many it has."""
+    engine = create_engine(db)
+    deadline = time.monotonic() + timeout
+    stored = 0
+    while time.monotonic() < deadline and stored < count:
+        time.sleep(0.05)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
+        except Exception:  # noqa: BLE001 - the schema may not exist yet
+            stored = 0
+    engine.dispose()
+    return stored

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from sqlalchemy import create_engine, func, select
 
@@ -21,7 +21,7 @@ from kb.models import RawRecord, Trial, TrialCondition
 from kb.queries import get_history, get_trial
 from kb.runlog import get_state, last_run
 from tests.conftest import DATA, load
-from tests.crawler.conftest import FAST, TRIALKB, crawl
+from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
 
 CAR_TRIALS = sorted(r["nct_id"] for r in csv.DictReader((DATA / "labels/car_autoimmune_labels.csv").open())
                     if r["car_therapy"] == "yes")
@@ -208,16 +208,7 @@ def test_killed_crawl_rerun_leaves_the_store_complete_without_duplicates(db, ser
     server.add_fault(Fault("slow", path="/api/v2/studies?", times=1000, seconds=0.5))  # every search page
     process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST,
                                 "-s", "TRIALKB_PAGE_SIZE=3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    engine = create_engine(db)
-    deadline = time.monotonic() + 60
-    stored = 0
-    while time.monotonic() < deadline and stored < 3:
-        time.sleep(0.05)
-        try:
-            with engine.connect() as conn:
-                stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
-        except Exception:  # noqa: BLE001 - the schema may not exist yet
-            stored = 0
+    stored = wait_for_trials(db, 3)
     helpers = _descendants(process.pid)  # the forkserver and the worker processes
     os.kill(process.pid, signal.SIGKILL)
     process.wait()

@@ -8,18 +8,18 @@ import subprocess
 import time
 
 import orjson
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from crawler.lock import CrawlLock
 from crawler.plan import watermark_key
 from crawler.queries import query_named
 from crawler.testserver import Fault, _markdown
 from kb.db import open_store
-from kb.models import RejectedRecord, Trial
+from kb.models import RejectedRecord
 from kb.runlog import get_state, last_run, start_run
 from kb.store import decompress
 from tests.conftest import load
-from tests.crawler.conftest import FAST, TRIALKB, crawl
+from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
 from tests.crawler.test_ctgov import _descendants, run_log, stored_ids
 
 
@@ -118,16 +118,7 @@ def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, se
     server.add_fault(Fault("slow", path="/api/v2/studies?", times=1000, seconds=0.3))
     process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, "-s", "TRIALKB_PAGE_SIZE=3",
                                 "-s", "TRIALKB_WORKERS=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    engine = create_engine(db)
-    deadline = time.monotonic() + 60
-    stored = 0
-    while time.monotonic() < deadline and stored < 2:
-        time.sleep(0.05)
-        try:
-            with engine.connect() as conn:
-                stored = conn.execute(select(func.count()).select_from(Trial)).scalar_one()
-        except Exception:  # noqa: BLE001 - the schema may not exist yet
-            stored = 0
+    wait_for_trials(db, 2)
     helpers = {p for p in _descendants(process.pid) if b"crawler.workers" in _cmdline(p)}  # forkserver and workers
     workers = [p for p in helpers if _parent(p) in helpers]  # forked by the forkserver: the pool's workers
     assert workers
@@ -195,8 +186,7 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(db, server):
     result = crawl(db, server, "--no-related")
     assert result.returncode == 0
     assert f"run {gone} was left 'running' by a crawl that is gone: marked abandoned" in result.stderr
-    with engine.connect() as conn:
-        assert last_run(engine, "crawl", status="abandoned")["id"] == gone
+    assert last_run(engine, "crawl", status="abandoned")["id"] == gone
 
 
 def test_requests_to_the_registry_are_a_second_apart(db, server):
