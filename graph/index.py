@@ -1,149 +1,219 @@
-"""A compact similarity index derived from the trial graph, for lookups at scale.
+"""The fast scorer: a compact similarity index derived from the trial graph.
 
-The networkx graph is the model (build, export, explanation); this index holds the same numbers
-as sparse matrices (trials x entities: edge weights; per entity: IDF; per trial: self-score and
-modality) and answers :func:`graph.similarity.similar_trials` with the same formula, vectorized.
-It saves to one ``.npz`` file that loads in a fraction of the time a pickled graph takes, so a
-cold ``trialkb similar`` stays fast on a large store.
+The networkx graph is the model (``graph.build``) and :mod:`graph.similarity` defines the ranking
+on it. This index holds the same numbers as NumPy arrays: a trials x entities matrix of edge
+weights (compressed rows, and compressed columns to walk from an entity to its trials), and per
+entity its IDF and ranking group, per trial its domain, modality, origin and number of targets.
+:meth:`SimilarityIndex.similar` computes the rules of :mod:`graph.similarity` for every
+candidate at once, with that module's own :func:`~graph.similarity.relevance`, factors and
+explanation, and gives exactly its answers (``tests/graph``). It needs NumPy only, and saves to
+one ``.npz`` file that loads in a fraction of a second, so a cold ``trialkb similar`` is fast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
-from scipy import sparse
 
-from graph.similarity import HUB_LIMIT, MODALITY_MISMATCH, UnknownTrial, modality
+from graph.similarity import (DEFAULT, GROUPS, HUB_LIMIT, ORDER_DIGITS, Profile, Shared, UnknownTrial, Weights,
+                              domain_factor, modality_factor, modality_key, relevance, result)
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["SimilarityIndex"]
 
-MODALITIES = ("car", "cell", "other")
+PRODUCT, TARGET, DISEASE, TIE = range(4)
+ARRAYS = ("trial_ids", "entity_ids", "entity_display", "group", "idf", "r_indptr", "r_indices", "r_data",
+          "c_indptr", "c_indices", "c_data", "domain", "modality", "origin", "is_car", "n_targets",
+          "domains", "modalities", "origins")
+
+
+def _codes(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, vocabulary): code 0 is None, i >= 1 is vocabulary[i]."""
+    vocabulary = [""] + sorted({v for v in values if v is not None})
+    position = {v: i for i, v in enumerate(vocabulary)}
+    return np.array([0 if v is None else position[v] for v in values], dtype=np.int16), np.array(vocabulary)
 
 
 @dataclass
 class SimilarityIndex:
-    """Trials x entities weights (CSR for rows, CSC for columns) and per-node numbers."""
+    """Rows (trials) and columns (entities) of edge weights, and per-node numbers; see the module."""
 
     trial_ids: np.ndarray  # str, row order
-    entity_ids: np.ndarray  # str ("kind:label"), column order
-    rows: sparse.csr_matrix
-    columns: sparse.csc_matrix
+    entity_ids: np.ndarray  # str "kind:label", column order
+    entity_display: np.ndarray  # str, how explanations name an entity
+    group: np.ndarray  # int8 index into graph.similarity.GROUPS
     idf: np.ndarray
-    self_score: np.ndarray
-    modality: np.ndarray  # int8 index into MODALITIES
+    r_indptr: np.ndarray
+    r_indices: np.ndarray  # entity columns of each row, sorted
+    r_data: np.ndarray
+    c_indptr: np.ndarray
+    c_indices: np.ndarray  # trial rows of each column, sorted
+    c_data: np.ndarray
+    domain: np.ndarray  # int16 codes into domains (0 = unknown)
+    modality: np.ndarray  # int16 codes into modalities: graph.similarity.modality_key (0 = unknown)
+    origin: np.ndarray
+    is_car: np.ndarray  # int8: 1 true, 0 false, -1 unknown
+    n_targets: np.ndarray
+    domains: np.ndarray
+    modalities: np.ndarray
+    origins: np.ndarray
     fingerprint: str = ""
+    _order: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._sorted_order = np.argsort(self.trial_ids)  # for id -> row lookups
-        self._sorted_ids = self.trial_ids[self._sorted_order]
+        self._order = np.argsort(self.trial_ids)  # for id -> row lookups
 
     @classmethod
-    def from_graph(cls, graph: nx.Graph) -> "SimilarityIndex":
+    def from_graph(cls, graph: nx.Graph) -> SimilarityIndex:
         """The index of a finalized trial graph (``graph.build.build_graph``)."""
-        trials = [n for n, kind in graph.nodes(data="kind") if kind == "trial"]
-        entities = [n for n, kind in graph.nodes(data="kind") if kind != "trial"]
+        nodes = graph.nodes
+        trials = sorted(n for n, kind in graph.nodes(data="kind") if kind == "trial")
+        entities = sorted(n for n, kind in graph.nodes(data="kind") if kind != "trial")
         column = {e: i for i, e in enumerate(entities)}
+        row = {t: i for i, t in enumerate(trials)}
         indptr, indices, data = [0], [], []
         for node in trials:
-            for entity, edge in graph[node].items():
-                indices.append(column[entity])
-                data.append(edge["weight"])
+            edges = sorted((column[e], edge["weight"]) for e, edge in graph[node].items())
+            indices += [c for c, _ in edges]
+            data += [w for _, w in edges]
             indptr.append(len(indices))
-        matrix = sparse.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32),
-                                    np.array(indptr, dtype=np.int64)), shape=(len(trials), len(entities)))
-        matrix.sort_indices()
-        nodes = graph.nodes
-        return cls(np.array([nodes[t]["label"] for t in trials]), np.array(entities), matrix, matrix.tocsc(),
-                   np.array([nodes[e]["idf"] for e in entities], dtype=np.float64),
-                   np.array([nodes[t]["self_score"] for t in trials], dtype=np.float64),
-                   np.array([MODALITIES.index(modality(nodes[t])) for t in trials], dtype=np.int8),
-                   graph.graph.get("fingerprint", ""))
+        c_indptr, c_indices, c_data = [0], [], []
+        for entity in entities:
+            edges = sorted((row[t], edge["weight"]) for t, edge in graph[entity].items())
+            c_indices += [r for r, _ in edges]
+            c_data += [w for _, w in edges]
+            c_indptr.append(len(c_indices))
+        domain, domains = _codes([nodes[t].get("domain") for t in trials])
+        modality, modalities = _codes([modality_key(nodes[t].get("modality"), nodes[t].get("is_car")) for t in trials])
+        origin, origins = _codes([nodes[t].get("origin") for t in trials])
+        return cls(
+            np.array([nodes[t]["label"] for t in trials]), np.array(entities),
+            np.array([nodes[e].get("display", nodes[e]["label"]) for e in entities]),
+            np.array([GROUPS.index(nodes[e]["group"]) for e in entities], dtype=np.int8),
+            np.array([nodes[e]["idf"] for e in entities], dtype=np.float64),
+            np.array(indptr, dtype=np.int64), np.array(indices, dtype=np.int32), np.array(data, dtype=np.float64),
+            np.array(c_indptr, dtype=np.int64), np.array(c_indices, dtype=np.int32), np.array(c_data, dtype=np.float64),
+            domain, modality, origin,
+            np.array([{True: 1, False: 0}.get(nodes[t].get("is_car"), -1) for t in trials], dtype=np.int8),
+            np.array([nodes[t]["targets"] for t in trials], dtype=np.int16),
+            domains, modalities, origins, graph.graph.get("fingerprint", ""))
 
     # ---------------------------------------------------------------- persistence
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, trial_ids=self.trial_ids, entity_ids=self.entity_ids,
-                 r_indptr=self.rows.indptr, r_indices=self.rows.indices, r_data=self.rows.data,
-                 c_indptr=self.columns.indptr, c_indices=self.columns.indices, c_data=self.columns.data,
-                 idf=self.idf, self_score=self.self_score, modality=self.modality,
-                 fingerprint=np.array(self.fingerprint))
+        np.savez(path, fingerprint=np.array(self.fingerprint), **{name: getattr(self, name) for name in ARRAYS})
 
     @classmethod
-    def load(cls, path: str | Path) -> "SimilarityIndex":
+    def load(cls, path: str | Path) -> SimilarityIndex:
         with np.load(path, allow_pickle=False) as f:
-            shape = (len(f["trial_ids"]), len(f["entity_ids"]))
-            return cls(f["trial_ids"], f["entity_ids"],
-                       sparse.csr_matrix((f["r_data"], f["r_indices"], f["r_indptr"]), shape=shape),
-                       sparse.csc_matrix((f["c_data"], f["c_indices"], f["c_indptr"]), shape=shape),
-                       f["idf"], f["self_score"], f["modality"], str(f["fingerprint"]))
+            return cls(*(f[name] for name in ARRAYS), fingerprint=str(f["fingerprint"]))
 
     # ---------------------------------------------------------------- lookup
 
     def row_of(self, nct_id: str) -> int:
         nct_id = nct_id.strip().upper()
-        position = int(np.searchsorted(self._sorted_ids, nct_id))
-        if position < len(self._sorted_ids) and self._sorted_ids[position] == nct_id:
-            return int(self._sorted_order[position])
+        position = int(np.searchsorted(self.trial_ids, nct_id, sorter=self._order))
+        if position < len(self._order) and self.trial_ids[self._order[position]] == nct_id:
+            return int(self._order[position])
         raise UnknownTrial(f"{nct_id} is not in the graph (import or crawl it first)")
 
-    def similar(self, nct_id: str, *, top: int = 10, car_only: bool = False,
-                hub_limit: int = HUB_LIMIT) -> list[dict[str, Any]]:
+    def _row(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        s, t = self.r_indptr[r], self.r_indptr[r + 1]
+        return self.r_indices[s:t], self.r_data[s:t]
+
+    def _column(self, e: int) -> tuple[np.ndarray, np.ndarray]:
+        s, t = self.c_indptr[e], self.c_indptr[e + 1]
+        return self.c_indices[s:t], self.c_data[s:t]
+
+    def profile(self, r: int) -> Profile:
+        entities, _ = self._row(r)
+        targets = tuple(sorted(str(self.entity_display[e]) for e in entities if self.group[e] == TARGET))
+        domain, origin = self.domain[r], self.origin[r]
+        return Profile(str(self.trial_ids[r]), str(self.domains[domain]) if domain else None,
+                       str(self.modalities[self.modality[r]]) if self.modality[r] else None,
+                       str(self.origins[origin]) if origin else None, targets)
+
+    def shared(self, q: int, c: int) -> list[Shared]:
+        """The entities trials ``q`` and ``c`` share, in the query's order."""
+        q_entities, q_weights = self._row(q)
+        c_entities, c_weights = self._row(c)
+        common, qi, ci = np.intersect1d(q_entities, c_entities, assume_unique=True, return_indices=True)
+        out = []
+        for e, i, j in zip(common, qi, ci):
+            entity = str(self.entity_ids[e])
+            weight = min(float(q_weights[i]), float(c_weights[j]))
+            out.append(Shared(entity, entity.split(":", 1)[0], str(self.entity_display[e]), GROUPS[self.group[e]],
+                              weight, float(self.idf[e]) * weight))
+        return out
+
+    def similar(self, nct_id: str, *, top: int = 10, car_only: bool = False, hub_limit: int = HUB_LIMIT,
+                weights: Weights = DEFAULT) -> list[dict[str, Any]]:
         """Same answer as :func:`graph.similarity.similar_trials` on the graph this index came from."""
         q = self.row_of(nct_id)
-        start, end = self.rows.indptr[q], self.rows.indptr[q + 1]
-        q_entities, q_weights = self.rows.indices[start:end], self.rows.data[start:end]
-        cols = self.columns
-        walked = [(e, w) for e, w in zip(q_entities, q_weights)
-                  if self.idf[e] > 0 and cols.indptr[e + 1] - cols.indptr[e] <= hub_limit]
-        hubs = [(e, w) for e, w in zip(q_entities, q_weights)
-                if self.idf[e] > 0 and cols.indptr[e + 1] - cols.indptr[e] > hub_limit]
-        if not walked:
+        q_entities, q_weights = self._row(q)
+        q_groups = self.group[q_entities]
+        mass = np.bincount(q_groups, weights=self.idf[q_entities] * q_weights, minlength=len(GROUPS))
+        degree = self.c_indptr[q_entities + 1] - self.c_indptr[q_entities]
+        walked = (q_groups != TIE) | (degree <= hub_limit)
+        parts = [self._column(e) for e in q_entities[walked]]
+        if not parts:
             return []
-        parts_rows, parts_credit, parts_entity = [], [], []
-        for entity, weight in walked:
-            s, t = cols.indptr[entity], cols.indptr[entity + 1]
-            parts_rows.append(cols.indices[s:t])
-            parts_credit.append(self.idf[entity] * np.minimum(weight, cols.data[s:t]))
-            parts_entity.append(np.full(t - s, entity, dtype=np.int32))
-        rows = np.concatenate(parts_rows)
-        credit = np.concatenate(parts_credit)
-        entity_of = np.concatenate(parts_entity)
-        keep = rows != q
+        members = np.concatenate([m for m, _ in parts])
+        candidates = np.unique(members)
+        candidates = candidates[candidates != q]
         if car_only:
-            keep &= self.modality[rows] == 0
-        rows, credit, entity_of = rows[keep], credit[keep], entity_of[keep]
-        candidates, inverse = np.unique(rows, return_inverse=True)
+            candidates = candidates[self.is_car[candidates] == 1]
         if not len(candidates):
             return []
-        shared = np.bincount(inverse, weights=credit, minlength=len(candidates)).astype(np.float64)
-        for entity, weight in hubs:  # hubs score the candidates, without generating them
-            s, t = cols.indptr[entity], cols.indptr[entity + 1]
-            members = cols.indices[s:t]
-            found = np.searchsorted(members, candidates)
-            found = np.minimum(found, len(members) - 1)
-            hit = members[found] == candidates
-            hub_credit = np.where(hit, self.idf[entity] * np.minimum(weight, cols.data[s:t][found]), 0.0)
-            shared += hub_credit
-            rows = np.concatenate([rows, candidates[hit]])
-            credit = np.concatenate([credit, hub_credit[hit]])
-            entity_of = np.concatenate([entity_of, np.full(int(hit.sum()), entity, dtype=np.int32)])
-        score = shared / (self.self_score[q] + self.self_score[candidates] - shared)
-        score = np.where(self.modality[candidates] == self.modality[q], score, score * MODALITY_MISMATCH)
-        order = np.lexsort((self.trial_ids[candidates], -np.round(score, 12)))[:top]
+        # per candidate and group: summed credit, best edge weight; shared targets
+        credit = np.zeros((len(candidates), len(GROUPS)))
+        best = np.zeros((len(candidates), len(GROUPS)))
+        n_shared_targets = np.zeros(len(candidates), dtype=np.int32)
+        for e, wq in zip(q_entities, q_weights):
+            rows, wc = self._column(e)
+            found = np.searchsorted(rows, candidates)
+            found = np.minimum(found, len(rows) - 1)
+            hit = rows[found] == candidates
+            weight = np.where(hit, np.minimum(wq, wc[found]), 0.0)
+            g = self.group[e]
+            credit[:, g] += self.idf[e] * weight
+            best[:, g] = np.maximum(best[:, g], weight)
+            if g == TARGET:
+                n_shared_targets += hit
+        n_q_targets = self.n_targets[q]
+        same_set = ((n_shared_targets > 0) & (n_shared_targets == n_q_targets)
+                    & (self.n_targets[candidates] == n_q_targets)).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(mass > 0, credit / np.where(mass > 0, mass, 1.0), 0.0)
+        score = relevance(best[:, PRODUCT], same_set, share[:, TARGET], best[:, DISEASE], share[:, DISEASE],
+                          share[:, TIE], weights)
+        score = score * self._factors(domain_factor, self.domain, self.domains, q, candidates, weights)
+        score = score * self._factors(modality_factor, self.modality, self.modalities, q, candidates, weights)
+        keep = score > 0
+        candidates, score = candidates[keep], score[keep]
+        rounded = np.round(score, ORDER_DIGITS)
+        if len(candidates) > top:  # every candidate tied with the top-th, then ordered by id
+            cut = -np.partition(-rounded, top - 1)[top - 1]
+            keep = rounded >= cut
+            candidates, score, rounded = candidates[keep], score[keep], rounded[keep]
+        order = np.lexsort((self.trial_ids[candidates], -rounded))[:top]
+        me = self.profile(q)
         out = []
         for i in order:
-            c = candidates[i]
-            mine = rows == c
-            reasons = sorted(zip(entity_of[mine], credit[mine]), key=lambda r: -r[1])
-            result = {"nct_id": str(self.trial_ids[c]), "score": round(float(score[i]), 4),
-                      "shared": [{"entity": str(self.entity_ids[e]), "kind": str(self.entity_ids[e]).split(":", 1)[0],
-                                  "label": str(self.entity_ids[e]).split(":", 1)[1], "weight": round(float(w), 3)}
-                                 for e, w in reasons]}
-            if self.modality[c] != self.modality[q]:
-                result["note"] = f"different modality ({MODALITIES[self.modality[c]]})"
-            out.append(result)
+            c = int(candidates[i])
+            out.append(result(str(self.trial_ids[c]), float(score[i]), self.shared(q, c), me, self.profile(c)))
         return out
+
+    def _factors(self, rule: Any, codes: np.ndarray, vocabulary: np.ndarray, q: int, candidates: np.ndarray,
+                 weights: Weights) -> np.ndarray:
+        """The rule's factor for each candidate, from a table over the (few) codes."""
+        def name(code: int) -> str | None:
+            return str(vocabulary[code]) if code else None
+
+        table = np.array([rule(name(int(codes[q])), name(code), weights) for code in range(len(vocabulary))])
+        return table[codes[candidates]]
