@@ -251,7 +251,7 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
     ...     add_fact(g, nct, "target", target, "title")
     >>> finalize(g)
     >>> [(r["nct_id"], r["score"], r["why"]) for r in similar_trials(g, "NCT00000001")]
-    [('NCT00000002', 0.1212, 'same target CD19')]
+    [('NCT00000002', 0.1081, 'same target CD19')]
     """
     query = f"trial:{nct_id.strip().upper()}"
     if query not in graph:

@@ -62,13 +62,17 @@ def test_index_is_cached_until_the_store_changes(store):
 
 
 @pytest.mark.parametrize("car_only", [False, True])
-def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only):
+@pytest.mark.parametrize("hub_limit", [1000, 3])
+def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only, hub_limit):
+    """Every trial of the store as a query, through a saved and loaded index; hub_limit 3 takes the hub path."""
     path = tmp_path / "index.npz"
     SimilarityIndex.from_graph(graph).save(path)
     index = SimilarityIndex.load(path)
-    for nct_id in ("NCT06464679", "NCT06518668", "NCT04872257", "NCT04267848", "NCT07389499"):
-        assert index.similar(nct_id, top=10, car_only=car_only) == similar_trials(graph, nct_id, top=10,
-                                                                                  car_only=car_only)
+    queries = [data["label"] for _, data in graph.nodes(data=True) if data["kind"] == "trial"]
+    assert len(queries) == 54
+    for nct_id in queries:
+        assert index.similar(nct_id, top=10, car_only=car_only, hub_limit=hub_limit) == similar_trials(
+            graph, nct_id, top=10, car_only=car_only, hub_limit=hub_limit)
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])
@@ -89,9 +93,10 @@ def test_similar_command(store):
     result = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [set(r) for r in rows] == [{"nct_id", "score", "shared"}] * 3
+    assert [set(r) for r in rows] == [{"nct_id", "score", "shared", "why"}] * 3
     assert rows[0]["nct_id"] in KN5501 and "product:KN5501" in rows[0]["shared"]
+    assert rows[0]["why"].startswith("same product KN5501, same target CD19")
     table = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3"])
-    assert "product:KN5501" in table.output
+    assert "same product KN5501" in table.output
     missing = runner.invoke(app, ["--db", store[0], "similar", "NCT00000000"])
     assert missing.exit_code == 1 and "NCT00000000 is not in the graph" in missing.output
