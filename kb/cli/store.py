@@ -57,7 +57,8 @@ def show(ctx: typer.Context, nct_id: str,
     from kb.queries import NotFound, get_trial
 
     try:
-        trial = get_trial(engine_from(ctx, db, readonly=True), nct_id)
+        with reader_from(ctx, db) as store:  # a plain read-only connection: no SQLAlchemy for a lookup
+            trial = get_trial(store, nct_id)
     except NotFound as exc:
         fail(str(exc))
         return
