@@ -1,8 +1,12 @@
-"""Score domain extraction against the labelled development set.
+"""Score domain extraction against the labelled development set and the real-world CAR trials.
 
-Usage: python bench/eval_extraction.py [--labels CSV] [--show-errors]
-Prints precision and recall per field: is_car_therapy, cell, origin, targets from text,
-targets (text + product lexicon), products, disease categories. Target: >= 0.95 on each.
+Usage: python bench/eval_extraction.py [--labels CSV] [--show-errors] [--out CSV]
+Prints precision and recall per field on the labelled set: is_car_therapy, cell, origin, targets
+from text, targets (text + product lexicon), products, disease categories (target: >= 0.95 on
+each). Then the real-world set (../shared/data/ctgov_v2/realworld): is_car_therapy and
+is_relevant on the autoimmune trials, relevant oncology trials, and targets against the peer
+monitor's labels; every disagreement with the peer labels goes to --out (default
+bench/out/realworld_disagreements.csv) to be judged by the record's text.
 
 Label phrases for diseases are mapped to category keys by the table below (written from the
 label file by hand, not by the extractor's own patterns).
@@ -13,11 +17,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from kb.lexicon import ANTIGENS  # noqa: E402
 from kb.normalize import normalize_study  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -98,7 +104,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=str(DATA / "labels" / "car_autoimmune_labels.csv"))
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "realworld_disagreements.csv"))
     args = parser.parse_args()
+    labelled(args)
+    print()
+    realworld(Path(args.out))
+
+
+def labelled(args: argparse.Namespace) -> None:
+    """Precision and recall per field on the labelled development set."""
     scores = {name: Score() for name in ("is_car_therapy", "cell", "origin", "targets_from_text", "targets",
                                          "products", "disease_categories")}
     rows = list(csv.DictReader(open(args.labels)))
@@ -123,6 +137,88 @@ def main() -> None:
                 print(f"    {error}")
         for note in score.unlabelled:
             print(f"    label blank: {note}")
+
+
+PEER_TARGET_NAMES = {"Claudin 18.2": "Claudin18.2", "CLL1": "CLL-1", "IL13Rα2": "IL13Ra2", "Kappa LC": "Kappa",
+                     "MSLN": "Mesothelin"}
+"""The peer monitor's antigen names spelled as trialkb's symbols."""
+
+
+def peer_targets(category: str) -> set[str]:
+    """Antigens of a peer TargetCategory ('CD19/BCMA dual', 'CAR-NK: CD19'); none for platform
+    words ('CAR-T_unspecified', 'Other_or_unknown', 'CAR-NK', 'Multi-target platform')."""
+    category = category.split(":", 1)[-1].strip()
+    category = re.sub(r"\s+(?:dual|triple)$", "", category)
+    names = {PEER_TARGET_NAMES.get(n.strip(), n.strip()) for n in category.split("/")}
+    return set() if names & {"CAR-T_unspecified", "Other_or_unknown", "CAR-NK", "CAR-Treg", "CAR-γδ T",
+                             "Multi-target platform"} else names
+
+
+def record_text(record: dict) -> str:
+    """Every string in a record, for 'does the text name this antigen at all'."""
+    if isinstance(record, dict):
+        return " ".join(record_text(v) for v in record.values())
+    if isinstance(record, list):
+        return " ".join(record_text(v) for v in record)
+    return record if isinstance(record, str) else ""
+
+
+def names_antigen(text: str, symbol: str) -> bool:
+    """Whether the text spells the antigen anywhere (the lexicon's spellings, no context)."""
+    spellings = ANTIGENS.get(symbol, (re.escape(symbol),))
+    return re.search(r"(?<![A-Za-z0-9])(?:" + "|".join(spellings) + r")(?![0-9A-Za-z])", text, re.I) is not None
+
+
+def realworld(out: Path) -> None:
+    """The real-world targets of issue 13, and every disagreement with the peer labels in ``out``."""
+    peer = {r["nct_id"]: r for r in csv.DictReader(open(DATA / "labels" / "realworld_peer_labels.csv"))}
+    rows, counts = [], {"autoimmune": [0, 0, 0], "oncology": [0, 0, 0]}  # trials, is_car true, relevant
+    targets = {"labelled": [0, 0], "named": [0, 0]}  # [trials, agreeing]
+    relevant_oncology = []
+    for path in sorted((DATA / "ctgov_v2" / "realworld").glob("*/*.json")):
+        record = json.loads(path.read_text())
+        trial = normalize_study(record).trial
+        label, kind = peer[trial["nct_id"]], path.parent.name
+        count = counts[kind]
+        count[0] += 1
+        count[1] += trial["is_car_therapy"] is True
+        count[2] += trial["is_relevant"]
+        if kind == "oncology" and trial["is_relevant"]:
+            relevant_oncology.append(f"{trial['nct_id']} ({trial['domain']}: {', '.join(trial['disease_categories'])})")
+        expected, found = peer_targets(label["TargetCategory"]), set(trial["targets"])
+        if expected:
+            named = all(names_antigen(record_text(record), t) for t in expected)
+            for key in ("labelled", "named") if named else ("labelled",):
+                targets[key][0] += 1
+                targets[key][1] += expected == found
+        disagreements = []
+        if expected != found and (expected or found):
+            disagreements.append(("targets", "; ".join(sorted(expected)), "; ".join(trial["targets"])))
+        if kind == "autoimmune" and trial["is_car_therapy"] is not True:
+            disagreements.append(("is_car_therapy", "true", str(trial["is_car_therapy"])))
+        if kind == "autoimmune" and not trial["is_relevant"]:
+            disagreements.append(("is_relevant", "true", f"false ({trial['domain']})"))
+        for field, peer_value, ours in disagreements:
+            rows.append({"nct_id": trial["nct_id"], "set": kind, "field": field, "peer": peer_value, "ours": ours,
+                         "peer_target_category": label["TargetCategory"], "peer_product": label["ProductName"],
+                         "title": trial["brief_title"], "car_evidence": trial["car_evidence"]})
+    auto, onc = counts["autoimmune"], counts["oncology"]
+    print(f"real-world set: {auto[0]} autoimmune + {onc[0]} oncology CAR trials (peer monitors' inclusion)")
+    print(f"autoimmune is_car_therapy true  {auto[1] / auto[0]:6.1%}  ({auto[1]}/{auto[0]}; target >= 97%)")
+    print(f"autoimmune is_relevant          {auto[2] / auto[0]:6.1%}  ({auto[2]}/{auto[0]}; target >= 98%)")
+    print(f"oncology is_car_therapy true    {onc[1] / onc[0]:6.1%}  ({onc[1]}/{onc[0]})")
+    print(f"oncology trials relevant        {onc[2]} (each names an immune-mediated disease; no oncology-only "
+          f"trial may be relevant): {'; '.join(relevant_oncology)}")
+    for key, text in (("labelled", "the peer labels a target"), ("named", "the record's text names the peer's targets")):
+        trials, agree = targets[key]
+        print(f"targets = peer label            {agree / trials:6.1%}  ({agree}/{trials} trials where {text}; "
+              f"target >= 95%)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["nct_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{len(rows)} disagreements with the peer labels written to {out}")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,8 @@ class Trial(SQLModel, table=True):
     disease_categories: Optional[list] = _json()
     armoring: Optional[list] = _json()
     lymphodepletion: Optional[list] = _json()
+    modality: Optional[str] = Field(default=None, max_length=24, index=True)
+    domain: Optional[str] = Field(default=None, max_length=16, index=True)
     is_relevant: bool = Field(default=False, index=True)
 
     warnings: Optional[list] = _json()
@@ -201,8 +203,9 @@ class TrialMesh(SQLModel, table=True):
 class TrialFact(SQLModel, table=True):
     """An extracted domain fact and where it was found (kb.extract).
 
-    ``kind`` is one of target, cell_type, origin, product, disease, armoring,
-    lymphodepletion, car_evidence; ``code`` holds a MeSH id for diseases.
+    ``kind`` is one of target, cell_type, origin, modality, product, disease, cancer, domain,
+    armoring, lymphodepletion, dose_level, car_evidence; ``code`` holds a MeSH id for diseases
+    and cancers.
     """
 
     __tablename__ = "trial_fact"

@@ -19,7 +19,7 @@ SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "
                "enrollment_count", "enrollment_type", "start_date", "start_date_type",
                "primary_completion_date", "completion_date", "first_posted_date", "last_update_posted_date",
                "disease_categories", "targets", "is_car_therapy", "car_evidence", "cell_type", "origin",
-               "products", "armoring", "lymphodepletion", "sponsor", "sponsor_class", "countries",
+               "modality", "domain", "products", "armoring", "lymphodepletion", "sponsor", "sponsor_class", "countries",
                "site_count", "has_results", "is_relevant", "warnings")
 RENAMED = {"brief_title": "title", "overall_status": "status"}
 JSON_FIELDS = frozenset({"phases", "disease_categories", "targets", "products", "armoring", "lymphodepletion",

@@ -1,6 +1,8 @@
 """SQL views for analysts, defined once for SQLite and PostgreSQL.
 
-``car_trial``: one row per trial with its domain facts as comma-separated text.
+``car_trial``: one row per CAR cell-therapy trial (``is_car_therapy`` true) with its domain facts,
+lists as comma-separated text; ``is_relevant`` marks those in immune-mediated disease (domain
+immune-mediated or mixed).
 ``target_disease_count``: how many CAR cell-therapy trials study each target x disease.
 """
 
@@ -30,12 +32,14 @@ def view_sql(dialect: str) -> dict[str, str]:
 CREATE VIEW car_trial AS
 SELECT t.nct_id, t.brief_title AS title, t.overall_status AS status, t.study_type,
        t.start_date, t.last_update_posted_date, t.enrollment_count, t.sponsor,
-       t.is_car_therapy, t.is_relevant, t.cell_type, t.origin,
+       t.is_car_therapy, t.is_relevant, t.domain, t.modality, t.cell_type, t.origin,
        {facts('target')} AS targets,
        {facts('product')} AS products,
        {facts('disease')} AS diseases,
+       {facts('cancer')} AS cancers,
        (SELECT {_aggregate(dialect, 'l.country')} FROM location l WHERE l.nct_id = t.nct_id) AS countries
-FROM trial t""",
+FROM trial t
+WHERE t.is_car_therapy = {true}""",
         "target_disease_count": f"""
 CREATE VIEW target_disease_count AS
 SELECT tg.value AS target, d.value AS disease, COUNT(DISTINCT t.nct_id) AS trials

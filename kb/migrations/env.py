@@ -1,9 +1,11 @@
 """Alembic environment: the models are the schema source; views live in kb.views."""
 
 from alembic import context
+from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from kb import models  # noqa: F401
+from kb.views import create_views
 
 target_metadata = SQLModel.metadata
 
@@ -23,6 +25,8 @@ def run_migrations_online() -> None:
                           include_object=include_object, render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
             context.run_migrations()
+            if MigrationContext.configure(connection).get_current_revision() == context.get_head_revision():
+                create_views(connection)  # views always match the code, whichever migration changed a table
         connection.commit()
 
 

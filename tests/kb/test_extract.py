@@ -2,7 +2,7 @@
 
 import pytest
 
-from kb.extract import _parse_days
+from kb.extract.regimen import parse_days as _parse_days
 from kb.lexicon import DISEASES
 from kb.normalize import normalize_study
 from tests.conftest import load

@@ -43,5 +43,23 @@ def test_0002_turns_json_null_text_into_sql_null(store_url_engine):
     assert tuple(row) == (True, '["CAR-T"]')
 
 
+def test_0004_adds_domain_and_modality_and_relevance_needs_a_car(store_url_engine):
+    _, engine = store_url_engine
+    config = alembic_config(engine)
+    command.upgrade(config, "0002")
+    with engine.begin() as conn:  # 0.2 called a trial of unknown nature with a cell type relevant
+        for nct_id, is_car in (("NCT00000001", "true"), ("NCT00000002", "NULL")):
+            conn.execute(text("INSERT INTO trial (nct_id, registry_name, site_count, is_relevant, normalizer_version, "
+                              f"content_hash, first_seen_at, updated_at, is_car_therapy) VALUES ('{nct_id}', 'ctgov', "
+                              f"0, true, 1, 'h', '2026-01-01', '2026-01-01', {is_car})"))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT nct_id, is_relevant, domain, modality FROM trial ORDER BY nct_id")).all()
+        car_trials = conn.execute(text("SELECT nct_id, domain, modality FROM car_trial")).all()
+    assert [(r[0], bool(r[1]), r[2], r[3]) for r in rows] == [("NCT00000001", True, None, None),
+                                                              ("NCT00000002", False, None, None)]
+    assert [tuple(r) for r in car_trials] == [("NCT00000001", None, None)]
+
+
 def test_schema_revision_is_the_newest_migration(sqlite_engine):
     assert ScriptDirectory.from_config(alembic_config(sqlite_engine)).get_heads() == [SCHEMA_REVISION]

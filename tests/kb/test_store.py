@@ -93,9 +93,11 @@ def test_views_answer_on_both_dialects(engine):
                                        "ORDER BY target, disease")
     assert rows == [("CD19", "myositis", 1), ("CD19", "rheumatoid_arthritis", 1), ("CD19", "sjogren", 1),
                     ("CD19", "sle", 1), ("CD19", "systemic_sclerosis", 1)]
-    _, rows = run_readonly_sql(engine, "SELECT nct_id, targets, products, cell_type FROM car_trial ORDER BY nct_id")
-    assert rows == [("NCT06010472", "CD19", "KN5501", "NK"), ("NCT06464679", "CD19", "KN5501", "NK"),
-                    ("NCT98000001", None, "Obexelimab", None)]
+    _, rows = run_readonly_sql(engine, "SELECT nct_id, targets, products, cell_type, modality, domain, is_relevant "
+                                       "FROM car_trial ORDER BY nct_id")  # CAR trials only: not the antibody
+    assert [r[:6] for r in rows] == [("NCT06010472", "CD19", "KN5501", "NK", "CAR-NK", "immune-mediated"),
+                                     ("NCT06464679", "CD19", "KN5501", "NK", "CAR-NK", "immune-mediated")]
+    assert [bool(r[6]) for r in rows] == [True, True]
 
 
 def test_rebuild_renormalizes_from_raw_without_versions(engine):

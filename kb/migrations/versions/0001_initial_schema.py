@@ -7,7 +7,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-from kb.views import create_views, drop_views
+from kb.views import drop_views
 
 
 revision = '0001'
@@ -231,7 +231,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('nct_id', 'sponsor_name', 'role')
     )
     # ### end Alembic commands ###
-    create_views(op.get_bind())
+    # the analyst views are created by env.py once the store is at the head revision
 
 
 def downgrade() -> None:

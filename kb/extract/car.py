@@ -1,0 +1,121 @@
+"""Whether a trial tests a CAR cell therapy, and the effector cell: CAR phrases in what the trial
+tests, negated ones (prior treatment, failure) left out; cells given without a CAR."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from kb.extract.facts import snippet
+from kb.extract.fields import READS, Texts, reads, tier
+from kb.extract.speed import only_with, shortcut
+
+DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
+
+
+def _effector(group: str) -> str:
+    """A named group matching an effector-cell abbreviation."""
+    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Treg|T"
+            r"|M(?:onocytes?|acrophages?)?)")
+
+
+CAR_PHRASE = re.compile(
+    r"(?<![A-Za-z])(?:U[\s\-]?)?c?(?P<caar>CAA?R)" + DASH + r"*" + _effector("cell") + r"(?![a-z])"
+    r"|(?<![A-Za-z])U?CART(?=\d|\b)"
+    r"|(?i:chimeric\W+(?:(?:auto)?antigen|T[\s\-]?cell|immune|immuno)\W*receptors?)(?:\W+\(c?CAA?R\))?(?:" + DASH
+    + r"+(?i:modified|engineered|expressing|transduced|redirected))?(?:" + DASH + r"+" + _effector("cell2")
+    + r"(?i:[\s\-]*cells?))?"
+    r"|(?<![\w\-])(?P<code>(?:[A-Za-z]{1,6}-?)?CART?(?:-?\d[\w.\-]*|-[A-Z][\w.\-]*))"
+    r"|(?<![A-Za-z])c?CAA?Rs?(?![A-Za-z0-9])"
+    r"|(?P<inn>(?i:\b[a-z]{3,}cabtagene\b)(?P<auto>\s+(?i:autoleucel))?)"
+)
+"""A CAR named: 'CAR-T', 'CAR NK', 'cCAR', 'CAAR-T', 'UCART19', 'chimeric antigen receptor', a code
+holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), or a CAR-T INN ('-cabtagene autoleucel')."""
+car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(
+    lambda text: "CAR" in text or "CAAR" in text or "himeric" in text or "HIMERIC" in text or "abtagene" in text
+    or "ABTAGENE" in text, CAR_PHRASE))
+"""Every CAR phrase holds 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (texts without one are skipped)."""
+
+NEGATION_BEFORE = re.compile(
+    r"(?i:\b(?:after|following|prior|previous(?:ly)?|post|failed|no|without|not|resistant to|refractory to)"
+    r"\b)[^.;]{0,25}$")
+NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|related|"
+                            r"associated|induced)")
+PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Treg|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
+NOT_GIVEN_CELLS = re.compile(r"^\W*(?i:acute|lympho|leuka?emi|malignan|neoplas|derived|rich|large|prolymph|engager|"
+                             r"bispecific|antibod|count|depletion)")
+"""After 'T-cell': a disease ('T-cell lymphoma'), an engager or a count, not cells that are given."""
+ENGINEERED_CELLS = re.compile(
+    r"(?i:(?:targeted|directed|redirected|specific|modified|engineered|transduced|expressing|armed|gene)\W+"
+    r"(?:[A-Za-z0-9]+\W+){0,3}(?:cells?|lymphocytes?))"
+    r"|(?i:(?:cells?|lymphocytes?)\W+(?:targeted|directed|redirected|specific|modified|engineered|transduced|"
+    r"expressing|genetically))")
+"""Cells said to be engineered or to target an antigen ('CD19-targeted iNKT cells', 'T cells
+genetically engineered to ...'): a receptor is implied but not named."""
+TCR = re.compile(r"\bTCR\b|(?<!chimeric )(?i:T[\s\-]cell\s+receptor)(?!\W+\(?CAR)")
+CODE_IN_NAME = re.compile(r"(?<![\w\-])[A-Z][A-Za-z]*[\-]?\d[\w\-]*|(?<![\w\-])[A-Z]{2,}[\-][A-Z0-9]+")
+"""A product code in the text that names the cells ('SENL101 Autologous T Cell Injection', 'ARC-T Cells')."""
+
+
+def normal_cell(cell: str | None) -> str | None:
+    """One spelling per effector cell."""
+    if not cell:
+        return None
+    cell = re.sub(r"[\s\-]", "", cell)
+    if "γ" in cell or cell.lower().startswith("gamma"):
+        return "gdT"
+    if cell.startswith("M"):
+        return "macrophage"
+    return {"NKT": "iNKT"}.get(cell, cell)
+
+
+def car_mentions(texts: Texts) -> list[tuple[str, str, re.Match]]:
+    """CAR phrases in the fields that describe what a trial tests, negated ones (a prior treatment,
+    a cause) left out; in the outcomes ('CAR expression on T cells') only if those name none."""
+    found: list[tuple[str, str, re.Match]] = []
+    for number in range(len(READS["car"])):
+        if found:
+            break
+        for where, text in tier(texts, "car", number):
+            found += [(where, text, match) for match in car_phrases(text) if not negated(text, match)]
+    return found
+
+
+def negated(text: str, match: re.Match) -> bool:
+    """Whether a mention is of something before or besides the trial ('after CAR-T failure',
+    'CAR-T-associated CRS')."""
+    return bool(NEGATION_BEFORE.search(text[max(0, match.start() - 40):match.start()])
+                or NEGATION_AFTER.search(text[match.end():match.end() + 30]))
+
+
+def mention_cell(match: re.Match) -> str | None:
+    """The effector cell a CAR phrase names ('CAR-NK' NK, 'CART19' T, '-cabtagene autoleucel' T)."""
+    if match.group(0).startswith(("UCART", "CART")) or match.group("auto") or (
+            match.group("code") and "CART" in match.group("code")):
+        return "T"
+    return normal_cell(match.group("cell") or match.group("cell2"))
+
+
+def plain_cells(texts: Texts) -> tuple[str, str, str, str | None] | None:
+    """(cell, field, evidence, engineered) of cells given as an intervention without a CAR named;
+    ``engineered`` says why a receptor is implied (targeted or engineered cells, a product code, a
+    TCR), None for unmodified cells."""
+    for where, text in reads(texts, "plain_cells"):
+        for match in PLAIN_CELLS.finditer(text):
+            if "CAR" in text[max(0, match.start() - 5):match.start()] or NOT_GIVEN_CELLS.search(
+                    text[match.end():match.end() + 20]):
+                continue
+            return (normal_cell(match.group(1)), where, snippet(text, match.start(), match.end()),
+                    _engineered(texts, where, text))
+    return None
+
+
+def _engineered(texts: Texts, where: str, text: str) -> str | None:
+    """Why the given cells carry a receptor though no CAR is named, or None."""
+    if any(TCR.search(t) for _, t in reads(texts, "plain_cells")):
+        return "TCR"
+    if any(ENGINEERED_CELLS.search(t) for _, t in reads(texts, "plain_cells")):
+        return "engineered or antigen-targeted cells, receptor not stated"
+    if CODE_IN_NAME.search(text):
+        return "cells named by a product code, receptor not stated"
+    return None

@@ -1,0 +1,133 @@
+"""Immune-mediated disease and cancer categories (``kb.lexicon``), and the trial's domain."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from kb.extract.facts import Facts, snippet
+from kb.extract.fields import Texts, tier
+from kb.extract.speed import CuedPattern, lower_pattern, shortcut
+from kb.lexicon import (CANCER_BY_MESH, CANCER_UMBRELLA, CANCERS, DISEASE_BY_MESH, DISEASES, UMBRELLA, Disease)
+
+DOMAINS = ("immune-mediated", "oncology", "mixed", "other")
+
+COHORT_HEADER = re.compile(
+    r"(?i:inclusion\s+criteria\s+(?:for|of|in)\s+(?:patients?\s+with\s+)?)([^:;\n]{3,120}?)\s*(?::|\n)"
+    r"|(?i:\bcohort\s+[A-Z0-9]{1,2}\s*[:(\-–]\s*)([^:;\n)]{3,80})")
+_COHORT_CUED = CuedPattern(COHORT_HEADER, ("inclusion", "cohort"), 0)
+
+
+def _cohort_headers_fast(text: str) -> Iterator[re.Match]:
+    """Every header starts with 'inclusion' or 'cohort' in any case: only those starts are tried
+    (an ``(?i:...)`` scan of every position took a quarter of a millisecond per eligibility text)."""
+    lower = text.lower()
+    return _COHORT_CUED.finditer(text, lower) if len(lower) == len(text) else COHORT_HEADER.finditer(text)
+
+
+cohort_headers = shortcut("cohort header", COHORT_HEADER.finditer, _cohort_headers_fast)
+
+
+def _alternation(prefix: str, entries: tuple[Disease, ...], lower: bool = False) -> str:
+    return "|".join(f"(?P<{prefix}{i}>{'|'.join(map(lower_pattern, d.patterns) if lower else d.patterns)})"
+                    for i, d in enumerate(entries))
+
+
+DISEASES_BY_GROUP = {f"d{i}": d for i, d in enumerate(DISEASES)}
+DISEASE_PHRASE = re.compile(_alternation("d", DISEASES), re.IGNORECASE)
+_DISEASE_PHRASE_LOWER = re.compile(_alternation("d", DISEASES, lower=True))
+DISEASE_ANCHORS = ("lupus", "scler", "myosit", "myopath", "synthetase", "rheumat", "sj", "dry", "sicca", "anca",
+                   "neutrophil", "polyangiitis", "granulomatosis", "myasthenia", "neuromyelitis", "thrombocytop",
+                   "hemoly", "haemoly", "aplastic", "igg4", "iga", "membranous", "glomerul", "nephropath",
+                   "podocyt", "kidney", "pemphig", "phospholipid", "connective", "pediatric", "paediatric",
+                   "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell",
+                   "necroti", "diabet", "thyroid", "hashimoto", "graves", "pemphig", "epidermolysis", "psoria",
+                   "alopecia", "stiff", "oligodendrocyte", "mog", "nmda", "lambert", "cytopeni", "evans", "red cell",
+                   "red-cell", "neutropeni", "hemophilia", "haemophilia", "thrombotic", "graft", "beh", "arteritis",
+                   "takayasu", "gbm", "goodpasture", "basement", "hepatitis", "biliary", "cholangitis", "crohn",
+                   "colitis", "bowel", "spondyl", "still", "nephrotic", "minimal change", "segmental", "antibody", "vessel",
+                   "liver")
+"""Lower-case fragments of which every disease phrase holds one."""
+
+
+def _disease_phrases_fast(text: str) -> Iterator[re.Match] | tuple[()]:
+    """Texts without an anchor skip the regex; the others are searched lower-cased and
+    case-sensitively (40% faster than ``re.IGNORECASE``, same matches)."""
+    lower = text.lower()
+    if not any(anchor in lower for anchor in DISEASE_ANCHORS):
+        return ()
+    return _DISEASE_PHRASE_LOWER.finditer(lower) if len(lower) == len(text) else DISEASE_PHRASE.finditer(text)
+
+
+disease_phrases = shortcut("disease phrase", DISEASE_PHRASE.finditer, _disease_phrases_fast)
+DISEASE_BY_ABBREVIATION = {a: d for d in DISEASES for a in d.abbreviations}
+
+CANCERS_BY_GROUP = {f"c{i}": c for i, c in enumerate(CANCERS)}
+CANCER_PHRASE = re.compile(r"(?<![A-Za-z])(?:" + _alternation("c", CANCERS) + ")", re.IGNORECASE)
+CANCER_BY_ABBREVIATION = {a: c for c in CANCERS for a in c.abbreviations}
+
+WORD = re.compile(r"[\w\-]+")
+PART = re.compile(r"[^\W_]+")
+"""A hyphenated word's parts ('SLE-ITP' names SLE and ITP)."""
+
+
+def parse_diseases(trial: dict[str, Any], texts: Texts, mesh_terms: dict[str, str],
+                   children: dict[str, list[dict]], facts: Facts) -> None:
+    """Disease and cancer categories from conditions, titles, keywords, eligibility cohort headers
+    and MeSH; from the summary only when those name none."""
+    first = list(tier(texts + list(_cohorts(trial)), "disease", 0))
+    for where, text in first:
+        _diseases_in(where, text, facts)
+    for link in children["trial_mesh"]:
+        if link["domain"] != "condition" or link["is_ancestor"]:
+            continue
+        for kind, entry in (("disease", DISEASE_BY_MESH.get(link["mesh_id"])),
+                            ("cancer", CANCER_BY_MESH.get(link["mesh_id"]))):
+            if entry:
+                facts.add(kind, entry.key, "mesh", f"{link['mesh_id']} {mesh_terms.get(link['mesh_id'])}", entry.mesh_id)
+    if not facts.has("disease") and not facts.has("cancer"):
+        for where, text in tier(texts, "disease", 1):
+            _diseases_in(where, text, facts)
+    for kind, umbrella in (("disease", UMBRELLA), ("cancer", CANCER_UMBRELLA)):
+        found = facts.values(kind)
+        if umbrella in found and len(found) > 1:  # the umbrella stands only when nothing specific is named
+            facts.drop(kind, umbrella)
+    facts.disease_categories = facts.values("disease")
+    facts.cancer_categories = facts.values("cancer")
+
+
+def _cohorts(trial: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Cohort headers of the eligibility text ('Inclusion criteria for lupus nephritis:')."""
+    for match in cohort_headers(trial.get("eligibility_criteria") or ""):
+        yield "eligibility_cohort", match.group(1) or match.group(2)
+
+
+def _diseases_in(where: str, text: str, facts: Facts) -> None:
+    """Disease and cancer categories named in one text."""
+    for match in disease_phrases(text):
+        disease = DISEASES_BY_GROUP[match.lastgroup]
+        facts.add("disease", disease.key, where, snippet(text, match.start(), match.end()), disease.mesh_id)
+    for match in CANCER_PHRASE.finditer(text):
+        cancer = CANCERS_BY_GROUP[match.lastgroup]
+        facts.add("cancer", cancer.key, where, snippet(text, match.start(), match.end()), cancer.mesh_id)
+    for word in WORD.finditer(text):
+        cancer = CANCER_BY_ABBREVIATION.get(word.group(0))
+        if cancer:
+            facts.add("cancer", cancer.key, where, snippet(text, word.start(), word.end()), cancer.mesh_id)
+        for part in (word, *(PART.finditer(text, word.start(), word.end()) if "-" in word.group(0) else ())):
+            disease = DISEASE_BY_ABBREVIATION.get(part.group(0))
+            if disease:
+                facts.add("disease", disease.key, where, snippet(text, part.start(), part.end()), disease.mesh_id)
+
+
+def decide_domain(facts: Facts) -> None:
+    """immune-mediated, oncology, mixed (both) or other; the domain fact's evidence names the
+    disease and the cancer that decided it."""
+    immune, cancer = facts.first("disease"), facts.first("cancer")
+    facts.domain = ("mixed" if immune and cancer else "immune-mediated" if immune
+                    else "oncology" if cancer else "other")
+    if immune or cancer:
+        evidence = "; ".join(f"{label}: {f.value} ({f.field}: {f.evidence})"
+                             for label, f in (("immune-mediated", immune), ("oncology", cancer)) if f)
+        facts.add("domain", facts.domain, (immune or cancer).field, evidence)

@@ -1,0 +1,90 @@
+"""Where the engineered cells come from (autologous, allogeneic, made in vivo), and the platform
+(modality) of a CAR trial."""
+
+from __future__ import annotations
+
+import re
+
+from kb.extract.facts import Facts, snippet
+from kb.extract.fields import Texts, tier
+from kb.extract.speed import CuedPattern, lower_same_offsets, shortcut
+
+IN_VIVO = re.compile(
+    r"\bin[\s\-]?vivo\W+(?:circular\W+rna\W+|(?!and\b|of\b|the\b|with\b|to\b)[a-z]+\W+)?"
+    r"(?:car\b|car[\s\-/]|chimeric|lv\b|lentivir)(?![\w\-]*\W+(?:cells?\W+)?(?:expansion|persistence|proliferation|"
+    r"kinetics|trafficking))|\blipid\W+nanoparticles?\b|\blnps?\b")
+"""A CAR made inside the body ('in vivo CAR-T', 'in vivo LV injection', 'lipid nanoparticles (LNPs)'),
+in lower-cased text; not the in vivo expansion or persistence of cells made outside it."""
+AUTOLOGOUS = re.compile(r"\bautologous\b|patient-derived|patients'? own|\bautoleucel\b")
+ALLOGENEIC = re.compile(r"\ballogeneic|\ballogenic|\buniversal\b|off[\s\-]the[\s\-]shelf|\bipsc|"
+                        r"induced pluripotent|cord[\s\-]blood|healthy[\s\-]donor|donor[\s\-]derived")
+"""Both in lower-cased text: a case-sensitive search of it runs several times faster than ``(?i:...)``."""
+UNIVERSAL_CAR = re.compile(r"\bU[\s\-]?CAR|\bUCART")
+"""'U CAR-T', 'UCART19': in the text as written."""
+
+
+def _cued(name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int, lower: bool = True):  # type: ignore[no-untyped-def]
+    """A pattern's first-match finder, tried only near its cues (registered for the shortcut test)."""
+    cued = CuedPattern(pattern, cues, reach)
+    prepare = lower_same_offsets if lower else str
+    return shortcut(name, lambda text: pattern.finditer(prepare(text)), lambda text: cued.finditer(prepare(text)))
+
+
+ORIGIN_PATTERNS = (
+    ("in_vivo", (_cued("in vivo", IN_VIVO, ("vivo", "lipid", "lnp"), 3),)),
+    ("autologous", (_cued("autologous", AUTOLOGOUS, ("autologous", "patient-derived", "patients", "autoleucel"), 0),)),
+    ("allogeneic", (_cued("allogeneic", ALLOGENEIC, ("allogen", "universal", "shelf", "ipsc", "pluripotent", "cord",
+                                                     "donor"), 8),
+                    _cued("universal CAR", UNIVERSAL_CAR, ("CAR",), 2, lower=False))),
+)
+"""(origin, finders): the first match of any finder in a text is the evidence."""
+
+MODALITIES = ("autologous CAR-T", "allogeneic CAR-T", "CAR-NK", "CAR-gamma-delta T", "CAR-iNKT", "CAR-Treg",
+              "CAAR-T", "in vivo CAR", "CAR-M", "other")
+_MODALITY_BY_CELL = {"NK": "CAR-NK", "gdT": "CAR-gamma-delta T", "iNKT": "CAR-iNKT", "Treg": "CAR-Treg",
+                     "macrophage": "CAR-M"}
+
+
+def parse_origin(texts: Texts, facts: Facts) -> None:
+    """Origin cues in what the trial tests; in the long descriptions only if the short texts name none."""
+    for number in range(2):
+        if number and facts.has("origin"):
+            return
+        for where, text in tier(texts, "origin", number):
+            for origin, finders in ORIGIN_PATTERNS:
+                matches = [m for finder in finders if (m := next(iter(finder(text)), None))]
+                if matches:
+                    match = min(matches, key=lambda m: m.start())
+                    facts.add("origin", origin, where, snippet(text, match.start(), match.end()))
+
+
+def decide_origin(facts: Facts) -> None:
+    """In vivo wins (a vector makes the cells inside the body); otherwise the one origin named."""
+    origins = facts.values("origin")
+    facts.origin = "in_vivo" if "in_vivo" in origins else origins[0] if len(origins) == 1 else None
+
+
+def decide_modality(facts: Facts) -> None:
+    """The platform of a CAR cell therapy from its origin, receptor and effector cell; None when the
+    trial tests no CAR. A CAR-T of unstated origin counts as autologous (the usual product), and the
+    modality fact says so."""
+    if facts.is_car_therapy is not True:
+        return
+    caar = next((f for f in facts.facts if f.kind == "car_evidence" and "CAAR" in f.value.upper()), None)
+    cell = facts.first("cell_type")
+    origin = next((f for f in facts.facts if f.kind == "origin" and f.value == facts.origin), None)
+    if facts.origin == "in_vivo":
+        modality, basis = "in vivo CAR", origin
+    elif caar:
+        modality, basis = "CAAR-T", caar
+    elif facts.cell_type in _MODALITY_BY_CELL:
+        modality, basis = _MODALITY_BY_CELL[facts.cell_type], cell
+    elif facts.cell_type == "T":
+        modality, basis = ("allogeneic CAR-T", origin) if facts.origin == "allogeneic" else ("autologous CAR-T",
+                                                                                            origin or cell)
+    else:
+        modality, basis = "other", cell or facts.first("car_evidence")
+    facts.modality = modality
+    if basis is not None:
+        note = "origin not stated, autologous by default; " if modality == "autologous CAR-T" and not facts.origin else ""
+        facts.add("modality", modality, basis.field, note + basis.evidence)

@@ -1,0 +1,75 @@
+"""Products a trial tests: lexicon codes and drug names (``kb.lexicon``), codes the lexicon does not
+know yet (by their shape), and antibody or fusion-protein INNs."""
+
+from __future__ import annotations
+
+import re
+
+from kb.extract.car import negated
+from kb.extract.facts import Facts, snippet
+from kb.extract.fields import READS, Texts, tier
+from kb.extract.speed import shortcut
+from kb.lexicon import ANTIGENS, PRODUCT_ALIASES, PRODUCTS_BY_CODE, Product
+
+PRODUCT_CODE = re.compile(r"(?<![\w\-/])(?=[A-Z0-9\-.]*\d)[A-Z][A-Z0-9]*(?:[\-.][A-Z0-9]+)*(?![\w\-/])")
+CODE_STOPWORDS = re.compile(
+    r"^(?:CD\d+|IL\d+|HLA\w*|COVID\w*|SARS\w*|DAS\d+|SF\d+|EQ\d\w*|ACR\d+|SLEDAI\w*|BILAG\w*|MMT\d+|HAQ\w*|"
+    r"CTCAE\w*|V\d+|PHASE\d|FEV\d|DLCO\w*|T\d|N\d|M\d|G\d|C\d|H\d|B\d+|HBV|HIV\d|CR\d|PR\d|CAR\w*|CART\d*|"
+    r"ANCA\w*|ICD\d+|P\d+|Q\d+|W\d+|D\d+|IGG\d*|IGA\d*|FCGR\w*|DRB\d+|TNFRSF\d+\w*|GPRC5D)$")
+INN = re.compile(r"\b([A-Za-z]{4,}(?:mab|cept))(?:-[a-z]{4})?\b(?:\s+(tesirine|vedotin|mafodotin|emtansine|"
+                 r"deruxtecan|govitecan|ozogamicin|pegol))?", re.IGNORECASE)
+CODE_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z][\w\-.]*\d[\w\-.]*")
+_ALIASES = sorted(PRODUCT_ALIASES, key=len, reverse=True)
+ALIAS = re.compile(r"(?i:\b(" + "|".join(re.escape(a) for a in _ALIASES) + r")\b)")
+aliases_in = shortcut("product alias", ALIAS.finditer, lambda text: (
+    ALIAS.finditer(text) if any(alias in text.lower() for alias in _ALIASES) else ()))
+"""Every alias match is an alias (texts holding none are skipped)."""
+
+
+def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]:
+    """Products named in the trial; the lexicon's among them. Descriptions, outcomes and conditions
+    are read only for a trial that names a CAR and only when the names gave no product."""
+    known: list[Product] = []
+    for number in range(2 if car_named else 1):
+        if number and facts.has("product"):
+            break
+        for where, text in tier(texts, "product", number):
+            _lexicon_products(where, text, facts, known)
+            if where in READS["product_code"][0]:
+                _unknown_codes(where, text, facts)
+            if where in READS["drug_name"][0]:
+                for match in INN.finditer(text):
+                    name = match.group(1).capitalize() + (f" {match.group(2).lower()}" if match.group(2) else "")
+                    facts.add("product", name, where, snippet(text, match.start(), match.end()))
+    return known
+
+
+def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product]) -> None:
+    """Codes and aliases the product lexicon knows."""
+    found = []
+    for match in CODE_TOKEN.finditer(text):
+        product = PRODUCTS_BY_CODE.get(match.group(0).rstrip(".-").upper())
+        if product and (len(product.code) > 3 or where in READS["short_code"][0]):
+            found.append((product, match))
+    found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in aliases_in(text)]
+    for product, match in found:
+        facts.add("product", product.code, where, snippet(text, match.start(), match.end()))
+        if product not in known and not negated(text, match):  # 'after prior tisagenlecleucel' is not tested
+            known.append(product)
+
+
+def _unknown_codes(where: str, text: str, facts: Facts) -> None:
+    """Codes shaped like a product's ('ABC-123') that the lexicon does not know."""
+    for match in PRODUCT_CODE.finditer(text):
+        code = match.group(0).rstrip(".")
+        parts = re.split(r"[\-.]", code)
+        if (len(code) < 4 or sum(c.isdigit() for c in code) < 2 or sum(c.isalpha() for c in code) < 2
+                or any(CODE_STOPWORDS.match(p) or p in ANTIGENS for p in parts) or code.upper() in PRODUCTS_BY_CODE):
+            continue
+        facts.add("product", code, where, snippet(text, match.start(), match.end()))
+
+
+def is_drug_name(value: str) -> bool:
+    """Whether a product value is an antibody or fusion-protein INN."""
+    return INN.fullmatch(value) is not None
+

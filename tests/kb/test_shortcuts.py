@@ -1,0 +1,62 @@
+"""The speed shortcuts find exactly what their plain patterns find, on every text of every
+fixture and real-world record: a shortcut whose cues miss a new pattern fails here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kb.extract.fields import trial_texts
+from kb.extract.speed import SHORTCUTS
+from kb.normalize import RecordError, normalize_study
+from tests.conftest import CTGOV
+
+
+def _texts() -> tuple[int, list[str]]:
+    """(records read, their distinct texts)."""
+    texts: set[str] = set()
+    records = 0
+    for path in sorted(CTGOV.rglob("*.json")):
+        if "api_spec" in path.parts:
+            continue
+        data = json.loads(path.read_text())
+        try:
+            study = normalize_study(data[0] if isinstance(data, list) else data)
+        except RecordError:  # the bad-input fixtures
+            continue
+        texts.update(text for _, text in trial_texts(study.trial, study.children))
+        records += 1
+    return records, sorted(texts)
+
+
+@pytest.fixture(scope="module")
+def read() -> tuple[int, list[str]]:
+    return _texts()
+
+
+@pytest.fixture(scope="module")
+def texts(read) -> list[str]:
+    return read[1]
+
+
+def test_every_record_is_read(read):
+    assert read[0] >= 1241 + 44  # the real-world records and the labelled development set at least
+
+
+@pytest.mark.parametrize("shortcut", SHORTCUTS, ids=lambda s: s.name)
+def test_shortcut_finds_what_its_pattern_finds(shortcut, texts):
+    found = 0
+    for text in texts:
+        fast = shortcut.spans(text)
+        assert fast == shortcut.spans(text, fast=False), (shortcut.name, text[:200])
+        found += bool(fast)
+    assert found > 0  # the pattern matches something real
+
+
+@pytest.mark.parametrize("shortcut", SHORTCUTS, ids=lambda s: s.name)
+def test_shortcut_keeps_matches_in_upper_and_odd_case(shortcut, texts):
+    for text in texts:
+        if shortcut.spans(text, fast=False):
+            for variant in (text.upper(), text.swapcase()):
+                assert shortcut.spans(variant) == shortcut.spans(variant, fast=False), (shortcut.name, variant[:200])
