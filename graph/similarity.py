@@ -57,8 +57,8 @@ class Weights:
     target: float = 2.0
     disease: float = 2.0
     ties: float = 0.5
-    other_domain: float = 0.25
-    mixed_domain: float = 0.6
+    other_domain: float = 0.5
+    mixed_domain: float = 0.75
     other_modality: float = 0.75
     not_car: float = 0.5
 
