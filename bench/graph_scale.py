@@ -138,7 +138,7 @@ def measure(url: str, queries: int) -> None:
     t = time.perf_counter()
     index = SimilarityIndex.from_graph(graph)
     index_s = time.perf_counter() - t
-    path = OUT / "similarity-bench.npz"
+    path = OUT / "similarity-bench.idx"
     index.save(path)
     del graph, index
     t = time.perf_counter()

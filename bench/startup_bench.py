@@ -35,13 +35,14 @@ def trialkb(python: Path | None = None) -> list[str]:
     return [str(python), "-c", "import sys; from kb.cli import main; sys.argv[0] = 'trialkb'; main()"]
 
 
-def make_store(path: Path, trials: int) -> None:
+def make_store(path: Path, trials: int, command: list[str], env: dict[str, str]) -> None:
     from bench.corpus import write_zip
 
     archive = OUT / f"startup-{trials}.zip"
     if not archive.exists():
         write_zip(archive, trials)
-    subprocess.run(trialkb() + ["--db", str(path), "import", str(archive)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command + ["--db", str(path), "import", str(archive)], check=True, env=env, cwd=OUT,
+                   stdout=subprocess.DEVNULL)
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -62,17 +63,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--source", type=Path, help="run the commands from this source tree")
     parser.add_argument("--python", type=Path, help="run the commands with this interpreter")
+    parser.add_argument("--store", type=Path, help="the store (made by the version measured when missing); "
+                        "default bench/out/startup-N.db")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    store = OUT / f"startup-{args.trials}.db"
-    if not store.exists():
-        started = time.perf_counter()
-        make_store(store, args.trials)
-        print(f"store of {args.trials:,} trials imported in {time.perf_counter() - started:.0f} s")
     env = dict(os.environ)
     if args.source:
         env["PYTHONPATH"] = str(args.source.resolve())
     base = trialkb(args.python or (Path(sys.executable) if args.source else None))
+    store = (args.store or OUT / f"startup-{args.trials}.db").resolve()
+    if not store.exists():
+        started = time.perf_counter()
+        make_store(store, args.trials, base, env)
+        print(f"store of {args.trials:,} trials imported in {time.perf_counter() - started:.0f} s")
     commands = {
         "trialkb --help": ["--help"],
         "trialkb show NCTID": ["--db", str(store), "show", QUERY],

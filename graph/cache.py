@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import zipfile
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,11 +32,11 @@ def cache_path(url: str, relevant_only: bool = False) -> Path:
     if url.startswith("sqlite"):
         database = url.split("://", 1)[1][1:].split("?", 1)[0]
         if database and database != ":memory:":
-            return Path(database).with_name(Path(database).name + f".similarity{suffix}.npz")
+            return Path(database).with_name(Path(database).name + f".similarity{suffix}.idx")
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trialkb"
     without_password = re.sub(r"^([^:/]+://[^:/@]+):[^@]*@", r"\1@", url)
     key = hashlib.sha1(without_password.encode()).hexdigest()[:12]
-    return base / f"similarity-{key}{suffix}.npz"
+    return base / f"similarity-{key}{suffix}.idx"
 
 
 def store_fingerprint_of(store: ReadOnlyStore) -> str:
@@ -51,7 +51,7 @@ def load_cached(path: Path, fingerprint_now: str) -> SimilarityIndex | None:
         return None
     try:
         index = SimilarityIndex.load(path)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
         return None  # unreadable or of an older layout: rebuild it
     return index if index.fingerprint == fingerprint_now else None
 
@@ -62,7 +62,7 @@ def rebuild_index(engine: Engine, path: Path, *, relevant_only: bool = False) ->
 
     index = SimilarityIndex.from_graph(build_graph(engine, relevant_only=relevant_only))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.idx")
     index.save(tmp)
     tmp.replace(path)
     return index

@@ -1,22 +1,26 @@
 """The fast scorer: a compact similarity index derived from the trial graph.
 
 The networkx graph is the model (``graph.build``) and :mod:`graph.similarity` defines the ranking
-on it. This index holds the same numbers as NumPy arrays: a trials x entities matrix of edge
-weights (compressed rows, and compressed columns to walk from an entity to its trials), and per
-entity its IDF and ranking group, per trial its domain, modality, origin and number of targets.
-:meth:`SimilarityIndex.similar` computes the rules of :mod:`graph.similarity` for every
-candidate at once, with that module's own :func:`~graph.similarity.relevance`, factors and
-explanation, and gives exactly its answers (``tests/graph``). It needs NumPy only, and saves to
-one ``.npz`` file that loads in a fraction of a second, so a cold ``trialkb similar`` is fast.
+on it. This index holds the same numbers in flat typed arrays (the standard library's
+:mod:`array`): a trials x entities matrix of edge weights as compressed rows, and as compressed
+columns to walk from an entity to its trials; per entity its IDF and ranking group; per trial its
+domain, modality, origin and number of targets. :meth:`SimilarityIndex.similar` walks the columns
+once, accumulates the rules' components per candidate, and applies :mod:`graph.similarity`'s own
+:func:`~graph.similarity.relevance`, factors and explanation: it gives exactly the definition's
+answers (``tests/graph``). It imports nothing beyond the standard library, and saves to one file
+that loads in a fraction of a second, so a cold ``trialkb similar`` starts fast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import heapq
+import json
+import struct
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from graph.similarity import (DEFAULT, GROUPS, HUB_LIMIT, ORDER_DIGITS, Profile, Shared, UnknownTrial, Weights,
                               domain_factor, modality_factor, modality_key, relevance, result)
@@ -24,49 +28,48 @@ from graph.similarity import (DEFAULT, GROUPS, HUB_LIMIT, ORDER_DIGITS, Profile,
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["SimilarityIndex"]
+__all__ = ["SimilarityIndex", "MAGIC"]
 
 PRODUCT, TARGET, DISEASE, TIE = range(4)
-ARRAYS = ("trial_ids", "entity_ids", "entity_display", "group", "idf", "r_indptr", "r_indices", "r_data",
-          "c_indptr", "c_indices", "c_data", "domain", "modality", "origin", "is_car", "n_targets",
-          "domains", "modalities", "origins")
+MAGIC = b"trialkb-similarity-index 2\n"
+ARRAYS = {"group": "b", "idf": "d", "r_indptr": "q", "r_indices": "i", "r_data": "d", "c_indptr": "q",
+          "c_indices": "i", "c_data": "d", "domain": "h", "modality": "h", "origin": "h", "is_car": "b",
+          "n_targets": "h"}
+SEPARATOR = "\0"  # between the names of a string list (no registry text holds NUL)
+STRINGS = ("trial_ids", "entity_ids", "entity_display", "domains", "modalities", "origins")
 
 
-def _codes(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+def _codes(values: list[str | None]) -> tuple[array, list[str]]:
     """(codes, vocabulary): code 0 is None, i >= 1 is vocabulary[i]."""
     vocabulary = [""] + sorted({v for v in values if v is not None})
     position = {v: i for i, v in enumerate(vocabulary)}
-    return np.array([0 if v is None else position[v] for v in values], dtype=np.int16), np.array(vocabulary)
+    return array("h", (0 if v is None else position[v] for v in values)), vocabulary
 
 
 @dataclass
 class SimilarityIndex:
-    """Rows (trials) and columns (entities) of edge weights, and per-node numbers; see the module."""
+    """Rows (trials, sorted by id) and columns (entities, sorted) of edge weights, and per-node numbers."""
 
-    trial_ids: np.ndarray  # str, row order
-    entity_ids: np.ndarray  # str "kind:label", column order
-    entity_display: np.ndarray  # str, how explanations name an entity
-    group: np.ndarray  # int8 index into graph.similarity.GROUPS
-    idf: np.ndarray
-    r_indptr: np.ndarray
-    r_indices: np.ndarray  # entity columns of each row, sorted
-    r_data: np.ndarray
-    c_indptr: np.ndarray
-    c_indices: np.ndarray  # trial rows of each column, sorted
-    c_data: np.ndarray
-    domain: np.ndarray  # int16 codes into domains (0 = unknown)
-    modality: np.ndarray  # int16 codes into modalities: graph.similarity.modality_key (0 = unknown)
-    origin: np.ndarray
-    is_car: np.ndarray  # int8: 1 true, 0 false, -1 unknown
-    n_targets: np.ndarray
-    domains: np.ndarray
-    modalities: np.ndarray
-    origins: np.ndarray
+    trial_ids: list[str]
+    entity_ids: list[str]  # "kind:label"
+    entity_display: list[str]  # how explanations name an entity
+    domains: list[str]  # vocabularies of the codes below; code 0 = unknown
+    modalities: list[str]  # graph.similarity.modality_key values
+    origins: list[str]
+    group: array  # per entity: index into graph.similarity.GROUPS
+    idf: array
+    r_indptr: array
+    r_indices: array  # entity columns of each row, ascending
+    r_data: array
+    c_indptr: array
+    c_indices: array  # trial rows of each column, ascending
+    c_data: array
+    domain: array  # per trial, codes
+    modality: array
+    origin: array
+    is_car: array  # 1 true, 0 false, -1 unknown
+    n_targets: array
     fingerprint: str = ""
-    _order: np.ndarray = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._order = np.argsort(self.trial_ids)  # for id -> row lookups
 
     @classmethod
     def from_graph(cls, graph: nx.Graph) -> SimilarityIndex:
@@ -74,146 +77,151 @@ class SimilarityIndex:
         nodes = graph.nodes
         trials = sorted(n for n, kind in graph.nodes(data="kind") if kind == "trial")
         entities = sorted(n for n, kind in graph.nodes(data="kind") if kind != "trial")
-        column = {e: i for i, e in enumerate(entities)}
-        row = {t: i for i, t in enumerate(trials)}
-        indptr, indices, data = [0], [], []
-        for node in trials:
-            edges = sorted((column[e], edge["weight"]) for e, edge in graph[node].items())
-            indices += [c for c, _ in edges]
-            data += [w for _, w in edges]
-            indptr.append(len(indices))
-        c_indptr, c_indices, c_data = [0], [], []
-        for entity in entities:
-            edges = sorted((row[t], edge["weight"]) for t, edge in graph[entity].items())
-            c_indices += [r for r, _ in edges]
-            c_data += [w for _, w in edges]
-            c_indptr.append(len(c_indices))
+
+        def compressed(outer: list[str], inner: dict[str, int]) -> tuple[array, array, array]:
+            indptr, indices, data = array("q", [0]), array("i"), array("d")
+            for node in outer:
+                edges = sorted((inner[other], edge["weight"]) for other, edge in graph[node].items())
+                indices.extend(i for i, _ in edges)
+                data.extend(w for _, w in edges)
+                indptr.append(len(indices))
+            return indptr, indices, data
+
+        rows = compressed(trials, {e: i for i, e in enumerate(entities)})
+        columns = compressed(entities, {t: i for i, t in enumerate(trials)})
         domain, domains = _codes([nodes[t].get("domain") for t in trials])
         modality, modalities = _codes([modality_key(nodes[t].get("modality"), nodes[t].get("is_car")) for t in trials])
         origin, origins = _codes([nodes[t].get("origin") for t in trials])
-        return cls(
-            np.array([nodes[t]["label"] for t in trials]), np.array(entities),
-            np.array([nodes[e].get("display", nodes[e]["label"]) for e in entities]),
-            np.array([GROUPS.index(nodes[e]["group"]) for e in entities], dtype=np.int8),
-            np.array([nodes[e]["idf"] for e in entities], dtype=np.float64),
-            np.array(indptr, dtype=np.int64), np.array(indices, dtype=np.int32), np.array(data, dtype=np.float64),
-            np.array(c_indptr, dtype=np.int64), np.array(c_indices, dtype=np.int32), np.array(c_data, dtype=np.float64),
-            domain, modality, origin,
-            np.array([{True: 1, False: 0}.get(nodes[t].get("is_car"), -1) for t in trials], dtype=np.int8),
-            np.array([nodes[t]["targets"] for t in trials], dtype=np.int16),
-            domains, modalities, origins, graph.graph.get("fingerprint", ""))
+        return cls([nodes[t]["label"] for t in trials], entities,
+                   [nodes[e].get("display", nodes[e]["label"]) for e in entities], domains, modalities, origins,
+                   array("b", (GROUPS.index(nodes[e]["group"]) for e in entities)),
+                   array("d", (nodes[e]["idf"] for e in entities)), *rows, *columns, domain, modality, origin,
+                   array("b", ({True: 1, False: 0}.get(nodes[t].get("is_car"), -1) for t in trials)),
+                   array("h", (nodes[t]["targets"] for t in trials)), graph.graph.get("fingerprint", ""))
 
     # ---------------------------------------------------------------- persistence
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, fingerprint=np.array(self.fingerprint), **{name: getattr(self, name) for name in ARRAYS})
+        """One file: a magic line, a JSON header, then the string lists and the arrays as raw bytes."""
+        blobs = [SEPARATOR.join(getattr(self, name)).encode() for name in STRINGS]
+        blobs += [getattr(self, name).tobytes() for name in ARRAYS]
+        header = json.dumps({"fingerprint": self.fingerprint, "strings": [len(getattr(self, n)) for n in STRINGS],
+                             "sizes": [len(b) for b in blobs]}).encode()
+        with open(path, "wb") as f:
+            f.write(MAGIC + struct.pack("<Q", len(header)) + header)
+            for blob in blobs:
+                f.write(blob)
 
     @classmethod
     def load(cls, path: str | Path) -> SimilarityIndex:
-        with np.load(path, allow_pickle=False) as f:
-            return cls(*(f[name] for name in ARRAYS), fingerprint=str(f["fingerprint"]))
+        """The index saved at ``path``; ValueError when the file is not one."""
+        data = memoryview(Path(path).read_bytes())
+        if bytes(data[:len(MAGIC)]) != MAGIC:
+            raise ValueError(f"{path} is not a trialkb similarity index of this version")
+        start = len(MAGIC) + 8
+        (size,) = struct.unpack("<Q", data[len(MAGIC):start])
+        header = json.loads(bytes(data[start:start + size]))
+        offset, values = start + size, {}
+        for i, (name, blob_size) in enumerate(zip((*STRINGS, *ARRAYS), header["sizes"])):
+            blob = data[offset:offset + blob_size]
+            offset += blob_size
+            if name in ARRAYS:
+                values[name] = array(ARRAYS[name])
+                values[name].frombytes(blob)
+            else:
+                values[name] = str(blob, "utf-8").split(SEPARATOR) if header["strings"][i] else []
+                if len(values[name]) != header["strings"][i]:
+                    raise ValueError(f"{path}: {name} holds {len(values[name])} names, not {header['strings'][i]}")
+        return cls(**values, fingerprint=header["fingerprint"])
 
     # ---------------------------------------------------------------- lookup
 
     def row_of(self, nct_id: str) -> int:
         nct_id = nct_id.strip().upper()
-        position = int(np.searchsorted(self.trial_ids, nct_id, sorter=self._order))
-        if position < len(self._order) and self.trial_ids[self._order[position]] == nct_id:
-            return int(self._order[position])
+        position = bisect_left(self.trial_ids, nct_id)
+        if position < len(self.trial_ids) and self.trial_ids[position] == nct_id:
+            return position
         raise UnknownTrial(f"{nct_id} is not in the graph (import or crawl it first)")
 
-    def _row(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+    def _row(self, r: int) -> tuple[array, array]:
         s, t = self.r_indptr[r], self.r_indptr[r + 1]
         return self.r_indices[s:t], self.r_data[s:t]
 
-    def _column(self, e: int) -> tuple[np.ndarray, np.ndarray]:
-        s, t = self.c_indptr[e], self.c_indptr[e + 1]
-        return self.c_indices[s:t], self.c_data[s:t]
-
     def profile(self, r: int) -> Profile:
         entities, _ = self._row(r)
-        targets = tuple(sorted(str(self.entity_display[e]) for e in entities if self.group[e] == TARGET))
-        domain, origin = self.domain[r], self.origin[r]
-        return Profile(str(self.trial_ids[r]), str(self.domains[domain]) if domain else None,
-                       str(self.modalities[self.modality[r]]) if self.modality[r] else None,
-                       str(self.origins[origin]) if origin else None, targets)
+        targets = tuple(sorted(self.entity_display[e] for e in entities if self.group[e] == TARGET))
+        return Profile(self.trial_ids[r], self.domains[self.domain[r]] or None,
+                       self.modalities[self.modality[r]] or None, self.origins[self.origin[r]] or None, targets)
 
     def shared(self, q: int, c: int) -> list[Shared]:
-        """The entities trials ``q`` and ``c`` share, in the query's order."""
-        q_entities, q_weights = self._row(q)
+        """The entities trials ``q`` and ``c`` share, in column order."""
         c_entities, c_weights = self._row(c)
-        common, qi, ci = np.intersect1d(q_entities, c_entities, assume_unique=True, return_indices=True)
+        theirs = dict(zip(c_entities, c_weights))
         out = []
-        for e, i, j in zip(common, qi, ci):
-            entity = str(self.entity_ids[e])
-            weight = min(float(q_weights[i]), float(c_weights[j]))
-            out.append(Shared(entity, entity.split(":", 1)[0], str(self.entity_display[e]), GROUPS[self.group[e]],
-                              weight, float(self.idf[e]) * weight))
+        for e, wq in zip(*self._row(q)):
+            wc = theirs.get(e)
+            if wc is not None:
+                entity, weight = self.entity_ids[e], min(wq, wc)
+                out.append(Shared(entity, entity.split(":", 1)[0], self.entity_display[e], GROUPS[self.group[e]],
+                                  weight, self.idf[e] * weight))
         return out
+
+    def _factors(self, rule: Any, codes: array, vocabulary: list[str], q: int, weights: Weights) -> list[float]:
+        """The rule's factor for each code, against the query's."""
+        mine = vocabulary[codes[q]] or None
+        return [rule(mine, other or None, weights) for other in vocabulary]
 
     def similar(self, nct_id: str, *, top: int = 10, car_only: bool = False, hub_limit: int = HUB_LIMIT,
                 weights: Weights = DEFAULT) -> list[dict[str, Any]]:
         """Same answer as :func:`graph.similarity.similar_trials` on the graph this index came from."""
         q = self.row_of(nct_id)
-        q_entities, q_weights = self._row(q)
-        q_groups = self.group[q_entities]
-        mass = np.bincount(q_groups, weights=self.idf[q_entities] * q_weights, minlength=len(GROUPS))
-        degree = self.c_indptr[q_entities + 1] - self.c_indptr[q_entities]
-        walked = (q_groups != TIE) | (degree <= hub_limit)
-        parts = [self._column(e) for e in q_entities[walked]]
-        if not parts:
-            return []
-        members = np.concatenate([m for m, _ in parts])
-        candidates = np.unique(members)
-        candidates = candidates[candidates != q]
+        group, idf, c_indptr, c_indices, c_data = self.group, self.idf, self.c_indptr, self.c_indices, self.c_data
+        mass = [0.0] * len(GROUPS)
+        query = list(zip(*self._row(q)))
+        for e, wq in query:
+            mass[group[e]] += idf[e] * wq
+        walked, hubs = [], []
+        for e, wq in query:
+            (walked if group[e] != TIE or c_indptr[e + 1] - c_indptr[e] <= hub_limit else hubs).append((e, wq))
+        # per candidate: credit of each group, best edge weight of each group, shared targets
+        acc: dict[int, list[float]] = {}
+        for e, wq in walked:
+            g, s, t = group[e], c_indptr[e], c_indptr[e + 1]
+            for row, wc in zip(c_indices[s:t], c_data[s:t]):
+                a = acc.get(row)
+                if a is None:
+                    a = acc[row] = [0.0] * 9
+                w = wq if wq < wc else wc
+                a[g] += idf[e] * w
+                if w > a[4 + g]:
+                    a[4 + g] = w
+                if g == TARGET:
+                    a[8] += 1
+        acc.pop(q, None)
         if car_only:
-            candidates = candidates[self.is_car[candidates] == 1]
-        if not len(candidates):
-            return []
-        # per candidate and group: summed credit, best edge weight; shared targets
-        credit = np.zeros((len(candidates), len(GROUPS)))
-        best = np.zeros((len(candidates), len(GROUPS)))
-        n_shared_targets = np.zeros(len(candidates), dtype=np.int32)
-        for e, wq in zip(q_entities, q_weights):
-            rows, wc = self._column(e)
-            found = np.searchsorted(rows, candidates)
-            found = np.minimum(found, len(rows) - 1)
-            hit = rows[found] == candidates
-            weight = np.where(hit, np.minimum(wq, wc[found]), 0.0)
-            g = self.group[e]
-            credit[:, g] += self.idf[e] * weight
-            best[:, g] = np.maximum(best[:, g], weight)
-            if g == TARGET:
-                n_shared_targets += hit
-        n_q_targets = self.n_targets[q]
-        same_set = ((n_shared_targets > 0) & (n_shared_targets == n_q_targets)
-                    & (self.n_targets[candidates] == n_q_targets)).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(mass > 0, credit / np.where(mass > 0, mass, 1.0), 0.0)
-        score = relevance(best[:, PRODUCT], same_set, share[:, TARGET], best[:, DISEASE], share[:, DISEASE],
-                          share[:, TIE], weights)
-        score = score * self._factors(domain_factor, self.domain, self.domains, q, candidates, weights)
-        score = score * self._factors(modality_factor, self.modality, self.modalities, q, candidates, weights)
-        keep = score > 0
-        candidates, score = candidates[keep], score[keep]
-        rounded = np.round(score, ORDER_DIGITS)
-        if len(candidates) > top:  # every candidate tied with the top-th, then ordered by id
-            cut = -np.partition(-rounded, top - 1)[top - 1]
-            keep = rounded >= cut
-            candidates, score, rounded = candidates[keep], score[keep], rounded[keep]
-        order = np.lexsort((self.trial_ids[candidates], -rounded))[:top]
+            acc = {row: a for row, a in acc.items() if self.is_car[row] == 1}
+        for e, wq in hubs:  # hubs count for the candidates, without generating them
+            g, s, t = group[e], c_indptr[e], c_indptr[e + 1]
+            for row, a in acc.items():
+                i = bisect_left(c_indices, row, s, t)
+                if i < t and c_indices[i] == row:
+                    w = min(wq, c_data[i])
+                    a[g] += idf[e] * w
+                    a[4 + g] = max(a[4 + g], w)
+        domains = self._factors(domain_factor, self.domain, self.domains, q, weights)
+        modalities = self._factors(modality_factor, self.modality, self.modalities, q, weights)
+        n_q = self.n_targets[q]
+        def share(a: list[float], g: int) -> float:
+            return a[g] / mass[g] if mass[g] > 0 else 0.0
+
+        scored = []
+        for row, a in acc.items():
+            same_set = 1.0 if a[8] and a[8] == n_q == self.n_targets[row] else 0.0
+            score = (relevance(a[4 + PRODUCT], same_set, share(a, TARGET), a[4 + DISEASE], share(a, DISEASE),
+                               share(a, TIE), weights)
+                     * domains[self.domain[row]] * modalities[self.modality[row]])
+            if score > 0:
+                scored.append((-round(score, ORDER_DIGITS), self.trial_ids[row], row, score))
         me = self.profile(q)
-        out = []
-        for i in order:
-            c = int(candidates[i])
-            out.append(result(str(self.trial_ids[c]), float(score[i]), self.shared(q, c), me, self.profile(c)))
-        return out
-
-    def _factors(self, rule: Any, codes: np.ndarray, vocabulary: np.ndarray, q: int, candidates: np.ndarray,
-                 weights: Weights) -> np.ndarray:
-        """The rule's factor for each candidate, from a table over the (few) codes."""
-        def name(code: int) -> str | None:
-            return str(vocabulary[code]) if code else None
-
-        table = np.array([rule(name(int(codes[q])), name(code), weights) for code in range(len(vocabulary))])
-        return table[codes[candidates]]
+        return [result(nct, score, self.shared(q, row), me, self.profile(row))
+                for _, nct, row, score in heapq.nsmallest(top, scored)]

@@ -65,7 +65,7 @@ def test_index_is_cached_until_the_store_changes(store):
 @pytest.mark.parametrize("hub_limit", [1000, 3])
 def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only, hub_limit):
     """Every trial of the store as a query, through a saved and loaded index; hub_limit 3 takes the hub path."""
-    path = tmp_path / "index.npz"
+    path = tmp_path / "index.idx"
     SimilarityIndex.from_graph(graph).save(path)
     index = SimilarityIndex.load(path)
     queries = [data["label"] for _, data in graph.nodes(data=True) if data["kind"] == "trial"]
