@@ -102,7 +102,7 @@ def test_similar_command(store):
     assert missing.exit_code == 1 and "NCT00000000 is not in the graph" in missing.output
 
 
-def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_or_scipy(store):
+def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_scipy(store):
     """The cache written by the library (through SQLAlchemy) is the one the command finds (through sqlite3)."""
     import subprocess
     import sys
@@ -111,7 +111,7 @@ def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_or_scipy(
     load_index(engine)
     code = ("import sys; from kb.cli import main; sys.argv = ['trialkb', '--db', %r, 'similar', 'NCT06464679', '--json']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'scipy', 'scrapy') if m in sys.modules),"
+            "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy', 'scipy', 'scrapy') if m in sys.modules),"
             " file=sys.stderr)") % url
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)[0]["nct_id"] in KN5501
