@@ -9,6 +9,7 @@ and index otherwise. Checking and loading need no SQLAlchemy or networkx: only a
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import struct
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from kb.readonly import ReadOnlyStore
+
+log = logging.getLogger(__name__)
 
 __all__ = ["cache_path", "load_cached", "rebuild_index", "load_index", "store_fingerprint_of"]
 
@@ -57,14 +60,21 @@ def load_cached(path: Path, fingerprint_now: str) -> SimilarityIndex | None:
 
 
 def rebuild_index(engine: Engine, path: Path, *, relevant_only: bool = False) -> SimilarityIndex:
-    """Build graph and index from the store and cache the index at ``path`` (atomically)."""
+    """Build graph and index from the store and cache the index at ``path`` (atomically).
+
+    A store on read-only media still answers: the index is then used without being cached.
+    """
     from graph.build import build_graph
 
     index = SimilarityIndex.from_graph(build_graph(engine, relevant_only=relevant_only))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.idx")
-    index.save(tmp)
-    tmp.replace(path)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        index.save(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("the similarity index could not be cached at %s (%s): it is rebuilt on every lookup", path, exc)
+        tmp.unlink(missing_ok=True)
     return index
 
 

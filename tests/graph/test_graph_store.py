@@ -116,3 +116,13 @@ def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)[0]["nct_id"] in KN5501
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
+    """Where the cache cannot be written (read-only media; here a path under a file), the index is used uncached."""
+    from graph.cache import rebuild_index
+
+    (tmp_path / "a-file").write_text("")
+    index = rebuild_index(store[1], tmp_path / "a-file" / "kb.db.similarity.idx")
+    assert index.similar("NCT06464679", top=1)[0]["nct_id"] in KN5501
+    assert "could not be cached" in caplog.text and list(tmp_path.iterdir()) == [tmp_path / "a-file"]
