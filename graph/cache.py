@@ -8,6 +8,7 @@ and index otherwise. Checking and loading need no SQLAlchemy or networkx: only a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -74,7 +75,8 @@ def rebuild_index(engine: Engine, path: Path, *, relevant_only: bool = False) ->
         tmp.replace(path)
     except OSError as exc:
         log.warning("the similarity index could not be cached at %s (%s): it is rebuilt on every lookup", path, exc)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return index
 
 
