@@ -32,7 +32,9 @@ def similar(ctx: typer.Context, nct_id: str,
     Example: trialkb similar NCT06464679 --top 10
     """
     from graph.similarity import UnknownTrial
+    from kb.errors import check_nct_id
 
+    nct_id = check_nct_id(nct_id)  # a clear message for what is not an NCT id
     with reader_from(ctx, db) as store:
         index = _index(ctx, db, store)
         try:

@@ -100,6 +100,8 @@ def test_similar_command(store):
     assert "same product KN5501" in table.output
     missing = runner.invoke(app, ["--db", store[0], "similar", "NCT00000000"])
     assert missing.exit_code == 1 and "NCT00000000 is not in the graph" in missing.output
+    bad = runner.invoke(app, ["--db", store[0], "similar", "nct123"])
+    assert bad.exit_code == 1 and "'nct123' is not an NCT id" in bad.output
 
 
 def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_scipy(store):
