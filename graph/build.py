@@ -21,7 +21,6 @@ import orjson
 from sqlalchemy import Engine, select, text
 
 from graph.fingerprint import FINGERPRINT_SQL, fingerprint
-
 from kb import lexicon
 from kb.lexicon import disease_ancestors
 from kb.models import Intervention, Trial, TrialFact, TrialMesh, TrialSponsor
@@ -80,7 +79,7 @@ def _link(graph: nx.Graph, trial: str, kind: str, value: str, relation: str, sou
 
 
 def add_trial(graph: nx.Graph, row: dict[str, Any]) -> str:
-    """Add a trial node and its direct attributes (cell, origin, phases, countries, sponsor)."""
+    """Add a trial node with its domain and modality, and link its cell, origin, phases and countries."""
     node = trial_node(row["nct_id"])
     graph.add_node(node, kind="trial", label=row["nct_id"], title=row.get("brief_title") or "",
                    is_car=row.get("is_car_therapy"), cell=row.get("cell_type"), origin=row.get("origin"),
@@ -138,7 +137,7 @@ def build_graph(engine: Engine, *, relevant_only: bool = False) -> nx.Graph:
     graph = nx.Graph(fingerprint=store_fingerprint(engine))
     t = Trial.__table__.c
     trials = select(t.nct_id, t.brief_title, t.is_car_therapy, t.is_relevant, t.overall_status, t.cell_type,
-                    t.origin, t.phases, t.countries, *(t[c] for c in ("modality", "domain") if c in t))
+                    t.origin, t.phases, t.countries, t.modality, t.domain)
     if relevant_only:
         trials = trials.where(t.is_relevant)
     for row in _rows(engine, trials):
