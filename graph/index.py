@@ -202,12 +202,16 @@ class SimilarityIndex:
             acc = {row: a for row, a in acc.items() if self.is_car[row] == 1}
         for e, wq in hubs:  # hubs count for the candidates, without generating them
             g, s, t = group[e], c_indptr[e], c_indptr[e + 1]
-            for row, a in acc.items():
-                i = bisect_left(c_indices, row, s, t)
-                if i < t and c_indices[i] == row:
-                    w = min(wq, c_data[i])
-                    a[g] += idf[e] * w
-                    a[4 + g] = max(a[4 + g], w)
+            if t - s < len(acc):  # fewer members than candidates: look the members up
+                found = ((acc[row], wc) for row, wc in zip(c_indices[s:t], c_data[s:t]) if row in acc)
+            else:  # look each candidate up among the (sorted) members
+                found = ((a, c_data[i]) for row, a in acc.items()
+                         for i in (bisect_left(c_indices, row, s, t),) if i < t and c_indices[i] == row)
+            for a, wc in found:
+                w = wq if wq < wc else wc
+                a[g] += idf[e] * w
+                if w > a[4 + g]:
+                    a[4 + g] = w
         domains = self._factors(domain_factor, self.domain, self.domains, q, weights)
         modalities = self._factors(modality_factor, self.modality, self.modalities, q, weights)
         n_q = self.n_targets[q]
