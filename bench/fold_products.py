@@ -9,8 +9,10 @@ nct_ids, note. Each row is judged by the evidence it cites, by these rules:
 - any other row is a CAR product (is_car true) with the row's target, cell and origin;
 - descriptive names ('not a product code') and platform names ('platform prefix') are left out,
   and an alias the note says not to match on its own ('match only ...') is dropped.
-Entries already in the lexicon keep their facts; a row adds what they lack (aliases, developer,
-target, cell, origin) and its source. Every entry keeps the row's confidence and sources.
+Curated entries keep their facts; a row adds what they lack (aliases, developer, target, cell,
+origin) and its source. Entries made from rows are marked "researched" and made anew on every
+fold, so folding a newer table again replaces them. A CAR built on BAFF ligand (targets BAFF-R,
+BCMA and TACI) is recorded as BAFF-R, the field's convention.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEXICON = ROOT / "kb" / "lexicon" / "products.json"
 TARGET_NAMES = {"CLDN18.2": "Claudin18.2", "MSLN": "Mesothelin", "citrullinated proteins": "citrullinated protein",
                 "CLL1": "CLL-1", "B7H3": "B7-H3"}
+BAFF_RECEPTORS = {"BAFF-R", "BCMA", "TACI"}
 CELLS = {"T": "T", "NK": "NK", "Treg": "Treg", "gdT": "gdT", "iNKT": "iNKT", "NKT": "iNKT", "macrophage": "macrophage"}
 
 
@@ -42,12 +45,15 @@ def judge(row: dict[str, str]) -> dict | None:
         code, aliases = upper, [a for a in aliases if a != upper]
     is_car = False if note.startswith("NOT a CAR") else (True if row["cell"].strip() else None)
     targets = [TARGET_NAMES.get(t.strip(), t.strip()) for t in row["targets"].split(";") if t.strip()]
+    if BAFF_RECEPTORS <= set(targets):  # a CAR built on BAFF ligand: BAFF-R by the field's convention
+        targets = ["BAFF-R"] + [t for t in targets if t not in BAFF_RECEPTORS]
+        note = f"{note}; BAFF-ligand CAR recorded as BAFF-R (the field's convention)".lstrip("; ")
     return {"code": code, "is_car": is_car, "targets": targets if is_car is not False else [],
             "cell_type": CELLS.get(row["cell"].strip()) if is_car else None,
             "origin": row["origin"].strip() or None if is_car else None,
             "developer": row["developer"].strip() or None, "aliases": aliases,
             "source": f"{row['source'].strip()}" + (f"; note: {note}" if note else ""),
-            "confidence": row["confidence"].strip() or None}
+            "confidence": row["confidence"].strip() or None, "researched": True}
 
 
 def merge(old: dict, new: dict) -> dict:
@@ -79,6 +85,7 @@ def main() -> None:
     except OSError as exc:
         sys.exit(f"cannot read {args.csv}: {exc.strerror}")
     lexicon = json.loads(args.lexicon.read_text())
+    lexicon["products"] = [e for e in lexicon["products"] if not e.get("researched")]  # folded again below
     by_code = {e["code"].upper(): e for e in lexicon["products"]}
     by_alias = {a.upper(): e["code"].upper() for e in lexicon["products"] for a in e["aliases"]}
     added = merged = skipped = 0

@@ -50,6 +50,8 @@ def short_forms(alias: str) -> list[str]:
 
 def _product(entry: dict[str, Any]) -> Product:
     aliases = list(entry["aliases"])
+    if not re.fullmatch(r"[A-Za-z][\w\-.]*\d[\w\-.]*", entry["code"]):  # not found as a code token: as a name
+        aliases.append(entry["code"])
     aliases += [s for a in entry["aliases"] for s in short_forms(a) if s not in (x.lower() for x in aliases)]
     return Product(entry["code"], entry["is_car"], tuple(entry["targets"]), entry["cell_type"], entry["origin"],
                    entry["developer"], tuple(aliases), entry["source"], entry.get("confidence"))

@@ -7,16 +7,16 @@ import re
 from collections.abc import Iterator
 
 from kb.extract.facts import snippet
-from kb.extract.fields import READS, Texts, reads, tier
-from kb.extract.speed import only_with, shortcut
+from kb.extract.fields import Texts, reads, tier
+from kb.extract.speed import Words, only_with, shortcut
 
 DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
 
 def _effector(group: str) -> str:
     """A named group matching an effector-cell abbreviation."""
-    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Treg|T"
-            r"|M(?:onocytes?|acrophages?)?)")
+    return (rf"(?P<{group}>iNKT|NKT|NK|DNT|γ\s?δ\s?T|gdT|(?i:gamma)[\s\-]?(?i:delta)\s?T|Tregs?|T[\s\-]?(?i:regulatory)|T"
+            r"|[Mm](?:onocytes?|acrophages?)|M)")
 
 
 CAR_PHRASE = re.compile(
@@ -31,17 +31,16 @@ CAR_PHRASE = re.compile(
 )
 """A CAR named: 'CAR-T', 'CAR NK', 'cCAR', 'CAAR-T', 'UCART19', 'chimeric antigen receptor', a code
 holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), or a CAR-T INN ('-cabtagene autoleucel')."""
-car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(
-    lambda text: "CAR" in text or "CAAR" in text or "himeric" in text or "HIMERIC" in text or "abtagene" in text
-    or "ABTAGENE" in text, CAR_PHRASE))
+_CAR_CUES = Words(("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"))
+car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(_CAR_CUES.any, CAR_PHRASE))
 """Every CAR phrase holds 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (texts without one are skipped)."""
 
 NEGATION_BEFORE = re.compile(
     r"(?i:\b(?:after|following|prior|previous(?:ly)?|post|failed|no|without|not|resistant to|refractory to)"
     r"\b)[^.;]{0,25}$")
-NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|related|"
-                            r"associated|induced)")
-PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Treg|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
+NEGATION_AFTER = re.compile(r"^[\s\-]*(?i:cells?\W+)?(?i:(?:therapy|treatment|infusion)\W+)?(?i:failure|relapse|refractory|"
+                            r"related|associated|induced)")
+PLAIN_CELLS = re.compile(r"(?<![A-Za-z])(iNKT|NKT|NK|DNT|Tregs?|T|γδ ?T)[\s\-]*(?i:cells?|lymphocytes?)(?![a-z])")
 NOT_GIVEN_CELLS = re.compile(r"^\W*(?i:acute|lympho|leuka?emi|malignan|neoplas|derived|rich|large|prolymph|engager|"
                              r"bispecific|antibod|count|depletion)")
 """After 'T-cell': a disease ('T-cell lymphoma'), an engager or a count, not cells that are given."""
@@ -53,7 +52,7 @@ ENGINEERED_CELLS = re.compile(
 """Cells said to be engineered or to target an antigen ('CD19-targeted iNKT cells', 'T cells
 genetically engineered to ...'): a receptor is implied but not named."""
 TCR = re.compile(r"\bTCR\b|(?<!chimeric )(?i:T[\s\-]cell\s+receptor)(?!\W+\(?CAR)")
-CODE_IN_NAME = re.compile(r"(?<![\w\-])[A-Z][A-Za-z]*[\-]?\d[\w\-]*|(?<![\w\-])[A-Z]{2,}[\-][A-Z0-9]+")
+CODE_IN_NAME = re.compile(r"(?<![\w])[A-Z][A-Za-z]*[\-]?\d[\w\-]*|(?<![\w\-])[A-Z]{2,}[\-][A-Z0-9]+")
 """A product code in the text that names the cells ('SENL101 Autologous T Cell Injection', 'ARC-T Cells')."""
 
 
@@ -64,21 +63,18 @@ def normal_cell(cell: str | None) -> str | None:
     cell = re.sub(r"[\s\-]", "", cell)
     if "γ" in cell or cell.lower().startswith("gamma"):
         return "gdT"
-    if cell.startswith("M"):
+    if cell[0] in "Mm":
         return "macrophage"
+    if cell.startswith("Treg") or cell.lower() == "tregulatory":
+        return "Treg"
     return {"NKT": "iNKT"}.get(cell, cell)
 
 
-def car_mentions(texts: Texts) -> list[tuple[str, str, re.Match]]:
-    """CAR phrases in the fields that describe what a trial tests, negated ones (a prior treatment,
-    a cause) left out; in the outcomes ('CAR expression on T cells') only if those name none."""
-    found: list[tuple[str, str, re.Match]] = []
-    for number in range(len(READS["car"])):
-        if found:
-            break
-        for where, text in tier(texts, "car", number):
-            found += [(where, text, match) for match in car_phrases(text) if not negated(text, match)]
-    return found
+def car_mentions(texts: Texts, number: int = 0) -> list[tuple[str, str, re.Match]]:
+    """CAR phrases in one tier of the fields that describe what a trial tests (tier 1: the outcomes,
+    'CAR expression on T cells'), negated ones (a prior treatment, a cause) left out."""
+    return [(where, text, match) for where, text in tier(texts, "car", number)
+            for match in car_phrases(text) if not negated(text, match)]
 
 
 def negated(text: str, match: re.Match) -> bool:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kb.extract.facts import Facts, snippet
 from kb.extract.fields import Texts, tier
-from kb.extract.speed import CuedPattern, lower_pattern, shortcut
+from kb.extract.speed import CuedAlternation, CuedPattern, Words, matches_from, shortcut
 from kb.lexicon import (CANCER_BY_MESH, CANCER_UMBRELLA, CANCERS, DISEASE_BY_MESH, DISEASES, UMBRELLA, Disease)
 
 DOMAINS = ("immune-mediated", "oncology", "mixed", "other")
@@ -29,47 +29,57 @@ def _cohort_headers_fast(text: str) -> Iterator[re.Match]:
 cohort_headers = shortcut("cohort header", COHORT_HEADER.finditer, _cohort_headers_fast)
 
 
-def _alternation(prefix: str, entries: tuple[Disease, ...], lower: bool = False) -> str:
-    return "|".join(f"(?P<{prefix}{i}>{'|'.join(map(lower_pattern, d.patterns) if lower else d.patterns)})"
-                    for i, d in enumerate(entries))
+def _alternation(prefix: str, entries: tuple[Disease, ...]) -> str:
+    return "|".join(f"(?P<{prefix}{i}>{'|'.join(d.patterns)})" for i, d in enumerate(entries))
 
 
 DISEASES_BY_GROUP = {f"d{i}": d for i, d in enumerate(DISEASES)}
-DISEASE_PHRASE = re.compile(_alternation("d", DISEASES), re.IGNORECASE)
-_DISEASE_PHRASE_LOWER = re.compile(_alternation("d", DISEASES, lower=True))
-DISEASE_ANCHORS = ("lupus", "scler", "myosit", "myopath", "synthetase", "rheumat", "sj", "dry", "sicca", "anca",
-                   "neutrophil", "polyangiitis", "granulomatosis", "myasthenia", "neuromyelitis", "thrombocytop",
-                   "hemoly", "haemoly", "aplastic", "igg4", "iga", "membranous", "glomerul", "nephropath",
-                   "podocyt", "kidney", "pemphig", "phospholipid", "connective", "pediatric", "paediatric",
-                   "juvenile", "nervous", "encephalitis", "demyelinating", "vitiligo", "immun", "b cell", "b-cell",
-                   "necroti", "diabet", "thyroid", "hashimoto", "graves", "pemphig", "epidermolysis", "psoria",
-                   "alopecia", "stiff", "oligodendrocyte", "mog", "nmda", "lambert", "cytopeni", "evans", "red cell",
-                   "red-cell", "neutropeni", "hemophilia", "haemophilia", "thrombotic", "graft", "beh", "arteritis",
-                   "takayasu", "gbm", "goodpasture", "basement", "hepatitis", "biliary", "cholangitis", "crohn",
-                   "colitis", "bowel", "spondyl", "still", "nephrotic", "minimal change", "segmental", "antibody", "vessel",
-                   "liver")
-"""Lower-case fragments of which every disease phrase holds one."""
+DISEASE_PHRASE = re.compile(r"(?<![A-Za-z0-9])(?:" + _alternation("d", DISEASES) + ")", re.IGNORECASE)
+"""A disease phrase starts a word."""
+_DISEASE_CUED = CuedAlternation(r"(?<![a-z0-9])", [(f"d{i}", d.patterns) for i, d in enumerate(DISEASES)])
 
 
-def _disease_phrases_fast(text: str) -> Iterator[re.Match] | tuple[()]:
-    """Texts without an anchor skip the regex; the others are searched lower-cased and
-    case-sensitively (40% faster than ``re.IGNORECASE``, same matches)."""
+def _disease_phrases_fast(text: str) -> Iterator[re.Match]:
+    """Searched lower-cased and case-sensitively (40% faster than ``re.IGNORECASE``), with only the
+    categories whose cue words the text holds (a hundred alternatives tried at every character
+    cost 0.4 ms a title)."""
     lower = text.lower()
-    if not any(anchor in lower for anchor in DISEASE_ANCHORS):
-        return ()
-    return _DISEASE_PHRASE_LOWER.finditer(lower) if len(lower) == len(text) else DISEASE_PHRASE.finditer(text)
+    return _DISEASE_CUED.finditer(lower) if len(lower) == len(text) else DISEASE_PHRASE.finditer(text)
 
 
 disease_phrases = shortcut("disease phrase", DISEASE_PHRASE.finditer, _disease_phrases_fast)
 DISEASE_BY_ABBREVIATION = {a: d for d in DISEASES for a in d.abbreviations}
 
 CANCERS_BY_GROUP = {f"c{i}": c for i, c in enumerate(CANCERS)}
-CANCER_PHRASE = re.compile(r"(?<![A-Za-z])(?:" + _alternation("c", CANCERS) + ")", re.IGNORECASE)
-CANCER_BY_ABBREVIATION = {a: c for c in CANCERS for a in c.abbreviations}
+CANCER_PHRASE = re.compile(r"(?<![A-Za-z0-9])(?:" + _alternation("c", CANCERS) + ")", re.IGNORECASE)
+_CANCER_CUED = CuedAlternation(r"(?<![a-z0-9])", [(f"c{i}", c.patterns) for i, c in enumerate(CANCERS)])
 
-WORD = re.compile(r"[\w\-]+")
-PART = re.compile(r"[^\W_]+")
-"""A hyphenated word's parts ('SLE-ITP' names SLE and ITP)."""
+
+def _cancer_phrases_fast(text: str) -> Iterator[re.Match]:
+    """Like the disease phrases."""
+    lower = text.lower()
+    return _CANCER_CUED.finditer(lower) if len(lower) == len(text) else CANCER_PHRASE.finditer(text)
+
+
+cancer_phrases = shortcut("cancer phrase", CANCER_PHRASE.finditer, _cancer_phrases_fast)
+CANCER_BY_ABBREVIATION = {a: c for c in CANCERS for a in c.abbreviations}
+CANCER_ABBREVIATION = re.compile(r"(?<![\w\-])(" + "|".join(map(re.escape, sorted(CANCER_BY_ABBREVIATION, key=len,
+                                                                                    reverse=True))) + r")(?![\w\-])")
+"""A cancer's abbreviation as a whole hyphenated word ('B-ALL'; not 'GBM' in 'anti-GBM disease')."""
+DISEASE_ABBREVIATION = re.compile(r"(?<![^\W_])(" + "|".join(map(re.escape, sorted(DISEASE_BY_ABBREVIATION, key=len,
+                                                                                   reverse=True))) + r")(?![^\W_])")
+"""A disease's abbreviation as a word or a part of a hyphenated one ('SLE-ITP' names SLE and ITP)."""
+_ABBREVIATION_WORDS = Words([*CANCER_BY_ABBREVIATION, *DISEASE_BY_ABBREVIATION])
+
+
+def _abbreviations_fast(pattern: re.Pattern) -> Callable[[str], Iterator[re.Match]]:
+    return lambda text: matches_from(pattern, text, _ABBREVIATION_WORDS.starts(text))
+
+
+cancer_abbreviations = shortcut("cancer abbreviation", CANCER_ABBREVIATION.finditer,
+                                _abbreviations_fast(CANCER_ABBREVIATION))
+disease_abbreviations = shortcut("disease abbreviation", DISEASE_ABBREVIATION.finditer,
+                                 _abbreviations_fast(DISEASE_ABBREVIATION))
 
 
 def parse_diseases(trial: dict[str, Any], texts: Texts, mesh_terms: dict[str, str],
@@ -108,17 +118,15 @@ def _diseases_in(where: str, text: str, facts: Facts) -> None:
     for match in disease_phrases(text):
         disease = DISEASES_BY_GROUP[match.lastgroup]
         facts.add("disease", disease.key, where, snippet(text, match.start(), match.end()), disease.mesh_id)
-    for match in CANCER_PHRASE.finditer(text):
+    for match in cancer_phrases(text):
         cancer = CANCERS_BY_GROUP[match.lastgroup]
         facts.add("cancer", cancer.key, where, snippet(text, match.start(), match.end()), cancer.mesh_id)
-    for word in WORD.finditer(text):
-        cancer = CANCER_BY_ABBREVIATION.get(word.group(0))
-        if cancer:
-            facts.add("cancer", cancer.key, where, snippet(text, word.start(), word.end()), cancer.mesh_id)
-        for part in (word, *(PART.finditer(text, word.start(), word.end()) if "-" in word.group(0) else ())):
-            disease = DISEASE_BY_ABBREVIATION.get(part.group(0))
-            if disease:
-                facts.add("disease", disease.key, where, snippet(text, part.start(), part.end()), disease.mesh_id)
+    for match in cancer_abbreviations(text):
+        cancer = CANCER_BY_ABBREVIATION[match.group(1)]
+        facts.add("cancer", cancer.key, where, snippet(text, match.start(), match.end()), cancer.mesh_id)
+    for match in disease_abbreviations(text):
+        disease = DISEASE_BY_ABBREVIATION[match.group(1)]
+        facts.add("disease", disease.key, where, snippet(text, match.start(), match.end()), disease.mesh_id)
 
 
 def decide_domain(facts: Facts) -> None:

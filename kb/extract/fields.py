@@ -7,7 +7,6 @@ names diseases only in passing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 Texts = list[tuple[str, str]]
@@ -21,7 +20,8 @@ _LABELS = ("title", "intervention", "arm")
 READS: dict[str, tuple[tuple[str, ...], ...]] = {
     "car": (_WHAT_IS_TESTED + ("keyword",) + _DESCRIPTIONS, ("outcome",)),  # CAR phrases: is_car_therapy, cell
     "plain_cells": (_LABELS,),                                     # unmodified or antigen-targeted cells
-    "target": (_NAMES, _DESCRIPTIONS + ("outcome",)),
+    "target": (_LABELS + ("official_title", "acronym", "keyword"), ("summary",), _DESCRIPTIONS + ("outcome",)),
+    "target_selection": (("title", "official_title", "condition", "summary", "keyword"),),  # 'CD19-positive lymphoma'
     "product": (_NAMES, _DESCRIPTIONS + ("outcome", "condition")),  # tier 2 only for a trial that names a CAR
     "product_code": (_LABELS,),                                    # codes not in the lexicon, by their shape
     "short_code": (_LABELS,),                                      # lexicon codes of 3 characters ('F01')
@@ -33,16 +33,20 @@ READS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def tier(texts: Texts, kind: str, number: int = 0) -> Iterator[tuple[str, str]]:
+_TIERS = {kind: [frozenset(fields) for fields in tiers] for kind, tiers in READS.items()}
+_ALL_TIERS = {kind: frozenset().union(*tiers) for kind, tiers in _TIERS.items()}
+
+
+def tier(texts: Texts, kind: str, number: int = 0) -> list[tuple[str, str]]:
     """The texts of one tier of ``kind``, in the trial's order."""
-    fields = READS[kind][number] if number < len(READS[kind]) else ()
-    return ((where, text) for where, text in texts if where in fields)
+    fields = _TIERS[kind][number] if number < len(_TIERS[kind]) else frozenset()
+    return [(where, text) for where, text in texts if where in fields]
 
 
-def reads(texts: Texts, kind: str) -> Iterator[tuple[str, str]]:
+def reads(texts: Texts, kind: str) -> list[tuple[str, str]]:
     """Every text that ``kind`` may read, all tiers."""
-    fields = {f for fields in READS[kind] for f in fields}
-    return ((where, text) for where, text in texts if where in fields)
+    fields = _ALL_TIERS[kind]
+    return [(where, text) for where, text in texts if where in fields]
 
 
 def trial_texts(trial: dict[str, Any], children: dict[str, list[dict]]) -> Texts:

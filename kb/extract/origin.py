@@ -24,10 +24,12 @@ UNIVERSAL_CAR = re.compile(r"\bU[\s\-]?CAR|\bUCART")
 
 
 def _cued(name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int, lower: bool = True):  # type: ignore[no-untyped-def]
-    """A pattern's first-match finder, tried only near its cues (registered for the shortcut test)."""
+    """A pattern's finder ``(text, lower) -> matches``, tried only near its cues (registered with the
+    plain search for the shortcut test); ``lower``: the pattern reads the lower-cased text."""
     cued = CuedPattern(pattern, cues, reach)
-    prepare = lower_same_offsets if lower else str
-    return shortcut(name, lambda text: pattern.finditer(prepare(text)), lambda text: cued.finditer(prepare(text)))
+    shortcut(name, lambda text: pattern.finditer(lower_same_offsets(text) if lower else text),
+             lambda text: cued.finditer(lower_same_offsets(text) if lower else text))
+    return (lambda text, low: cued.finditer(low)) if lower else (lambda text, low: cued.finditer(text))
 
 
 ORIGIN_PATTERNS = (
@@ -51,8 +53,9 @@ def parse_origin(texts: Texts, facts: Facts) -> None:
         if number and facts.has("origin"):
             return
         for where, text in tier(texts, "origin", number):
+            lower = lower_same_offsets(text)
             for origin, finders in ORIGIN_PATTERNS:
-                matches = [m for finder in finders if (m := next(iter(finder(text)), None))]
+                matches = [m for finder in finders if (m := next(iter(finder(text, lower)), None))]
                 if matches:
                     match = min(matches, key=lambda m: m.start())
                     facts.add("origin", origin, where, snippet(text, match.start(), match.end()))

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+import ahocorasick
+
 
 @dataclass(frozen=True)
 class CuedPattern:
@@ -30,14 +32,35 @@ class CuedPattern:
         cue_text = text if cue_text is None else cue_text
         present = [cue for cue in self.cues if cue in cue_text]  # most texts hold none
         starts = {max(0, at - k) for cue in present for at in occurrences(cue_text, cue) for k in range(self.reach + 1)}
-        end = 0
-        for start in sorted(starts):
-            if start >= end and (match := self.pattern.match(text, start)):
-                end = match.end()
-                yield match
+        return matches_from(self.pattern, text, starts)
 
     def search(self, text: str) -> re.Match | None:
         return next(self.finditer(text), None)
+
+
+def matches_from(pattern: re.Pattern, text: str, starts: Iterable[int]) -> Iterator[re.Match]:
+    """What ``pattern.finditer(text)`` gives when every match begins at one of ``starts``."""
+    end = 0
+    for start in sorted(starts):
+        if start >= end and (match := pattern.match(text, start)):
+            end = match.end()
+            yield match
+
+
+class Words:
+    """Many literal words found in one pass (Aho-Corasick): where they start, or whether any is there."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.automaton = ahocorasick.Automaton()
+        for word in words:
+            self.automaton.add_word(word, len(word))
+        self.automaton.make_automaton()
+
+    def starts(self, text: str) -> set[int]:
+        return {end - length + 1 for end, length in self.automaton.iter(text)}
+
+    def any(self, text: str) -> bool:
+        return next(self.automaton.iter(text), None) is not None
 
 
 def occurrences(text: str, word: str) -> Iterator[int]:
@@ -92,3 +115,104 @@ def shortcut(name: str, plain: Callable[[str], Iterable[re.Match]],
 def only_with(cue: Callable[[str], bool], pattern: re.Pattern) -> Callable[[str], Iterable[re.Match]]:
     """``pattern.finditer``, skipped for texts without a cue."""
     return lambda text: pattern.finditer(text) if cue(text) else ()
+
+
+def mandatory_literal(pattern: str) -> str | None:
+    """The longest run of plain characters that every match of ``pattern`` holds (lower-cased), or
+    None: escapes, classes, groups and optional characters break runs; a top-level '|' gives None.
+
+    >>> mandatory_literal(r"lupus\\W+er[a-z]*th[a-z]*"), mandatory_literal(r"tumou?rs?(?!\\W+necrosis)")
+    ('lupus', 'tumo')
+    """
+    runs, run, i = [], "", 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            runs.append(run)
+            run, i = "", i + 2
+        elif c in "[(":
+            runs.append(run)
+            run, i = "", _skip_group(pattern, i)
+        elif c in "?*{":
+            runs.append(run[:-1])
+            run, i = "", pattern.index("}", i) + 1 if c == "{" else i + 1
+        elif c == "|":
+            return None
+        elif c in "+^$.":
+            runs.append(run)
+            run, i = "", i + 1
+        else:
+            run, i = run + c, i + 1
+    longest = max([*runs, run], key=len).lower()
+    return longest or None
+
+
+def _skip_group(pattern: str, i: int) -> int:
+    """The index after the class or group that starts at ``i`` and after its quantifier."""
+    if pattern[i] == "[":
+        end = pattern.index("]", i + 2 if pattern[i + 1] == "]" else i + 1)
+    else:
+        depth, end = 0, i
+        while True:
+            if pattern[end] == "\\":
+                end += 2
+                continue
+            depth += {"(": 1, ")": -1}.get(pattern[end], 0)
+            if depth == 0:
+                break
+            end += 1
+    end += 1
+    if end < len(pattern) and pattern[end] in "?*+":
+        end += 1
+    elif end < len(pattern) and pattern[end] == "{":
+        end = pattern.index("}", end) + 1
+    return end
+
+
+class CuedAlternation:
+    """A named-group alternation compiled only from the entries whose cue (a mandatory literal of
+    each of their patterns) the text holds: the same matches as the whole alternation, since an
+    entry without its cue cannot match. Subsets are compiled once.
+
+    ``lower``: the patterns are lower-cased and matched case-sensitively on lower-cased text (the
+    caller passes it); otherwise they are compiled with ``flags`` and matched on the text itself,
+    the cues being looked for in its lower-cased copy.
+    """
+
+    def __init__(self, prefix: str, entries: list[tuple[str, tuple[str, ...]]], suffix: str = "",
+                 flags: int = 0, lower: bool = True, min_cue: int = 3) -> None:
+        self.prefix, self.suffix, self.entries, self.flags, self.lower = prefix, suffix, entries, flags, lower
+        self.always: list[int] = []
+        cues: dict[str, set[int]] = {}
+        for index, (_, patterns) in enumerate(entries):
+            literals = [mandatory_literal(lower_pattern(p)) for p in patterns]
+            if any(lit is None or len(lit) < min_cue for lit in literals):
+                self.always.append(index)
+            for literal in filter(None, literals):
+                cues.setdefault(literal, set()).add(index)
+        self.automaton = ahocorasick.Automaton()
+        for literal, indices in cues.items():
+            self.automaton.add_word(literal, frozenset(indices))
+        self.automaton.make_automaton()
+        self.whole = self._compile(tuple(range(len(entries))))
+
+    def _compile(self, indices: tuple[int, ...]) -> re.Pattern:
+        def patterns(i: int) -> str:
+            return "|".join(map(lower_pattern, self.entries[i][1]) if self.lower else self.entries[i][1])
+        return re.compile(self.prefix + "(?:" + "|".join(f"(?P<{self.entries[i][0]}>{patterns(i)})" for i in indices)
+                          + ")" + self.suffix, self.flags)
+
+    def finditer(self, text: str, cue_text: str | None = None) -> Iterator[re.Match]:
+        present = set(self.always)
+        for _, indices in self.automaton.iter(text if cue_text is None else cue_text):
+            present |= indices
+        return self._subset(tuple(sorted(present))).finditer(text) if present else iter(())
+
+    def _subset(self, indices: tuple[int, ...]) -> re.Pattern:
+        pattern = _SUBSETS.get((id(self), indices))
+        if pattern is None:
+            pattern = _SUBSETS[(id(self), indices)] = self._compile(indices)
+        return pattern
+
+
+_SUBSETS: dict[tuple[int, tuple[int, ...]], re.Pattern] = {}
