@@ -32,7 +32,8 @@ KIND_WEIGHTS: dict[str, float] = {
     "product": 3.0, "target": 2.0, "disease": 1.5, "cell": 1.0, "intervention": 1.0, "mesh": 0.75,
     "origin": 0.5, "sponsor": 0.75, "country": 0.25, "phase": 0.25,
 }
-"""How much sharing an entity of each kind says about two trials, before its IDF."""
+"""How much sharing an entity of each kind says about two trials, before its IDF: weighs entities
+within a rule's share (``graph.similarity``), e.g. a shared intervention name against a shared country."""
 
 ANCESTOR_WEIGHT = 0.5
 VARIANT_WEIGHT = 0.75
