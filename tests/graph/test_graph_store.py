@@ -128,3 +128,35 @@ def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
     index = rebuild_index(store[1], tmp_path / "a-file" / "kb.db.similarity.idx")
     assert index.similar("NCT06464679", top=1)[0]["nct_id"] in KN5501
     assert "could not be cached" in caplog.text and list(tmp_path.iterdir()) == [tmp_path / "a-file"]
+
+
+@pytest.mark.postgres
+def test_similar_on_postgresql_caches_its_index_and_answers_like_sqlite(pg_url, tmp_path, monkeypatch, store):
+    """A team store: the index goes to the user's cache directory; the second lookup loads it."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_sim_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = f"{pg_url}?options=-csearch_path%3D{schema}"
+        engine = open_store(url)
+        import_paths(engine, [CTGOV / "domain", CTGOV / "registry_samples"], workers=0)
+        engine.dispose()
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        runner = CliRunner()
+        first = runner.invoke(app, ["--db", url, "similar", "NCT06464679", "--json"])
+        assert first.exit_code == 0, first.output
+        cached = list((tmp_path / "cache" / "trialkb").glob("similarity-*.idx"))
+        assert len(cached) == 1
+        stamp = cached[0].stat().st_mtime_ns
+        again = runner.invoke(app, ["--db", url, "similar", "NCT06464679", "--json"])
+        assert again.output == first.output and cached[0].stat().st_mtime_ns == stamp  # loaded, not rebuilt
+        on_sqlite = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--json"])
+        assert json.loads(first.output) == json.loads(on_sqlite.output)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
