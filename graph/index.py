@@ -200,6 +200,25 @@ class SimilarityIndex:
         acc.pop(q, None)
         if car_only:
             acc = {row: a for row, a in acc.items() if self.is_car[row] == 1}
+        domains = self._factors(domain_factor, self.domain, self.domains, q, weights)
+        modalities = self._factors(modality_factor, self.modality, self.modalities, q, weights)
+        n_q = self.n_targets[q]
+
+        def score(row: int, a: list[float]) -> float:
+            same_set = 1.0 if a[8] and a[8] == n_q == self.n_targets[row] else 0.0
+            shares = [a[g] / mass[g] if mass[g] > 0 else 0.0 for g in range(len(GROUPS))]
+            return (relevance(a[4 + PRODUCT], same_set, shares[TARGET], a[4 + DISEASE], shares[DISEASE], shares[TIE],
+                              weights) * domains[self.domain[row]] * modalities[self.modality[row]])
+
+        if hubs and len(acc) > top:
+            # Hubs only add tie-breaking credit, at most `bonus` x the factors: a candidate whose score without
+            # them plus that bound stays below the top-th score without them cannot reach the top. Skip it.
+            partial = {row: score(row, a) for row, a in acc.items()}
+            threshold = heapq.nlargest(top, partial.values())[-1] - 10 ** -ORDER_DIGITS
+            bonus = (weights.ties / weights.total * sum(idf[e] * wq for e, wq in hubs) / mass[TIE]
+                     if mass[TIE] > 0 else 0.0)
+            acc = {row: a for row, a in acc.items()
+                   if partial[row] + bonus * domains[self.domain[row]] * modalities[self.modality[row]] >= threshold}
         for e, wq in hubs:  # hubs count for the candidates, without generating them
             g, s, t = group[e], c_indptr[e], c_indptr[e + 1]
             if t - s < len(acc):  # fewer members than candidates: look the members up
@@ -212,20 +231,11 @@ class SimilarityIndex:
                 a[g] += idf[e] * w
                 if w > a[4 + g]:
                     a[4 + g] = w
-        domains = self._factors(domain_factor, self.domain, self.domains, q, weights)
-        modalities = self._factors(modality_factor, self.modality, self.modalities, q, weights)
-        n_q = self.n_targets[q]
-        def share(a: list[float], g: int) -> float:
-            return a[g] / mass[g] if mass[g] > 0 else 0.0
-
         scored = []
         for row, a in acc.items():
-            same_set = 1.0 if a[8] and a[8] == n_q == self.n_targets[row] else 0.0
-            score = (relevance(a[4 + PRODUCT], same_set, share(a, TARGET), a[4 + DISEASE], share(a, DISEASE),
-                               share(a, TIE), weights)
-                     * domains[self.domain[row]] * modalities[self.modality[row]])
-            if score > 0:
-                scored.append((-round(score, ORDER_DIGITS), self.trial_ids[row], row, score))
+            value = score(row, a)
+            if value > 0:
+                scored.append((-round(value, ORDER_DIGITS), self.trial_ids[row], row, value))
         me = self.profile(q)
-        return [result(nct, score, self.shared(q, row), me, self.profile(row))
-                for _, nct, row, score in heapq.nsmallest(top, scored)]
+        return [result(nct, value, self.shared(q, row), me, self.profile(row))
+                for _, nct, row, value in heapq.nsmallest(top, scored)]

@@ -168,3 +168,13 @@ def test_hubs_count_but_do_not_generate_candidates():
     assert scores(graph, Q) == {A: round(2.5 / TOTAL, 4), B: round(0.5 / TOTAL, 4)}
     index = SimilarityIndex.from_graph(graph)
     assert index.similar(Q, hub_limit=2) == similar_trials(graph, Q, hub_limit=2)
+
+
+def test_a_hub_that_breaks_the_tie_is_counted_for_the_top():
+    """top=1 with China a hub (limit 1): the fast scorer must not skip C, whose only lead is the hub's credit."""
+    graph = small_graph({Q: {"countries": ["China"]}, A: {}, B: {}, C: {"countries": ["China"]}},
+                        [(n, "target", "CD19") for n in (Q, A, B, C)])
+    index = SimilarityIndex.from_graph(graph)
+    assert [r["nct_id"] for r in similar_trials(graph, Q, top=1, hub_limit=1)] == [C]
+    assert index.similar(Q, top=1, hub_limit=1) == similar_trials(graph, Q, top=1, hub_limit=1)
+    assert index.similar(Q, top=2, hub_limit=1) == similar_trials(graph, Q, top=2, hub_limit=1)
