@@ -18,26 +18,31 @@ from typing import Any
 
 import networkx as nx
 import orjson
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select, text
 
+from graph.fingerprint import FINGERPRINT_SQL, fingerprint
+from kb import lexicon
 from kb.lexicon import disease_ancestors
 from kb.models import Intervention, Trial, TrialFact, TrialMesh, TrialSponsor
 
-__all__ = ["GRAPH_VERSION", "KIND_WEIGHTS", "ANCESTOR_WEIGHT", "build_graph", "add_trial", "add_fact", "finalize", "store_fingerprint",
-           "trial_node", "entity_node"]
+__all__ = ["KIND_WEIGHTS", "ANCESTOR_WEIGHT", "UMBRELLAS", "build_graph", "add_trial", "add_fact", "finalize",
+           "store_fingerprint", "trial_node", "entity_node", "group_of"]
 
 KIND_WEIGHTS: dict[str, float] = {
     "product": 3.0, "target": 2.0, "disease": 1.5, "cell": 1.0, "intervention": 1.0, "mesh": 0.75,
     "origin": 0.5, "sponsor": 0.75, "country": 0.25, "phase": 0.25,
 }
-"""How much sharing an entity of each kind says about two trials, before its IDF."""
+"""How much sharing an entity of each kind says about two trials, before its IDF: weighs entities
+within a rule's share (``graph.similarity``), e.g. a shared intervention name against a shared country."""
 
 ANCESTOR_WEIGHT = 0.5
 VARIANT_WEIGHT = 0.75
 PRODUCT_VARIANT = re.compile(r"^([A-Z]+[\w-]*\d)-[A-Z]{1,2}$")
 UMBRELLA_WEIGHT = 0.25
 FACT_KINDS = {"target": ("target", "targets"), "product": ("product", "tests_product"),
-              "disease": ("disease", "studies_disease")}
+              "disease": ("disease", "studies_disease"), "cancer": ("disease", "studies_cancer")}
+UMBRELLAS = frozenset({"autoimmune", "cancer"})
+"""Disease entities that name a domain, not a disease: they only break ties."""
 GENERIC_INTERVENTIONS = frozenset({"placebo", "standard of care", "best supportive care", "observation"})
 
 
@@ -45,25 +50,41 @@ def trial_node(nct_id: str) -> str:
     return f"trial:{nct_id}"
 
 
+def group_of(kind: str, label: str) -> str:
+    """The ranking rule an entity feeds (``graph.similarity``): product, target, disease, or tie."""
+    if kind in ("product", "target"):
+        return kind
+    return "disease" if kind == "disease" and label not in UMBRELLAS else "tie"
+
+
 def entity_node(kind: str, value: str) -> str:
     return sys.intern(f"{kind}:{value}")
+
+
+def display_name(kind: str, value: str) -> str:
+    """How an explanation names an entity: a disease category by its abbreviation (SLE), else as stored."""
+    disease = lexicon.DISEASES_BY_KEY.get(value) if kind == "disease" else None
+    if disease is None:
+        return value
+    return disease.abbreviations[0] if disease.abbreviations else disease.label
 
 
 def _link(graph: nx.Graph, trial: str, kind: str, value: str, relation: str, source: str,
           weight: float = 1.0) -> None:
     node = entity_node(kind, value)
     if node not in graph:
-        graph.add_node(node, kind=sys.intern(kind), label=value)
+        graph.add_node(node, kind=sys.intern(kind), label=value, display=display_name(kind, value))
     current = graph.get_edge_data(trial, node)
     if current is None or current["weight"] < weight:
         graph.add_edge(trial, node, relation=sys.intern(relation), source=sys.intern(source), weight=weight)
 
 
 def add_trial(graph: nx.Graph, row: dict[str, Any]) -> str:
-    """Add a trial node and its direct attributes (cell, origin, phases, countries, sponsor)."""
+    """Add a trial node with its domain and modality, and link its cell, origin, phases and countries."""
     node = trial_node(row["nct_id"])
     graph.add_node(node, kind="trial", label=row["nct_id"], title=row.get("brief_title") or "",
-                   is_car=row.get("is_car_therapy"), cell=row.get("cell_type"), relevant=bool(row.get("is_relevant")),
+                   is_car=row.get("is_car_therapy"), cell=row.get("cell_type"), origin=row.get("origin"),
+                   modality=row.get("modality"), domain=row.get("domain"), relevant=bool(row.get("is_relevant")),
                    status=row.get("overall_status"))
     if row.get("cell_type"):
         _link(graph, node, "cell", row["cell_type"], "uses_cell", "extraction")
@@ -94,7 +115,7 @@ def add_fact(graph: nx.Graph, nct_id: str, kind: str, value: str, where: str) ->
     variant = PRODUCT_VARIANT.match(value) if kind == "product" else None
     if variant:  # KN5601-K is a variant of KN5601: trials of either share the base product
         _link(graph, node, "product", variant.group(1), relation, f"variant {value}", VARIANT_WEIGHT)
-    if kind == "disease":
+    if kind == "disease":  # cancers have no hierarchy here: they sit under no immune umbrella
         for depth, ancestor in enumerate(disease_ancestors(value)):
             weight = UMBRELLA_WEIGHT if ancestor == "autoimmune" else ANCESTOR_WEIGHT ** (depth + 1)
             _link(graph, node, "disease", ancestor, "studies_disease", f"broader than {value}", weight)
@@ -106,15 +127,10 @@ def _rows(engine: Engine, statement, size: int = 50_000) -> Iterable[Any]:  # ty
         yield from result
 
 
-GRAPH_VERSION = 3
-"""Bump when the graph's make-up changes, so cached graphs are rebuilt."""
-
-
 def store_fingerprint(engine: Engine) -> str:
     """Changes whenever a trial is added or changed (count and newest update), or the graph code."""
     with engine.connect() as conn:
-        count, newest = conn.execute(select(func.count(), func.max(Trial.updated_at))).one()
-    return f"v{GRAPH_VERSION}:{count}:{newest}"
+        return fingerprint(*conn.execute(text(FINGERPRINT_SQL)).one())
 
 
 def build_graph(engine: Engine, *, relevant_only: bool = False) -> nx.Graph:
@@ -122,7 +138,7 @@ def build_graph(engine: Engine, *, relevant_only: bool = False) -> nx.Graph:
     graph = nx.Graph(fingerprint=store_fingerprint(engine))
     t = Trial.__table__.c
     trials = select(t.nct_id, t.brief_title, t.is_car_therapy, t.is_relevant, t.overall_status, t.cell_type,
-                    t.origin, t.phases, t.countries)
+                    t.origin, t.phases, t.countries, t.modality, t.domain)
     if relevant_only:
         trials = trials.where(t.is_relevant)
     for row in _rows(engine, trials):
@@ -151,13 +167,13 @@ def build_graph(engine: Engine, *, relevant_only: bool = False) -> nx.Graph:
 
 
 def finalize(graph: nx.Graph) -> None:
-    """Store each entity's IDF weight and each trial's self-score (the similarity's denominator)."""
+    """Store each entity's IDF weight and ranking group, and each trial's number of targets."""
     trials = sum(1 for _, kind in graph.nodes(data="kind") if kind == "trial")
     graph.graph["trials"] = trials
     for node, data in graph.nodes(data=True):
         if data["kind"] != "trial":
             data["idf"] = KIND_WEIGHTS.get(data["kind"], 0.5) * math.log((1 + trials) / graph.degree(node))
+            data["group"] = group_of(data["kind"], data["label"])
     for node, data in graph.nodes(data=True):
         if data["kind"] == "trial":
-            data["self_score"] = sum(graph.nodes[e]["idf"] * w for e, w in
-                               ((e, a["weight"]) for e, a in graph[node].items()))
+            data["targets"] = sum(1 for e in graph[node] if graph.nodes[e]["kind"] == "target")

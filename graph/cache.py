@@ -2,50 +2,90 @@
 
 The index (``graph.index.SimilarityIndex``, derived from the networkx graph) is saved next to a
 SQLite store, or under ``~/.cache/trialkb`` for a server database, with the store's fingerprint
-(graph version, trial count, newest update). A lookup loads it when the fingerprint still
-matches and rebuilds graph and index otherwise.
+(``graph.fingerprint``). A lookup loads it when the fingerprint still matches and rebuilds graph
+and index otherwise. Checking and loading need no SQLAlchemy or networkx: only a rebuild does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
-import zipfile
+import re
+import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from graph.build import build_graph, store_fingerprint
+from graph.fingerprint import FINGERPRINT_SQL, fingerprint
 from graph.index import SimilarityIndex
 
-__all__ = ["cache_path", "load_index"]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kb.readonly import ReadOnlyStore
+
+log = logging.getLogger(__name__)
+
+__all__ = ["cache_path", "load_cached", "rebuild_index", "load_index", "store_fingerprint_of"]
 
 
-def cache_path(engine: Engine, relevant_only: bool = False) -> Path:
-    """Where the index of this store is cached."""
+def cache_path(url: str, relevant_only: bool = False) -> Path:
+    """Where the index of the store at ``url`` (a normalized store URL) is cached."""
     suffix = ".relevant" if relevant_only else ""
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database and database != ":memory:":
-        return Path(database).with_name(Path(database).name + f".similarity{suffix}.npz")
+    if url.startswith("sqlite"):
+        database = url.split("://", 1)[1][1:].split("?", 1)[0]
+        if database and database != ":memory:":
+            return Path(database).with_name(Path(database).name + f".similarity{suffix}.idx")
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trialkb"
-    key = hashlib.sha1(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
-    return base / f"similarity-{key}{suffix}.npz"
+    without_password = re.sub(r"^([^:/]+://[^:/@]+):[^@]*@", r"\1@", url)
+    key = hashlib.sha1(without_password.encode()).hexdigest()[:12]
+    return base / f"similarity-{key}{suffix}.idx"
+
+
+def store_fingerprint_of(store: ReadOnlyStore) -> str:
+    """The fingerprint of a store opened read-only (``kb.readonly``)."""
+    _, rows = store.query(FINGERPRINT_SQL)
+    return fingerprint(*rows[0])
+
+
+def load_cached(path: Path, fingerprint_now: str) -> SimilarityIndex | None:
+    """The cached index at ``path`` if it was made from the store as it is now, else None."""
+    if not path.exists():
+        return None
+    try:
+        index = SimilarityIndex.load(path)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None  # unreadable or of an older layout: rebuild it
+    return index if index.fingerprint == fingerprint_now else None
+
+
+def rebuild_index(engine: Engine, path: Path, *, relevant_only: bool = False) -> SimilarityIndex:
+    """Build graph and index from the store and cache the index at ``path`` (atomically).
+
+    A store on read-only media still answers: the index is then used without being cached.
+    """
+    from graph.build import build_graph
+
+    index = SimilarityIndex.from_graph(build_graph(engine, relevant_only=relevant_only))
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        index.save(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("the similarity index could not be cached at %s (%s): it is rebuilt on every lookup", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return index
 
 
 def load_index(engine: Engine, *, relevant_only: bool = False) -> tuple[SimilarityIndex, bool]:
     """(index, rebuilt): the cached index if the store has not changed, else a new one."""
-    path = cache_path(engine, relevant_only)
-    fingerprint = store_fingerprint(engine)
-    if path.exists():
-        try:
-            index = SimilarityIndex.load(path)
-            if index.fingerprint == fingerprint:
-                return index, False
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            pass  # unreadable cache: rebuild it
-    index = SimilarityIndex.from_graph(build_graph(engine, relevant_only=relevant_only))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    index.save(tmp)
-    tmp.replace(path)
-    return index, True
+    from graph.build import store_fingerprint
+
+    path = cache_path(engine.url.render_as_string(hide_password=False), relevant_only)
+    index = load_cached(path, store_fingerprint(engine))
+    if index is not None:
+        return index, False
+    return rebuild_index(engine, path, relevant_only=relevant_only), True

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from kb.cli.common import DbOption, at_least, console, engine_from, fail
-from kb.errors import BadArgument, check_nct_id
+from kb.cli.common import DbOption, at_least, console, engine_from, fail, reader_from, store_url
+from kb.errors import BadArgument
+
+if TYPE_CHECKING:
+    from graph.index import SimilarityIndex
+    from kb.readonly import ReadOnlyStore
 
 graph_app = typer.Typer(help="The trial graph.", no_args_is_help=True)
 
@@ -19,43 +23,50 @@ def similar(ctx: typer.Context, nct_id: str,
             car_only: Annotated[bool, typer.Option("--car-only", help="Only CAR cell therapies")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
             db: DbOption = None) -> None:
-    """Trials most like NCTID, best first, with the shared entities that explain each score.
+    """Trials most like NCTID, best first, each with what it shares and what differs.
 
-    The graph and its similarity index are built once per store change and reused (cached
+    Same product first, then the same target set in the same disease, then the same target or
+    disease, within the same domain and modality; sponsor, country, phase and intervention names
+    only break ties. The similarity index is built once per store change and reused (cached
     beside the store).
 
     Example: trialkb similar NCT06464679 --top 10
     """
-    from rich.table import Table
-    from sqlalchemy import select
-
-    from graph.cache import load_index
     from graph.similarity import UnknownTrial
-    from kb.models import Trial
+    from kb.errors import check_nct_id
 
-    nct_id = check_nct_id(nct_id)
-    engine = engine_from(ctx, db, readonly=True)
-    index, _ = load_index(engine)
-    try:
-        results = index.similar(nct_id, top=top, car_only=car_only)
-    except UnknownTrial as exc:
-        fail(str(exc))
-        return
-    if as_json:
-        typer.echo(json.dumps([{"nct_id": r["nct_id"], "score": r["score"],
-                                "shared": [s["entity"] for s in r["shared"]], **({"note": r["note"]} if "note" in r else {})}
-                               for r in results], indent=2, ensure_ascii=False))
-        return
-    with engine.connect() as conn:
-        titles = dict(conn.execute(select(Trial.nct_id, Trial.brief_title)
-                                   .where(Trial.nct_id.in_([r["nct_id"] for r in results]))).all())
-    table = Table("#", "trial", "score", "title", "why (shared, most telling first)")
+    nct_id = check_nct_id(nct_id)  # a clear message for what is not an NCT id
+    with reader_from(ctx, db) as store:
+        index = _index(ctx, db, store)
+        try:
+            results = index.similar(nct_id, top=top, car_only=car_only)
+        except UnknownTrial as exc:
+            fail(str(exc))
+        if as_json:
+            typer.echo(json.dumps([{"nct_id": r["nct_id"], "score": r["score"],
+                                    "shared": [s["entity"] for s in r["shared"]], "why": r["why"]}
+                                   for r in results], indent=2, ensure_ascii=False))
+            return
+        ids = [r["nct_id"] for r in results]
+        _, rows = store.query(f"SELECT nct_id, brief_title FROM trial WHERE nct_id IN ({', '.join([store.placeholder] * len(ids))})",
+                              ids) if ids else ([], [])
+    from rich.table import Table
+
+    titles = dict(rows)
+    table = Table("#", "trial", "score", "title", "why")
     for rank, r in enumerate(results, 1):
-        why = ", ".join(s["entity"] for s in r["shared"][:6]) + (f" ... (+{len(r['shared']) - 6})" if len(r["shared"]) > 6 else "")
-        if "note" in r:
-            why += f"; {r['note']}"
-        table.add_row(str(rank), r["nct_id"], f"{r['score']:.3f}", (titles.get(r["nct_id"]) or "")[:40], why)
+        table.add_row(str(rank), r["nct_id"], f"{r['score']:.3f}", (titles.get(r["nct_id"]) or "")[:40], r["why"])
     console.print(table)
+
+
+def _index(ctx: typer.Context, db: str | None, store: ReadOnlyStore) -> SimilarityIndex:
+    """The store's cached similarity index, rebuilt (with SQLAlchemy and networkx) only when stale."""
+    from graph.cache import cache_path, load_cached, rebuild_index, store_fingerprint_of
+    from kb.location import default_url, normalize_url
+
+    path = cache_path(normalize_url(store_url(ctx, db) or default_url()))
+    index = load_cached(path, store_fingerprint_of(store))
+    return index if index is not None else rebuild_index(engine_from(ctx, db, readonly=True), path)
 
 
 @graph_app.command("export")

@@ -7,13 +7,15 @@ terminal with rich. The served trial page (``kb.serve``) shows the same data as 
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
+from kb.queries import get_trial, reader_of
+from kb.readonly import ReadOnlyStore
 
-from kb.models import ArmGroup, Intervention, Location, TrialFact
-from kb.queries import get_trial
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["registry_url", "trial_card", "render_card", "FACT_LABELS"]
 
@@ -29,20 +31,27 @@ def registry_url(nct_id: str) -> str:
     return f"https://clinicaltrials.gov/study/{nct_id}"
 
 
-def trial_card(engine: Engine, nct_id: str) -> dict[str, Any]:
-    """``get_trial`` plus ``url``, ``facts`` (with quotes), ``arms``, ``dose_levels`` and ``sites``."""
-    card = get_trial(engine, nct_id)
+def trial_card(store: Engine | ReadOnlyStore, nct_id: str) -> dict[str, Any]:
+    """``get_trial`` plus ``url``, ``facts`` (with quotes), ``arms``, ``dose_levels`` and ``sites``.
+
+    ``store`` is a :class:`ReadOnlyStore` (``trialkb show``: no SQLAlchemy) or an engine.
+    """
+    if not isinstance(store, ReadOnlyStore):
+        with reader_of(store) as reader:
+            return trial_card(reader, nct_id)
+    card = get_trial(store, nct_id)
     nct_id = card["nct_id"]
     order = {kind: i for i, kind in enumerate(FACT_LABELS)}
-    with engine.connect() as conn:
-        facts = conn.execute(select(TrialFact.kind, TrialFact.value, TrialFact.field, TrialFact.evidence)
-                             .where(TrialFact.nct_id == nct_id)).all()
-        arms = conn.execute(select(ArmGroup.label, ArmGroup.type, ArmGroup.description)
-                            .where(ArmGroup.nct_id == nct_id).order_by(ArmGroup.position)).all()
-        interventions = conn.execute(select(Intervention.name, Intervention.description, Intervention.arm_labels)
-                                     .where(Intervention.nct_id == nct_id).order_by(Intervention.position)).all()
-        sites = conn.execute(select(Location.country, func.count()).where(Location.nct_id == nct_id)
-                             .group_by(Location.country).order_by(func.count().desc(), Location.country)).all()
+    p = store.placeholder
+    _, facts = store.query(f"SELECT kind, value, field, evidence FROM trial_fact WHERE nct_id = {p}", (nct_id,))
+    _, arms = store.query(f"SELECT label, type, description FROM arm_group WHERE nct_id = {p} ORDER BY position",
+                          (nct_id,))
+    _, interventions = store.query(f"SELECT name, description, arm_labels FROM intervention WHERE nct_id = {p} "
+                                   f"ORDER BY position", (nct_id,))
+    interventions = [(name, description, json.loads(labels) if isinstance(labels, str) else labels)
+                     for name, description, labels in interventions]  # JSON text on SQLite
+    _, sites = store.query(f"SELECT country, COUNT(*) AS n FROM location WHERE nct_id = {p} "
+                           f"GROUP BY country ORDER BY n DESC, country", (nct_id,))
     card["url"] = registry_url(nct_id)
     card["facts"] = [{"kind": k, "value": v, "field": f, "evidence": e}
                      for k, v, f, e in sorted(facts, key=lambda r: (order.get(r[0], len(order)), r[0], r[1], r[2]))]

@@ -1,14 +1,19 @@
-"""Reading the store: one trial as a dict, its history, and read-only SQL."""
+"""Reading the store: one trial as a dict, its history, and read-only SQL.
+
+Light to import (no SQLAlchemy at module level): ``trialkb show`` reads a trial over the plain
+DB-API connection of :mod:`kb.readonly`; library callers may pass an engine instead.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Engine, select
+import json
+from typing import TYPE_CHECKING, Any
 
 from kb.errors import NotFound, ReadOnlyViolation, check_nct_id
-from kb.models import Intervention, Trial, TrialCondition, TrialFact, TrialVersion
 from kb.readonly import ReadOnlyStore, connect_sqlite_readonly, run_sql
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "phases", "study_type",
                "enrollment_count", "enrollment_type", "start_date", "start_date_type",
@@ -17,36 +22,68 @@ SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "
                "modality", "domain", "products", "armoring", "lymphodepletion", "sponsor", "sponsor_class", "countries",
                "site_count", "has_results", "is_relevant", "warnings")
 RENAMED = {"brief_title": "title", "overall_status": "status"}
+JSON_FIELDS = frozenset({"phases", "disease_categories", "targets", "products", "armoring", "lymphodepletion",
+                         "countries", "warnings"})
+BOOL_FIELDS = frozenset({"is_car_therapy", "has_results", "is_relevant"})
+"""Columns of ``trial`` among SHOW_FIELDS that SQLite holds as JSON text or 0/1 (a test checks them against kb.models)."""
 
 
 __all__ = ["NotFound", "ReadOnlyViolation", "get_history", "get_trial", "run_readonly_sql"]
 
 
-def get_trial(engine: Engine, nct_id: str) -> dict[str, Any]:
-    """A trial as ``show --json`` prints it, with the evidence behind each fact."""
+def get_trial(store: Engine | ReadOnlyStore, nct_id: str) -> dict[str, Any]:
+    """A trial as ``show --json`` prints it, with the evidence behind each fact.
+
+    ``store`` is a :class:`ReadOnlyStore` (what ``trialkb show`` opens, without SQLAlchemy) or an
+    engine, from which a read-only connection is made.
+    """
     nct_id = check_nct_id(nct_id)
-    with engine.connect() as conn:
-        row = conn.execute(select(Trial.__table__).where(Trial.__table__.c.nct_id == nct_id)).mappings().first()
-        if row is None:
-            raise NotFound(f"{nct_id} is not in the store (import or crawl it first)")
-        conditions = conn.execute(select(TrialCondition.name).where(TrialCondition.nct_id == nct_id)
-                                  .order_by(TrialCondition.position)).scalars().all()
-        interventions = conn.execute(select(Intervention.type, Intervention.name).where(
-            Intervention.nct_id == nct_id).order_by(Intervention.position)).all()
-        facts = conn.execute(select(TrialFact.kind, TrialFact.value, TrialFact.field, TrialFact.evidence)
-                             .where(TrialFact.nct_id == nct_id)).all()
-    out = {RENAMED.get(k, k): row[k] for k in SHOW_FIELDS}
-    out["conditions"] = list(conditions)
+    if not isinstance(store, ReadOnlyStore):
+        with reader_of(store) as reader:
+            return get_trial(reader, nct_id)
+    p = store.placeholder
+    columns, rows = store.query(f"SELECT {', '.join(SHOW_FIELDS)} FROM trial WHERE nct_id = {p}", (nct_id,))
+    if not rows:
+        raise NotFound(f"{nct_id} is not in the store (import or crawl it first)")
+    _, conditions = store.query(f"SELECT name FROM trial_condition WHERE nct_id = {p} ORDER BY position", (nct_id,))
+    _, interventions = store.query(f"SELECT type, name FROM intervention WHERE nct_id = {p} ORDER BY position",
+                                   (nct_id,))
+    _, facts = store.query(f"SELECT kind, value, field FROM trial_fact WHERE nct_id = {p}", (nct_id,))
+    out = {RENAMED.get(k, k): _value(store.dialect, k, v) for k, v in zip(columns, rows[0])}
+    out["conditions"] = [name for (name,) in conditions]
     out["interventions"] = [{"type": t, "name": n} for t, n in interventions]
     evidence: dict[str, dict[str, list[str]]] = {}
-    for kind, value, where, _ in facts:
+    for kind, value, where in facts:
         evidence.setdefault(kind, {}).setdefault(value, []).append(where)
     out["evidence"] = evidence
     return out
 
 
+def _value(dialect: str, column: str, value: Any) -> Any:
+    """A column's value as SQLAlchemy would give it: JSON decoded, booleans as bool."""
+    if value is None or dialect != "sqlite":
+        return value
+    if column in JSON_FIELDS:
+        return json.loads(value)
+    return bool(value) if column in BOOL_FIELDS else value
+
+
+def reader_of(engine: Engine) -> ReadOnlyStore:
+    """A read-only DB-API connection to the engine's store."""
+    if engine.dialect.name == "sqlite":
+        from pathlib import Path
+
+        return ReadOnlyStore("sqlite", connect_sqlite_readonly(Path(engine.url.database)), engine.url.database)
+    raw = engine.raw_connection()  # a connection of the engine's own (its search path), closed afterwards
+    return ReadOnlyStore("postgresql", raw.driver_connection, "store", _release=raw.invalidate)
+
+
 def get_history(engine: Engine, nct_id: str) -> dict[str, Any]:
     """When a trial was first seen and every recorded change, oldest first."""
+    from sqlalchemy import select
+
+    from kb.models import Trial, TrialVersion
+
     nct_id = check_nct_id(nct_id)
     with engine.connect() as conn:
         trial = conn.execute(select(Trial.first_seen_at, Trial.updated_at).where(Trial.nct_id == nct_id)).first()
@@ -69,12 +106,5 @@ def run_readonly_sql(store: Engine | ReadOnlyStore, statement: str,
     """
     if isinstance(store, ReadOnlyStore):
         return run_sql(store, statement, limit)
-    if store.dialect.name == "sqlite":
-        from pathlib import Path
-
-        reader = ReadOnlyStore("sqlite", connect_sqlite_readonly(Path(store.url.database)), store.url.database)
-    else:  # a connection of the engine's own (its search path), closed afterwards
-        raw = store.raw_connection()
-        reader = ReadOnlyStore("postgresql", raw.driver_connection, "store", _release=raw.invalidate)
-    with reader:
+    with reader_of(store) as reader:
         return run_sql(reader, statement, limit)

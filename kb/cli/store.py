@@ -65,7 +65,8 @@ def show(ctx: typer.Context, nct_id: str,
     from kb.queries import NotFound
 
     try:
-        card = trial_card(engine_from(ctx, db, readonly=True), nct_id)
+        with reader_from(ctx, db) as store:  # a plain read-only connection: no SQLAlchemy for a lookup
+            card = trial_card(store, nct_id)
     except NotFound as exc:
         fail(str(exc))
         return

@@ -64,13 +64,17 @@ def test_index_is_cached_until_the_store_changes(tmp_path):
 
 
 @pytest.mark.parametrize("car_only", [False, True])
-def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only):
-    path = tmp_path / "index.npz"
+@pytest.mark.parametrize("hub_limit", [1000, 3])
+def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only, hub_limit):
+    """Every trial of the store as a query, through a saved and loaded index; hub_limit 3 takes the hub path."""
+    path = tmp_path / "index.idx"
     SimilarityIndex.from_graph(graph).save(path)
     index = SimilarityIndex.load(path)
-    for nct_id in ("NCT06464679", "NCT06518668", "NCT04872257", "NCT04267848", "NCT07389499"):
-        assert index.similar(nct_id, top=10, car_only=car_only) == similar_trials(graph, nct_id, top=10,
-                                                                                  car_only=car_only)
+    queries = [data["label"] for _, data in graph.nodes(data=True) if data["kind"] == "trial"]
+    assert len(queries) == 54
+    for nct_id in queries:
+        assert index.similar(nct_id, top=10, car_only=car_only, hub_limit=hub_limit) == similar_trials(
+            graph, nct_id, top=10, car_only=car_only, hub_limit=hub_limit)
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])
@@ -91,9 +95,70 @@ def test_similar_command(store):
     result = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [set(r) for r in rows] == [{"nct_id", "score", "shared"}] * 3
+    assert [set(r) for r in rows] == [{"nct_id", "score", "shared", "why"}] * 3
     assert rows[0]["nct_id"] in KN5501 and "product:KN5501" in rows[0]["shared"]
+    assert rows[0]["why"].startswith("same product KN5501, same target CD19")
     table = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3"])
-    assert "product:KN5501" in table.output
+    assert "same product KN5501" in table.output
     missing = runner.invoke(app, ["--db", store[0], "similar", "NCT00000000"])
     assert missing.exit_code == 1 and "NCT00000000 is not in the graph" in missing.output
+    bad = runner.invoke(app, ["--db", store[0], "similar", "nct123"])
+    assert bad.exit_code == 1 and "'nct123' is not an NCT id" in bad.output
+
+
+def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_scipy(store):
+    """The cache written by the library (through SQLAlchemy) is the one the command finds (through sqlite3)."""
+    import subprocess
+    import sys
+
+    url, engine = store
+    load_index(engine)
+    code = ("import sys; from kb.cli import main; sys.argv = ['trialkb', '--db', %r, 'similar', 'NCT06464679', '--json']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy', 'scipy', 'scrapy') if m in sys.modules),"
+            " file=sys.stderr)") % url
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)[0]["nct_id"] in KN5501
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
+    """Where the cache cannot be written (read-only media; here a path under a file), the index is used uncached."""
+    from graph.cache import rebuild_index
+
+    (tmp_path / "a-file").write_text("")
+    index = rebuild_index(store[1], tmp_path / "a-file" / "kb.db.similarity.idx")
+    assert index.similar("NCT06464679", top=1)[0]["nct_id"] in KN5501
+    assert "could not be cached" in caplog.text and list(tmp_path.iterdir()) == [tmp_path / "a-file"]
+
+
+@pytest.mark.postgres
+def test_similar_on_postgresql_caches_its_index_and_answers_like_sqlite(pg_url, tmp_path, monkeypatch, store):
+    """A team store: the index goes to the user's cache directory; the second lookup loads it."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_sim_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = f"{pg_url}?options=-csearch_path%3D{schema}"
+        engine = open_store(url)
+        import_paths(engine, [CTGOV / "domain", CTGOV / "registry_samples"], workers=0)
+        engine.dispose()
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        runner = CliRunner()
+        first = runner.invoke(app, ["--db", url, "similar", "NCT06464679", "--json"])
+        assert first.exit_code == 0, first.output
+        cached = list((tmp_path / "cache" / "trialkb").glob("similarity-*.idx"))
+        assert len(cached) == 1
+        stamp = cached[0].stat().st_mtime_ns
+        again = runner.invoke(app, ["--db", url, "similar", "NCT06464679", "--json"])
+        assert again.output == first.output and cached[0].stat().st_mtime_ns == stamp  # loaded, not rebuilt
+        on_sqlite = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--json"])
+        assert json.loads(first.output) == json.loads(on_sqlite.output)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
