@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Boolean, select
 
 from kb.importer import import_paths
 from kb.models import Trial
+from kb.card import trial_card
 from kb.queries import BOOL_FIELDS, JSON_FIELDS, RENAMED, SHOW_FIELDS, get_trial
 from kb.readonly import open_readonly
 from tests.conftest import CTGOV
@@ -38,7 +39,7 @@ def test_show_imports_no_sqlalchemy_networkx_or_numpy(sqlite_engine):
     import_paths(sqlite_engine, [CTGOV / "domain" / "NCT06464679.json"], workers=0)
     url = str(sqlite_engine.url)
     with open_readonly(url) as store:
-        expected = get_trial(store, "NCT06464679")
+        expected = trial_card(store, "NCT06464679")  # the trial and its card: arms, facts with quotes, sites
     code = ("import sys, json; from kb.cli import main; sys.argv = ['trialkb', '--db', %r, 'show', 'NCT06464679', '--json']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(json.dumps(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy', 'scrapy', 'scipy')"
