@@ -73,7 +73,8 @@ def reader_of(engine: Engine) -> ReadOnlyStore:
     if engine.dialect.name == "sqlite":
         from pathlib import Path
 
-        return ReadOnlyStore("sqlite", connect_sqlite_readonly(Path(engine.url.database)), engine.url.database)
+        path = engine.url.database.removeprefix("file:")  # an engine on a URI (file:PATH?mode=ro) too
+        return ReadOnlyStore("sqlite", connect_sqlite_readonly(Path(path)), path)
     raw = engine.raw_connection()  # a connection of the engine's own (its search path), closed afterwards
     return ReadOnlyStore("postgresql", raw.driver_connection, "store", _release=raw.invalidate)
 
