@@ -7,7 +7,7 @@ import re
 
 from kb.extract.facts import snippet
 from kb.extract.fields import Texts, reads, tier
-from kb.extract.speed import Words, only_with, shortcut
+from kb.extract.speed import CuedPattern, shortcut
 
 DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
@@ -30,9 +30,10 @@ CAR_PHRASE = re.compile(
 )
 """A CAR named: 'CAR-T', 'CAR NK', 'cCAR', 'CAAR-T', 'UCART19', 'chimeric antigen receptor', a code
 holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), or a CAR-T INN ('-cabtagene autoleucel')."""
-_CAR_CUES = Words(("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"))
-car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(_CAR_CUES.any, CAR_PHRASE))
-"""Every CAR phrase holds 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (texts without one are skipped)."""
+_CAR_CUED = CuedPattern(CAR_PHRASE, ("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"), 20)
+car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, _CAR_CUED.finditer)
+"""Every CAR phrase starts at most 20 characters before 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (a
+code's or an INN's prefix): only those starts are tried."""
 
 BARE_CAR_CONTEXT = re.compile(
     r"(?i:\banti\b|anti-|specific|target|directed|chimeric|vector|transduc|gene|\bcells?\b|lymphocyte|construct|"
