@@ -7,7 +7,7 @@ import re
 
 from kb.extract.facts import snippet
 from kb.extract.fields import Texts, reads, tier
-from kb.extract.speed import Words, only_with, shortcut
+from kb.extract.speed import CuedPattern, shortcut
 
 DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
@@ -25,15 +25,22 @@ CAR_PHRASE = re.compile(
     + r"+(?i:modified|engineered|expressing|transduced|redirected))?(?:" + DASH + r"+" + _effector("cell2")
     + r"(?i:[\s\-]*cells?))?"
     r"|(?<![\w\-])(?P<code>(?:[A-Za-z]{1,6}-?)?CART?(?:-?\d[\w.\-]*|-[A-Z][\w.\-]*))"
-    r"|(?<![A-Za-z])c?CAA?Rs?(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z])(?P<bare>c?CAA?Rs?)(?![A-Za-z0-9])"
     r"|(?P<inn>(?i:\b[a-z]{3,}cabtagene\b)(?P<auto>\s+(?i:autoleucel))?)"
 )
 """A CAR named: 'CAR-T', 'CAR NK', 'cCAR', 'CAAR-T', 'UCART19', 'chimeric antigen receptor', a code
 holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), or a CAR-T INN ('-cabtagene autoleucel')."""
-_CAR_CUES = Words(("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"))
-car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, only_with(_CAR_CUES.any, CAR_PHRASE))
-"""Every CAR phrase holds 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (texts without one are skipped)."""
+_CAR_CUED = CuedPattern(CAR_PHRASE, ("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"), 20)
+car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, _CAR_CUED.finditer)
+"""Every CAR phrase starts at most 20 characters before 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (a
+code's or an INN's prefix): only those starts are tried."""
 
+BARE_CAR_CONTEXT = re.compile(
+    r"(?i:\banti\b|anti-|specific|target|directed|chimeric|vector|transduc|gene|\bcells?\b|lymphocyte|construct|"
+    r"infusion|therap|\bT\b|\bNK\b)|\bCD\d+|BCMA|[A-Z]{2,}\d")
+"""Words near a bare 'CAR' that make it a chimeric antigen receptor ('CD30 CAR for ...', 'anti-CD20-CAR vector')."""
+OTHER_RECEPTOR = re.compile(r"(?i:(?<!chimeric antigen )(?<!chimeric )receptor\W*\(\W*$)")
+"""'... receptor (CAR': another receptor's abbreviation."""
 NEGATION_BEFORE = re.compile(
     r"(?i:\b(?:after|following|prior|previous(?:ly)?|post|failed|no|without|not|resistant to|refractory to)"
     r"\b)[^.;]{0,25}$")
@@ -73,7 +80,18 @@ def car_mentions(texts: Texts, number: int = 0) -> list[tuple[str, str, re.Match
     """CAR phrases in one tier of the fields that describe what a trial tests (tier 1: the outcomes,
     'CAR expression on T cells'), negated ones (a prior treatment, a cause) left out."""
     return [(where, text, match) for where, text in tier(texts, "car", number)
-            for match in car_phrases(text) if not negated(text, match)]
+            for match in car_phrases(text) if not negated(text, match) and not _other_car(text, match)]
+
+
+def _other_car(text: str, match: re.Match) -> bool:
+    """A bare 'CAR' that is not a chimeric antigen receptor: no antigen, cell or construct word near
+    it, or the abbreviation of another receptor ('constitutive androstane receptor (CAR)')."""
+    if not match.group("bare"):
+        return False
+    before, after = text[max(0, match.start() - 40):match.start()], text[match.end():match.end() + 40]
+    if OTHER_RECEPTOR.search(before):
+        return True
+    return not (BARE_CAR_CONTEXT.search(before) or BARE_CAR_CONTEXT.search(after))
 
 
 def negated(text: str, match: re.Match) -> bool:

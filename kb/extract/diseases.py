@@ -72,8 +72,11 @@ DISEASE_ABBREVIATION = re.compile(r"(?<![^\W_])(" + "|".join(map(re.escape, sort
 _ABBREVIATION_WORDS = Words([*CANCER_BY_ABBREVIATION, *DISEASE_BY_ABBREVIATION])
 
 
-def _abbreviations_fast(pattern: re.Pattern) -> Callable[[str], Iterator[re.Match]]:
-    return lambda text: matches_from(pattern, text, _ABBREVIATION_WORDS.starts(text))
+def _abbreviations_fast(pattern: re.Pattern) -> Callable[..., Iterator[re.Match]]:
+    """``pattern.finditer(text)`` tried only where an abbreviation starts (``starts``: computed once
+    for both kinds of abbreviation)."""
+    return lambda text, starts=None: matches_from(pattern, text, _ABBREVIATION_WORDS.starts(text)
+                                                  if starts is None else starts)
 
 
 cancer_abbreviations = shortcut("cancer abbreviation", CANCER_ABBREVIATION.finditer,
@@ -122,10 +125,11 @@ def _diseases_in(where: str, text: str, facts: Facts) -> None:
     for match in cancer_phrases(text):
         cancer = CANCERS_BY_GROUP[match.lastgroup]
         facts.add("cancer", cancer.key, where, snippet(text, match.start(), match.end()), cancer.mesh_id)
-    for match in cancer_abbreviations(text):
+    starts = _ABBREVIATION_WORDS.starts(text)
+    for match in cancer_abbreviations(text, starts):
         cancer = CANCER_BY_ABBREVIATION[match.group(1)]
         facts.add("cancer", cancer.key, where, snippet(text, match.start(), match.end()), cancer.mesh_id)
-    for match in disease_abbreviations(text):
+    for match in disease_abbreviations(text, starts):
         disease = DISEASE_BY_ABBREVIATION[match.group(1)]
         facts.add("disease", disease.key, where, snippet(text, match.start(), match.end()), disease.mesh_id)
 

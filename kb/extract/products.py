@@ -25,14 +25,18 @@ INN = re.compile(r"\b([A-Za-z]{4,}(?:mab|cept))(?:-[a-z]{4})?\b(?:\s+(tesirine|v
 CODE_TOKEN = re.compile(r"(?<![\w\-])[A-Za-z][\w\-.]*\d[\w\-.]*")
 _ALIASES = sorted(PRODUCT_ALIASES, key=len, reverse=True)
 ALIAS = re.compile(r"(?i:\b(" + "|".join(re.escape(a) for a in _ALIASES) + r")\b)")
-_ALIAS_WORDS = Words(_ALIASES)
-_CODE_WORDS = Words(code.lower() for code in PRODUCTS_BY_CODE)
+_NAME_WORDS = Words({*_ALIASES, *(code.lower() for code in PRODUCTS_BY_CODE)})
+"""Every alias and code of the lexicon, lower-cased: one Aho-Corasick pass finds where any starts."""
 
 
-def _aliases_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
-    """``ALIAS.finditer(text)``, tried only where an alias starts in the lower-cased text (hundreds of
-    aliases, one substring test each, cost a millisecond a text)."""
-    return matches_from(ALIAS, text, _ALIAS_WORDS.starts(lower_same_offsets(text) if lower is None else lower))
+def _starts(text: str, starts: set[int] | None) -> set[int]:
+    return _NAME_WORDS.starts(lower_same_offsets(text)) if starts is None else starts
+
+
+def _aliases_fast(text: str, starts: set[int] | None = None) -> Iterator[re.Match]:
+    """``ALIAS.finditer(text)``, tried only where a lexicon name starts (hundreds of aliases, one
+    substring test each, cost a millisecond a text)."""
+    return matches_from(ALIAS, text, _starts(text, starts))
 
 
 def _lexicon_codes_plain(text: str) -> Iterator[re.Match]:
@@ -40,10 +44,10 @@ def _lexicon_codes_plain(text: str) -> Iterator[re.Match]:
     return (m for m in CODE_TOKEN.finditer(text) if m.group(0).rstrip(".-").upper() in PRODUCTS_BY_CODE)
 
 
-def _lexicon_codes_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
-    """The same, tried only where a lexicon code starts (one Aho-Corasick pass)."""
-    starts = _CODE_WORDS.starts(lower_same_offsets(text) if lower is None else lower)
-    return (m for m in matches_from(CODE_TOKEN, text, starts) if m.group(0).rstrip(".-").upper() in PRODUCTS_BY_CODE)
+def _lexicon_codes_fast(text: str, starts: set[int] | None = None) -> Iterator[re.Match]:
+    """The same, tried only where a lexicon name starts."""
+    return (m for m in matches_from(CODE_TOKEN, text, _starts(text, starts))
+            if m.group(0).rstrip(".-").upper() in PRODUCTS_BY_CODE)
 
 
 lexicon_codes = shortcut("lexicon code", _lexicon_codes_plain, _lexicon_codes_fast)
@@ -70,13 +74,13 @@ def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]
 
 def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product]) -> None:
     """Codes and aliases the product lexicon knows."""
-    lower = lower_same_offsets(text)
+    starts = _NAME_WORDS.starts(lower_same_offsets(text))
     found = []
-    for match in lexicon_codes(text, lower):
+    for match in lexicon_codes(text, starts):
         product = PRODUCTS_BY_CODE[match.group(0).rstrip(".-").upper()]
         if len(product.code) > 3 or where in READS["short_code"][0]:
             found.append((product, match))
-    found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in _aliases_fast(text, lower)]
+    found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in aliases_in(text, starts)]
     for product, match in found:
         facts.add("product", product.code, where, snippet(text, match.start(), match.end()))
         if product not in known and not negated(text, match):  # 'after prior tisagenlecleucel' is not tested

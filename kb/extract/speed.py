@@ -211,8 +211,11 @@ class CuedAlternation:
     def _subset(self, indices: tuple[int, ...]) -> re.Pattern:
         pattern = _SUBSETS.get((id(self), indices))
         if pattern is None:
+            if len(_SUBSETS) >= _SUBSETS_MAX:  # a registry's texts name few combinations; bound it anyway
+                _SUBSETS.clear()
             pattern = _SUBSETS[(id(self), indices)] = self._compile(indices)
         return pattern
 
 
 _SUBSETS: dict[tuple[int, tuple[int, ...]], re.Pattern] = {}
+_SUBSETS_MAX = 4096

@@ -130,6 +130,15 @@ def test_engineered_cells_of_unstated_receptor_are_unknown(nct_id, is_car, evide
     assert t["is_car_therapy"] is is_car and t["car_evidence"].startswith(evidence_start)
 
 
+@pytest.mark.parametrize("title,is_car", [
+    ("CD30 CAR for Relapsed CD30+ Lymphoma", True),                      # NCT04083495's title
+    ("Constitutive Androstane Receptor (CAR) Activation by Phenobarbital", False),
+    ("Coxsackie and Adenovirus Receptor (CAR) in Lupus Nephritis", False),
+])
+def test_a_bare_car_is_a_chimeric_antigen_receptor_only_in_its_context(title, is_car):
+    assert minimal(title)["is_car_therapy"] is is_car
+
+
 def test_a_bispecific_after_car_t_is_not_a_car_trial():
     # 'Treatment by a Bispecific CD3xCD20 Antibody for Relapse/Refractory Lymphomas After CAR T-cells Therapy'
     t = trial("NCT04703686")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kb.extract.fields import trial_texts
+from kb.extract.fields import READS, trial_texts
 from kb.extract.speed import SHORTCUTS
 from kb.normalize import RecordError, normalize_study
 from tests.conftest import CTGOV
@@ -60,3 +60,14 @@ def test_shortcut_keeps_matches_in_upper_and_odd_case(shortcut, texts):
         if shortcut.spans(text, fast=False):
             for variant in (text.upper(), text.swapcase()):
                 assert shortcut.spans(variant) == shortcut.spans(variant, fast=False), (shortcut.name, variant[:200])
+
+
+def test_every_field_the_read_table_names_is_a_field_of_the_texts():
+    """A misspelt field in fields.READS would silently read nothing."""
+    produced = {"eligibility_cohort"}
+    for path in [*sorted((CTGOV / "domain").glob("*.json")), *sorted((CTGOV / "registry_samples").glob("NCT*.json"))]:
+        data = json.loads(path.read_text())
+        study = normalize_study(data[0] if isinstance(data, list) else data)
+        produced |= {where for where, _ in trial_texts(study.trial, study.children)}
+    named = {f for tiers in READS.values() for fields in tiers for f in fields}
+    assert named <= produced, named - produced
