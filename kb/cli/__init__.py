@@ -1,27 +1,36 @@
 """The ``trialkb`` command, assembled in one place from its command groups.
 
-Store commands live in :mod:`kb.cli.store`, ``crawl`` in :mod:`crawler.cli`, ``similar`` and
-``graph`` in :mod:`graph.cli`; each group has a ``register(app)`` and imports only
-:mod:`kb.cli.common` from here, so there is no import circle. Domain errors print a clean
-message and exit 1.
+Store commands live in :mod:`kb.cli.store`, analyst commands in :mod:`kb.cli.analyst` and
+:mod:`kb.cli.report`, ``crawl`` in :mod:`crawler.cli`, ``similar`` and ``graph`` in
+:mod:`graph.cli`. Each group has a ``register(app)`` and imports only :mod:`kb.cli.common`; the
+groups are imported when the app is built (first use of ``kb.cli.app`` or :func:`main`), not when
+this package is, so importing any group first works too: there is no import circle. Domain errors
+print a clean message and exit 1.
 """
 
 from __future__ import annotations
 
-import typer
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from crawler import cli as crawler_cli
-from graph import cli as graph_cli
-from kb.cli import analyst as analyst_cli
-from kb.cli import report as report_cli
-from kb.cli import store as store_cli
-from kb.cli.common import CleanErrors, main_options
+if TYPE_CHECKING:
+    import typer
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_app", "main"]
 
 
+@cache
 def build_app() -> typer.Typer:
-    """The trialkb app with every command group registered."""
+    """The trialkb app with every command group registered (built once)."""
+    import typer
+
+    from crawler import cli as crawler_cli
+    from graph import cli as graph_cli
+    from kb.cli import analyst as analyst_cli
+    from kb.cli import report as report_cli
+    from kb.cli import store as store_cli
+    from kb.cli.common import CleanErrors, main_options
+
     app = typer.Typer(help="Knowledge base of CAR cell-therapy trials in autoimmune disease.",
                       no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                       cls=CleanErrors, rich_markup_mode=None)  # plain help: rich's layout costs 0.1 s a call
@@ -31,9 +40,13 @@ def build_app() -> typer.Typer:
     return app
 
 
-app = build_app()
+def __getattr__(name: str) -> Any:
+    """``kb.cli.app``: the app, built on first use."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    build_app()()

@@ -40,7 +40,7 @@ def find(ctx: typer.Context,
                       modality=modality or [], status=status or [], phase=phase or [], country=country or [],
                       sponsor=sponsor or [], started_after=started_after, relevant_only=relevant)
     try:
-        columns, rows = find_trials(engine_from(ctx, db), filters, limit)
+        columns, rows = find_trials(engine_from(ctx, db, readonly=True), filters, limit)
     except FindError as exc:
         fail(str(exc))
         return

@@ -40,7 +40,7 @@ def report(ctx: typer.Context,
     from kb.report import write_report
 
     moment = _since(since)
-    engine = engine_from(ctx, db)
+    engine = engine_from(ctx, db, readonly=True)
     if out.is_dir():
         fail(f"{out} is a directory: give a file name, e.g. {out / 'trialkb-report.html'}")
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def changes(ctx: typer.Context,
         fail(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     moment = _since(since)
     assert moment is not None
-    digest = collect_changes(engine_from(ctx, db), moment, relevant_only=not all_trials)
+    digest = collect_changes(engine_from(ctx, db, readonly=True), moment, relevant_only=not all_trials)
     typer.echo(render(digest, fmt), nl=False)
 
 

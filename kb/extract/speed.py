@@ -83,12 +83,6 @@ def lower_pattern(pattern: str) -> str:
     return re.sub(r"(?<!\\)[A-Z]", lambda m: m.group(0).lower(), pattern)
 
 
-def any_cue(cues: Iterable[str]) -> Callable[[str], bool]:
-    """A test of whether a text holds one of ``cues``."""
-    cues = tuple(cues)
-    return lambda text: any(cue in text for cue in cues)
-
-
 @dataclass(frozen=True)
 class Shortcut:
     """A fast way to find a pattern's matches and the plain way it stands for; both give

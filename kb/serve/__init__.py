@@ -88,12 +88,12 @@ def copy_store(url: str, path: Path, say: Callable[[str], None]) -> Path:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from kb.db import make_engine
+    from kb.db import readonly_engine
     from kb.serve.snapshot import copy_to_sqlite
 
     say(f"copying the store to {path} (Datasette reads SQLite) ...")
     started = time.perf_counter()
-    engine = make_engine(url)
+    engine = readonly_engine(url)  # the source is only read: never created or upgraded
     try:
         counts = copy_to_sqlite(engine, path)
     except SQLAlchemyError as exc:

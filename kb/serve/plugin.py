@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 
 from datasette import Response, hookimpl
 from markupsafe import Markup, escape
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 
 NCT_PATTERN = r"NCT\d{8}"
 SIMILAR_TOP = 10
@@ -25,11 +25,11 @@ FACT_FACETS = {"target": "targets", "disease": "diseases", "product": "products"
 
 
 @lru_cache(maxsize=4)
-def readonly_engine(path: str) -> Engine:
-    """A SQLAlchemy engine that opens the SQLite store read-only (``mode=ro``)."""
-    import orjson
+def store_engine(path: str) -> Engine:
+    """The served store's read-only engine (:func:`kb.db.readonly_engine`), one per store."""
+    from kb.db import readonly_engine
 
-    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", json_deserializer=orjson.loads)
+    return readonly_engine(f"sqlite:///{path}")
 
 
 class _IndexCache:
@@ -61,7 +61,7 @@ def trial_page_data(path: str, nct_id: str) -> dict[str, Any]:
     from kb.models import Trial
     from kb.queries import get_history
 
-    engine = readonly_engine(path)
+    engine = store_engine(path)
     card = trial_card(engine, nct_id)
     history = get_history(engine, nct_id)
     try:
@@ -105,7 +105,7 @@ async def trial_page(request: Any, datasette: Any) -> Response:
 
 def warm_index(path: str) -> None:
     """Load (or build) the similarity index, so that the first trial page does not wait for it."""
-    _INDEXES.setdefault(path, _IndexCache()).get(readonly_engine(path))
+    _INDEXES.setdefault(path, _IndexCache()).get(store_engine(path))
 
 
 @hookimpl

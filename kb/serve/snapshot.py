@@ -37,7 +37,11 @@ def copy_to_sqlite(source: Engine, path: Path, batch: int = 2000) -> dict[str, i
                     counts[table.name] += len(rows)
         with target.connect() as conn:  # one self-contained file: no -wal beside it
             conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
-    finally:
+    except BaseException:
         target.dispose()
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):  # a failed copy leaves nothing
+            leftover.unlink(missing_ok=True)
+        raise
+    target.dispose()
     os.replace(tmp, path)
     return counts

@@ -80,3 +80,14 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert result.exit_code == 0, words
         assert "Example: trialkb" in result.output, f"{words} --help has no example"
         assert re.search(rf"trialkb (?:--db \S+ )?{' '.join(words)}\b", readme), f"{words} is missing from README.md"
+
+
+@pytest.mark.parametrize("module", ["graph.cli", "crawler.cli", "kb.cli.store", "kb.cli.analyst", "kb.cli.report"])
+def test_a_command_group_imported_first_still_builds_the_app(module):
+    import subprocess
+    import sys
+
+    code = f"import {module}; from kb.cli import app; print(sorted(c.name or c.callback.__name__ for c in app.registered_commands))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert {"crawl", "similar", "show", "find", "report"} <= set(eval(done.stdout))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from kb.cli import app
 from kb.serve import ServeError, build_datasette, sqlite_path
 from kb.serve.metadata import ANALYST_QUERIES, FACETS
-from kb.serve.plugin import readonly_engine
+from kb.serve.plugin import store_engine
 from kb.card import trial_card
 from kb.db import open_store
 from kb.importer import import_paths
@@ -64,7 +64,7 @@ def test_unreachable_server_store_is_a_clean_cli_error(tmp_path):
     result = runner.invoke(app, ["serve", "--db", "postgresql://postgres@127.0.0.1:9/none", "--copy",
                                  str(tmp_path / "copy.db")])
     assert result.exit_code == 1
-    assert "cannot copy the store" in result.output and "Traceback" not in result.output
+    assert "cannot open the store: connection failed" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "copy.db").exists()
 
 
@@ -91,7 +91,7 @@ def test_the_store_is_opened_read_only(served_store):
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         asyncio.run(database.execute("DELETE FROM trial"))
     assert asyncio.run(database.execute("SELECT count(*) FROM trial")).rows[0][0] == 42
-    with readonly_engine(str(served_store)).connect() as conn, pytest.raises(OperationalError, match="readonly"):
+    with store_engine(str(served_store)).connect() as conn, pytest.raises(OperationalError, match="readonly"):
         conn.execute(text("DELETE FROM trial"))
 
 

@@ -8,7 +8,7 @@ text). The ``car_trial`` view now holds CAR trials only and shows both columns (
 views at the head revision).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 import sqlalchemy as sa
 from alembic import op

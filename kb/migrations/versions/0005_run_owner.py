@@ -1,7 +1,7 @@
 """The run log records which process runs a job (pid, host), so a later run can mark a dead one's row abandoned
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
