@@ -13,9 +13,8 @@ from sqlalchemy import Engine, select
 from crawler.queries import SEED_NCT_ID, Query, base_queries, snowball_queries
 from kb.lexicon import PRODUCTS_BY_CODE
 from kb.models import RawRecord, Trial, TrialFact
-from kb.runlog import get_state
+from kb.runlog import DATA_TIMESTAMP_KEY, get_state
 
-DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
 
 
 def watermark_key(query: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from kb.card import registry_url
 from kb.models import RunLog, Trial, TrialVersion
 
 __all__ = ["FORMATS", "KIND_FIELDS", "Change", "Digest", "NewTrial", "change_kinds", "collect_changes", "describe",
@@ -35,11 +36,6 @@ KIND_ORDER = ("status", "phase", "enrollment", "dates", "other")
 QUIET_FIELDS = frozenset({"last_update_posted_date", "verified_date"})
 """Fields that change with almost every update: shown, but alone they do not make a change."""
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dwh])\s*$", re.I)
-
-
-def registry_url(nct_id: str) -> str:
-    """The trial's page on ClinicalTrials.gov."""
-    return f"https://clinicaltrials.gov/study/{nct_id}"
 
 
 @dataclass

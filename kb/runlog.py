@@ -21,6 +21,10 @@ from kb.store import utcnow
 RUN = RunLog.__table__
 STATE = CrawlState.__table__
 MAX_LOGGED_ERRORS = 1000
+DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
+"""The state key of the registry's data timestamp of the last complete crawl (written by the crawl,
+read by the next crawl and by the report)."""
+
 FINAL = ("ok", "skipped", "failed", "interrupted", "abandoned")
 """The statuses a run ends in."""
 

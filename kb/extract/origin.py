@@ -69,26 +69,43 @@ def decide_origin(facts: Facts) -> None:
     facts.origin = "in_vivo" if "in_vivo" in origins else origins[0] if len(origins) == 1 else None
 
 
+def modality_for(cell_type: str | None, origin: str | None, caar: bool = False) -> str:
+    """The platform of a CAR cell therapy from its effector cell, origin and receptor; a CAR-T of
+    unstated origin counts as autologous (the usual product).
+
+    >>> modality_for("T", "allogeneic"), modality_for("T", None), modality_for("NK", None)
+    ('allogeneic CAR-T', 'autologous CAR-T', 'CAR-NK')
+    """
+    if origin == "in_vivo":
+        return "in vivo CAR"
+    if caar:
+        return "CAAR-T"
+    if cell_type in _MODALITY_BY_CELL:
+        return _MODALITY_BY_CELL[cell_type]
+    if cell_type == "T":
+        return "allogeneic CAR-T" if origin == "allogeneic" else "autologous CAR-T"
+    return "other"
+
+
 def decide_modality(facts: Facts) -> None:
-    """The platform of a CAR cell therapy from its origin, receptor and effector cell; None when the
-    trial tests no CAR. A CAR-T of unstated origin counts as autologous (the usual product), and the
-    modality fact says so."""
+    """The platform of a CAR cell therapy (:func:`modality_for`) with the fact it rests on; None
+    when the trial tests no CAR. A default (autologous for an unstated origin) is said so."""
     if facts.is_car_therapy is not True:
         return
     caar = next((f for f in facts.facts if f.kind == "car_evidence" and "CAAR" in f.value.upper()), None)
     cell = facts.first("cell_type")
     origin = next((f for f in facts.facts if f.kind == "origin" and f.value == facts.origin), None)
+    modality = modality_for(facts.cell_type, facts.origin, caar is not None)
     if facts.origin == "in_vivo":
-        modality, basis = "in vivo CAR", origin
+        basis = origin
     elif caar:
-        modality, basis = "CAAR-T", caar
+        basis = caar
     elif facts.cell_type in _MODALITY_BY_CELL:
-        modality, basis = _MODALITY_BY_CELL[facts.cell_type], cell
+        basis = cell
     elif facts.cell_type == "T":
-        modality, basis = ("allogeneic CAR-T", origin) if facts.origin == "allogeneic" else ("autologous CAR-T",
-                                                                                            origin or cell)
+        basis = origin if facts.origin == "allogeneic" else origin or cell
     else:
-        modality, basis = "other", cell or facts.first("car_evidence")
+        basis = cell or facts.first("car_evidence")
     facts.modality = modality
     if basis is not None:
         default = modality == "autologous CAR-T" and not facts.origin

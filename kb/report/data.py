@@ -15,23 +15,20 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from kb.extract.origin import modality_for
 from kb.lexicon import DISEASES_BY_KEY, PRODUCTS_BY_CODE
 from kb.models import RunLog, Trial, TrialCondition, TrialFact
-from kb.runlog import get_state
+from kb.runlog import DATA_TIMESTAMP_KEY, get_state
 
 __all__ = ["ReportData", "Table", "TrialRow", "load_report_data", "modality_of", "phase_label", "phase_rank",
            "disease_label", "headline", "starts_by", "target_disease", "by_phase_and_sponsor", "by_status",
            "by_country", "pipeline", "ledger", "DATA_TIMESTAMP_KEY"]
 
-DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
-"""The crawler's record of the registry's data timestamp (``crawler.plan`` writes it)."""
 UNKNOWN_ENROLLMENT = 99_999_999
 IMMUNE_DOMAINS = ("immune-mediated", "mixed")
 _SKIP_COLUMNS = {"eligibility_criteria", "brief_summary", "detailed_description", "official_title", "warnings",
                  "secondary_ids", "keywords", "why_stopped"}
 PHASE_ORDER = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4")
-CELL_NAMES = {"T": "CAR-T", "NK": "CAR-NK", "iNKT": "CAR-iNKT", "DNT": "CAR-DNT", "gdT": "CAR-gamma-delta T",
-              "Treg": "CAR-Treg", "macrophage": "CAR-macrophage"}
 
 
 @dataclass
@@ -136,18 +133,15 @@ def phase_label(phases: list[str]) -> str:
 
 
 def modality_of(row: dict[str, Any]) -> str:
-    """The trial's platform: the store's ``modality`` when it has one, else from cell type and origin.
+    """The trial's platform: the store's ``modality`` when it has one, else the extraction's own rule
+    (:func:`kb.extract.origin.modality_for`) on its cell type and origin (a store not yet rebuilt).
 
     >>> modality_of({"cell_type": "T", "origin": "allogeneic"}), modality_of({"cell_type": "NK"})
     ('allogeneic CAR-T', 'CAR-NK')
     """
     if row.get("modality"):
         return str(row["modality"])
-    cell, origin = row.get("cell_type"), row.get("origin")
-    if origin == "in_vivo":
-        return "in vivo CAR"
-    name = CELL_NAMES.get(cell or "", "CAR (cell not named)")
-    return f"{origin} {name}" if cell == "T" and origin in ("autologous", "allogeneic") else name
+    return modality_for(row.get("cell_type"), row.get("origin"))
 
 
 def disease_label(key: str) -> str:
