@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from graph.fingerprint import FINGERPRINT_SQL, fingerprint
 from graph.index import SimilarityIndex
+from kb.readonly import sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -33,10 +34,9 @@ __all__ = ["cache_path", "load_cached", "rebuild_index", "load_index", "store_fi
 def cache_path(url: str, relevant_only: bool = False) -> Path:
     """Where the index of the store at ``url`` (a normalized store URL) is cached."""
     suffix = ".relevant" if relevant_only else ""
-    if url.startswith("sqlite"):
-        database = url.split("://", 1)[1][1:].split("?", 1)[0]
-        if database and database != ":memory:":
-            return Path(database).with_name(Path(database).name + f".similarity{suffix}.idx")
+    database = sqlite_path(url) if url.startswith("sqlite") else None
+    if database is not None:
+        return database.with_name(database.name + f".similarity{suffix}.idx")
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trialkb"
     without_password = re.sub(r"^([^:/]+://[^:/@]+):[^@]*@", r"\1@", url)
     key = hashlib.sha1(without_password.encode()).hexdigest()[:12]

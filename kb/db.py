@@ -40,10 +40,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
     """An engine for a SQLAlchemy URL (default :func:`default_url`)."""
     url = normalize_url(url or default_url())
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url) if url.startswith("sqlite") else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("json_serializer", lambda obj: orjson.dumps(obj).decode())
     kwargs.setdefault("json_deserializer", orjson.loads)
     engine = create_engine(url, **kwargs)

@@ -89,10 +89,17 @@ def dialect_of(url: str) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL (None for an in-memory database)."""
+    """The file of a ``sqlite:///`` URL, also in URI form (``sqlite:///file:PATH?mode=ro``); None
+    for an in-memory database. The one reader of a SQLite URL's path.
+
+    >>> sqlite_path("sqlite:////tmp/kb.db"), sqlite_path("sqlite:///file:/tmp/kb.db?mode=ro&uri=true")
+    (PosixPath('/tmp/kb.db'), PosixPath('/tmp/kb.db'))
+    >>> sqlite_path("sqlite://") is None, sqlite_path("sqlite:///:memory:") is None
+    (True, True)
+    """
     rest = url.split("://", 1)[1]
     path = rest[1:] if rest.startswith("/") else rest
-    path = path.split("?", 1)[0]
+    path = path.split("?", 1)[0].removeprefix("file:")
     return Path(path) if path and path != ":memory:" else None
 
 

@@ -11,7 +11,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["ServeError", "sqlite_path", "build_datasette", "run_server"]
+from kb.readonly import sqlite_path
+
+__all__ = ["ServeError", "servable_file", "build_datasette", "run_server"]
 
 HERE = Path(__file__).parent
 
@@ -20,15 +22,15 @@ class ServeError(ValueError):
     """The store cannot be served (not SQLite, missing, not a trialkb store)."""
 
 
-def sqlite_path(url: str) -> Path:
-    """The file of a SQLite store URL; a clear error for anything else."""
+def servable_file(url: str) -> Path:
+    """The file of a SQLite store URL that Datasette can serve; a clear error for anything else."""
     if not url.startswith("sqlite"):
         raise ServeError("Datasette serves SQLite stores only: serve a SQLite copy of this store "
                          "(trialkb serve --copy FILE, or kb.serve.snapshot.copy_to_sqlite)")
-    path = url.split("///", 1)[-1].split("?", 1)[0]
-    if not path or path == ":memory:":
+    path = sqlite_path(url)
+    if path is None:
         raise ServeError("an in-memory store cannot be served: give a SQLite file")
-    file = Path(path.removeprefix("file:")).expanduser().resolve()
+    file = path.expanduser().resolve()
     if not file.is_file():
         raise ServeError(f"no store at {file} (import or crawl first)")
     try:
@@ -111,7 +113,7 @@ def run_server(url: str, host: str = "127.0.0.1", port: int = 8001, copy: Path |
 
     if copy is not None or not url.startswith("sqlite"):
         url = f"sqlite:///{copy_store(url, Path(copy or default_copy_path(url)).resolve(), announce)}"
-    file = sqlite_path(url)
+    file = servable_file(url)
     app = build_datasette(file).app()
     if host not in ("127.0.0.1", "localhost", "::1"):
         announce(f"warning: listening on {host}: anyone who can reach this machine can read the store")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from kb.cli import app
-from kb.serve import ServeError, build_datasette, sqlite_path
+from kb.serve import ServeError, build_datasette, servable_file
 from kb.serve.metadata import ANALYST_QUERIES, FACETS
 from kb.serve.plugin import store_engine
 from kb.card import trial_card
@@ -45,19 +45,19 @@ def test_facets_cover_what_an_analyst_filters_on():
 ])
 def test_what_cannot_be_served(url, message):
     with pytest.raises(ServeError, match=re.escape(message)):
-        sqlite_path(url)
+        servable_file(url)
 
 
 def test_not_a_store(tmp_path):
     (tmp_path / "notes.db").write_text("not a database" * 100)
     with pytest.raises(ServeError, match="is not a SQLite database"):
-        sqlite_path(f"sqlite:///{tmp_path / 'notes.db'}")
+        servable_file(f"sqlite:///{tmp_path / 'notes.db'}")
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(ServeError, match="is not a trialkb store"):
-        sqlite_path(f"sqlite:///{tmp_path / 'other.db'}")
+        servable_file(f"sqlite:///{tmp_path / 'other.db'}")
     sqlite3.connect(tmp_path / "old.db").execute("CREATE TABLE trial (nct_id)").connection.close()
     with pytest.raises(ServeError, match="predates the analyst view relevant_trial"):
-        sqlite_path(f"sqlite:///{tmp_path / 'old.db'}")
+        servable_file(f"sqlite:///{tmp_path / 'old.db'}")
 
 
 def test_unreachable_server_store_is_a_clean_cli_error(tmp_path):
@@ -81,7 +81,7 @@ def test_a_copy_holds_the_same_store(engine, tmp_path):
             assert a.execute(text(f"SELECT count(*) FROM {table}")).scalar() == rows
     assert trial_card(copy, "NCT06464679") == trial_card(engine, "NCT06464679")
     assert get_history(copy, "NCT06464679")["versions"][0]["diff"] == get_history(engine, "NCT06464679")["versions"][0]["diff"]
-    assert sqlite_path(f"sqlite:///{tmp_path / 'copy.db'}") == tmp_path / "copy.db"  # views there: servable
+    assert servable_file(f"sqlite:///{tmp_path / 'copy.db'}") == tmp_path / "copy.db"  # views there: servable
     copy.dispose()
 
 
