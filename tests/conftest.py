@@ -46,13 +46,17 @@ def _pg_reason() -> str | None:
         return f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}); set TRIALKB_TEST_PG"
 
 
+def skip_unless_required(reason: str | None, variable: str, value: str) -> None:
+    """Skip with ``reason`` (when there is one), or fail when the environment makes it mandatory."""
+    if reason:
+        if os.environ.get(variable) == value:
+            pytest.fail(f"{reason}, and {variable}={value} needs these tests")
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
-    reason = _pg_reason()
-    if reason:
-        if os.environ.get("TRIALKB_REQUIRE_PG") == "1":
-            pytest.fail(f"{reason} and TRIALKB_REQUIRE_PG=1")
-        pytest.skip(reason)
+    skip_unless_required(_pg_reason(), "TRIALKB_REQUIRE_PG", "1")
     return PG_URL
 
 
@@ -102,8 +106,4 @@ def require_browser() -> None:
     """Skip with the reason when headless Chromium cannot run here; under CI=true, fail instead."""
     from kb.browser import browser_missing
 
-    reason = browser_missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}, and CI=true needs the browser tests")
-        pytest.skip(reason)
+    skip_unless_required(browser_missing(), "CI", "true")
