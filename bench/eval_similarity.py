@@ -1,6 +1,7 @@
 """nDCG@10 of `trialkb similar`: on the labelled seed set and on the real field.
 
 Usage: python bench/eval_similarity.py [--seed-only | --realworld-only] [--store PATH] [--ablations]
+(the TF-IDF baseline needs scikit-learn: pip install -e '.[bench]')
 
 Seed set: ../shared/data/ctgov_v2 domain trials and registry samples; grades of a candidate from
 ../shared/data/labels/car_autoimmune_labels.csv: 3 same product; 2 a CAR cell therapy with a shared
@@ -172,8 +173,11 @@ def trial_texts(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def tfidf_rankings(texts: dict[str, str], queries: list[str]) -> dict[str, list[str]]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import linear_kernel
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.metrics.pairwise import linear_kernel
+    except ImportError:
+        raise SystemExit("the TF-IDF baseline needs scikit-learn: pip install -e '.[bench]'") from None
 
     ids = sorted(texts)
     matrix = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform([texts[i] for i in ids])
