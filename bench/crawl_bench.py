@@ -25,10 +25,10 @@ from corpus import generate  # noqa: E402
 from proctree import TreeCPU  # noqa: E402
 
 from crawler.parse import search_url  # noqa: E402
-from crawler.queries import base_queries  # noqa: E402
-from crawler.testserver import CtgovTestServer  # noqa: E402
-from kb.db import open_store  # noqa: E402
-from kb.runlog import last_run  # noqa: E402
+from crawler.searches import base_queries  # noqa: E402
+from tests.support.ctgov_server import CtgovTestServer  # noqa: E402
+from kb.store.db import open_store  # noqa: E402
+from kb.store.runlog import last_run  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from kb.lexicon import ANTIGENS  # noqa: E402
-from kb.normalize import normalize_study  # noqa: E402
+from kb.domain.lexicon import ANTIGENS  # noqa: E402
+from kb.domain.normalize import normalize_study  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 DISEASE_LABELS = {

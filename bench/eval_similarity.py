@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from graph.build import build_graph  # noqa: E402
 from graph.index import SimilarityIndex  # noqa: E402
 from graph.similarity import similar_trials  # noqa: E402
-from kb.db import open_store  # noqa: E402
+from kb.store.db import open_store  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SEED = "NCT06464679"
@@ -84,7 +84,7 @@ def seed_grade(query: dict, candidate: dict) -> int:
 
 
 def seed_eval() -> None:
-    from kb.importer import import_paths
+    from kb.ingest.importer import import_paths
 
     labels = {r["nct_id"]: r for r in csv.DictReader((DATA / "labels" / "car_autoimmune_labels.csv").open())}
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Extraction speed: kb.extract.extract_facts alone, per study, in one process.
+"""Extraction speed: kb.domain.extract.extract_facts alone, per study, in one process.
 
 Usage: python bench/extract_bench.py [--count 5000]
 Normalizes the studies of bench/out/corpus-N.zip (made by import_bench.py; made here if missing)
@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from corpus import write_zip  # noqa: E402
 
-from kb import extract  # noqa: E402
-from kb.normalize import normalize_study  # noqa: E402
+from kb.domain import extract  # noqa: E402
+from kb.domain.normalize import normalize_study  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 REALWORLD = ROOT.parent / "shared" / "data" / "ctgov_v2" / "realworld"

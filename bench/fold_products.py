@@ -1,6 +1,6 @@
-"""Fold a researched product table (CSV) into the product lexicon, kb/lexicon/products.json.
+"""Fold a researched product table (CSV) into the product lexicon, kb/domain/lexicon/products.json.
 
-Usage: python bench/fold_products.py /work/research/products.csv [--lexicon kb/lexicon/products.json]
+Usage: python bench/fold_products.py /work/research/products.csv [--lexicon kb/domain/lexicon/products.json]
 
 CSV columns: code, aliases (';'), targets (';'), cell, origin, developer, confidence, source,
 nct_ids, note. Each row is judged by the evidence it cites, by these rules:

@@ -40,9 +40,9 @@ def zipf_choice(rng: random.Random, n: int, s: float = 1.0) -> int:
 def make_store(url: str, trials: int, seed: int = 11) -> None:
     from sqlalchemy import text
 
-    from kb.db import open_store
-    from kb.models import MeshTerm, Sponsor, Trial, TrialFact, TrialMesh, TrialSponsor, Intervention
-    from kb.bulk import insert_rows
+    from kb.store.db import open_store
+    from kb.store.models import MeshTerm, Sponsor, Trial, TrialFact, TrialMesh, TrialSponsor, Intervention
+    from kb.store.bulk import insert_rows
 
     rng = random.Random(seed)
     engine = open_store(url)
@@ -116,7 +116,7 @@ def measure(url: str, queries: int, graph_queries: int) -> None:
     from graph.build import build_graph
     from graph.index import SimilarityIndex
     from graph.similarity import similar_trials
-    from kb.db import make_engine
+    from kb.store.db import make_engine
 
     start = time.perf_counter()
     graph = build_graph(make_engine(url))

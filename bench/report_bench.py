@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kb.db import open_store
-from kb.importer import import_paths
-from kb.report import build_report
+from kb.store.db import open_store
+from kb.ingest.importer import import_paths
+from apps.report import build_report
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctgov_v2"
 

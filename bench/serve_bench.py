@@ -4,7 +4,7 @@
 
 Starts ``trialkb serve`` on a free port of 127.0.0.1, fetches the trial page of every relevant trial
 (up to --pages; the first request includes loading the similarity index), the analyst view with
-its nine facets, filtered by target and status, and times ``kb.find.find_trials`` for a few
+its nine facets, filtered by target and status, and times ``kb.analysis.find.find_trials`` for a few
 questions. Prints medians and 95th percentiles.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from kb.db import make_engine
-from kb.find import Filters, find_trials
+from kb.store.db import make_engine
+from kb.analysis.find import Filters, find_trials
 
 
 def timed(url: str) -> tuple[float, int]:
@@ -57,7 +57,7 @@ def main() -> None:
             seconds.append(time.perf_counter() - started)
         summary(f"find {label!r} ({len(rows)} trials)", seconds)
 
-    from kb.browser import serving
+    from tests.support.browser import serving
 
     with serving(["--db", str(args.db), "serve"], quiet=True) as (_, base):
         first, _ = timed(f"{base}/trial/{trials[0]}")

@@ -32,7 +32,7 @@ def trialkb(python: Path | None = None) -> list[str]:
     """The command line that starts trialkb (this venv's console script, or ``python`` running it)."""
     if python is None:
         return [str(Path(sys.executable).with_name("trialkb"))]
-    return [str(python), "-c", "import sys; from kb.cli import main; sys.argv[0] = 'trialkb'; main()"]
+    return [str(python), "-c", "import sys; from apps.cli import main; sys.argv[0] = 'trialkb'; main()"]
 
 
 def make_store(path: Path, trials: int, command: list[str], env: dict[str, str]) -> None:

@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine
 
-from crawler.lock import CrawlLock
+from kb.process.lock import CrawlLock
 from crawler.plan import CrawlPlan, make_plan, watermark_key
-from kb.db import open_store
-from kb.runlog import DATA_TIMESTAMP_KEY, abandon_dead_runs, finish_run, set_state, start_run
-from kb.store import WriteResult
+from kb.store.db import open_store
+from kb.store.runlog import DATA_TIMESTAMP_KEY, abandon_dead_runs, finish_run, set_state, start_run
+from kb.store.write import WriteResult
 
 log = logging.getLogger(__name__)
 

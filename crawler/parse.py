@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import orjson
 import simdjson
 
-from kb.normalize import nct_id_of
+from kb.domain.normalize import nct_id_of
 
 
 class CorruptPage(ValueError):

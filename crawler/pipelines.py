@@ -26,10 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.crawlrun import CrawlRun
 from crawler.items import StudyPage
-from crawler.workers import RejectedRecord, prepare_slice, slices
-from kb.models import RejectedRecord as RejectedTable
-from kb.store import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, utcnow, write_prepared
-from kb.workers import start_worker
+from crawler.page_workers import RejectedRecord, prepare_slice, slices
+from kb.store.models import RejectedRecord as RejectedTable
+from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, utcnow, write_prepared
+from kb.process.workers import start_worker
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Preparer:
         # forkserver: workers must not inherit the crawl lock's file (nor the reactor), or a killed
         # crawl's orphaned workers would keep the store locked
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.workers"])  # workers start with it imported (not Scrapy)
+        context.set_forkserver_preload(["crawler.page_workers"])  # workers start with it imported (not Scrapy)
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
                                         initargs=(os.getpid(),))
         self.turn = asyncio.Lock()  # one page at a time gets every worker

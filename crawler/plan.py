@@ -10,10 +10,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import Engine, select
 
-from crawler.queries import SEED_NCT_ID, Query, base_queries, snowball_queries
-from kb.lexicon import PRODUCTS_BY_CODE
-from kb.models import RawRecord, Trial, TrialFact
-from kb.runlog import DATA_TIMESTAMP_KEY, get_state
+from crawler.searches import SEED_NCT_ID, Query, base_queries, snowball_queries
+from kb.domain.lexicon import PRODUCTS_BY_CODE
+from kb.store.models import RawRecord, Trial, TrialFact
+from kb.store.runlog import DATA_TIMESTAMP_KEY, get_state
 
 
 

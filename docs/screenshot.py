@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=4000)
     args = parser.parse_args()
 
-    from kb.browser import headless_chromium, serving
+    from tests.support.browser import headless_chromium, serving
 
     with serving(["--db", args.db, "serve"]) as (_, base):
         driver = headless_chromium(width=args.width, height=args.height)

@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kb.db import open_store
-from kb.report import write_report
-from kb.browser import headless_chromium, open_report
+from kb.store.db import open_store
+from apps.report import write_report
+from tests.support.browser import headless_chromium, open_report
 
 HERE = Path(__file__).parent
 SHOTS = {"report-overview.png": ("header", "landscape"), "report-pipeline.png": ("pipeline", "pipeline"),

@@ -21,9 +21,9 @@ import orjson
 from sqlalchemy import Engine, select, text
 
 from graph.fingerprint import FINGERPRINT_SQL, fingerprint
-from kb import lexicon
-from kb.lexicon import disease_ancestors
-from kb.models import Intervention, Trial, TrialFact, TrialMesh, TrialSponsor
+from kb.domain import lexicon
+from kb.domain.lexicon import disease_ancestors
+from kb.store.models import Intervention, Trial, TrialFact, TrialMesh, TrialSponsor
 
 __all__ = ["KIND_WEIGHTS", "ANCESTOR_WEIGHT", "UMBRELLAS", "build_graph", "add_trial", "add_fact", "finalize",
            "store_fingerprint", "trial_node", "entity_node", "group_of"]

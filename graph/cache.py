@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from graph.fingerprint import FINGERPRINT_SQL, fingerprint
 from graph.index import SimilarityIndex
-from kb.readonly import sqlite_path
+from kb.store.readonly import sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from kb.readonly import ReadOnlyStore
+    from kb.store.readonly import ReadOnlyStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def cache_path(url: str, relevant_only: bool = False) -> Path:
 
 
 def store_fingerprint_of(store: ReadOnlyStore) -> str:
-    """The fingerprint of a store opened read-only (``kb.readonly``)."""
+    """The fingerprint of a store opened read-only (``kb.store.readonly``)."""
     _, rows = store.query(FINGERPRINT_SQL)
     return fingerprint(*rows[0])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from kb.db import init_db, make_engine
+from kb.store.db import init_db, make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("TRIALKB_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -73,7 +73,7 @@ def _pg_engine(pg_url: str):  # type: ignore[no-untyped-def]
 def store_url_engine(request, tmp_path):  # type: ignore[no-untyped-def]
     """(dialect, engine) of a fresh, empty, unmigrated store."""
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+        engine = make_engine(f"sqlite:///{tmp_path / 'kb.store.db'}")
         yield "sqlite", engine
         engine.dispose()
         return
@@ -96,7 +96,7 @@ def engine(store_url_engine):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def sqlite_engine(tmp_path):  # type: ignore[no-untyped-def]
     """A fresh SQLite store (for tests that are about something else than the dialect)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'kb.store.db'}")
     init_db(engine)
     yield engine
     engine.dispose()
@@ -104,6 +104,6 @@ def sqlite_engine(tmp_path):  # type: ignore[no-untyped-def]
 
 def require_browser() -> None:
     """Skip with the reason when headless Chromium cannot run here; under CI=true, fail instead."""
-    from kb.browser import browser_missing
+    from tests.support.browser import browser_missing
 
     skip_unless_required(browser_missing(), "CI", "true")

@@ -1,4 +1,4 @@
-"""ClinicalTrials.gov API v2: the seed trial, the searches of crawler.queries, re-checks."""
+"""ClinicalTrials.gov API v2: the seed trial, the searches of crawler.searches, re-checks."""
 
 from __future__ import annotations
 

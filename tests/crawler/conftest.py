@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from crawler.testserver import CtgovTestServer, load_studies
-from kb.models import Trial
+from tests.support.ctgov_server import CtgovTestServer, load_studies
+from kb.store.models import Trial
 from tests.conftest import CTGOV
 
 TRIALKB = str(Path(sys.executable).with_name("trialkb"))

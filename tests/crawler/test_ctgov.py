@@ -12,14 +12,14 @@ from datetime import date, timedelta
 
 from sqlalchemy import create_engine, func, select
 
-from crawler.lock import CrawlLock
+from kb.process.lock import CrawlLock
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
-from crawler.queries import base_queries, query_named
-from crawler.testserver import Fault
-from kb.db import open_store
-from kb.models import RawRecord, Trial, TrialCondition
-from kb.queries import get_history, get_trial
-from kb.runlog import get_state, last_run
+from crawler.searches import base_queries, query_named
+from tests.support.ctgov_server import Fault
+from kb.store.db import open_store
+from kb.store.models import RawRecord, Trial, TrialCondition
+from kb.store.read import get_history, get_trial
+from kb.store.runlog import get_state, last_run
 from tests.conftest import DATA, load
 from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
 

@@ -1,11 +1,11 @@
-"""The search-expression evaluator of the test server (crawler.essie), on real record text."""
+"""The search-expression evaluator of the test server (tests.support.essie), on real record text."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler.essie import ExpressionError, compile_expression, token_text
-from crawler.testserver import _area_values
+from tests.support.essie import ExpressionError, compile_expression, token_text
+from tests.support.ctgov_server import _area_values
 from tests.conftest import load
 
 

@@ -10,14 +10,14 @@ import time
 import orjson
 from sqlalchemy import func, select
 
-from crawler.lock import CrawlLock
+from kb.process.lock import CrawlLock
 from crawler.plan import watermark_key
-from crawler.queries import query_named
-from crawler.testserver import Fault, _markdown
-from kb.db import open_store
-from kb.models import RejectedRecord
-from kb.runlog import get_state, last_run, start_run
-from kb.store import decompress
+from crawler.searches import query_named
+from tests.support.ctgov_server import Fault, _markdown
+from kb.store.db import open_store
+from kb.store.models import RejectedRecord
+from kb.store.runlog import get_state, last_run, start_run
+from kb.store.write import decompress
 from tests.conftest import load
 from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
 from tests.crawler.test_ctgov import _descendants, run_log, stored_ids
@@ -98,7 +98,7 @@ def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(
     assert get_state(engine, watermark_key(query_named("in_vivo_car").key)) is not None  # a search that did not meet it moves on
     assert "NCT98000009" not in stored_ids(db)
 
-    from kb.rejects import recover_rejected
+    from kb.store.rejects import recover_rejected
     fixed = [lambda study: {**study, "protocolSection": {**study["protocolSection"], "conditionsModule": {
         "conditions": [study["protocolSection"]["conditionsModule"]["conditions"]]}}}]
     assert recover_rejected(engine, transform=fixed[0]).new == 1  # after a fix, the record is stored
@@ -119,7 +119,7 @@ def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, se
     process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, "-s", "TRIALKB_PAGE_SIZE=3",
                                 "-s", "TRIALKB_WORKERS=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_trials(db, 2)
-    helpers = {p for p in _descendants(process.pid) if b"crawler.workers" in _cmdline(p)}  # forkserver and workers
+    helpers = {p for p in _descendants(process.pid) if b"crawler.page_workers" in _cmdline(p)}  # forkserver and workers
     workers = [p for p in helpers if _parent(p) in helpers]  # forked by the forkserver: the pool's workers
     assert workers
     killed = time.monotonic()

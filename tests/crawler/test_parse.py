@@ -11,8 +11,8 @@ from scrapy.http import TextResponse
 from crawler.middlewares import retry_after_seconds
 from crawler.parse import CorruptPage, parse_study, read_search_page, parse_version, search_url, study_ids
 from crawler.plan import make_plan, watermark_key
-from kb.runlog import set_state
-from crawler.queries import base_queries, query_named
+from kb.store.runlog import set_state
+from crawler.searches import base_queries, query_named
 from tests.conftest import CTGOV, load
 
 API = "https://clinicaltrials.gov/api/v2"
@@ -83,7 +83,7 @@ def test_plan_window_is_one_day_before_the_watermark(sqlite_engine):
 
 
 def test_a_search_whose_terms_changed_covers_every_date(sqlite_engine):
-    from crawler.queries import Query
+    from crawler.searches import Query
     old = Query("car_therapies", {"query.term": "CAR-T"})  # the same name with other terms (a lexicon grew)
     set_state(sqlite_engine, {watermark_key(old.key): "2026-11-26"})
     assert make_plan(sqlite_engine).advanced_filter("car_therapies") is None
@@ -91,7 +91,7 @@ def test_a_search_whose_terms_changed_covers_every_date(sqlite_engine):
 
 def test_every_search_url_fits_scrapys_url_length_limit():
     """Scrapy drops a longer request silently (URLLENGTH_LIMIT, 2,083): long OR lists are split."""
-    from crawler.queries import snowball_queries
+    from crawler.searches import snowball_queries
     window = {"filter.advanced": "AREA[LastUpdatePostDate]RANGE[2026-11-25,MAX]"}
     queries = base_queries() + snowball_queries([f"XY-{i:04d}" for i in range(400)])
     assert len({q.name for q in queries}) == len(queries)

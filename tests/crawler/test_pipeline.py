@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from crawler.items import StudyPage
 from crawler.pipelines import PageTransaction
-from crawler.workers import prepare_slice, slices
-from kb.models import Trial
+from crawler.page_workers import prepare_slice, slices
+from kb.store.models import Trial
 from tests.conftest import load
 
 IDS = ["NCT06464679", "NCT06469190", "NCT06010472"]

@@ -14,10 +14,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from crawler.queries import lexicon_product_names
-from crawler.testserver import CtgovTestServer, load_studies
-from kb.db import open_store
-from kb.models import Trial
+from crawler.searches import lexicon_product_names
+from tests.support.ctgov_server import CtgovTestServer, load_studies
+from kb.store.db import open_store
+from kb.store.models import Trial
 from tests.conftest import CTGOV
 from tests.crawler.conftest import crawl
 

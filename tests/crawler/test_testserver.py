@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from crawler.testserver import CtgovTestServer
+from tests.support.ctgov_server import CtgovTestServer
 from tests.conftest import CTGOV, load
 
 

@@ -11,9 +11,9 @@ from graph.cache import load_index
 from graph.export import export_graph
 from graph.index import SimilarityIndex
 from graph.similarity import similar_trials
-from kb.cli import app
-from kb.db import open_store
-from kb.importer import import_paths
+from apps.cli import app
+from kb.store.db import open_store
+from kb.ingest.importer import import_paths
 from tests.conftest import CTGOV
 
 SEE_ALSO_NOT_CAR = {"NCT04872257", "NCT04078698", "NCT03239600", "NCT05670301"}
@@ -22,7 +22,7 @@ KN5501 = {"NCT06010472", "NCT06318533", "NCT06337474", "NCT06469190", "NCT073589
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('graph') / 'kb.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('graph') / 'kb.store.db'}"
     engine = open_store(url)
     import_paths(engine, [CTGOV / "domain", CTGOV / "registry_samples"], workers=0)
     return url, engine
@@ -51,7 +51,7 @@ def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
 
 
 def test_index_is_cached_until_the_store_changes(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'kb.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'kb.store.db'}")
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json", CTGOV / "registry_samples"], workers=0)
     _, rebuilt = load_index(engine)
     _, again = load_index(engine)
@@ -113,7 +113,7 @@ def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_
 
     url, engine = store
     load_index(engine)
-    code = ("import sys; from kb.cli import main; sys.argv = ['trialkb', '--db', %r, 'similar', 'NCT06464679', '--json']\n"
+    code = ("import sys; from apps.cli import main; sys.argv = ['trialkb', '--db', %r, 'similar', 'NCT06464679', '--json']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy', 'scipy', 'scrapy') if m in sys.modules),"
             " file=sys.stderr)") % url
@@ -127,7 +127,7 @@ def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
     from graph.cache import rebuild_index
 
     (tmp_path / "a-file").write_text("")
-    index = rebuild_index(store[1], tmp_path / "a-file" / "kb.db.similarity.idx")
+    index = rebuild_index(store[1], tmp_path / "a-file" / "kb.store.db.similarity.idx")
     assert index.similar("NCT06464679", top=1)[0]["nct_id"] in KN5501
     assert "could not be cached" in caplog.text and list(tmp_path.iterdir()) == [tmp_path / "a-file"]
 

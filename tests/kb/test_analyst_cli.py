@@ -10,9 +10,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from kb.cli import app
-from kb.db import open_store
-from kb.importer import import_paths
+from apps.cli import app
+from kb.store.db import open_store
+from kb.ingest.importer import import_paths
 from tests.conftest import CTGOV
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ LUPUS_CD19_NK = ["NCT07490041", "NCT06614270", "NCT06557265", "NCT06010472"]
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     """The seed's 2024 record, then every domain record (the seed changes once)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'kb.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'kb.store.db'}"
     engine = open_store(url)
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
     import_paths(engine, [CTGOV / "domain"], workers=0)

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 import time_machine
 from sqlalchemy import delete, insert, select
 
-from kb.bulk import table_rows, upsert
-from kb.models import CHILD_TABLES, CrawlState, Intervention, MeshTerm, RawRecord, RunLog, Sponsor, Trial
-from kb.normalize import normalize_study
-from kb.runlog import finish_run, start_run
-from kb.store import TABLES, prepare, write_studies
+from kb.store.bulk import table_rows, upsert
+from kb.store.models import CHILD_TABLES, CrawlState, Intervention, MeshTerm, RawRecord, RunLog, Sponsor, Trial
+from kb.domain.normalize import normalize_study
+from kb.store.runlog import finish_run, start_run
+from kb.store.write import TABLES, prepare, write_studies
 from tests.conftest import load
 
 FROZEN = datetime(2026, 11, 27, 23, 59, 59, 999999, tzinfo=timezone.utc)  # a test across UTC midnight fails no more

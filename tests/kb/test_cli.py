@@ -6,7 +6,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from kb.cli import app
+from apps.cli import app
 from tests.conftest import CTGOV, ROOT
 
 runner = CliRunner()
@@ -82,12 +82,12 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert re.search(rf"trialkb (?:--db \S+ )?{' '.join(words)}\b", readme), f"{words} is missing from README.md"
 
 
-@pytest.mark.parametrize("module", ["graph.cli", "crawler.cli", "kb.cli.store", "kb.cli.analyst", "kb.cli.report"])
+@pytest.mark.parametrize("module", ["apps.cli.graph", "apps.cli.crawl", "apps.cli.store", "apps.cli.analyst", "apps.cli.report"])
 def test_a_command_group_imported_first_still_builds_the_app(module):
     import subprocess
     import sys
 
-    code = f"import {module}; from kb.cli import app; print(sorted(c.name or c.callback.__name__ for c in app.registered_commands))"
+    code = f"import {module}; from apps.cli import app; print(sorted(c.name or c.callback.__name__ for c in app.registered_commands))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert {"crawl", "similar", "show", "find", "report"} <= set(eval(done.stdout))

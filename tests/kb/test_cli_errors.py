@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kb.cli import app
+from apps.cli import app
 from tests.conftest import CTGOV
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ def commands(tmp):
 BAD_STORES = {
     "unreachable": ("postgresql://postgres@127.0.0.1:1/kb", "cannot open the store: connection failed"),
     "unknown driver": ("mysql://root@localhost/kb", "cannot open the store: 'mysql' databases are not supported"),
-    "unwritable path": ("/proc/trialkb/kb.db", r"(cannot open the store|no store at /proc/trialkb/kb.db)"),
+    "unwritable path": ("/proc/trialkb/kb.store.db", r"(cannot open the store|no store at /proc/trialkb/kb.store.db)"),
 }
 READ_COMMANDS = {"show", "history", "sql", "runs", "similar", "graph export"}
 
@@ -54,7 +54,7 @@ def test_read_commands_never_create_a_store(tmp_path, command):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    db = str(tmp_path_factory.mktemp("store") / "kb.db")
+    db = str(tmp_path_factory.mktemp("store") / "kb.store.db")
     assert runner.invoke(app, ["--db", db, "import", str(CTGOV / "domain")]).exit_code == 0
     return db
 
@@ -83,7 +83,7 @@ def test_domain_errors(store, args, pattern):
 
 
 def test_import_of_nothing_fails_and_says_why(tmp_path):
-    db = str(tmp_path / "kb.db")
+    db = str(tmp_path / "kb.store.db")
     (tmp_path / "empty").mkdir()
     clean_error(runner.invoke(app, ["--db", db, "import", str(tmp_path / "empty")]),
                 "nothing imported: no API v2 study JSON found")

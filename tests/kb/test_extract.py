@@ -2,9 +2,9 @@
 
 import pytest
 
-from kb.extract.regimen import parse_days as _parse_days
-from kb.lexicon import DISEASES
-from kb.normalize import normalize_study
+from kb.domain.extract.regimen import parse_days as _parse_days
+from kb.domain.lexicon import DISEASES
+from kb.domain.normalize import normalize_study
 from tests.conftest import load
 
 

@@ -1,9 +1,9 @@
-"""kb.find on SQLite and PostgreSQL: the same trials for the same words."""
+"""kb.analysis.find on SQLite and PostgreSQL: the same trials for the same words."""
 
 import pytest
 
-from kb.find import Filters, FindError, find_trials
-from kb.importer import import_paths
+from kb.analysis.find import Filters, FindError, find_trials
+from kb.ingest.importer import import_paths
 from tests.conftest import CTGOV
 
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.importer import import_paths
-from kb.store import PreparedStudy, Rejected, prepare
+from kb.ingest.importer import import_paths
+from kb.store.write import PreparedStudy, Rejected, prepare
 from tests.conftest import load
 from tests.kb.fuzz_records import mutated_record, nested, walk, with_duplicate_key
 
@@ -60,7 +60,7 @@ IMPORT_BATCHES = max(1, RECORDS // 200)
 @given(st.lists(mutated_record(), min_size=10, max_size=10), st.data())
 def test_import_stores_or_rejects_each_record_and_keeps_the_rest(tmp_path_factory, records, data):
     """One JSON Lines file per example: mutated records (some with duplicated keys) and a good one."""
-    from kb.db import open_store
+    from kb.store.db import open_store
 
     folder = tmp_path_factory.mktemp("fuzz")
     lines = []
@@ -77,7 +77,7 @@ def test_import_stores_or_rejects_each_record_and_keeps_the_rest(tmp_path_factor
         lines.append(text)
     lines.append(json.dumps(load("domain/NCT06464679.json")))
     (folder / "studies.jsonl").write_text("\n".join(lines) + "\n", errors="surrogatepass")
-    engine = open_store(str(folder / "kb.db"))
+    engine = open_store(str(folder / "kb.store.db"))
     summary = import_paths(engine, [folder / "studies.jsonl"], workers=0)
     engine.dispose()
     assert summary.read == len(lines)

@@ -6,8 +6,8 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
-from kb.importer import import_paths
-from kb.models import RunLog, Trial
+from kb.ingest.importer import import_paths
+from kb.store.models import RunLog, Trial
 from tests.conftest import CTGOV, load
 
 SEED = "domain/NCT06464679.json"
@@ -105,9 +105,9 @@ def test_batches_are_committed_as_they_go(sqlite_engine, tmp_path):
 
 
 def test_unchanged_studies_are_not_normalized_again(engine):
-    from kb.importer import prepare_records
-    from kb.sources import read_path
-    from kb.store import PreparedStudy, Unchanged
+    from kb.ingest.importer import prepare_records
+    from kb.ingest.sources import read_path
+    from kb.store.write import PreparedStudy, Unchanged
 
     import_paths(engine, [CTGOV / SEED], workers=0)
     records = list(read_path(CTGOV / SEED)) + list(read_path(CTGOV / OTHERS[0]))
@@ -134,7 +134,7 @@ def test_workers_of_a_killed_import_exit_too(tmp_path):
             seed["protocolSection"]["identificationModule"]["nctId"] = f"NCT5{i:07d}"
             out.write(json.dumps(seed) + "\n")
     trialkb = str(Path(sys.executable).with_name("trialkb"))
-    process = subprocess.Popen([trialkb, "--db", str(tmp_path / "kb.db"), "import", str(tmp_path / "studies.jsonl"),
+    process = subprocess.Popen([trialkb, "--db", str(tmp_path / "kb.store.db"), "import", str(tmp_path / "studies.jsonl"),
                                 "--batch-size", "50"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, workers = time.monotonic() + 60, set()
     while time.monotonic() < deadline and not workers and process.poll() is None:
@@ -146,7 +146,7 @@ def test_workers_of_a_killed_import_exit_too(tmp_path):
 
 
 def test_json_lines_are_read_in_pieces_with_their_line_numbers(sqlite_engine, tmp_path):
-    from kb.sources import iter_units
+    from kb.ingest.sources import iter_units
 
     lines = tmp_path / "s.jsonl"
     records = [load(r) for r in [SEED, *OTHERS[:2]]] + [{"protocolSection": {}}] + [load(OTHERS[2])]

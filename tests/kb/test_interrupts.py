@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import insert, select
 
-from kb.models import RunLog
-from kb.runlog import abandon_dead_runs, start_run
+from kb.store.models import RunLog
+from kb.store.runlog import abandon_dead_runs, start_run
 from tests.conftest import CTGOV, ROOT
 
 STUDIES = 12000
@@ -35,7 +35,7 @@ def big_jsonl(tmp_path_factory):
 
 
 def _start_import(db, path):
-    return subprocess.Popen([sys.executable, "-m", "kb.cli", "--db", str(db), "import", str(path),
+    return subprocess.Popen([sys.executable, "-m", "apps.cli", "--db", str(db), "import", str(path),
                              "--batch-size", str(BATCH)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -63,7 +63,7 @@ def _runs(db):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
-    db = tmp_path / "kb.db"
+    db = tmp_path / "kb.store.db"
     process = _start_import(db, big_jsonl)
     _wait_for_rows(db, process)
     process.send_signal(signum)
@@ -88,13 +88,13 @@ def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
 
 
 def test_a_killed_import_is_marked_abandoned_by_the_next_run(tmp_path, big_jsonl):
-    db = tmp_path / "kb.db"
+    db = tmp_path / "kb.store.db"
     process = _start_import(db, big_jsonl)
     _wait_for_rows(db, process)
     process.kill()
     process.communicate()
     assert [s for s, _ in _runs(db)] == ["running"]
-    again = subprocess.run([sys.executable, "-m", "kb.cli", "--db", str(db), "import",
+    again = subprocess.run([sys.executable, "-m", "apps.cli", "--db", str(db), "import",
                             str(CTGOV / "domain/NCT06464679.json")], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert [s for s, _ in _runs(db)] == ["abandoned", "ok"]

@@ -1,4 +1,4 @@
-"""The lexicons: loaded from kb/lexicon/*.json; a researched product table folded in by its evidence."""
+"""The lexicons: loaded from kb/domain/lexicon/*.json; a researched product table folded in by its evidence."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import importlib.util
 import json
 
-from kb.lexicon import ANTIGENS, CANCERS, DISEASES, PRODUCT_ALIASES, PRODUCTS, PRODUCTS_BY_CODE, short_forms
+from kb.domain.lexicon import ANTIGENS, CANCERS, DISEASES, PRODUCT_ALIASES, PRODUCTS, PRODUCTS_BY_CODE, short_forms
 from tests.conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("fold_products", ROOT / "bench" / "fold_products.py")

@@ -7,8 +7,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from kb.db import SCHEMA_REVISION, alembic_config, init_db
-from kb.views import VIEW_NAMES
+from kb.store.db import SCHEMA_REVISION, alembic_config, init_db
+from kb.store.views import VIEW_NAMES
 
 
 def test_upgrade_from_empty_matches_the_models(store_url_engine):

@@ -5,9 +5,9 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from kb.importer import import_paths
-from kb.models import TrialVersion
-from kb.queries import get_history, get_trial
+from kb.ingest.importer import import_paths
+from kb.store.models import TrialVersion
+from kb.store.read import get_history, get_trial
 from tests.conftest import CTGOV
 
 OLD = CTGOV / "history/NCT06464679.2024-06.json"
@@ -46,11 +46,11 @@ def test_one_folder_with_both_versions(engine, tmp_path):
 def test_the_import_summary_counts_the_older_version(tmp_path):
     from typer.testing import CliRunner
 
-    from kb.cli import app
+    from apps.cli import app
 
     for name, path in (("a_2025.json", NEW), ("b_2024.json", OLD)):
         shutil.copy(path, tmp_path / name)
-    result = CliRunner().invoke(app, ["import", str(tmp_path), "--db", str(tmp_path / "kb.db")])
+    result = CliRunner().invoke(app, ["import", str(tmp_path), "--db", str(tmp_path / "kb.store.db")])
     assert result.stdout.splitlines()[0] == ("read 2, new 1, changed 0, unchanged 0, rejected 0, warnings 0, "
                                              "older versions kept as history 1")
 

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from kb.normalize import RecordError, content_hash, normalize_study
+from kb.domain.normalize import RecordError, content_hash, normalize_study
 from tests.conftest import load
 
 

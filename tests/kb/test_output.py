@@ -2,9 +2,9 @@
 
 import json
 
-from kb.importer import import_paths
-from kb.output import to_csv, to_json, to_tsv
-from kb.queries import run_readonly_sql
+from kb.ingest.importer import import_paths
+from apps.output import to_csv, to_json, to_tsv
+from kb.store.read import run_readonly_sql
 from tests.conftest import CTGOV
 
 QUERY = ("SELECT t.nct_id, t.is_car_therapy, t.phases, t.targets, t.lymphodepletion, t.enrollment_count, "

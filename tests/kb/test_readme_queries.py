@@ -2,8 +2,8 @@
 
 import re
 
-from kb.importer import import_paths
-from kb.queries import run_readonly_sql
+from kb.ingest.importer import import_paths
+from kb.store.read import run_readonly_sql
 from tests.conftest import CTGOV, ROOT
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from kb import readonly
-from kb.errors import CannotOpen, NoStore, ReadOnlyViolation, SchemaMismatch
-from kb.queries import run_readonly_sql
-from kb.readonly import QueryFailed, connect_sqlite_readonly, open_readonly, run_sql
-from kb.store import write_studies
+from kb.store import readonly
+from kb.core.errors import CannotOpen, NoStore, ReadOnlyViolation, SchemaMismatch
+from kb.store.read import run_readonly_sql
+from kb.store.readonly import QueryFailed, connect_sqlite_readonly, open_readonly, run_sql
+from kb.store.write import write_studies
 from tests.conftest import ROOT, load
 
 ATTACKS = [
@@ -63,7 +63,7 @@ def _counts(engine):
 
 
 def _files(tmp_path):
-    return sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("kb.db"))
+    return sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("kb.store.db"))
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
@@ -130,7 +130,7 @@ def test_a_missing_store_is_reported_and_not_created(tmp_path):
     with pytest.raises(NoStore, match=f"no store at {tmp_path / 'typo.db'}"):
         open_readonly(str(tmp_path / "typo.db"))
     with pytest.raises(NoStore, match="no directory"):
-        open_readonly(str(tmp_path / "missing" / "kb.db"))
+        open_readonly(str(tmp_path / "missing" / "kb.store.db"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -173,7 +173,7 @@ def test_postgres_store_by_url(stored):
 
 
 def test_the_opener_does_not_import_sqlalchemy(sqlite_engine):
-    code = ("import sys; from kb.readonly import open_readonly, run_sql; "
+    code = ("import sys; from kb.store.readonly import open_readonly, run_sql; "
             f"s = open_readonly({str(sqlite_engine.url)!r}); print(run_sql(s, 'SELECT count(*) FROM trial')[1]); "
             "print('sqlalchemy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
@@ -187,7 +187,7 @@ def test_a_store_on_read_only_media_can_be_queried(stored, tmp_path):
     stored.dispose()
     media = tmp_path
     script = (f"mount -o bind,ro {media} {media} && touch {media}/probe 2>/dev/null && exit 3; "
-              f"{sys.executable} -m kb.cli --db {media}/kb.db sql 'SELECT nct_id FROM trial' --json")
+              f"{sys.executable} -m apps.cli --db {media}/kb.store.db sql 'SELECT nct_id FROM trial' --json")
     try:
         done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, cwd=ROOT)
     except FileNotFoundError:

@@ -8,7 +8,7 @@ from functools import cache
 
 import pytest
 
-from kb.normalize import NormalizedStudy, normalize_study
+from kb.domain.normalize import NormalizedStudy, normalize_study
 from tests.conftest import CTGOV
 
 

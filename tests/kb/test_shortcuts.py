@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from kb.extract.fields import READS, trial_texts
-from kb.extract.speed import SHORTCUTS
-from kb.normalize import RecordError, normalize_study
+from kb.domain.extract.fields import READS, trial_texts
+from kb.domain.extract.speed import SHORTCUTS
+from kb.domain.normalize import RecordError, normalize_study
 from tests.conftest import CTGOV
 
 

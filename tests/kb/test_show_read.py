@@ -6,11 +6,11 @@ import sys
 
 from sqlalchemy import JSON, Boolean, select
 
-from kb.importer import import_paths
-from kb.models import Trial
-from kb.card import trial_card
-from kb.queries import BOOL_FIELDS, JSON_FIELDS, RENAMED, SHOW_FIELDS, get_trial
-from kb.readonly import open_readonly
+from kb.ingest.importer import import_paths
+from kb.store.models import Trial
+from kb.analysis.card import trial_card
+from kb.store.read import BOOL_FIELDS, JSON_FIELDS, RENAMED, SHOW_FIELDS, get_trial
+from kb.store.readonly import open_readonly
 from tests.conftest import CTGOV
 
 
@@ -40,7 +40,7 @@ def test_show_imports_no_sqlalchemy_networkx_or_numpy(sqlite_engine):
     url = str(sqlite_engine.url)
     with open_readonly(url) as store:
         expected = trial_card(store, "NCT06464679")  # the trial and its card: arms, facts with quotes, sites
-    code = ("import sys, json; from kb.cli import main; sys.argv = ['trialkb', '--db', %r, 'show', 'NCT06464679', '--json']\n"
+    code = ("import sys, json; from apps.cli import main; sys.argv = ['trialkb', '--db', %r, 'show', 'NCT06464679', '--json']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(json.dumps(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy', 'scrapy', 'scipy')"
             " if m in sys.modules)), file=sys.stderr)") % url

@@ -5,9 +5,9 @@ import zlib
 import orjson
 from sqlalchemy import func, select
 
-from kb.models import Location, RawRecord, Trial, TrialFact, TrialVersion
-from kb.queries import get_history, get_trial
-from kb.store import load_raw, write_studies
+from kb.store.models import Location, RawRecord, Trial, TrialFact, TrialVersion
+from kb.store.read import get_history, get_trial
+from kb.store.write import load_raw, write_studies
 from tests.conftest import load
 
 
@@ -88,7 +88,7 @@ def test_duplicate_ids_in_one_batch_store_once(engine):
 
 def test_views_answer_on_both_dialects(engine):
     _write(engine, "domain/NCT06464679.json", "domain/NCT06010472.json", "domain/NCT98000001.json")
-    from kb.queries import run_readonly_sql
+    from kb.store.read import run_readonly_sql
     _, rows = run_readonly_sql(engine, "SELECT target, disease, trials FROM target_disease_count "
                                        "ORDER BY target, disease")
     assert rows == [("CD19", "myositis", 1), ("CD19", "rheumatoid_arthritis", 1), ("CD19", "sjogren", 1),
@@ -103,7 +103,7 @@ def test_views_answer_on_both_dialects(engine):
 def test_rebuild_renormalizes_from_raw_without_versions(engine):
     from sqlalchemy import update
 
-    from kb.importer import rebuild_store
+    from kb.ingest.importer import rebuild_store
     _write(engine, "domain/NCT06464679.json", "registry_samples/NCT04267848.json")
     with engine.begin() as conn:  # as if an older normalizer had stored less
         conn.execute(update(Trial).values(targets=[], cell_type=None))

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import Engine
 
-from kb.importer import import_paths
+from kb.ingest.importer import import_paths
 from tests.conftest import CTGOV
 
 

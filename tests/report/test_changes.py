@@ -12,8 +12,8 @@ from lxml import etree
 from rnc2rng import dumps, load
 from typer.testing import CliRunner
 
-from kb.changes import FORMATS, collect_changes, parse_since, render
-from kb.cli import app
+from kb.analysis.changes import FORMATS, collect_changes, parse_since, render
+from apps.cli import app
 from tests.conftest import FILES
 
 STATUS = "overall_status: NOT_YET_RECRUITING -> RECRUITING"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.browser import headless_chromium, open_report, requested_urls
-from kb.report import build_report
-from kb.report import data as rd
-from kb.report.page import csv_text
+from tests.support.browser import headless_chromium, open_report, requested_urls
+from apps.report import build_report
+from apps.report import data as rd
+from apps.report.page import csv_text
 from tests.conftest import require_browser
 
 MARKS = "g.point path, g.hm image, .scatterlayer path.point"

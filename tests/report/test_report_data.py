@@ -7,10 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from kb.cli import app
-from kb.report import build_report
-from kb.report import data as rd
-from kb.report.page import csv_text
+from apps.cli import app
+from apps.report import build_report
+from apps.report import data as rd
+from apps.report.page import csv_text
 
 
 def test_headline_ledger_and_pipeline(store):
@@ -54,7 +54,7 @@ def test_report_page(store):
 
 def test_the_data_date_is_the_crawled_timestamp(sqlite_store):
     from crawler.plan import DATA_TIMESTAMP_KEY
-    from kb.runlog import set_state
+    from kb.store.runlog import set_state
 
     assert rd.DATA_TIMESTAMP_KEY == DATA_TIMESTAMP_KEY
     assert "registry records last updated up to 2025-" in build_report(sqlite_store.engine).html
@@ -83,7 +83,7 @@ def test_cli_report(sqlite_store, tmp_path: Path):
 
 
 def test_a_store_without_the_seed_has_no_graph(sqlite_engine):
-    from kb.importer import import_paths
+    from kb.ingest.importer import import_paths
     from tests.conftest import CTGOV
 
     import_paths(sqlite_engine, [CTGOV / "domain/NCT06518668.json", CTGOV / "domain/NCT98000002.json"])

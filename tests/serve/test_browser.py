@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from kb.browser import requested_urls
+from tests.support.browser import requested_urls
 
 SEED = "NCT06464679"
 
@@ -61,7 +61,7 @@ def test_trial_page_shows_facts_with_field_and_quote(page):
 
 def test_similar_trials_are_linked_and_the_links_work(page, server, served_store):
     from graph.cache import load_index
-    from kb.db import readonly_engine
+    from kb.store.db import readonly_engine
 
     expected = load_index(readonly_engine(f"sqlite:///{served_store}"))[0].similar(SEED, top=10)  # as `trialkb similar`
     driver = page(f"/trial/{SEED}")

@@ -11,17 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from kb.cli import app
-from kb.serve import ServeError, build_datasette, servable_file
-from kb.serve.metadata import ANALYST_QUERIES, FACETS
-from kb.serve.plugin import store_engine
-from kb.card import trial_card
-from kb.db import open_store
-from kb.importer import import_paths
-from kb.queries import get_history
-from kb.serve.snapshot import copy_to_sqlite
+from apps.cli import app
+from apps.serve import ServeError, build_datasette, servable_file
+from apps.serve.metadata import ANALYST_QUERIES, FACETS
+from apps.serve.plugin import store_engine
+from kb.analysis.card import trial_card
+from kb.store.db import open_store
+from kb.ingest.importer import import_paths
+from kb.store.read import get_history
+from apps.serve.snapshot import copy_to_sqlite
 from tests.conftest import CTGOV, ROOT
-from kb.browser import serving
+from tests.support.browser import serving
 
 runner = CliRunner()
 
@@ -41,7 +41,7 @@ def test_facets_cover_what_an_analyst_filters_on():
 @pytest.mark.parametrize("url, message", [
     ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "Datasette serves SQLite stores only"),
     ("sqlite:///:memory:", "an in-memory store cannot be served"),
-    ("sqlite:////nonexistent/kb.db", "no store at /nonexistent/kb.db"),
+    ("sqlite:////nonexistent/kb.store.db", "no store at /nonexistent/kb.store.db"),
 ])
 def test_what_cannot_be_served(url, message):
     with pytest.raises(ServeError, match=re.escape(message)):

@@ -1,0 +1,5 @@
+"""``python -m apps.cli``: the trialkb command."""
+
+from apps.cli import main
+
+main()

@@ -1,0 +1,162 @@
+"""What every command shares: the consoles, the store option, clean domain errors.
+
+Imports stay light here (no SQLAlchemy, Scrapy or networkx): each command imports what it needs
+when it runs, so ``trialkb --help`` and a lookup start fast.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from kb.core.errors import BadArgument, TrialkbError
+from kb.core.location import ENV_VAR
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kb.store.readonly import ReadOnlyStore
+
+console = Console()
+err = Console(stderr=True)
+
+DB_HELP = "Store: a SQLite path or a postgresql:// URL; default ~/.local/share/trialkb/trialkb.db"
+DbOption = Annotated[Optional[str], typer.Option("--db", help=DB_HELP + " (also before the command)")]
+"""Every command takes ``--db`` after its name too; it wins over the one before the command."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a domain error as one line and exit (1, or 130 for an interrupt)."""
+    err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+DRIVER_MODULES = ("sqlalchemy", "psycopg", "sqlite3", "_sqlite3")
+
+
+def clean_error(exc: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) for an error the user should see as one line; None for a bug."""
+    if isinstance(exc, TrialkbError):
+        return str(exc), getattr(exc, "exit_code", 1)
+    if isinstance(exc, typer.BadParameter):
+        return exc.format_message(), 1
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", 130
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}", 1
+    if type(exc).__module__.split(".")[0] in DRIVER_MODULES:
+        cause = getattr(exc, "orig", None) or exc
+        text = str(cause).strip()
+        return f"database error: {text.splitlines()[0] if text else type(cause).__name__}", 1
+    return None
+
+
+class CleanErrors(TyperGroup):
+    """The app's command group: a domain, database or file error of any command is one line and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sorted by clean_error; bugs re-raised
+            clean = clean_error(exc)
+            if clean is None:
+                raise
+            fail(*clean)
+
+
+def at_least(minimum: int) -> Any:
+    """An option callback refusing values below ``minimum`` (``--top -3``, ``--limit 0``)."""
+    def check(ctx: typer.Context, param: Any, value: int | None) -> int | None:
+        if value is not None and value < minimum:
+            raise BadArgument(f"--{param.name} must be at least {minimum}, got {value}")
+        return value
+    return check
+
+
+def store_url(ctx: typer.Context, db: str | None = None) -> str | None:
+    """The store the user named: the command's ``--db``, else the one before the command (or env)."""
+    return db or (ctx.obj or {}).get("db")
+
+
+def engine_from(ctx: typer.Context, db: str | None = None, *, readonly: bool = False) -> Engine:
+    """The store named by --db / TRIALKB_DB, schema ready; with ``readonly`` an existing store
+    opened read-only (never created or upgraded). Errors are :class:`kb.core.errors.StoreError`."""
+    from kb.store.db import open_store, readonly_engine
+
+    return (readonly_engine if readonly else open_store)(store_url(ctx, db))
+
+
+def reader_from(ctx: typer.Context, db: str | None = None) -> ReadOnlyStore:
+    """A read-only connection to the existing store, without SQLAlchemy (:mod:`kb.store.readonly`)."""
+    from kb.store.readonly import open_readonly
+
+    return open_readonly(store_url(ctx, db))
+
+
+FORMAT_HELP = "table, csv, tsv or json (default: a table on a terminal, CSV when piped)"
+FormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
+
+
+def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None,
+               table_columns: list[str] | None = None) -> None:
+    """Query results in ``fmt`` (see :func:`apps.output.pick_format`): table, csv, tsv or json.
+
+    ``table_columns``: the columns a table shows (a terminal is narrower than a CSV file).
+    """
+    from apps.output import pick_format, to_csv, to_json, to_tsv, typed_rows
+
+    try:
+        fmt = pick_format(fmt, console.is_terminal)
+    except ValueError as exc:
+        fail(str(exc))
+    if fmt == "json":
+        typer.echo(to_json(columns, rows))
+    elif fmt in ("csv", "tsv"):
+        typer.echo((to_csv if fmt == "csv" else to_tsv)(columns, rows), nl=False)
+    else:
+        from rich.box import SIMPLE_HEAD
+        from rich.table import Table
+
+        keep = [columns.index(c) for c in table_columns or columns]
+        cells = [[_table_cell(row[i]) for i in keep] for row in typed_rows(columns, rows)]
+        table = Table(*(columns[i] for i in keep), box=SIMPLE_HEAD)
+        widths = [max((len(line) for row in cells for line in row[n].splitlines()), default=0)
+                  for n in range(len(keep))]
+        for n, column in enumerate(table.columns):  # ids, dates and counts never wrap; longer text folds
+            column.no_wrap, column.overflow = widths[n] <= 12, "fold"
+        for row in cells:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _table_cell(value: object) -> str:
+    """A value as a table shows it: lists comma-separated, objects one ``key: value`` a line."""
+    from apps.output import cell_text
+
+    if isinstance(value, list):
+        return ", ".join(map(cell_text, value))
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {cell_text(v)}" for k, v in value.items())
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", value):
+        return value[:19].replace("T", " ")  # a time to the second reads better in a table
+    return cell_text(value)
+
+
+def main_options(ctx: typer.Context,
+                 db: Annotated[Optional[str], typer.Option("--db", envvar=ENV_VAR, help=DB_HELP)] = None,
+                 verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log warnings and progress")] = False,
+                 ) -> None:
+    """trialkb: crawl, store and compare CAR cell-therapy trials in immune-mediated disease."""
+    import logging
+
+    if ctx.invoked_subcommand != "crawl":  # Scrapy installs its own log handler
+        logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
+                            format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"db": db, "verbose": verbose}

@@ -1,0 +1,161 @@
+"""Store commands: ``import``, ``show``, ``history``, ``sql``, ``rebuild``, ``runs``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kb.core.errors import BadArgument
+from apps.cli.common import DbOption, FormatOption, at_least, console, engine_from, err, fail, print_rows, reader_from
+
+
+def _progress(label: str):  # type: ignore[no-untyped-def]
+    """A transient progress bar on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def import_command(ctx: typer.Context,
+                   paths: Annotated[list[Path], typer.Argument(help="Files, directories or zip archives")],
+                   batch_size: Annotated[int, typer.Option(help="Studies per committed batch")] = 500,
+                   db: DbOption = None) -> None:
+    """Import API v2 study JSON: one study, a search page, an array, JSON Lines, a directory or a zip.
+
+    Example: trialkb import ctgov-archive.zip
+    """
+    from kb.core.errors import NothingImported
+    from kb.ingest.importer import import_paths, nothing_imported_reason
+    from kb.ingest.sources import count_inputs
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise BadArgument(f"no such file or directory: {', '.join(missing)} (nothing imported)")
+    engine = engine_from(ctx, db)
+    total = sum(count_inputs(p) or 0 for p in paths) or None
+    with _progress("importing") as progress:
+        task = progress.add_task("import", total=total)
+        summary = import_paths(engine, paths, batch_size=batch_size,
+                               on_batch=lambda n: progress.advance(task, n))
+    c = summary.counts()
+    console.print(f"read {c['read']}, new {c['new']}, changed {c['changed']}, unchanged {c['unchanged']}, "
+                  f"rejected {c['rejected']}, warnings {c['warnings']}"
+                  + (f", older versions kept as history {c['history']}" if c["history"] else ""),
+                  highlight=False, soft_wrap=True)
+    for rejected in summary.rejected[:50]:
+        console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
+    if len(summary.rejected) > 50:
+        console.print(f"  ... and {len(summary.rejected) - 50} more (see the run log: trialkb runs)")
+    if summary.result.stored == 0:
+        raise NothingImported(nothing_imported_reason(summary))
+
+
+def show(ctx: typer.Context, nct_id: str,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+         db: DbOption = None) -> None:
+    """Show one trial as a card: status, arms, targets, cell, diseases, sites, and each fact's evidence.
+
+    Example: trialkb show NCT06464679 --json
+    """
+    from kb.analysis.card import render_card, trial_card
+    from kb.store.read import NotFound
+
+    try:
+        with reader_from(ctx, db) as store:  # a plain read-only connection: no SQLAlchemy for a lookup
+            card = trial_card(store, nct_id)
+    except NotFound as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        typer.echo(json.dumps(card, indent=2, ensure_ascii=False, default=str))
+        return
+    console.print(render_card(card), highlight=False)
+
+
+def history(ctx: typer.Context, nct_id: str,
+            as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+            db: DbOption = None) -> None:
+    """Show when a trial was first stored and every change since, field by field.
+
+    Example: trialkb history NCT06464679
+    """
+    from kb.store.read import NotFound, get_history
+
+    try:
+        record = get_history(engine_from(ctx, db, readonly=True), nct_id)
+    except NotFound as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    console.print(f"{record['nct_id']}: first stored {record['first_seen_at']}, "
+                  f"{len(record['versions'])} change(s)", highlight=False)
+    for version in record["versions"]:
+        console.print(f"[bold]{version['recorded_at']}[/bold] from {version['source']}")
+        for name, (old, new) in version["diff"].items():
+            console.print(f"  {name}: {old!r} -> {new!r}", highlight=False, soft_wrap=True)
+
+
+def sql(ctx: typer.Context, statement: str,
+        as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects (--format json)")] = False,
+        limit: Annotated[Optional[int], typer.Option(help="At most this many rows", callback=at_least(1))] = None,
+        fmt: FormatOption = None,
+        db: DbOption = None) -> None:
+    """Run a read-only SQL query against the store (writes are refused by the database).
+
+    A table on a terminal, CSV when piped; JSON has true/false and nested lists and objects.
+
+    Example: trialkb sql "SELECT nct_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
+    """
+    from kb.store.readonly import run_sql
+
+    with reader_from(ctx, db) as store:  # errors: one line and exit 1 (apps.cli.common.CleanErrors)
+        columns, rows = run_sql(store, statement, limit)
+    print_rows(columns, rows, "json" if as_json else fmt)
+
+
+def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
+    """Re-normalize every stored raw record with this version's normalizer and extraction rules.
+
+    Run it after upgrading trialkb: no crawl needed, and no version rows (the records did not change).
+
+    Example: trialkb rebuild
+    """
+    from kb.ingest.importer import rebuild_store
+
+    engine = engine_from(ctx, db)
+    with _progress("rebuilding") as progress:
+        task = progress.add_task("rebuild", total=None)
+        result = rebuild_store(engine, on_batch=lambda n: progress.advance(task, n))
+    console.print(f"rebuilt {result.changed} trials, {len(result.rejected)} could not be re-normalized",
+                  highlight=False)
+    for rejected in result.rejected[:20]:
+        console.print(f"  {rejected.nct_id}: {rejected.reason}", highlight=False)
+
+
+def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs", callback=at_least(1))] = 10,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON (--format json)")] = False,
+         fmt: FormatOption = None,
+         db: DbOption = None) -> None:
+    """List the latest job runs (imports, crawls) with all their counts and errors.
+
+    Example: trialkb runs --limit 5
+    """
+    with reader_from(ctx, db) as store:
+        columns, rows = store.query(
+            f"SELECT id, kind, status, started_at, finished_at, counts, errors FROM run_log "
+            f"ORDER BY id DESC LIMIT {int(limit)}")
+    print_rows(columns, rows, "json" if as_json else fmt)
+
+
+
+def register(app: typer.Typer) -> None:
+    """Add the store commands to the trialkb app."""
+    app.command("import")(import_command)
+    for command in (show, history, sql, rebuild, runs):
+        app.command()(command)

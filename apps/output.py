@@ -1,0 +1,112 @@
+"""Rows for people and for programs: a table on a terminal, CSV/TSV when piped, JSON with real types.
+
+SQLite hands booleans back as 0/1 and JSON columns as text; PostgreSQL hands back ``True`` and
+parsed lists. :func:`typed_rows` makes both the same, from the store's own column types (a result
+column named like a Boolean or JSON column of :mod:`kb.store.models`), so ``--format json`` prints
+``true`` and ``["CD19"]`` on every database, and CSV prints ``true`` and ``["CD19"]`` too.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+from functools import cache
+from typing import Any, Iterable, Sequence
+
+__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "cell_text"]
+
+FORMATS = ("table", "csv", "tsv", "json")
+
+
+def pick_format(requested: str | None, is_terminal: bool) -> str:
+    """The format asked for, else a table on a terminal and CSV when piped."""
+    if requested is None:
+        return "table" if is_terminal else "csv"
+    fmt = requested.strip().lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {requested!r}: use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+@cache
+def _column_kinds() -> dict[str, frozenset[str]]:
+    """Names of the store's Boolean, JSON and DateTime columns."""
+    from sqlalchemy import JSON, Boolean, DateTime, TypeDecorator
+    from sqlmodel import SQLModel
+
+    from kb.store import models  # noqa: F401  (registers the tables)
+
+    types = [(c.name, c.type.impl_instance if isinstance(c.type, TypeDecorator) else c.type)
+             for table in SQLModel.metadata.tables.values() for c in table.columns]
+    return {kind: frozenset(name for name, t in types if isinstance(t, sa_type))
+            for kind, sa_type in (("bool", Boolean), ("json", JSON), ("datetime", DateTime))}
+
+
+def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
+    """One value as its column's type says it is."""
+    if isinstance(value, str):
+        if column in kinds["json"] and value[:1] in ("[", "{"):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        if column in kinds["datetime"]:
+            try:
+                return dt.datetime.fromisoformat(value).isoformat()
+            except ValueError:
+                return value
+        return value
+    if column in kinds["bool"] and value in (0, 1) and not isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def typed_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows with booleans as booleans, JSON columns parsed, dates as ISO text."""
+    kinds = _column_kinds()
+    return [[_typed(c, v, kinds) for c, v in zip(columns, row)] for row in rows]
+
+
+def cell_text(value: Any) -> str:
+    """A typed value as text: '' for NULL, true/false, JSON for lists and objects."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def to_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A JSON array of objects, one per row."""
+    return json.dumps([dict(zip(columns, row)) for row in typed_rows(columns, rows)],
+                      indent=2, ensure_ascii=False)
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV with a header row (RFC 4180 quoting); lists and objects as JSON text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([cell_text(v) for v in row] for row in typed_rows(columns, rows))
+    return buffer.getvalue()
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def to_tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """TSV with a header row, unquoted; tab, newline and backslash escaped as ``\\t \\n \\\\``."""
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(cell_text(v).translate(_TSV_ESCAPES) for v in row) for row in typed_rows(columns, rows)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""The Datasette plugin: a page per trial (/trial/NCT...) and links from every NCT id to it.
+
+Configured through Datasette metadata, ``plugins: {"trialkb": {"store": PATH, "database": NAME}}``.
+The page shows the trial card (``kb.analysis.card``), each fact with its field and quote, the history
+(``kb.store.read.get_history``) and the similar trials with their reasons (``graph.cache.load_index``),
+reading the store through a read-only SQLAlchemy engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from datasette import Response, hookimpl
+from markupsafe import Markup, escape
+from sqlalchemy import Engine, select
+
+NCT_PATTERN = r"NCT\d{8}"
+SIMILAR_TOP = 10
+FACT_FACETS = {"target": "targets", "disease": "diseases", "product": "products", "cell_type": "cell_type",
+               "origin": "origin", "modality": "modality"}
+"""Fact kinds that are facets of the analyst view (kind -> column)."""
+
+
+@lru_cache(maxsize=4)
+def store_engine(path: str) -> Engine:
+    """The served store's read-only engine (:func:`kb.store.db.readonly_engine`), one per store."""
+    from kb.store.db import readonly_engine
+
+    return readonly_engine(f"sqlite:///{path}")
+
+
+class _IndexCache:
+    """The similarity index of a store, reloaded when the store's fingerprint changes."""
+
+    def __init__(self) -> None:
+        self.index: Any = None
+
+    def get(self, engine: Engine) -> Any:
+        from graph.build import build_graph, store_fingerprint
+        from graph.cache import load_index
+        from graph.index import SimilarityIndex
+
+        if self.index is None or self.index.fingerprint != store_fingerprint(engine):
+            try:
+                self.index, _ = load_index(engine)
+            except OSError:  # the cache file cannot be written beside the store: keep it in memory
+                self.index = SimilarityIndex.from_graph(build_graph(engine))
+        return self.index
+
+
+_INDEXES: dict[str, _IndexCache] = {}
+
+
+def trial_page_data(path: str, nct_id: str) -> dict[str, Any]:
+    """Everything the trial page shows (raises ``kb.store.read.NotFound``)."""
+    from graph.similarity import UnknownTrial
+    from kb.analysis.card import group_facts, trial_card
+    from kb.store.models import Trial
+    from kb.store.read import get_history
+
+    engine = store_engine(path)
+    card = trial_card(engine, nct_id)
+    history = get_history(engine, nct_id)
+    try:
+        similar = _INDEXES.setdefault(path, _IndexCache()).get(engine).similar(card["nct_id"], top=SIMILAR_TOP)
+    except UnknownTrial:
+        similar = []
+    with engine.connect() as conn:
+        titles = dict(conn.execute(select(Trial.nct_id, Trial.brief_title)
+                                   .where(Trial.nct_id.in_([s["nct_id"] for s in similar]))).all())
+    for s in similar:
+        s["title"] = titles.get(s["nct_id"])
+    return {"card": card, "facts": group_facts(card["facts"]), "history": history, "similar": similar}
+
+
+def facet_url(datasette: Any, database: str, kind: str, value: str) -> str | None:
+    """The analyst view filtered to this fact, if the fact is one of its facets."""
+    column = FACT_FACETS.get(kind)
+    if column is None:
+        return None
+    op = "arraycontains" if column in ("targets", "diseases", "products") else "exact"
+    return datasette.urls.table(database, "relevant_trial") + "?" + urlencode({f"{column}__{op}": value})
+
+
+async def trial_page(request: Any, datasette: Any) -> Response:
+    """GET /trial/NCT........"""
+    from kb.analysis.card import FACT_LABELS, card_lines
+    from kb.store.read import NotFound
+
+    config = datasette.plugin_config("trialkb") or {}
+    nct_id = request.url_vars["nct_id"]
+    try:
+        data = await asyncio.get_running_loop().run_in_executor(None, trial_page_data, config["store"], nct_id)
+    except NotFound as exc:
+        return Response.html(await datasette.render_template(
+            "trial_missing.html", {"nct_id": nct_id, "message": str(exc)}, request=request), status=404)
+    database = config["database"]
+    context = {**data, "summary": card_lines(data["card"]), "fact_labels": FACT_LABELS, "database": database,
+               "facet_url": lambda kind, value: facet_url(datasette, database, kind, value)}
+    return Response.html(await datasette.render_template("trial.html", context, request=request))
+
+
+def warm_index(path: str) -> None:
+    """Load (or build) the similarity index, so that the first trial page does not wait for it."""
+    _INDEXES.setdefault(path, _IndexCache()).get(store_engine(path))
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    config = datasette.plugin_config("trialkb") or {}
+    if config:
+        asyncio.get_running_loop().run_in_executor(None, warm_index, config["store"])
+
+
+@hookimpl
+def register_routes(datasette: Any) -> list[tuple[str, Any]]:
+    return [(rf"^/trial/(?P<nct_id>{NCT_PATTERN})$", trial_page)]
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+    """An NCT id in an ``nct_id`` column links to its trial page."""
+    if column == "nct_id" and isinstance(value, str) and value.startswith("NCT") and len(value) == 11:
+        return Markup(f'<a href="{escape(datasette.urls.path("/trial/" + quote(value)))}">{escape(value)}</a>')
+    return None
+
+
+@hookimpl
+def extra_css_urls() -> list[str]:
+    return ["/trialkb-static/trialkb.css"]
+
+
+@hookimpl
+def menu_links(datasette: Any) -> list[dict[str, str]]:
+    config = datasette.plugin_config("trialkb") or {}
+    if not config:
+        return []
+    return [{"href": datasette.urls.table(config["database"], "relevant_trial"), "label": "Analyst view"}]

@@ -1,0 +1,144 @@
+"""One trial as a card a person reads: what it tests, where, and the evidence for each fact.
+
+:func:`trial_card` gathers the data (``kb.store.read.get_trial`` plus the evidence quotes, arms,
+dose levels, sites per country and the registry link); :func:`render_card` lays it out for a
+terminal with rich. The served trial page (``apps.serve``) shows the same data as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from kb.store.read import get_trial, reader_of
+from kb.store.readonly import ReadOnlyStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["registry_url", "trial_card", "render_card", "FACT_LABELS"]
+
+FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", "origin": "origin",
+               "product": "product", "disease": "disease", "cancer": "cancer", "domain": "domain",
+               "armoring": "armoring", "lymphodepletion": "lymphodepletion", "dose_level": "dose level",
+               "car_evidence": "CAR wording"}
+"""Fact kinds in the order a card lists them, with their labels."""
+
+
+def registry_url(nct_id: str) -> str:
+    """The trial's page on ClinicalTrials.gov."""
+    return f"https://clinicaltrials.gov/study/{nct_id}"
+
+
+def trial_card(store: Engine | ReadOnlyStore, nct_id: str) -> dict[str, Any]:
+    """``get_trial`` plus ``url``, ``facts`` (with quotes), ``arms``, ``dose_levels`` and ``sites``.
+
+    ``store`` is a :class:`ReadOnlyStore` (``trialkb show``: no SQLAlchemy) or an engine.
+    """
+    if not isinstance(store, ReadOnlyStore):
+        with reader_of(store) as reader:
+            return trial_card(reader, nct_id)
+    card = get_trial(store, nct_id)
+    nct_id = card["nct_id"]
+    order = {kind: i for i, kind in enumerate(FACT_LABELS)}
+    p = store.placeholder
+    _, facts = store.query(f"SELECT kind, value, field, evidence FROM trial_fact WHERE nct_id = {p}", (nct_id,))
+    _, arms = store.query(f"SELECT label, type, description FROM arm_group WHERE nct_id = {p} ORDER BY position",
+                          (nct_id,))
+    _, interventions = store.query(f"SELECT name, description, arm_labels FROM intervention WHERE nct_id = {p} "
+                                   f"ORDER BY position", (nct_id,))
+    interventions = [(name, description, json.loads(labels) if isinstance(labels, str) else labels)
+                     for name, description, labels in interventions]  # JSON text on SQLite
+    _, sites = store.query(f"SELECT country, COUNT(*) AS n FROM location WHERE nct_id = {p} "
+                           f"GROUP BY country ORDER BY n DESC, country", (nct_id,))
+    card["url"] = registry_url(nct_id)
+    card["facts"] = [{"kind": k, "value": v, "field": f, "evidence": e}
+                     for k, v, f, e in sorted(facts, key=lambda r: (order.get(r[0], len(order)), r[0], r[1], r[2]))]
+    card["arms"] = [{"label": label, "type": kind, "description": description,
+                     "interventions": [name for name, _, labels in interventions if label in (labels or [])]}
+                    for label, kind, description in arms]
+    card["intervention_descriptions"] = {name: description for name, description, _ in interventions if description}
+    card["dose_levels"] = sorted({f["value"] for f in card["facts"] if f["kind"] == "dose_level"}, key=_dose_order)
+    card["sites"] = [{"country": country, "sites": count} for country, count in sites if country]
+    return card
+
+
+def _dose_order(dose: str) -> tuple[float, str]:
+    """Dose levels low to high: ``3.0x10^6 cells/kg`` before ``1.5x10^7 cells/kg``.
+
+    >>> sorted(["1.5x10^7 cells/kg", "3.0x10^6 cells/kg", "1e6 cells"], key=_dose_order)
+    ['1e6 cells', '3.0x10^6 cells/kg', '1.5x10^7 cells/kg']
+    """
+    number = re.match(r"\s*(\d+(?:\.\d+)?)\s*(?:[x×*]\s*10\s*\^?\s*(\d+)|e(\d+))?", dose, re.I)
+    if not number:
+        return (float("inf"), dose)
+    return (float(number.group(1)) * 10 ** int(number.group(2) or number.group(3) or 0), dose)
+
+
+def group_facts(facts: list[dict[str, Any]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Facts as (kind, value, [(field, quote), ...]) in card order."""
+    grouped: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for fact in facts:
+        grouped.setdefault((fact["kind"], fact["value"]), []).append((fact["field"], fact["evidence"] or ""))
+    return [(kind, value, quotes) for (kind, value), quotes in grouped.items()]
+
+
+def _yes_no(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "unknown"}[value]
+
+
+def _list(values: list[Any] | None) -> str:
+    return ", ".join(map(str, values or [])) or "-"
+
+
+def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The card's summary as (label, text) pairs."""
+    phases = _list(card["phases"])
+    dates = f"start {card['start_date'] or '?'}" + (f" ({card['start_date_type'].lower()})" if card["start_date_type"] else "")
+    if card["primary_completion_date"]:
+        dates += f", primary completion {card['primary_completion_date']}"
+    enrollment = "-" if card["enrollment_count"] is None else (
+        f"{card['enrollment_count']}" + (f" ({card['enrollment_type'].lower()})" if card["enrollment_type"] else ""))
+    lymphodepletion = "; ".join(
+        f"{x.get('drug')} {x.get('dose_mg_m2', '?')} mg/m2" + (f" on days {', '.join(map(str, x['days']))}" if x.get("days") else "")
+        for x in card["lymphodepletion"] or []) or "-"
+    sites = ", ".join(f"{s['country']} ({s['sites']})" if s["sites"] > 1 else s["country"] for s in card["sites"]) or "-"
+    return [
+        ("status", card["status"] or "-"), ("phases", phases), ("dates", dates), ("enrollment", enrollment),
+        ("sponsor", card["sponsor"] or "-"), ("conditions", _list(card["conditions"])),
+        ("CAR cell therapy", _yes_no(card["is_car_therapy"])), ("modality", card.get("modality") or "-"),
+        ("cell", card["cell_type"] or "-"),
+        ("origin", card["origin"] or "-"), ("targets", _list(card["targets"])), ("products", _list(card["products"])),
+        ("diseases", _list(card["disease_categories"])), ("domain", card.get("domain") or "-"),
+        ("lymphodepletion", lymphodepletion),
+        ("dose levels", _list(card["dose_levels"])), ("sites", sites), ("registry", card["url"]),
+    ]
+
+
+def render_card(card: dict[str, Any]) -> Any:
+    """A rich renderable: title, summary, arms, and every fact with its field and quote."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column(overflow="fold")
+    for label, text in card_lines(card):
+        summary.add_row(label, text)
+    parts: list[Any] = [Text(f"{card['nct_id']}  {card['title'] or ''}", style="bold"), summary]
+    if card["arms"]:
+        parts.append(Text("\nArms", style="bold"))
+        for arm in card["arms"]:
+            kind = f" [{arm['type'].lower().replace('_', ' ')}]" if arm["type"] else ""
+            given = f": {', '.join(arm['interventions'])}" if arm["interventions"] else ""
+            parts.append(Text(f"- {arm['label']}{kind}{given}"))
+    if card["facts"]:
+        parts.append(Text("\nEvidence (fact, then each field it was read from and the words there)", style="bold"))
+        for kind, value, quotes in group_facts(card["facts"]):
+            parts.append(Text(f"{FACT_LABELS.get(kind, kind)} {value}", style="bold"))
+            for field, quote in quotes:
+                parts.append(Padding(Text(f"{field}: \u201c{quote}\u201d"), (0, 0, 0, 4)))
+    return Group(*parts)

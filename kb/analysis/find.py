@@ -1,0 +1,174 @@
+"""Find trials by the facets an analyst filters on, without SQL.
+
+Each filter takes one or more values (any of them matches); filters combine with AND. Words are
+read the way the extraction reads records: ``lupus`` is the SLE category (and lupus nephritis
+under it), ``b cell maturation antigen`` is BCMA, ``recruiting`` is RECRUITING, ``1`` is PHASE1.
+The query is SQLAlchemy Core, so it runs on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from sqlalchemy import Engine, String, cast, exists, func, or_, select
+
+from kb.domain.lexicon import ANTIGENS, DISEASES, DISEASES_BY_KEY
+from kb.store.models import Location, Trial, TrialFact
+
+__all__ = ["Filters", "FindError", "COLUMNS", "find_trials", "disease_keys", "target_symbols"]
+
+T = Trial.__table__.c
+COLUMNS = ("nct_id", "title", "status", "phases", "start_date", "modality", "cell_type", "origin", "targets",
+           "diseases", "countries", "sponsor")
+_SELECT = (T.nct_id, T.brief_title, T.overall_status, T.phases, T.start_date, T.modality, T.cell_type, T.origin,
+           T.targets, T.disease_categories, T.countries, T.sponsor)
+
+
+class FindError(ValueError):
+    """A filter value that names nothing trialkb knows."""
+
+
+@dataclass
+class Filters:
+    """What to look for; empty lists filter nothing."""
+
+    target: list[str] = field(default_factory=list)
+    disease: list[str] = field(default_factory=list)
+    cell: list[str] = field(default_factory=list)
+    origin: list[str] = field(default_factory=list)
+    modality: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    phase: list[str] = field(default_factory=list)
+    country: list[str] = field(default_factory=list)
+    sponsor: list[str] = field(default_factory=list)
+    started_after: str | None = None
+    relevant_only: bool = False
+
+
+def target_symbols(word: str) -> list[str]:
+    """The antigen symbols a word names (``cd-19`` -> CD19); the word itself, upper-cased, if none.
+
+    >>> target_symbols("b cell maturation antigen"), target_symbols("cd 19"), target_symbols("GD2")
+    (['BCMA'], ['CD19'], ['GD2'])
+    """
+    found = [symbol for symbol, patterns in ANTIGENS.items()
+             if any(re.fullmatch(p, word.strip(), re.I) for p in patterns) or symbol.lower() == word.strip().lower()]
+    return found or [word.strip().upper()]
+
+
+def disease_keys(word: str) -> list[str]:
+    """The disease categories a word names, with the narrower categories under them.
+
+    >>> disease_keys("lupus"), disease_keys("SSc"), disease_keys("lupus nephritis")
+    (['lupus_nephritis', 'sle'], ['systemic_sclerosis'], ['lupus_nephritis'])
+    """
+    text = word.strip()
+    keys = {d.key for d in DISEASES
+            if d.key == text.lower().replace(" ", "_").replace("-", "_") or d.label.lower() == text.lower()
+            or any(re.search(p, text, re.I) for p in d.patterns) or text in d.abbreviations}
+    if not keys:
+        raise FindError(f"unknown disease {word!r}; known categories: {', '.join(sorted(DISEASES_BY_KEY))}")
+    children = {d.key for d in DISEASES if any(_under(d.key, k) for k in keys)}
+    return sorted(keys | children)
+
+
+def _under(key: str, ancestor: str) -> bool:
+    """Whether category ``key`` is (transitively) under ``ancestor``."""
+    parent = DISEASES_BY_KEY[key].parent
+    while parent:
+        if parent == ancestor:
+            return True
+        parent = DISEASES_BY_KEY[parent].parent
+    return False
+
+
+def _phase(word: str) -> str:
+    """``1``, ``phase 1``, ``PHASE1``, ``early 1``, ``na`` -> the registry's phase code."""
+    text = re.sub(r"[\s_-]+", "", word.strip().upper())
+    if text in ("NA", "N/A"):
+        return "NA"
+    number = re.fullmatch(r"(EARLY)?(?:PHASE)?([1-4])", text)
+    if not number:
+        raise FindError(f"unknown phase {word!r}: use 1, 2, 3, 4, early1 or na")
+    return f"{'EARLY_PHASE' if number.group(1) else 'PHASE'}{number.group(2)}"
+
+
+def _enum(word: str) -> str:
+    """``not yet recruiting`` -> NOT_YET_RECRUITING."""
+    return re.sub(r"[\s-]+", "_", word.strip()).upper()
+
+
+def _fact(kind: str, values: Sequence[str]) -> Any:
+    """The trial has a fact of this kind with one of these values."""
+    f = TrialFact.__table__.c
+    return exists().where(f.nct_id == T.nct_id, f.kind == kind, f.value.in_(list(values)))
+
+
+def _date(text: str) -> str:
+    """A YYYY, YYYY-MM or YYYY-MM-DD date, as stored (ISO text compares in order)."""
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text.strip()):
+        raise FindError(f"not a date: {text!r} (use YYYY-MM-DD, YYYY-MM or YYYY)")
+    return text.strip()
+
+
+def modalities(words: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The stored modalities a word names: the whole name, or a part of it between spaces.
+
+    >>> modalities(["car-t"], ["autologous CAR-T", "allogeneic CAR-T", "CAR-Treg", "CAR-NK"])
+    ['allogeneic CAR-T', 'autologous CAR-T']
+    """
+    found = {m for w in words for m in known
+             if re.search(rf"(?<![\w-]){re.escape(w.strip())}(?![\w-])", m, re.I)}
+    if not found:
+        raise FindError(f"no modality matches {', '.join(map(repr, words))}; known: {', '.join(sorted(known))}")
+    return sorted(found)
+
+
+def conditions(filters: Filters, known_modalities: Sequence[str] = ()) -> list[Any]:
+    """The WHERE clauses of a search (``known_modalities``: the store's modality names)."""
+    where: list[Any] = []
+    if filters.target:
+        where.append(_fact("target", [s for w in filters.target for s in target_symbols(w)]))
+    if filters.disease:
+        where.append(_fact("disease", [k for w in filters.disease for k in disease_keys(w)]))
+    if filters.cell:
+        where.append(func.lower(T.cell_type).in_([_cell(w) for w in filters.cell]))
+    if filters.origin:
+        where.append(func.lower(T.origin).in_([w.strip().lower().replace(" ", "_") for w in filters.origin]))
+    if filters.modality:
+        where.append(T.modality.in_(modalities(filters.modality, known_modalities)))
+    if filters.status:
+        where.append(T.overall_status.in_([_enum(w) for w in filters.status]))
+    if filters.phase:
+        where.append(or_(*(cast(T.phases, String).like(f'%"{_phase(w)}"%') for w in filters.phase)))
+    if filters.country:
+        loc = Location.__table__.c
+        where.append(exists().where(loc.nct_id == T.nct_id,
+                                    func.lower(loc.country).in_([w.strip().lower() for w in filters.country])))
+    if filters.sponsor:
+        where.append(or_(*(func.lower(T.sponsor).like(f"%{w.strip().lower()}%") for w in filters.sponsor)))
+    if filters.started_after:
+        where.append(T.start_date >= _date(filters.started_after))
+    if filters.relevant_only:
+        where.append(T.is_relevant)
+    return where
+
+
+def _cell(word: str) -> str:
+    """``car-nk`` / ``NK cells`` / ``nk`` -> ``nk`` (cell types compare lower-cased)."""
+    text = re.sub(r"^CAR[-\s]?|\s*cells?$", "", word.strip(), flags=re.I)
+    return {"gamma delta t": "gdt", "γδt": "gdt", "γδ t": "gdt"}.get(text.lower(), text.lower())
+
+
+def find_trials(engine: Engine, filters: Filters, limit: int | None = None) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of the trials that match, latest start first."""
+    with engine.connect() as conn:
+        known = conn.execute(select(T.modality).distinct().where(T.modality.is_not(None))).scalars().all()
+        query = (select(*_SELECT).where(*conditions(filters, known))
+                 .order_by(T.start_date.desc().nulls_last(), T.nct_id))
+        if limit:
+            query = query.limit(limit)
+        rows = [tuple(r) for r in conn.execute(query)]
+    return list(COLUMNS), rows

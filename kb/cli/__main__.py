@@ -1,5 +1,0 @@
-"""``python -m kb.cli``: the trialkb command."""
-
-from kb.cli import main
-
-main()

@@ -1,0 +1,106 @@
+"""Domain facts from registry text: whether a trial tests a CAR cell therapy, its targets, effector
+cell, origin and modality, products, diseases and cancers (and so its domain), lymphodepletion.
+
+Pure functions over a normalized trial (``kb.domain.normalize``). Every fact keeps the field it was
+found in and a snippet of evidence. Rules are lexicons (``kb.domain.lexicon``) plus patterns, one module
+per topic; none names a trial. Which fields each kind of fact reads is one table
+(:data:`kb.domain.extract.fields.READS`); the speed shortcuts live apart (:mod:`kb.domain.extract.speed`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kb.domain.extract.car import car_mentions, mention_cell, plain_cells
+from kb.domain.extract.diseases import DOMAINS, decide_domain, parse_diseases
+from kb.domain.extract.facts import Fact, Facts, snippet
+from kb.domain.extract.fields import READS, trial_texts
+from kb.domain.extract.origin import MODALITIES, decide_modality, decide_origin, parse_origin
+from kb.domain.extract.products import is_drug_name, parse_products
+from kb.domain.extract.regimen import parse_dose_levels, parse_lymphodepletion
+from kb.domain.extract.targets import parse_selected_antigens, parse_targets
+from kb.domain.lexicon import PRODUCTS_BY_CODE
+
+__all__ = ["DOMAINS", "MODALITIES", "READS", "Fact", "Facts", "extract_facts"]
+
+
+def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_terms: dict[str, str]) -> Facts:
+    """All domain facts of one normalized trial."""
+    texts = trial_texts(trial, children)
+    facts = Facts()
+
+    car = car_mentions(texts)
+    products = parse_products(texts, facts, car_named=bool(car))
+    plain = plain_cells(texts)
+    if not car and (plain or facts.has("product")):  # a product or cells of unstated nature: the outcomes may say
+        car = car_mentions(texts, 1)
+    for where, text, match in car:
+        facts.add("car_evidence", match.group(0), where, snippet(text, match.start(), match.end()))
+        if cell := mention_cell(match):
+            facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
+    _decide_car(facts, car, products, plain)
+
+    cell_therapy = facts.is_car_therapy is not False or plain is not None
+    if facts.is_car_therapy is not False:
+        parse_targets(texts, facts, long_texts=facts.is_car_therapy is True)
+    for product in products:
+        for target in product.targets if facts.is_car_therapy is not False else ():
+            facts.add("target", target, f"product:{product.code}", product.source)
+        if product.cell_type:
+            facts.add("cell_type", product.cell_type, f"product:{product.code}", product.source)
+        if product.origin:
+            facts.add("origin", product.origin, f"product:{product.code}", product.source)
+    if facts.is_car_therapy is not False and not facts.has("target"):
+        parse_selected_antigens(texts, facts)
+    if plain and plain[0] and cell_therapy:
+        facts.add("cell_type", *plain[:3])
+    if cell_therapy:
+        parse_origin(texts, facts)
+    parse_diseases(trial, texts, mesh_terms, children, facts)
+    facts.lymphodepletion = parse_lymphodepletion(texts, facts) if cell_therapy else []
+    if cell_therapy:
+        parse_dose_levels(texts, facts)
+
+    facts.targets = facts.values("target")
+    facts.armoring = facts.values("armoring")
+    facts.products = facts.values("product")
+    cell = facts.first("cell_type")
+    facts.cell_type = cell.value if cell and cell_therapy else None
+    decide_origin(facts)
+    decide_domain(facts)
+    decide_modality(facts)
+    return facts
+
+
+def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str | None, str, str, str | None] | None) -> None:
+    """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else engineered
+    cells of unstated receptor (unknown), else what the trial gives instead (an antibody,
+    unmodified cells, a TCR: false), else unknown for an unknown code."""
+    named = [f.value for f in facts.facts if f.kind == "product"]
+    unknown_code = any(not is_drug_name(v) and v.upper() not in PRODUCTS_BY_CODE for v in named)
+    antibody_only = not car and any(map(is_drug_name, named))
+    engineered = plain is not None and plain[3] not in (None, "TCR")
+    if car:
+        where, text, match = car[0]
+        facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"
+    elif any(p.is_car for p in products):
+        product = next(p for p in products if p.is_car)
+        facts.is_car_therapy, facts.car_evidence = True, f"product lexicon: {product.code} ({product.source})"
+    elif engineered:
+        facts.is_car_therapy = None
+        facts.car_evidence = f"{plain[0] or 'engineered'} cells: {plain[3]}: {plain[2]}"
+    elif any(p.is_car is False for p in products) and not unknown_code:  # a co-medication beside a new code: unknown
+        product = next(p for p in products if p.is_car is False)
+        facts.is_car_therapy, facts.car_evidence = False, f"product lexicon: {product.code} ({product.source})"
+    elif antibody_only or plain:
+        facts.is_car_therapy = False
+        facts.car_evidence = ("tests an antibody or drug, no CAR named" if antibody_only
+                              else f"{'TCR-engineered' if plain[3] else 'unmodified'} {plain[0]} cells, no CAR "
+                                   f"named: {plain[2]}")
+    elif products or named:
+        facts.is_car_therapy = None
+        unstated = next((p for p in products if p.is_car is None), None)
+        facts.car_evidence = (f"product lexicon: {unstated.code}, nature not stated" if unstated
+                              else "product code not in the lexicon; nature not stated")
+    else:
+        facts.is_car_therapy, facts.car_evidence = False, "no CAR or cell therapy named"

@@ -1,0 +1,47 @@
+"""Set-up of the worker processes that prepare studies (bulk import, crawl pipeline).
+
+A worker started by ``ProcessPoolExecutor`` outlives a job process that is killed with SIGKILL:
+it holds both ends of its task queue, so it waits for work forever, and under the forkserver
+start method it also keeps the forkserver alive. Each worker therefore watches the job process
+and exits when it is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import threading
+import time
+
+from kb.process import gcpause
+
+
+def start_worker(job_pid: int) -> None:
+    """Worker initializer: pause the garbage collector, and exit when process ``job_pid`` ends.
+
+    Ctrl-C reaches the whole process group: a worker ignores it and lets the job stop cleanly.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gcpause.pause()
+    threading.Thread(target=_exit_after, args=(job_pid,), name="trialkb-watch-job", daemon=True).start()
+
+
+def _exit_after(pid: int) -> None:
+    try:
+        with os.fdopen(os.pidfd_open(pid)) as pidfd:  # readable once the process has ended (Linux)
+            select.select([pidfd], [], [])
+    except (AttributeError, OSError):  # no pidfd here: poll
+        while _alive(pid):
+            time.sleep(1.0)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,129 @@
+"""Engine, schema set-up and the store's location.
+
+A fresh store gets the schema from the models (``create_all``) plus the views and is stamped
+with the newest Alembic revision; an existing store is upgraded with Alembic. Both paths end
+in the same schema (``tests/kb/test_migrations.py`` checks it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlmodel import SQLModel
+
+from kb.store import models  # noqa: F401  (registers the tables)
+from kb.core.errors import CannotOpen
+from kb.core.location import ENV_VAR, SCHEMA_REVISION, default_url, normalize_url  # noqa: F401  (re-exported)
+from kb.store.readonly import connect_sqlite_readonly, dialect_of, open_readonly, sqlite_path
+from kb.store.views import create_views
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-131072")  # 128 MB: index inserts of a bulk import stay in memory
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
+    """An engine for a SQLAlchemy URL (default :func:`default_url`)."""
+    url = normalize_url(url or default_url())
+    path = sqlite_path(url) if url.startswith("sqlite") else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("json_serializer", lambda obj: orjson.dumps(obj).decode())
+    kwargs.setdefault("json_deserializer", orjson.loads)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration bound to ``engine``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def init_db(engine: Engine) -> None:
+    """Create or upgrade the schema so that it matches the models."""
+    tables = set(inspect(engine).get_table_names())
+    if "trial" in tables and "alembic_version" in tables and _revision(engine) == SCHEMA_REVISION:
+        return
+    from alembic import command
+
+    config = alembic_config(engine)
+    if "trial" not in tables:
+        SQLModel.metadata.create_all(engine)
+        with engine.begin() as conn:
+            create_views(conn)
+        command.stamp(config, "head")
+    else:
+        command.upgrade(config, "head")
+
+
+def _revision(engine: Engine) -> str | None:
+    """The migration the store is at."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def open_store(url: str | None = None) -> Engine:
+    """An engine for the store at ``url``, its schema ready (created or upgraded).
+
+    Raises :class:`kb.core.errors.CannotOpen` with one line saying why when that fails.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = normalize_url(url or default_url())
+    dialect_of(url)
+    try:
+        engine = make_engine(url)
+        init_db(engine)
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        text = str(cause).strip()
+        raise CannotOpen(f"cannot open the store: {text.splitlines()[0] if text else type(cause).__name__}") from None
+    return engine
+
+
+def readonly_engine(url: str | None = None) -> Engine:
+    """An engine on the existing store at ``url`` whose connections cannot write (:mod:`kb.store.readonly`).
+
+    Never creates or upgrades a store: :class:`kb.core.errors.NoStore` / ``SchemaMismatch`` /
+    ``CannotOpen`` instead. SQLite connections are opened by :func:`connect_sqlite_readonly`
+    (``mode=ro``, or ``immutable=1`` on read-only media); PostgreSQL sessions default to
+    read-only transactions.
+    """
+    url = normalize_url(url or default_url())
+    open_readonly(url).close()  # exists, reachable, at our schema revision
+    kwargs = {"json_serializer": lambda obj: orjson.dumps(obj).decode(), "json_deserializer": orjson.loads}
+    if dialect_of(url) == "sqlite":
+        path = sqlite_path(url)
+        return create_engine(f"sqlite:///{path}", creator=lambda: connect_sqlite_readonly(path), **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _readonly_session)
+    return engine
+
+
+def _readonly_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.commit()

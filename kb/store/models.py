@@ -1,0 +1,287 @@
+"""The one schema source: SQLModel tables of the knowledge base.
+
+Alembic migrations are generated from this module (``kb/store/migrations``); the normalizer
+(``kb.domain.normalize``) produces plain dicts whose keys are these column names, and the store
+(``kb.store.write``) writes them with SQLAlchemy Core for speed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, Text
+from sqlmodel import Field, SQLModel
+
+
+def _trial_fk() -> Any:
+    """A foreign key column to trial.nct_id that deletes with its trial."""
+    return Column(String(16), ForeignKey("trial.nct_id", ondelete="CASCADE"), primary_key=True)
+
+
+def _json(**kwargs: Any) -> Any:
+    """A JSON column where None is SQL NULL (not the JSON text 'null')."""
+    return Field(default=None, sa_column=Column(JSON(none_as_null=True), **kwargs))
+
+
+def _text() -> Any:
+    return Field(default=None, sa_column=Column(Text))
+
+
+class Trial(SQLModel, table=True):
+    """One registry study, normalized; the registry's id is the natural key."""
+
+    __tablename__ = "trial"
+
+    nct_id: str = Field(primary_key=True, max_length=16)
+    registry_name: str = Field(default="ctgov", max_length=16)
+    org_study_id: Optional[str] = None
+    secondary_ids: Optional[list] = _json()
+    brief_title: Optional[str] = _text()
+    official_title: Optional[str] = _text()
+    acronym: Optional[str] = None
+    organization: Optional[str] = None
+    organization_class: Optional[str] = None
+
+    overall_status: Optional[str] = Field(default=None, index=True)
+    last_known_status: Optional[str] = None
+    why_stopped: Optional[str] = _text()
+    study_type: Optional[str] = None
+    phases: Optional[list] = _json()
+    allocation: Optional[str] = None
+    intervention_model: Optional[str] = None
+    primary_purpose: Optional[str] = None
+    masking: Optional[str] = None
+    enrollment_count: Optional[int] = None
+    enrollment_type: Optional[str] = None
+
+    start_date: Optional[str] = Field(default=None, max_length=10)
+    start_date_precision: Optional[str] = None
+    start_date_type: Optional[str] = None
+    primary_completion_date: Optional[str] = Field(default=None, max_length=10)
+    primary_completion_date_precision: Optional[str] = None
+    primary_completion_date_type: Optional[str] = None
+    completion_date: Optional[str] = Field(default=None, max_length=10)
+    completion_date_precision: Optional[str] = None
+    completion_date_type: Optional[str] = None
+    first_posted_date: Optional[str] = Field(default=None, max_length=10)
+    last_update_posted_date: Optional[str] = Field(default=None, max_length=10, index=True)
+    verified_date: Optional[str] = Field(default=None, max_length=10)
+
+    sponsor: Optional[str] = Field(default=None, index=True)
+    sponsor_class: Optional[str] = None
+    countries: Optional[list] = _json()
+    site_count: int = 0
+
+    sex: Optional[str] = None
+    minimum_age: Optional[str] = None
+    maximum_age: Optional[str] = None
+    healthy_volunteers: Optional[bool] = None
+    std_ages: Optional[list] = _json()
+    eligibility_criteria: Optional[str] = _text()
+    brief_summary: Optional[str] = _text()
+    detailed_description: Optional[str] = _text()
+    keywords: Optional[list] = _json()
+    has_results: Optional[bool] = None
+
+    # Domain facts (kb.domain.extract); the evidence for each is in trial_fact.
+    is_car_therapy: Optional[bool] = Field(default=None, index=True)
+    car_evidence: Optional[str] = _text()
+    cell_type: Optional[str] = None
+    origin: Optional[str] = None
+    targets: Optional[list] = _json()
+    products: Optional[list] = _json()
+    disease_categories: Optional[list] = _json()
+    armoring: Optional[list] = _json()
+    lymphodepletion: Optional[list] = _json()
+    modality: Optional[str] = Field(default=None, max_length=24, index=True)
+    domain: Optional[str] = Field(default=None, max_length=16, index=True)
+    is_relevant: bool = Field(default=False, index=True)
+
+    warnings: Optional[list] = _json()
+    content_hash: str = Field(max_length=64)
+    source: Optional[str] = _text()
+    first_seen_at: datetime
+    updated_at: datetime
+    normalizer_version: int = 1
+
+
+class TrialCondition(SQLModel, table=True):
+    """A condition string as registered (HTML entities decoded)."""
+
+    __tablename__ = "trial_condition"
+    nct_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    name: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Intervention(SQLModel, table=True):
+    """An intervention of a trial, with its arm labels."""
+
+    __tablename__ = "intervention"
+    nct_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    type: Optional[str] = None
+    name: Optional[str] = _text()
+    description: Optional[str] = _text()
+    other_names: Optional[list] = _json()
+    arm_labels: Optional[list] = _json()
+
+
+class ArmGroup(SQLModel, table=True):
+    """An arm (group) of a trial."""
+
+    __tablename__ = "arm_group"
+    nct_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    label: Optional[str] = _text()
+    type: Optional[str] = None
+    description: Optional[str] = _text()
+
+
+class Outcome(SQLModel, table=True):
+    """A primary, secondary or other outcome measure."""
+
+    __tablename__ = "outcome"
+    nct_id: str = Field(sa_column=_trial_fk())
+    kind: str = Field(primary_key=True, max_length=16)
+    position: int = Field(primary_key=True)
+    measure: Optional[str] = _text()
+    description: Optional[str] = _text()
+    time_frame: Optional[str] = _text()
+
+
+class Location(SQLModel, table=True):
+    """A trial site."""
+
+    __tablename__ = "location"
+    nct_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    facility: Optional[str] = _text()
+    city: Optional[str] = None
+    state: Optional[str] = None
+    country: Optional[str] = Field(default=None, index=True)
+    status: Optional[str] = None
+
+
+class Sponsor(SQLModel, table=True):
+    """An organisation that sponsors or collaborates on trials."""
+
+    __tablename__ = "sponsor"
+    name: str = Field(primary_key=True)
+    agency_class: Optional[str] = None
+
+
+class TrialSponsor(SQLModel, table=True):
+    """Link trial -- sponsor, carrying the role (lead or collaborator)."""
+
+    __tablename__ = "trial_sponsor"
+    nct_id: str = Field(sa_column=_trial_fk())
+    sponsor_name: str = Field(foreign_key="sponsor.name", primary_key=True)
+    role: str = Field(primary_key=True, max_length=16)
+
+
+class MeshTerm(SQLModel, table=True):
+    """A MeSH descriptor or supplementary concept (``D008180``, ``C582435``)."""
+
+    __tablename__ = "mesh_term"
+    mesh_id: str = Field(primary_key=True, max_length=16)
+    term: str
+
+
+class TrialMesh(SQLModel, table=True):
+    """Link trial -- MeSH term: which browse module, and whether it is an ancestor."""
+
+    __tablename__ = "trial_mesh"
+    __table_args__ = (Index("ix_trial_mesh_mesh_id", "mesh_id"),)
+    nct_id: str = Field(sa_column=_trial_fk())
+    domain: str = Field(primary_key=True, max_length=16)  # condition | intervention
+    mesh_id: str = Field(foreign_key="mesh_term.mesh_id", primary_key=True, max_length=16)
+    is_ancestor: bool = False
+
+
+class TrialFact(SQLModel, table=True):
+    """An extracted domain fact and where it was found (kb.domain.extract).
+
+    ``kind`` is one of target, cell_type, origin, modality, product, disease, cancer, domain,
+    armoring, lymphodepletion, dose_level, car_evidence; ``code`` holds a MeSH id for diseases
+    and cancers.
+    """
+
+    __tablename__ = "trial_fact"
+    __table_args__ = (Index("ix_trial_fact_kind_value", "kind", "value"),)
+    nct_id: str = Field(sa_column=_trial_fk())
+    kind: str = Field(primary_key=True, max_length=24)
+    value: str = Field(primary_key=True)
+    field: str = Field(primary_key=True, max_length=64)
+    code: Optional[str] = None
+    evidence: Optional[str] = _text()
+
+
+class RawRecord(SQLModel, table=True):
+    """The record exactly as fetched (zstd-compressed canonical JSON; zlib in older stores) with its content hash."""
+
+    __tablename__ = "raw_record"
+    nct_id: str = Field(sa_column=_trial_fk())
+    content_hash: str = Field(max_length=64)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    source: Optional[str] = _text()
+    fetched_at: datetime
+    checked_at: datetime = Field(index=True)
+
+
+class TrialVersion(SQLModel, table=True):
+    """A content change of a trial, with a field-level diff ``{field: [old, new]}``."""
+
+    __tablename__ = "trial_version"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    nct_id: str = Field(index=True, max_length=16)
+    recorded_at: datetime
+    old_hash: str = Field(max_length=64)
+    new_hash: str = Field(max_length=64)
+    diff: dict = Field(sa_column=Column(JSON, nullable=False))
+    source: Optional[str] = _text()
+
+
+class RunLog(SQLModel, table=True):
+    """One run of a job (import, crawl): when, what, counts and errors."""
+
+    __tablename__ = "run_log"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    started_at: datetime
+    finished_at: Optional[datetime] = None
+    status: str = Field(default="running", max_length=16)  # running, ok, failed, interrupted, abandoned...
+    pid: Optional[int] = None  # the process running it, so that a later run can tell a dead one
+    host: Optional[str] = Field(default=None, max_length=255)
+    args: Optional[dict] = _json()
+    counts: Optional[dict] = _json()
+    errors: Optional[list] = _json()
+
+
+class RejectedRecord(SQLModel, table=True):
+    """A fetched record the normalizer refused, kept raw (zstd JSON) with the reason; ``trialkb rebuild``
+    stores it once a fixed normalizer accepts it."""
+
+    __tablename__ = "rejected_record"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    nct_id: Optional[str] = Field(default=None, index=True, max_length=16)
+    origin: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    run_id: Optional[int] = None
+    rejected_at: datetime
+
+
+class CrawlState(SQLModel, table=True):
+    """Key-value state of the crawler: per-query watermarks, the API's data timestamp."""
+
+    __tablename__ = "crawl_state"
+    key: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime
+
+
+CHILD_TABLES = ("trial_condition", "intervention", "arm_group", "outcome", "location",
+                "trial_sponsor", "trial_mesh", "trial_fact")
+"""Tables that hold a trial's rows besides ``trial``; replaced whole when it changes."""

@@ -1,0 +1,111 @@
+"""Reading the store: one trial as a dict, its history, and read-only SQL.
+
+Light to import (no SQLAlchemy at module level): ``trialkb show`` reads a trial over the plain
+DB-API connection of :mod:`kb.store.readonly`; library callers may pass an engine instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from kb.core.errors import NotFound, ReadOnlyViolation, check_nct_id
+from kb.store.readonly import ReadOnlyStore, connect_sqlite_readonly, run_sql
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "phases", "study_type",
+               "enrollment_count", "enrollment_type", "start_date", "start_date_type",
+               "primary_completion_date", "completion_date", "first_posted_date", "last_update_posted_date",
+               "disease_categories", "targets", "is_car_therapy", "car_evidence", "cell_type", "origin",
+               "modality", "domain", "products", "armoring", "lymphodepletion", "sponsor", "sponsor_class", "countries",
+               "site_count", "has_results", "is_relevant", "warnings")
+RENAMED = {"brief_title": "title", "overall_status": "status"}
+JSON_FIELDS = frozenset({"phases", "disease_categories", "targets", "products", "armoring", "lymphodepletion",
+                         "countries", "warnings"})
+BOOL_FIELDS = frozenset({"is_car_therapy", "has_results", "is_relevant"})
+"""Columns of ``trial`` among SHOW_FIELDS that SQLite holds as JSON text or 0/1 (a test checks them against kb.store.models)."""
+
+
+__all__ = ["NotFound", "ReadOnlyViolation", "get_history", "get_trial", "run_readonly_sql"]
+
+
+def get_trial(store: Engine | ReadOnlyStore, nct_id: str) -> dict[str, Any]:
+    """A trial as ``show --json`` prints it, with the evidence behind each fact.
+
+    ``store`` is a :class:`ReadOnlyStore` (what ``trialkb show`` opens, without SQLAlchemy) or an
+    engine, from which a read-only connection is made.
+    """
+    nct_id = check_nct_id(nct_id)
+    if not isinstance(store, ReadOnlyStore):
+        with reader_of(store) as reader:
+            return get_trial(reader, nct_id)
+    p = store.placeholder
+    columns, rows = store.query(f"SELECT {', '.join(SHOW_FIELDS)} FROM trial WHERE nct_id = {p}", (nct_id,))
+    if not rows:
+        raise NotFound(f"{nct_id} is not in the store (import or crawl it first)")
+    _, conditions = store.query(f"SELECT name FROM trial_condition WHERE nct_id = {p} ORDER BY position", (nct_id,))
+    _, interventions = store.query(f"SELECT type, name FROM intervention WHERE nct_id = {p} ORDER BY position",
+                                   (nct_id,))
+    _, facts = store.query(f"SELECT kind, value, field FROM trial_fact WHERE nct_id = {p}", (nct_id,))
+    out = {RENAMED.get(k, k): _value(store.dialect, k, v) for k, v in zip(columns, rows[0])}
+    out["conditions"] = [name for (name,) in conditions]
+    out["interventions"] = [{"type": t, "name": n} for t, n in interventions]
+    evidence: dict[str, dict[str, list[str]]] = {}
+    for kind, value, where in facts:
+        evidence.setdefault(kind, {}).setdefault(value, []).append(where)
+    out["evidence"] = evidence
+    return out
+
+
+def _value(dialect: str, column: str, value: Any) -> Any:
+    """A column's value as SQLAlchemy would give it: JSON decoded, booleans as bool."""
+    if value is None or dialect != "sqlite":
+        return value
+    if column in JSON_FIELDS:
+        return json.loads(value)
+    return bool(value) if column in BOOL_FIELDS else value
+
+
+def reader_of(engine: Engine) -> ReadOnlyStore:
+    """A read-only DB-API connection to the engine's store."""
+    if engine.dialect.name == "sqlite":
+        from pathlib import Path
+
+        path = engine.url.database.removeprefix("file:")  # an engine on a URI (file:PATH?mode=ro) too
+        return ReadOnlyStore("sqlite", connect_sqlite_readonly(Path(path)), path)
+    raw = engine.raw_connection()  # a connection of the engine's own (its search path), closed afterwards
+    return ReadOnlyStore("postgresql", raw.driver_connection, "store", _release=raw.invalidate)
+
+
+def get_history(engine: Engine, nct_id: str) -> dict[str, Any]:
+    """When a trial was first seen and every recorded change, oldest first."""
+    from sqlalchemy import select
+
+    from kb.store.models import Trial, TrialVersion
+
+    nct_id = check_nct_id(nct_id)
+    with engine.connect() as conn:
+        trial = conn.execute(select(Trial.first_seen_at, Trial.updated_at).where(Trial.nct_id == nct_id)).first()
+        if trial is None:
+            raise NotFound(f"{nct_id} is not in the store (import or crawl it first)")
+        versions = conn.execute(select(TrialVersion.recorded_at, TrialVersion.old_hash, TrialVersion.new_hash,
+                                       TrialVersion.diff, TrialVersion.source)
+                                .where(TrialVersion.nct_id == nct_id).order_by(TrialVersion.id)).all()
+    return {"nct_id": nct_id, "first_seen_at": trial.first_seen_at.isoformat(),
+            "versions": [{"recorded_at": v.recorded_at.isoformat(), "old_hash": v.old_hash,
+                          "new_hash": v.new_hash, "diff": v.diff, "source": v.source} for v in versions]}
+
+
+def run_readonly_sql(store: Engine | ReadOnlyStore, statement: str,
+                     limit: int | None = None) -> tuple[list[str], list[tuple]]:
+    """Run one statement with the database itself enforcing read-only; (columns, rows).
+
+    ``store`` is a :class:`ReadOnlyStore` (what ``trialkb sql`` opens) or an engine, from which a
+    read-only connection is made: see :func:`kb.store.readonly.run_sql` for what guarantees it.
+    """
+    if isinstance(store, ReadOnlyStore):
+        return run_sql(store, statement, limit)
+    with reader_of(store) as reader:
+        return run_sql(reader, statement, limit)

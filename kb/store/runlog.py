@@ -1,0 +1,118 @@
+"""The run log: one row per job run (import, crawl) with its counts and errors.
+
+A run row records the process running it (pid, host, and the start time of that process); a
+row left ``running`` by a process that is gone (killed, power cut) is marked ``abandoned`` by
+the next run that starts, so no row stays ``running`` for ever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from kb.store.bulk import upsert
+from kb.store.models import CrawlState, RunLog
+from kb.store.write import utcnow
+
+RUN = RunLog.__table__
+STATE = CrawlState.__table__
+MAX_LOGGED_ERRORS = 1000
+DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
+"""The state key of the registry's data timestamp of the last complete crawl (written by the crawl,
+read by the next crawl and by the report)."""
+
+FINAL = ("ok", "skipped", "failed", "interrupted", "abandoned")
+"""The statuses a run ends in."""
+
+
+def start_run(engine: Engine, kind: str, args: dict[str, Any]) -> int:
+    """Record a run as started by this process (first marking dead runs abandoned); returns its id."""
+    abandon_dead_runs(engine)
+    with engine.begin() as conn:
+        return conn.execute(insert(RUN).values(kind=kind, started_at=utcnow(), status="running", args=args,
+                                               pid=os.getpid(), host=socket.gethostname())
+                            .returning(RUN.c.id)).scalar_one()
+
+
+def finish_run(engine: Engine, run_id: int, status: str, counts: dict[str, Any],
+               errors: list[str] | None = None) -> None:
+    """Record a run's end, its counts and (the first thousand of) its errors."""
+    with engine.begin() as conn:
+        conn.execute(update(RUN).where(RUN.c.id == run_id).values(
+            finished_at=utcnow(), status=status, counts=counts, errors=(errors or [])[:MAX_LOGGED_ERRORS]))
+
+
+def abandon_dead_runs(engine: Engine, locked_kind: str | None = None) -> list[int]:
+    """Mark ``abandoned`` the runs left ``running`` by a process of this host that is gone; their ids.
+
+    A row without a pid (written before trialkb recorded it) is abandoned too. Rows of other
+    hosts are left alone: whether their process lives cannot be told from here, unless the
+    caller holds the lock of their kind (``locked_kind``, e.g. a crawl holding the crawl lock):
+    then no run of that kind can be alive anywhere.
+    """
+    host = socket.gethostname()
+    with engine.connect() as conn:
+        rows = conn.execute(select(RUN.c.id, RUN.c.kind, RUN.c.pid, RUN.c.host, RUN.c.started_at)
+                            .where(RUN.c.status == "running")).all()
+    dead = [r.id for r in rows if r.pid is None or r.kind == locked_kind
+            or (r.host == host and not process_alive(r.pid, r.started_at))]
+    if dead:
+        with engine.begin() as conn:
+            conn.execute(update(RUN).where(RUN.c.id.in_(dead), RUN.c.status == "running").values(
+                status="abandoned", finished_at=utcnow(),
+                errors=["abandoned: the process running it ended without finishing it"]))
+    return dead
+
+
+def process_alive(pid: int, since: datetime | None = None) -> bool:
+    """Whether process ``pid`` runs, and (where /proc tells) started no later than ``since`` (no reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = _process_start(pid)
+    if started is None or since is None:
+        return True
+    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    return started <= since.timestamp() + 1.0
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (Unix time), from /proc; None where there is no /proc."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def last_run(engine: Engine, kind: str, status: str | None = "ok") -> dict[str, Any] | None:
+    """The newest run of a kind (with that status), as a dict."""
+    query = select(RUN).where(RUN.c.kind == kind)
+    if status:
+        query = query.where(RUN.c.status == status)
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(RUN.c.id.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def get_state(engine: Engine, key: str) -> str | None:
+    """A crawler state value (watermark, data timestamp)."""
+    with engine.connect() as conn:
+        return conn.execute(select(STATE.c.value).where(STATE.c.key == key)).scalar_one_or_none()
+
+
+def set_state(engine: Engine, values: dict[str, str]) -> None:
+    """Set crawler state values in one transaction."""
+    if values:
+        now = utcnow()
+        with engine.begin() as conn:
+            upsert(conn, STATE, [{"key": k, "value": v, "updated_at": now} for k, v in values.items()], ["key"])

@@ -1,0 +1,363 @@
+"""Writing studies into the store: upserts keyed by NCT id, change detection, version rows.
+
+:func:`write_studies` takes a batch of raw API v2 studies and, in the caller's transaction,
+skips the unchanged ones (same content hash), normalizes the rest, replaces their child rows,
+upserts trials, entities and raw records, and writes a version row with a field-level diff
+for each trial whose content changed. The crawl pipeline and the bulk import both call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import zstandard
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
+from kb.store.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
+from kb.domain.normalize import (NormalizedStudy, RecordError, canonical_json, check_study, content_hash,
+                          diff_snapshots, normalize_study)
+
+log = logging.getLogger(__name__)
+
+TABLES: dict[str, Table] = {t: Trial.metadata.tables[t] for t in ("trial", *CHILD_TABLES)}
+TRIAL = Trial.__table__
+RAW = RawRecord.__table__
+TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in ("content_hash", "source", "first_seen_at", "updated_at")]
+"""Where the writer puts what the worker cannot know into a prepared trial row."""
+TRIAL_UPDATE = [c for c in TRIAL.columns.keys() if c not in ("nct_id", "first_seen_at")]
+"""What a new version of a stored trial overwrites."""
+
+
+@dataclass
+class Rejected:
+    """A record that was not stored, where it came from, and why."""
+
+    origin: str
+    reason: str
+    nct_id: str | None = None
+
+
+@dataclass
+class WriteResult:
+    """Counts of one or more batches."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    history: int = 0  # records older than the current one, kept as version rows
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    new_ids: list[str] = field(default_factory=list)
+    changed_ids: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.new + self.changed + self.unchanged + self.history
+
+    def add(self, other: WriteResult) -> None:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.history += other.history
+        self.rejected += other.rejected
+        self.warnings += other.warnings
+        self.new_ids += other.new_ids
+        self.changed_ids += other.changed_ids
+
+    def counts(self) -> dict[str, int]:
+        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "history": self.history,
+                "rejected": len(self.rejected), "warnings": len(self.warnings)}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_codecs = threading.local()  # zstd (de)compressors are not thread-safe: one per thread
+
+
+def _compress(canonical: bytes) -> bytes:
+    """zstd at its default level: a third of zlib's time for a smaller body (bench/import_bench.py)."""
+    if not hasattr(_codecs, "compressor"):
+        _codecs.compressor = zstandard.ZstdCompressor()
+    return _codecs.compressor.compress(canonical)
+
+
+def decompress(body: bytes) -> bytes:
+    """A stored body's JSON bytes: zstd, or zlib as stores written before trialkb 0.2 hold."""
+    if body[:4] != ZSTD_MAGIC:
+        return zlib.decompress(body)
+    if not hasattr(_codecs, "decompressor"):
+        _codecs.decompressor = zstandard.ZstdDecompressor()
+    return _codecs.decompressor.decompress(body)
+
+
+def load_raw(body: bytes) -> dict[str, Any]:
+    """A stored raw record as the API returned it."""
+    return orjson.loads(decompress(body))
+
+
+@dataclass
+class PreparedStudy:
+    """A study ready to write: hashed, normalized, compressed, its child rows as tuples.
+
+    Everything CPU-heavy is done here, in a worker process; the writer only talks to the database.
+    """
+
+    origin: str
+    nct_id: str
+    content_hash: str
+    body: bytes
+    trial: tuple  # the trial row in column order; the writer fills hash, source and times
+    rows: dict[str, list[tuple]]  # child table -> rows in column order
+    sponsors: dict[str, str | None]
+    mesh_terms: dict[str, str]
+    warnings: list[str]
+    snapshot: dict[str, Any] | None  # tracked fields, made where a version row is expected
+
+    def tracked(self) -> dict[str, Any]:
+        """The tracked fields for a version diff (normalized again from the body if not made)."""
+        return self.snapshot if self.snapshot is not None else normalize_study(load_raw(self.body)).snapshot()
+
+
+@dataclass
+class Unchanged:
+    """A study whose content hash matches the stored one (not normalized again)."""
+
+    origin: str
+    nct_id: str
+    content_hash: str
+
+
+def _prepared(origin: str, nct_id: str, digest: str, body: bytes, study: NormalizedStudy,
+              snapshot: bool = True) -> PreparedStudy:
+    """Rows as plain tuples: they cross from a worker process at a third of a dict's unpickling cost."""
+    return PreparedStudy(origin, nct_id, digest, body, table_rows(TRIAL, [study.trial])[0],
+                         {name: table_rows(TABLES[name], study.children[name]) for name in CHILD_TABLES},
+                         study.sponsors, study.mesh_terms, study.warnings, study.snapshot() if snapshot else None)
+
+
+def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> PreparedStudy | Unchanged | Rejected:
+    """Check, hash, normalize and compress one study; pure, so it can run in a worker process.
+
+    ``known`` maps NCT ids to stored content hashes: a study whose hash matches is not normalized.
+    """
+    nct_id = None
+    try:
+        nct_id = check_study(data)
+        canonical = canonical_json(data)
+        digest = content_hash(data, canonical)
+        if known and known.get(nct_id) == digest:
+            return Unchanged(origin, nct_id, digest)
+        # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
+        return _prepared(origin, nct_id, digest, _compress(canonical), normalize_study(data),
+                         snapshot=known is None or nct_id in known)
+    except RecordError as exc:
+        return Rejected(origin, str(exc), nct_id)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
+        return Rejected(origin, f"unreadable record: {type(exc).__name__}: {str(exc)[:200]}", nct_id)
+    except RecursionError:  # found by tests/kb/test_fuzz.py: a value nested thousands of levels deep
+        return Rejected(origin, "unreadable record: nested too deeply", nct_id)
+
+
+def stored_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, str]:
+    """The content hashes stored for these ids."""
+    if not nct_ids:
+        return {}
+    return dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(list(nct_ids)))).all())
+
+
+def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, source: str,
+                  now: datetime | None = None) -> WriteResult:
+    """Prepare and store a batch of ``(origin, study)`` pairs in the caller's transaction."""
+    return write_prepared(conn, [prepare(origin, data) for origin, data in records], source=source, now=now)
+
+
+def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchanged | Rejected], *, source: str,
+                   now: datetime | None = None) -> WriteResult:
+    """Store prepared studies in the caller's transaction: skip known content, the newest record wins.
+
+    A trial's current state is its newest record: by last-update date, then fetch time (a
+    record fetched now beats the stored one of the same date; within a batch the later one in
+    input order). A record older than the current one is never the current state: it becomes a
+    version row from it to the next newer record of the batch or the store (and from the next
+    older new record to it). Content already stored or in the history counts as unchanged, so
+    re-running an import changes nothing, in any order. (Version rows written earlier are not
+    re-split: a late record between two old versions is compared with the current one.)
+    """
+    now = now or utcnow()
+    result = WriteResult()
+    groups: dict[str, list[PreparedStudy | Unchanged]] = {}
+    for item in prepared:
+        if isinstance(item, Rejected):
+            result.rejected.append(item)
+        else:
+            groups.setdefault(item.nct_id, []).append(item)
+    if not groups:
+        return result
+
+    ids = list(groups)
+    current = dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(ids))).all())
+    updated = dict(conn.execute(select(TRIAL.c.nct_id, TRIAL.c.last_update_posted_date)
+                                .where(TRIAL.c.nct_id.in_(list(current)))).all()) if current else {}
+    history = _history_hashes(conn, ids)
+    touched: list[str] = []
+    todo: list[PreparedStudy] = []
+    chains: list[tuple[str, list[_Link]]] = []
+    for nct_id, items in groups.items():
+        known = history.get(nct_id, set()) | ({current[nct_id]} if nct_id in current else set())
+        fresh: dict[str, PreparedStudy] = {}
+        for item in items:
+            if item.content_hash in known or item.content_hash in fresh:
+                result.unchanged += 1
+                if item.content_hash == current.get(nct_id):
+                    touched.append(nct_id)
+            elif isinstance(item, Unchanged):  # its content is nowhere in the store: it cannot be placed
+                result.rejected.append(Rejected(item.origin, "stored record changed while this one was prepared; "
+                                                             "it is fetched again next run", nct_id))
+            else:
+                fresh[item.content_hash] = item
+        if not fresh:
+            continue
+        chain = [_Link(updated.get(nct_id) or "", 0, current[nct_id], None)] if nct_id in current else []
+        chain += [_Link(_last_update(p), n, p.content_hash, p) for n, p in enumerate(fresh.values(), 1)]
+        chain.sort(key=lambda link: (link.updated, link.order))
+        chains.append((nct_id, chain))
+        newest = chain[-1].item
+        if newest is None:  # every new record is older than the stored one: history only
+            result.history += len(fresh)
+            continue
+        todo.append(newest)
+        result.history += len(fresh) - 1
+    if touched:
+        conn.execute(update(RAW).where(RAW.c.nct_id.in_(touched)).values(checked_at=now))
+    if not chains:
+        return result
+    for item in todo:
+        for message in item.warnings:
+            result.warnings.append((item.nct_id, message))
+            log.warning("%s (%s): %s", item.nct_id, item.origin, message)
+    versions = _version_rows(conn, chains, now)
+    changed = [p for p in todo if p.nct_id in current]
+    _store_rows(conn, todo, replace_ids=[p.nct_id for p in changed], now=now)
+    if versions:
+        conn.execute(insert(TrialVersion.__table__), versions)
+    result.changed, result.changed_ids = len(changed), [p.nct_id for p in changed]
+    result.new_ids = [p.nct_id for p in todo if p.nct_id not in current]
+    result.new = len(result.new_ids)
+    return result
+
+
+@dataclass
+class _Link:
+    """One record of a trial in date order: the stored one (``item`` None) or a new one."""
+
+    updated: str
+    order: int
+    content_hash: str
+    item: PreparedStudy | None
+
+
+LAST_UPDATE_AT = list(TRIAL.columns.keys()).index("last_update_posted_date")
+
+
+def _last_update(item: PreparedStudy) -> str:
+    return item.trial[LAST_UPDATE_AT] or ""
+
+
+def _history_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Every content hash in the version rows of these trials."""
+    version = TrialVersion.__table__
+    out: dict[str, set[str]] = {}
+    for nct_id, old, new in conn.execute(select(version.c.nct_id, version.c.old_hash, version.c.new_hash)
+                                         .where(version.c.nct_id.in_(list(nct_ids)))):
+        out.setdefault(nct_id, set()).update((old, new))
+    return out
+
+
+def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: list[str], now: datetime,
+                raw: bool = True) -> None:
+    """Upsert trials, entities and (with ``raw``) raw records; replace the child rows of ``replace_ids``."""
+    if replace_ids:
+        for name in CHILD_TABLES:
+            conn.execute(delete(TABLES[name]).where(TABLES[name].c.nct_id.in_(replace_ids)))
+    upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for p in todo for n, c in p.sponsors.items()],
+           ["name"], ())
+    upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for p in todo for m, t in p.mesh_terms.items()],
+           ["mesh_id"], ())
+    stamp = bind_values(conn.dialect, TRIAL, {"first_seen_at": now, "updated_at": now})
+    trial_rows = [with_values(p.trial, TRIAL_AT, (p.content_hash, p.origin, *stamp)) for p in todo]
+    upsert_tuples(conn, TRIAL, trial_rows, ["nct_id"], TRIAL_UPDATE)
+    if raw:
+        upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
+                            "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
+    for name in CHILD_TABLES:
+        insert_tuples(conn, TABLES[name], [row for p in todo for row in p.rows[name]])
+
+
+def renormalize(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None) -> WriteResult:
+    """Rebuild trials from their stored raw records with the current normalizer.
+
+    The records did not change, so no version rows are written; a record the normalizer now
+    rejects is reported and its trial left as it was.
+    """
+    now = now or utcnow()
+    result = WriteResult()
+    rows = conn.execute(select(RAW.c.nct_id, RAW.c.content_hash, RAW.c.body, RAW.c.source)
+                        .where(RAW.c.nct_id.in_(list(nct_ids)))).all()
+    todo = []
+    for nct_id, digest, body, source in rows:
+        try:
+            todo.append(_prepared(source or "store", nct_id, digest, body, normalize_study(load_raw(body)),
+                                  snapshot=False))  # no version rows: the record did not change
+        except (RecordError, ValueError, zlib.error, zstandard.ZstdError) as exc:
+            result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", nct_id))
+    if todo:
+        _store_rows(conn, todo, replace_ids=[p.nct_id for p in todo], now=now, raw=False)
+    result.changed, result.changed_ids = len(todo), [p.nct_id for p in todo]
+    return result
+
+
+def _version_rows(conn: Connection, chains: list[tuple[str, list[_Link]]], now: datetime) -> list[dict[str, Any]]:
+    """A version row for each step of each chain that involves a new record, oldest first."""
+    stored_ids = [nct_id for nct_id, chain in chains if any(link.item is None for link in chain)]
+    old_bodies = dict(conn.execute(select(RAW.c.nct_id, RAW.c.body).where(RAW.c.nct_id.in_(stored_ids))).all()
+                      ) if stored_ids else {}
+    rows = []
+    for nct_id, chain in chains:
+        for before, after in zip(chain, chain[1:]):
+            rows.append({"nct_id": nct_id, "recorded_at": now, "old_hash": before.content_hash,
+                         "new_hash": after.content_hash,
+                         "diff": diff_snapshots(_tracked(before, old_bodies.get(nct_id)), _tracked(after, old_bodies.get(nct_id))),
+                         "source": (after.item or before.item).origin})
+    return rows
+
+
+def _tracked(link: _Link, stored_body: bytes | None) -> dict[str, Any]:
+    """The tracked fields of a record in a chain ({} for a stored record that cannot be read)."""
+    if link.item is not None:
+        return link.item.tracked()
+    try:
+        return normalize_study(load_raw(stored_body)).snapshot()
+    except (RecordError, TypeError, KeyError, ValueError, zlib.error, zstandard.ZstdError) as exc:
+        log.warning("stored record unreadable (%s); diff against nothing", exc)
+        return {}
+
+
+def touch(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None) -> None:
+    """Mark stored records as checked now (a re-check found them unchanged)."""
+    if nct_ids:
+        conn.execute(update(RAW).where(RAW.c.nct_id.in_(list(nct_ids))).values(checked_at=now or utcnow()))
+
+
+__all__ = ["PreparedStudy", "Unchanged", "Rejected", "WriteResult", "prepare", "renormalize", "stored_hashes",
+           "write_prepared", "write_studies", "load_raw", "touch", "utcnow"]
