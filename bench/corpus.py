@@ -34,11 +34,11 @@ def templates(data: Path = DATA) -> list[tuple[dict, float]]:
     return out
 
 
-def vary(record: dict, nct_id: str, rng: random.Random) -> dict:
+def vary(record: dict, trial_id: str, rng: random.Random) -> dict:
     """A copy of ``record`` under a new id with status, dates, enrollment and conditions varied."""
     study = copy.deepcopy(record)
     protocol = study["protocolSection"]
-    protocol["identificationModule"]["nctId"] = nct_id
+    protocol["identificationModule"]["nctId"] = trial_id
     status = protocol.setdefault("statusModule", {})
     status["overallStatus"] = rng.choice(STATUSES)
     year = rng.randint(2005, 2026)

@@ -43,10 +43,10 @@ DISEASE_LABELS = {
 }
 
 
-def record_for(nct_id: str) -> dict:
-    path = DATA / "ctgov_v2" / "domain" / f"{nct_id}.json"
+def record_for(trial_id: str) -> dict:
+    path = DATA / "ctgov_v2" / "domain" / f"{trial_id}.json"
     if not path.exists():
-        path = next((DATA / "ctgov_v2" / "registry_samples").glob(f"{nct_id}*.json"))
+        path = next((DATA / "ctgov_v2" / "registry_samples").glob(f"{trial_id}*.json"))
     data = json.loads(path.read_text())
     return data[0] if isinstance(data, list) else data
 
@@ -77,15 +77,15 @@ class Score:
         self.unlabelled: list[str] = []  # predictions where the label takes no position
         self.unlabelled_values = 0
 
-    def add(self, nct_id: str, predicted: set[str], expected: set[str]) -> None:
+    def add(self, trial_id: str, predicted: set[str], expected: set[str]) -> None:
         if not expected and predicted:
-            self.unlabelled.append(f"{nct_id}: predicted {sorted(predicted)}")
+            self.unlabelled.append(f"{trial_id}: predicted {sorted(predicted)}")
             self.unlabelled_values += len(predicted)
         self.tp += len(predicted & expected)
         self.fp += len(predicted - expected)
         self.fn += len(expected - predicted)
         if predicted != expected:
-            self.errors.append(f"{nct_id}: predicted {sorted(predicted)} expected {sorted(expected)}")
+            self.errors.append(f"{trial_id}: predicted {sorted(predicted)} expected {sorted(expected)}")
 
     def line(self, name: str) -> str:
         precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
@@ -117,18 +117,18 @@ def labelled(args: argparse.Namespace) -> None:
                                          "products", "disease_categories")}
     rows = list(csv.DictReader(open(args.labels)))
     for row in rows:
-        nct_id = row["nct_id"]
-        study = normalize_study(record_for(nct_id))
+        trial_id = row["nct_id"]
+        study = normalize_study(record_for(trial_id))
         trial, facts = study.trial, study.children["trial_fact"]
         car = {True: "yes", False: "no", None: "unclear"}[trial["is_car_therapy"]]
-        scores["is_car_therapy"].add(nct_id, {car} if car == "yes" else set(), {"yes"} if row["car_therapy"] == "yes" else set())
-        scores["cell"].add(nct_id, {trial["cell_type"]} if trial["cell_type"] else set(), _split(row["cell"]))
-        scores["origin"].add(nct_id, {trial["origin"]} if trial["origin"] else set(), _split(row["origin"]))
+        scores["is_car_therapy"].add(trial_id, {car} if car == "yes" else set(), {"yes"} if row["car_therapy"] == "yes" else set())
+        scores["cell"].add(trial_id, {trial["cell_type"]} if trial["cell_type"] else set(), _split(row["cell"]))
+        scores["origin"].add(trial_id, {trial["origin"]} if trial["origin"] else set(), _split(row["origin"]))
         text_targets = {f["value"] for f in facts if f["kind"] == "target" and not f["field"].startswith("product:")}
-        scores["targets_from_text"].add(nct_id, text_targets, _split(row["targets_in_text"]))
-        scores["targets"].add(nct_id, set(trial["targets"]), _split(row["targets_known"]))
-        scores["products"].add(nct_id, {p.lower() for p in trial["products"]}, {p.lower() for p in _split(row["product"])})
-        scores["disease_categories"].add(nct_id, set(trial["disease_categories"]), _diseases(row["disease_focus"]))
+        scores["targets_from_text"].add(trial_id, text_targets, _split(row["targets_in_text"]))
+        scores["targets"].add(trial_id, set(trial["targets"]), _split(row["targets_known"]))
+        scores["products"].add(trial_id, {p.lower() for p in trial["products"]}, {p.lower() for p in _split(row["product"])})
+        scores["disease_categories"].add(trial_id, set(trial["disease_categories"]), _diseases(row["disease_focus"]))
     print(f"{len(rows)} labelled trials ({args.labels})")
     for name, score in scores.items():
         print(score.line(name))
@@ -179,13 +179,13 @@ def realworld(out: Path) -> None:
     for path in sorted((DATA / "ctgov_v2" / "realworld").glob("*/*.json")):
         record = json.loads(path.read_text())
         trial = normalize_study(record).trial
-        label, kind = peer[trial["nct_id"]], path.parent.name
+        label, kind = peer[trial["trial_id"]], path.parent.name
         count = counts[kind]
         count[0] += 1
         count[1] += trial["is_car_therapy"] is True
         count[2] += trial["is_relevant"]
         if kind == "oncology" and trial["is_relevant"]:
-            relevant_oncology.append(f"{trial['nct_id']} ({trial['domain']}: {', '.join(trial['disease_categories'])})")
+            relevant_oncology.append(f"{trial['trial_id']} ({trial['domain']}: {', '.join(trial['disease_categories'])})")
         expected, found = peer_targets(label["TargetCategory"]), set(trial["targets"])
         if expected:
             named = all(names_antigen(record_text(record), t) for t in expected)
@@ -201,7 +201,7 @@ def realworld(out: Path) -> None:
         if kind == "autoimmune" and not trial["is_relevant"]:
             disagreements.append(("is_relevant", "true", f"false ({trial['domain']})"))
         for field, peer_value, ours in disagreements:
-            rows.append({"nct_id": trial["nct_id"], "set": kind, "field": field, "peer": peer_value, "ours": ours,
+            rows.append({"trial_id": trial["trial_id"], "set": kind, "field": field, "peer": peer_value, "ours": ours,
                          "peer_target_category": label["TargetCategory"], "peer_product": label["ProductName"],
                          "title": trial["brief_title"], "car_evidence": trial["car_evidence"]})
     auto, onc = counts["autoimmune"], counts["oncology"]
@@ -220,7 +220,7 @@ def realworld(out: Path) -> None:
               f" often one antigen of a dual CAR)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["nct_id"])
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["trial_id"])
         writer.writeheader()
         writer.writerows(rows)
     print(f"{len(rows)} disagreements with the peer labels written to {out}")

@@ -93,12 +93,12 @@ def seed_eval() -> None:
         graph = build_graph(engine)
     scores = []
     for query in SEED_QUERIES:
-        top = [r["nct_id"] for r in similar_trials(graph, query, top=DEPTH)]
+        top = [r["trial_id"] for r in similar_trials(graph, query, top=DEPTH)]
         score = ndcg(top, lambda c: seed_grade(labels[query], labels[c]) if c in labels else 0,
                      [c for c in labels if c != query])
         scores.append(score)
         print(f"  {query}  nDCG@10 {score:.3f}")
-    top = [r["nct_id"] for r in similar_trials(graph, SEED, top=DEPTH)]
+    top = [r["trial_id"] for r in similar_trials(graph, SEED, top=DEPTH)]
     all_car = all(graph.nodes[f"trial:{c}"]["is_car"] is True for c in top)
     print(f"seed set: mean nDCG@10 over {len(scores)} queries {statistics.mean(scores):.3f}; "
           f"seed top 10 all CAR: {all_car}; led by KN5501: {top[0] in KN5501} ({', '.join(top[:3])} ...)")
@@ -164,11 +164,11 @@ def trial_texts(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
     out: dict[str, list[str]] = {}
     with engine.connect() as conn:
-        for nct_id, title, summary in conn.execute(text("SELECT nct_id, brief_title, brief_summary FROM trial")):
-            out[nct_id] = [title or "", summary or ""]
-        for sql in ("SELECT nct_id, name FROM trial_condition", "SELECT nct_id, name FROM intervention"):
-            for nct_id, name in conn.execute(text(sql)):
-                out[nct_id].append(name or "")
+        for trial_id, title, summary in conn.execute(text("SELECT trial_id, brief_title, brief_summary FROM trial")):
+            out[trial_id] = [title or "", summary or ""]
+        for sql in ("SELECT trial_id, name FROM trial_condition", "SELECT trial_id, name FROM intervention"):
+            for trial_id, name in conn.execute(text(sql)):
+                out[trial_id].append(name or "")
     return {k: " ".join(v) for k, v in out.items()}
 
 
@@ -224,7 +224,7 @@ def realworld_eval(store: Path | None, ablations: bool) -> None:
     print(f"  the index answers every query exactly like the graph: {same}")
 
     def trialkb_rankings(**options) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-        return {q: [r["nct_id"] for r in index.similar(q, top=len(in_store), **options)] for q in queries}
+        return {q: [r["trial_id"] for r in index.similar(q, top=len(in_store), **options)] for q in queries}
 
     ours = report("trialkb similar", trialkb_rankings())
     tfidf = report("TF-IDF (title, cond., interv., summary)", tfidf_rankings(texts, queries))

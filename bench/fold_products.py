@@ -3,7 +3,7 @@
 Usage: python bench/fold_products.py /work/research/products.csv [--lexicon kb/domain/lexicon/products.json]
 
 CSV columns: code, aliases (';'), targets (';'), cell, origin, developer, confidence, source,
-nct_ids, note. Each row is judged by the evidence it cites, by these rules:
+trial_ids, note. Each row is judged by the evidence it cites, by these rules:
 - a note that starts 'NOT a CAR' makes a non-CAR product (a co-medication: is_car false);
 - a row without an effector cell says the record does not state what the product is: is_car null;
 - any other row is a CAR product (is_car true) with the row's target, cell and origin;

@@ -69,9 +69,9 @@ def make_store(url: str, trials: int, seed: int = 11) -> None:
         insert_rows(conn, MeshTerm.__table__, [{"mesh_id": f"D8{i:05d}", "term": f"Condition {i}"} for i in range(5000)]
                     + [{"mesh_id": f"D9{i:05d}", "term": f"Category {i}"} for i in range(300)])
     for i in range(trials):
-        nct_id = f"NCT{60000000 + i:08d}"
+        trial_id = f"NCT{60000000 + i:08d}"
         car = rng.random() < 0.03
-        row = {"nct_id": nct_id, "registry_name": "ctgov", "brief_title": f"Synthetic trial {i}",
+        row = {"trial_id": trial_id, "registry_name": "ctgov", "brief_title": f"Synthetic trial {i}",
                "overall_status": "RECRUITING", "phases": json.dumps([phases[zipf_choice(rng, 6, 1.5)]]),
                "countries": json.dumps(sorted({countries[0] if rng.random() < 0.33 else countries[zipf_choice(rng, 150)]
                                                for _ in range(rng.randint(1, 3))})),
@@ -86,7 +86,7 @@ def make_store(url: str, trials: int, seed: int = 11) -> None:
             facts |= {("disease", rng.choice(diseases)) for _ in range(rng.randint(0, 2))}
         elif rng.random() < 0.08:
             facts.add(("disease", rng.choice(diseases)))
-        batch["trial_fact"] += [{"nct_id": nct_id, "kind": k, "value": v, "field": "title", "code": None,
+        batch["trial_fact"] += [{"trial_id": trial_id, "kind": k, "value": v, "field": "title", "code": None,
                                  "evidence": None} for k, v in facts]
         meshes = {zipf_choice(rng, 5000, 1.05) for _ in range(rng.randint(1, 3))}
         links = {(f"D8{m:05d}", False) for m in meshes} | {(a, True) for m in meshes for a in ancestors[m]}
@@ -94,13 +94,13 @@ def make_store(url: str, trials: int, seed: int = 11) -> None:
         for mesh_id, is_ancestor in sorted(links, key=lambda x: x[1]):
             if mesh_id not in seen:
                 seen.add(mesh_id)
-                batch["trial_mesh"].append({"nct_id": nct_id, "domain": "condition", "mesh_id": mesh_id,
+                batch["trial_mesh"].append({"trial_id": trial_id, "domain": "condition", "mesh_id": mesh_id,
                                             "is_ancestor": is_ancestor})
         names = {f"drug {zipf_choice(rng, 80_000, 1.05)}" for _ in range(rng.randint(1, 3))}
-        batch["intervention"] += [{"nct_id": nct_id, "position": p, "type": "DRUG", "name": n, "description": None,
+        batch["intervention"] += [{"trial_id": trial_id, "position": p, "type": "DRUG", "name": n, "description": None,
                                    "other_names": None, "arm_labels": None} for p, n in enumerate(sorted(names))]
         sponsors = {zipf_choice(rng, 40_000, 1.1) for _ in range(rng.randint(1, 2))}
-        batch["trial_sponsor"] += [{"nct_id": nct_id, "sponsor_name": f"Sponsor {s}", "role": "lead" if k == 0 else "collaborator"}
+        batch["trial_sponsor"] += [{"trial_id": trial_id, "sponsor_name": f"Sponsor {s}", "role": "lead" if k == 0 else "collaborator"}
                                    for k, s in enumerate(sorted(sponsors))]
         if len(batch["trial"]) >= 20_000:
             flush()
@@ -129,9 +129,9 @@ def measure(url: str, queries: int, graph_queries: int) -> None:
     car_ids = [data["label"] for _, data in graph.nodes(data=True) if data["kind"] == "trial" and data["is_car"]]
     picks = [rng.choice(trial_ids) for _ in range(queries // 2)] + [rng.choice(car_ids) for _ in range(queries - queries // 2)]
     timings = []
-    for nct_id in picks[:graph_queries]:  # the definition, pair by pair: the index below is what a lookup uses
+    for trial_id in picks[:graph_queries]:  # the definition, pair by pair: the index below is what a lookup uses
         t = time.perf_counter()
-        similar_trials(graph, nct_id, top=10)
+        similar_trials(graph, trial_id, top=10)
         timings.append((time.perf_counter() - t) * 1000)
     timings.sort()
     print(f"graph (reference) lookup over {len(timings)} queries: median {statistics.median(timings):.1f} ms, "
@@ -147,9 +147,9 @@ def measure(url: str, queries: int, graph_queries: int) -> None:
     index = SimilarityIndex.load(path)
     load_s = time.perf_counter() - t
     timings = []
-    for nct_id in picks:
+    for trial_id in picks:
         t = time.perf_counter()
-        index.similar(nct_id, top=10)
+        index.similar(trial_id, top=10)
         timings.append((time.perf_counter() - t) * 1000)
     timings.sort()
     print(f"similarity index: built from the graph in {index_s:.1f} s, {path.stat().st_size / 1e6:,.0f} MB on disk, "

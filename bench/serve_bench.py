@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     engine = make_engine(f"sqlite:///{args.db.resolve()}")
     with engine.connect() as conn:
-        trials = conn.execute(text("SELECT nct_id FROM relevant_trial ORDER BY nct_id")).scalars().all()[:args.pages]
+        trials = conn.execute(text("SELECT trial_id FROM relevant_trial ORDER BY trial_id")).scalars().all()[:args.pages]
         total = conn.execute(text("SELECT count(*) FROM trial")).scalar()
     print(f"store: {total} trials, {len(trials)} trial pages fetched")
 

@@ -29,7 +29,7 @@ class CrawlOptions:
     """What a user asked of a crawl."""
 
     api_url: str
-    nct_ids: list[str] = field(default_factory=list)
+    trial_ids: list[str] = field(default_factory=list)
     since: date | None = None
     full: bool = False
     related: bool = True
@@ -109,9 +109,9 @@ class CrawlRun:
             self.abandoned = abandon_dead_runs(self.engine, locked_kind="crawl")  # under the crawl lock
             o = self.options
             self.run_id = start_run(self.engine, "crawl", {
-                "api_url": o.api_url, "nct": o.nct_ids, "since": str(o.since) if o.since else None,
+                "api_url": o.api_url, "nct": o.trial_ids, "since": str(o.since) if o.since else None,
                 "full": o.full, "related": o.related})
-            self.plan = make_plan(self.engine, nct_ids=o.nct_ids, since=o.since, full=o.full, recheck=o.recheck,
+            self.plan = make_plan(self.engine, trial_ids=o.trial_ids, since=o.since, full=o.full, recheck=o.recheck,
                                   related=o.related)
         except BaseException:
             self.lock.release()
@@ -148,10 +148,10 @@ class CrawlRun:
         self.fetched += len(ids)
         self.missing += missing
         for rejected in result.rejected:
-            key = rejected.nct_id or rejected.origin
+            key = rejected.trial_id or rejected.origin
             if key not in self.rejected_ids:
                 self.rejected_ids.add(key)
-                self.errors.append(f"{rejected.nct_id or rejected.origin}: rejected: {rejected.reason}")
+                self.errors.append(f"{rejected.trial_id or rejected.origin}: rejected: {rejected.reason}")
         if result.rejected:
             self.rejecting_queries.add(query)
         self.progress.pages += 1

@@ -39,7 +39,7 @@ def _prepare(origin: str, record: bytes, known: dict[str, str]) -> PreparedStudy
 
 
 def _kept(rejected: Rejected, record: bytes) -> RejectedRecord:
-    return RejectedRecord(rejected.origin, rejected.reason, rejected.nct_id, zstandard.ZstdCompressor().compress(record))
+    return RejectedRecord(rejected.origin, rejected.reason, rejected.trial_id, zstandard.ZstdCompressor().compress(record))
 
 
 def slices(count: int, most: int, smallest: int = 100) -> list[tuple[int, int]]:

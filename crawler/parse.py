@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import orjson
 import simdjson
 
-from kb.domain.normalize import nct_id_of
+from kb.domain.normalize import trial_id_of
 
 
 class CorruptPage(ValueError):
@@ -54,14 +54,14 @@ def read_search_page(body: bytes) -> SearchPage:
             records.append(study.mini)
         else:
             records.append(orjson.dumps(study))  # not a study: the worker rejects it with the reason
-        if isinstance(study, simdjson.Object) and isinstance(nct_id := _nct_id(study), str):
-            ids.append(nct_id)
+        if isinstance(study, simdjson.Object) and isinstance(trial_id := _trial_id(study), str):
+            ids.append(trial_id)
     token, total = page.get("nextPageToken"), page.get("totalCount")
     return SearchPage(records, ids, token if isinstance(token, str) and token else None,
                       total if isinstance(total, int) else None)
 
 
-def _nct_id(study: simdjson.Object) -> Any:
+def _trial_id(study: simdjson.Object) -> Any:
     try:
         return study.at_pointer("/protocolSection/identificationModule/nctId")
     except (KeyError, ValueError, TypeError):
@@ -95,4 +95,4 @@ def search_url(api_url: str, params: dict[str, str], page_size: int, page_token:
 
 def study_ids(studies: list[dict[str, Any]]) -> list[str]:
     """The NCT ids of studies (those that have one)."""
-    return [nct_id for study in studies if (nct_id := nct_id_of(study)) is not None]
+    return [trial_id for study in studies if (trial_id := trial_id_of(study)) is not None]

@@ -58,16 +58,16 @@ class PageTransaction:
         """Store a slice; rejected records are kept raw with the reason, and a stored id's old rejects go."""
         started = time.perf_counter()
         result = write_prepared(self.conn, prepared, source="crawl")
-        stored = [p.nct_id for p in prepared if isinstance(p, PreparedStudy)]
+        stored = [p.trial_id for p in prepared if isinstance(p, PreparedStudy)]
         if stored:
-            self.conn.execute(delete(REJECTED).where(REJECTED.c.nct_id.in_(stored)))
-        kept = [{"nct_id": r.nct_id, "origin": r.origin, "reason": r.reason, "body": r.body, "run_id": self.run_id,
+            self.conn.execute(delete(REJECTED).where(REJECTED.c.trial_id.in_(stored)))
+        kept = [{"trial_id": r.trial_id, "origin": r.origin, "reason": r.reason, "body": r.body, "run_id": self.run_id,
                  "rejected_at": utcnow()} for r in result.rejected if isinstance(r, RejectedRecord)]
         if kept:  # one row per record: the latest rejection
-            ids = [k["nct_id"] for k in kept if k["nct_id"]]
+            ids = [k["trial_id"] for k in kept if k["trial_id"]]
             if ids:
-                self.conn.execute(delete(REJECTED).where(REJECTED.c.nct_id.in_(ids)))
-            self.conn.execute(insert(REJECTED), list({k["nct_id"] or id(k): k for k in kept}.values()))
+                self.conn.execute(delete(REJECTED).where(REJECTED.c.trial_id.in_(ids)))
+            self.conn.execute(insert(REJECTED), list({k["trial_id"] or id(k): k for k in kept}.values()))
         self.result.add(result)
         self.seconds += time.perf_counter() - started
 
@@ -136,11 +136,11 @@ class PageWriter:
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialkb-writer")
         self.turn = asyncio.Lock()
 
-    async def stored_hashes(self, nct_ids: list[str]) -> dict[str, str]:
+    async def stored_hashes(self, trial_ids: list[str]) -> dict[str, str]:
         """Content hashes stored for these ids (read in a thread, beside the writer)."""
         def read() -> dict[str, str]:
             with self.engine.connect() as conn:
-                return stored_hashes(conn, nct_ids)
+                return stored_hashes(conn, trial_ids)
         return await asyncio.get_running_loop().run_in_executor(None, read)
 
     async def write(self, item: StudyPage, parts: list[asyncio.Future]) -> PageTransaction:

@@ -26,7 +26,7 @@ def watermark_key(query: str) -> str:
 class CrawlPlan:
     """The requests of one run."""
 
-    nct_ids: list[str]
+    trial_ids: list[str]
     queries: list[Query]
     windows: dict[str, str | None]  # query name -> LastUpdatePostDate lower bound (None: everything)
     recheck_ids: list[str] = field(default_factory=list)
@@ -39,11 +39,11 @@ class CrawlPlan:
         return f"AREA[LastUpdatePostDate]RANGE[{start},MAX]" if start else None
 
 
-def make_plan(engine: Engine, *, nct_ids: list[str] | None = None, since: date | None = None,
+def make_plan(engine: Engine, *, trial_ids: list[str] | None = None, since: date | None = None,
               full: bool = False, recheck: int = 200, related: bool = True) -> CrawlPlan:
-    """Plan a run: the seed and ``nct_ids``, the related searches with their date windows,
+    """Plan a run: the seed and ``trial_ids``, the related searches with their date windows,
     and a re-check of the ``recheck`` stalest known trials."""
-    ids = list(dict.fromkeys([SEED_NCT_ID, *(i.strip().upper() for i in nct_ids or [])]))
+    ids = list(dict.fromkeys([SEED_NCT_ID, *(i.strip().upper() for i in trial_ids or [])]))
     queries = base_queries() + snowball_queries(_found_products(engine)) if related else []
     windows: dict[str, str | None] = {}
     for query in queries:
@@ -61,7 +61,7 @@ def make_plan(engine: Engine, *, nct_ids: list[str] | None = None, since: date |
 def _found_products(engine: Engine) -> list[str]:
     """Product codes (not yet in the lexicon) of the relevant trials stored so far."""
     with engine.connect() as conn:
-        values = conn.execute(select(TrialFact.value).distinct().join(Trial, Trial.nct_id == TrialFact.nct_id)
+        values = conn.execute(select(TrialFact.value).distinct().join(Trial, Trial.trial_id == TrialFact.trial_id)
                               .where(Trial.is_relevant, TrialFact.kind == "product")).scalars().all()
     return sorted({v for v in values if v.upper() not in PRODUCTS_BY_CODE and any(c.isdigit() for c in v)})
 
@@ -71,5 +71,5 @@ def _stalest(engine: Engine, limit: int, exclude: list[str]) -> list[str]:
     if limit <= 0:
         return []
     with engine.connect() as conn:
-        return [i for i in conn.execute(select(RawRecord.nct_id).order_by(RawRecord.checked_at, RawRecord.nct_id)
+        return [i for i in conn.execute(select(RawRecord.trial_id).order_by(RawRecord.checked_at, RawRecord.trial_id)
                                         .limit(limit + len(exclude))).scalars() if i not in exclude][:limit]

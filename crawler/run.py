@@ -37,7 +37,7 @@ class _Process(CrawlerProcess):
         super()._signal_shutdown(signum, frame)
 
 
-def run_crawl(db_url: str | None, *, api_url: str | None = None, nct_ids: list[str] | None = None,
+def run_crawl(db_url: str | None, *, api_url: str | None = None, trial_ids: list[str] | None = None,
               since: date | None = None, full: bool = False, related: bool = True, force: bool = False,
               overrides: dict[str, Any] | None = None, verbose: bool = False,
               on_progress: Callable[[Progress], None] | None = None) -> CrawlResult:
@@ -48,7 +48,7 @@ def run_crawl(db_url: str | None, *, api_url: str | None = None, nct_ids: list[s
     """
     settings = crawl_settings(db_url, overrides)
     options = CrawlOptions((api_url or settings.get("TRIALKB_API_URL")).rstrip("/"),
-                           [i.strip().upper() for i in nct_ids or []], since, full, related, force,
+                           [i.strip().upper() for i in trial_ids or []], since, full, related, force,
                            settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"))
     run = CrawlRun(db_url, options, on_progress)
     run.open()  # before the reactor: lock, run log, plan (LockBusy stops here, before any request)
@@ -58,7 +58,7 @@ def run_crawl(db_url: str | None, *, api_url: str | None = None, nct_ids: list[s
         _own_log_lines()
     try:
         process = _Process(settings, run)
-        process.crawl(CtgovSpider, api_url=options.api_url, nct=",".join(options.nct_ids),
+        process.crawl(CtgovSpider, api_url=options.api_url, nct=",".join(options.trial_ids),
                       since=since.isoformat() if since else None, full="1" if full else "0",
                       related="1" if related else "0", force="1" if force else "0", run=run)
         process.start()

@@ -46,8 +46,8 @@ UMBRELLAS = frozenset({"autoimmune", "cancer"})
 GENERIC_INTERVENTIONS = frozenset({"placebo", "standard of care", "best supportive care", "observation"})
 
 
-def trial_node(nct_id: str) -> str:
-    return f"trial:{nct_id}"
+def trial_node(trial_id: str) -> str:
+    return f"trial:{trial_id}"
 
 
 def group_of(kind: str, label: str) -> str:
@@ -81,8 +81,8 @@ def _link(graph: nx.Graph, trial: str, kind: str, value: str, relation: str, sou
 
 def add_trial(graph: nx.Graph, row: dict[str, Any]) -> str:
     """Add a trial node with its domain and modality, and link its cell, origin, phases and countries."""
-    node = trial_node(row["nct_id"])
-    graph.add_node(node, kind="trial", label=row["nct_id"], title=row.get("brief_title") or "",
+    node = trial_node(row["trial_id"])
+    graph.add_node(node, kind="trial", label=row["trial_id"], title=row.get("brief_title") or "",
                    is_car=row.get("is_car_therapy"), cell=row.get("cell_type"), origin=row.get("origin"),
                    modality=row.get("modality"), domain=row.get("domain"), relevant=bool(row.get("is_relevant")),
                    status=row.get("overall_status"))
@@ -105,9 +105,9 @@ def _json_list(value: Any) -> list[str]:
     return [v for v in value if v]
 
 
-def add_fact(graph: nx.Graph, nct_id: str, kind: str, value: str, where: str) -> None:
+def add_fact(graph: nx.Graph, trial_id: str, kind: str, value: str, where: str) -> None:
     """Link a trial to an extracted fact (target, product, disease with its broader categories)."""
-    node = trial_node(nct_id)
+    node = trial_node(trial_id)
     if node not in graph:
         return
     entity_kind, relation = FACT_KINDS[kind]
@@ -137,28 +137,28 @@ def build_graph(engine: Engine, *, relevant_only: bool = False) -> nx.Graph:
     """The trial graph of the store (all trials, or only CAR cell therapies in immune disease)."""
     graph = nx.Graph(fingerprint=store_fingerprint(engine))
     t = Trial.__table__.c
-    trials = select(t.nct_id, t.brief_title, t.is_car_therapy, t.is_relevant, t.overall_status, t.cell_type,
+    trials = select(t.trial_id, t.brief_title, t.is_car_therapy, t.is_relevant, t.overall_status, t.cell_type,
                     t.origin, t.phases, t.countries, t.modality, t.domain)
     if relevant_only:
         trials = trials.where(t.is_relevant)
     for row in _rows(engine, trials):
         add_trial(graph, row._mapping)
-    for nct_id, kind, value, where in _rows(engine, select(TrialFact.nct_id, TrialFact.kind, TrialFact.value,
+    for trial_id, kind, value, where in _rows(engine, select(TrialFact.trial_id, TrialFact.kind, TrialFact.value,
                                                            TrialFact.field)
                                             .where(TrialFact.kind.in_(list(FACT_KINDS)))):
-        add_fact(graph, nct_id, kind, value, where)
-    for nct_id, mesh_id, is_ancestor in _rows(engine, select(TrialMesh.nct_id, TrialMesh.mesh_id, TrialMesh.is_ancestor)
+        add_fact(graph, trial_id, kind, value, where)
+    for trial_id, mesh_id, is_ancestor in _rows(engine, select(TrialMesh.trial_id, TrialMesh.mesh_id, TrialMesh.is_ancestor)
                                               .where(TrialMesh.domain == "condition")):
-        node = trial_node(nct_id)
+        node = trial_node(trial_id)
         if node in graph:
             _link(graph, node, "mesh", mesh_id, "has_condition", "conditionBrowseModule",
                   ANCESTOR_WEIGHT if is_ancestor else 1.0)
-    for nct_id, name in _rows(engine, select(Intervention.nct_id, Intervention.name)):
-        node, key = trial_node(nct_id), " ".join((name or "").lower().split())
+    for trial_id, name in _rows(engine, select(Intervention.trial_id, Intervention.name)):
+        node, key = trial_node(trial_id), " ".join((name or "").lower().split())
         if node in graph and key and key not in GENERIC_INTERVENTIONS and len(key) <= 120:
             _link(graph, node, "intervention", key, "has_intervention", "armsInterventionsModule")
-    for nct_id, sponsor, role in _rows(engine, select(TrialSponsor.nct_id, TrialSponsor.sponsor_name, TrialSponsor.role)):
-        node = trial_node(nct_id)
+    for trial_id, sponsor, role in _rows(engine, select(TrialSponsor.trial_id, TrialSponsor.sponsor_name, TrialSponsor.role)):
+        node = trial_node(trial_id)
         if node in graph:
             _link(graph, node, "sponsor", sponsor, "sponsored_by" if role == "lead" else "collaborates_with",
                   "sponsorCollaboratorsModule")

@@ -136,12 +136,12 @@ class SimilarityIndex:
 
     # ---------------------------------------------------------------- lookup
 
-    def row_of(self, nct_id: str) -> int:
-        nct_id = nct_id.strip().upper()
-        position = bisect_left(self.trial_ids, nct_id)
-        if position < len(self.trial_ids) and self.trial_ids[position] == nct_id:
+    def row_of(self, trial_id: str) -> int:
+        trial_id = trial_id.strip().upper()
+        position = bisect_left(self.trial_ids, trial_id)
+        if position < len(self.trial_ids) and self.trial_ids[position] == trial_id:
             return position
-        raise UnknownTrial(f"{nct_id} is not in the graph (import or crawl it first)")
+        raise UnknownTrial(f"{trial_id} is not in the graph (import or crawl it first)")
 
     def _row(self, r: int) -> tuple[array, array]:
         s, t = self.r_indptr[r], self.r_indptr[r + 1]
@@ -171,10 +171,10 @@ class SimilarityIndex:
         mine = vocabulary[codes[q]] or None
         return [rule(mine, other or None, weights) for other in vocabulary]
 
-    def similar(self, nct_id: str, *, top: int = 10, car_only: bool = False, hub_limit: int = HUB_LIMIT,
+    def similar(self, trial_id: str, *, top: int = 10, car_only: bool = False, hub_limit: int = HUB_LIMIT,
                 weights: Weights = DEFAULT) -> list[dict[str, Any]]:
         """Same answer as :func:`graph.similarity.similar_trials` on the graph this index came from."""
-        q = self.row_of(nct_id)
+        q = self.row_of(trial_id)
         group, idf, c_indptr, c_indices, c_data = self.group, self.idf, self.c_indptr, self.c_indices, self.c_data
         mass = [0.0] * len(GROUPS)
         query = list(zip(*self._row(q)))

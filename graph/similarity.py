@@ -88,7 +88,7 @@ class Shared(NamedTuple):
 class Profile(NamedTuple):
     """What the rules and the explanation need to know of one trial."""
 
-    nct_id: str
+    trial_id: str
     domain: str | None
     modality: str | None  # modality_key()
     origin: str | None
@@ -199,10 +199,10 @@ def describe(shared: list[Shared], query: Profile, candidate: Profile) -> str:
     return ", ".join(parts) + ("; " + ", ".join(differs) if differs else "")
 
 
-def result(nct_id: str, score: float, shared: list[Shared], query: Profile, candidate: Profile) -> dict[str, Any]:
+def result(trial_id: str, score: float, shared: list[Shared], query: Profile, candidate: Profile) -> dict[str, Any]:
     """One answer: id, score, the shared entities (largest credit first) and the explanation."""
     ordered = sorted(shared, key=lambda s: (-s.credit, s.entity))
-    return {"nct_id": nct_id, "score": round(score, 4),
+    return {"trial_id": trial_id, "score": round(score, 4),
             "shared": [{"entity": s.entity, "kind": s.kind, "label": s.label, "weight": round(s.credit, 3)}
                        for s in ordered],
             "why": describe(ordered, query, candidate)}
@@ -219,9 +219,9 @@ def profile(graph: nx.Graph, node: str) -> Profile:
                    data.get("origin"), targets)
 
 
-def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: bool = False,
+def similar_trials(graph: nx.Graph, trial_id: str, *, top: int = 10, car_only: bool = False,
                    hub_limit: int = HUB_LIMIT, weights: Weights = DEFAULT) -> list[dict[str, Any]]:
-    """The ``top`` trials most like ``nct_id``, best first, with what they share and what differs.
+    """The ``top`` trials most like ``trial_id``, best first, with what they share and what differs.
 
     Candidates are the trials two hops away through the query's products, targets and diseases,
     and through its other entities linked to at most ``hub_limit`` trials; a more popular entity
@@ -230,7 +230,7 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
     Parameters
     ----------
     graph : the finalized trial graph (``graph.build``); not changed.
-    nct_id : the query trial.
+    trial_id : the query trial.
     top : how many to return.
     car_only : only CAR cell therapies (``is_car`` true on the trial node).
     hub_limit : tie-breaking entities linked to more trials than this do not generate candidates.
@@ -238,7 +238,7 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
 
     Returns
     -------
-    list of ``{"nct_id", "score", "shared": [{"entity", "kind", "label", "weight"}, ...], "why"}``
+    list of ``{"trial_id", "score", "shared": [{"entity", "kind", "label", "weight"}, ...], "why"}``
 
     Example
     -------
@@ -246,16 +246,16 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
     >>> from graph.build import add_fact, add_trial, finalize
     >>> g = nx.Graph()
     >>> for nct in ("NCT00000001", "NCT00000002", "NCT00000003"):
-    ...     _ = add_trial(g, {"nct_id": nct, "is_car_therapy": True})
+    ...     _ = add_trial(g, {"trial_id": nct, "is_car_therapy": True})
     >>> for nct, target in [("NCT00000001", "CD19"), ("NCT00000002", "CD19"), ("NCT00000003", "BCMA")]:
     ...     add_fact(g, nct, "target", target, "title")
     >>> finalize(g)
-    >>> [(r["nct_id"], r["score"], r["why"]) for r in similar_trials(g, "NCT00000001")]
+    >>> [(r["trial_id"], r["score"], r["why"]) for r in similar_trials(g, "NCT00000001")]
     [('NCT00000002', 0.1081, 'same target CD19')]
     """
-    query = f"trial:{nct_id.strip().upper()}"
+    query = f"trial:{trial_id.strip().upper()}"
     if query not in graph:
-        raise UnknownTrial(f"{nct_id} is not in the graph (import or crawl it first)")
+        raise UnknownTrial(f"{trial_id} is not in the graph (import or crawl it first)")
     nodes = graph.nodes
     mine = graph[query]
     mass = masses([(nodes[e]["group"], nodes[e]["idf"], edge["weight"]) for e, edge in mine.items()])
@@ -276,6 +276,6 @@ def similar_trials(graph: nx.Graph, nct_id: str, *, top: int = 10, car_only: boo
         other = profile(graph, candidate)
         score = score_of(shared, mass, me, other, weights)
         if score > 0:
-            scored.append((round(score, ORDER_DIGITS), other.nct_id, score, shared, other))
+            scored.append((round(score, ORDER_DIGITS), other.trial_id, score, shared, other))
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [result(nct, score, shared, me, other) for _, nct, score, shared, other in scored[:top]]

@@ -73,7 +73,7 @@ def _pg_engine(pg_url: str):  # type: ignore[no-untyped-def]
 def store_url_engine(request, tmp_path):  # type: ignore[no-untyped-def]
     """(dialect, engine) of a fresh, empty, unmigrated store."""
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'kb.store.db'}")
+        engine = make_engine(f"sqlite:///{tmp_path / 'kb.db'}")
         yield "sqlite", engine
         engine.dispose()
         return
@@ -96,7 +96,7 @@ def engine(store_url_engine):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def sqlite_engine(tmp_path):  # type: ignore[no-untyped-def]
     """A fresh SQLite store (for tests that are about something else than the dialect)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'kb.store.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'kb.db'}")
     init_db(engine)
     yield engine
     engine.dispose()

@@ -44,7 +44,7 @@ def find(ctx: typer.Context,
     except FindError as exc:
         fail(str(exc))
         return
-    print_rows(columns, rows, fmt, ["nct_id", "status", "start_date", "targets", "diseases", "title"])
+    print_rows(columns, rows, fmt, ["trial_id", "status", "start_date", "targets", "diseases", "title"])
     if not rows:
         err.print("no trial matches", highlight=False)
 

@@ -66,7 +66,7 @@ def crawl(ctx: typer.Context,
     try:
         if live:
             live.start()
-        result = run_crawl(db_url, api_url=api_url, nct_ids=nct, since=since_date, full=full, related=related,
+        result = run_crawl(db_url, api_url=api_url, trial_ids=nct, since=since_date, full=full, related=related,
                            force=force, overrides=overrides, verbose=verbose, on_progress=show)
     except LockBusy as exc:
         fail(str(exc))

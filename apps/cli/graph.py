@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 graph_app = typer.Typer(help="The trial graph.", no_args_is_help=True)
 
 
-def similar(ctx: typer.Context, nct_id: str,
+def similar(ctx: typer.Context, trial_id: str,
             top: Annotated[int, typer.Option("--top", help="How many trials", callback=at_least(1))] = 10,
             car_only: Annotated[bool, typer.Option("--car-only", help="Only CAR cell therapies")] = False,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
             db: DbOption = None) -> None:
-    """Trials most like NCTID, best first, each with what it shares and what differs.
+    """Trials most like the trial ID (any registry), best first, each with what it shares and what differs.
 
     Same product first, then the same target set in the same disease, then the same target or
     disease, within the same domain and modality; sponsor, country, phase and intervention names
@@ -33,29 +33,30 @@ def similar(ctx: typer.Context, nct_id: str,
     Example: trialkb similar NCT06464679 --top 10
     """
     from graph.similarity import UnknownTrial
-    from kb.core.errors import check_nct_id
+    from kb.core.ids import parse_trial_id
 
-    nct_id = check_nct_id(nct_id)  # a clear message for what is not an NCT id
+    trial_id = parse_trial_id(trial_id)  # a clear message for what is no registry's id
     with reader_from(ctx, db) as store:
         index = _index(ctx, db, store)
         try:
-            results = index.similar(nct_id, top=top, car_only=car_only)
+            results = index.similar(trial_id, top=top, car_only=car_only)
         except UnknownTrial as exc:
             fail(str(exc))
-        if as_json:
-            typer.echo(json.dumps([{"nct_id": r["nct_id"], "score": r["score"],
-                                    "shared": [s["entity"] for s in r["shared"]], "why": r["why"]}
-                                   for r in results], indent=2, ensure_ascii=False))
-            return
-        ids = [r["nct_id"] for r in results]
-        _, rows = store.query(f"SELECT nct_id, brief_title FROM trial WHERE nct_id IN ({', '.join([store.placeholder] * len(ids))})",
-                              ids) if ids else ([], [])
+        ids = [r["trial_id"] for r in results]
+        _, rows = store.query(f"SELECT trial_id, nct_id, brief_title FROM trial WHERE trial_id IN "
+                              f"({', '.join([store.placeholder] * len(ids))})", ids) if ids else ([], [])
+    nct_ids = {row[0]: row[1] for row in rows}
+    if as_json:  # "nct_id" is the contract's key; "trial_id" names a registration of any registry
+        typer.echo(json.dumps([{"trial_id": r["trial_id"], "nct_id": nct_ids.get(r["trial_id"]), "score": r["score"],
+                                "shared": [s["entity"] for s in r["shared"]], "why": r["why"]}
+                               for r in results], indent=2, ensure_ascii=False))
+        return
     from rich.table import Table
 
-    titles = dict(rows)
+    titles = {row[0]: row[2] for row in rows}
     table = Table("#", "trial", "score", "title", "why")
     for rank, r in enumerate(results, 1):
-        table.add_row(str(rank), r["nct_id"], f"{r['score']:.3f}", (titles.get(r["nct_id"]) or "")[:40], r["why"])
+        table.add_row(str(rank), r["trial_id"], f"{r['score']:.3f}", (titles.get(r["trial_id"]) or "")[:40], r["why"])
     console.print(table)
 
 

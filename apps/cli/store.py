@@ -54,7 +54,7 @@ def import_command(ctx: typer.Context,
         raise NothingImported(nothing_imported_reason(summary))
 
 
-def show(ctx: typer.Context, nct_id: str,
+def show(ctx: typer.Context, trial_id: str,
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
          db: DbOption = None) -> None:
     """Show one trial as a card: status, arms, targets, cell, diseases, sites, and each fact's evidence.
@@ -66,7 +66,7 @@ def show(ctx: typer.Context, nct_id: str,
 
     try:
         with reader_from(ctx, db) as store:  # a plain read-only connection: no SQLAlchemy for a lookup
-            card = trial_card(store, nct_id)
+            card = trial_card(store, trial_id)
     except NotFound as exc:
         fail(str(exc))
         return
@@ -76,7 +76,7 @@ def show(ctx: typer.Context, nct_id: str,
     console.print(render_card(card), highlight=False)
 
 
-def history(ctx: typer.Context, nct_id: str,
+def history(ctx: typer.Context, trial_id: str,
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
             db: DbOption = None) -> None:
     """Show when a trial was first stored and every change since, field by field.
@@ -86,14 +86,14 @@ def history(ctx: typer.Context, nct_id: str,
     from kb.store.read import NotFound, get_history
 
     try:
-        record = get_history(engine_from(ctx, db, readonly=True), nct_id)
+        record = get_history(engine_from(ctx, db, readonly=True), trial_id)
     except NotFound as exc:
         fail(str(exc))
         return
     if as_json:
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    console.print(f"{record['nct_id']}: first stored {record['first_seen_at']}, "
+    console.print(f"{record['trial_id']}: first stored {record['first_seen_at']}, "
                   f"{len(record['versions'])} change(s)", highlight=False)
     for version in record["versions"]:
         console.print(f"[bold]{version['recorded_at']}[/bold] from {version['source']}")
@@ -110,7 +110,7 @@ def sql(ctx: typer.Context, statement: str,
 
     A table on a terminal, CSV when piped; JSON has true/false and nested lists and objects.
 
-    Example: trialkb sql "SELECT nct_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
+    Example: trialkb sql "SELECT trial_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
     """
     from kb.store.readonly import run_sql
 
@@ -135,7 +135,7 @@ def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
     console.print(f"rebuilt {result.changed} trials, {len(result.rejected)} could not be re-normalized",
                   highlight=False)
     for rejected in result.rejected[:20]:
-        console.print(f"  {rejected.nct_id}: {rejected.reason}", highlight=False)
+        console.print(f"  {rejected.trial_id}: {rejected.reason}", highlight=False)
 
 
 def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many runs", callback=at_least(1))] = 10,

@@ -47,7 +47,7 @@ class Table:
 class TrialRow:
     """One trial as the report uses it, with its place in the selection ledger."""
 
-    nct_id: str
+    trial_id: str
     title: str
     status: str | None
     phases: list[str]
@@ -158,33 +158,33 @@ def load_report_data(engine: Engine) -> ReportData:
     domain_evidence: dict[str, list[str]] = defaultdict(list)
     conditions: dict[str, list[str]] = defaultdict(list)
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(*columns).order_by(trial.c.nct_id)).mappings()]
+        rows = [dict(r) for r in conn.execute(select(*columns).order_by(trial.c.trial_id)).mappings()]
         f = TrialFact.__table__.c
-        for nct_id, kind, value, where, quote in conn.execute(
-                select(f.nct_id, f.kind, f.value, f.field, f.evidence)
+        for trial_id, kind, value, where, quote in conn.execute(
+                select(f.trial_id, f.kind, f.value, f.field, f.evidence)
                 .where(f.kind.in_(["target", "product", "disease", "domain"]))
-                .order_by(f.nct_id, f.kind, f.value, f.field)):
+                .order_by(f.trial_id, f.kind, f.value, f.field)):
             if kind == "domain":  # why the trial is in its domain, when the store says (newer extraction)
-                domain_evidence[nct_id].append(quote or value)
+                domain_evidence[trial_id].append(quote or value)
                 continue
-            if value not in facts[nct_id][kind]:
-                facts[nct_id][kind].append(value)
+            if value not in facts[trial_id][kind]:
+                facts[trial_id][kind].append(value)
             if kind == "disease":
-                evidence[nct_id].append(f"{disease_label(value)} ({where}: {quote or ''})")
+                evidence[trial_id].append(f"{disease_label(value)} ({where}: {quote or ''})")
         c = TrialCondition.__table__.c
-        for nct_id, name in conn.execute(select(c.nct_id, c.name).order_by(c.nct_id, c.position)):
-            conditions[nct_id].append(name)
+        for trial_id, name in conn.execute(select(c.trial_id, c.name).order_by(c.trial_id, c.position)):
+            conditions[trial_id].append(name)
         run = RunLog.__table__
         last = conn.execute(select(run).where(run.c.status == "ok").order_by(run.c.id.desc()).limit(1)
                             ).mappings().first()
         dialect = conn.dialect.name
     trials = []
     for row in rows:
-        nct = row["nct_id"]
+        nct = row["trial_id"]
         start = row.get("start_date")
         enrollment = row.get("enrollment_count")
         trials.append(TrialRow(
-            nct_id=nct, title=row.get("brief_title") or "", status=row.get("overall_status"),
+            trial_id=nct, title=row.get("brief_title") or "", status=row.get("overall_status"),
             phases=_json_list(row.get("phases")), start_year=int(start[:4]) if start else None,
             enrollment=enrollment if enrollment is not None and enrollment < UNKNOWN_ENROLLMENT else None,
             sponsor=row.get("sponsor"), sponsor_class=row.get("sponsor_class"),
@@ -285,7 +285,7 @@ def pipeline(data: ReportData) -> Table:
                      (sponsors.most_common(1)[0][0] if sponsors else ""),
                      "/".join(targets), ", ".join(cells),
                      ", ".join(sorted({disease_label(d) for t in trials for d in t.diseases})),
-                     phase_label(furthest.phases), len(trials), " ".join(sorted(t.nct_id for t in trials))])
+                     phase_label(furthest.phases), len(trials), " ".join(sorted(t.trial_id for t in trials))])
     rows.sort(key=lambda r: (-PHASE_LABEL_RANK.get(r[5], -1), -r[6], r[0]))
     return Table(["product", "developer", "target", "cell and origin", "diseases", "furthest phase", "trials",
                   "trial ids"], rows)
@@ -302,10 +302,10 @@ def ledger(data: ReportData) -> tuple[list[tuple[str, int]], Table]:
     immune = [t for t in car if t.immune]
     funnel = [("fetched", len(trials)), ("CAR cell therapy", len(car)), ("immune-mediated", len(immune)),
               ("included", len(data.included))]
-    rows = [[t.nct_id, t.ledger, t.title, t.car_evidence or "", "; ".join(t.disease_evidence),
+    rows = [[t.trial_id, t.ledger, t.title, t.car_evidence or "", "; ".join(t.disease_evidence),
              "; ".join(t.conditions)]
-            for t in sorted(trials, key=lambda t: (LEDGER_ORDER.get(t.ledger, 9), t.nct_id))]
-    return funnel, Table(["nct_id", "decision", "title", "CAR evidence", "disease evidence", "conditions"], rows)
+            for t in sorted(trials, key=lambda t: (LEDGER_ORDER.get(t.ledger, 9), t.trial_id))]
+    return funnel, Table(["trial_id", "decision", "title", "CAR evidence", "disease evidence", "conditions"], rows)
 
 
 LEDGER_ORDER = {"included": 0, "undecided: CAR cell therapy unknown": 1, "excluded: not marked relevant": 2,

@@ -48,16 +48,16 @@ def seed_neighbourhood(engine: Engine, seed: str = SEED, top: int = 12) -> Neigh
     keep = {center}
     rows = []
     for item in similar:
-        node = trial_node(item["nct_id"])
+        node = trial_node(item["trial_id"])
         shared = [s for s in item["shared"] if s["kind"] in SHOWN_KINDS]
         keep.add(node)
         keep.update(s["entity"] for s in shared)
-        rows.append([item["nct_id"], graph.nodes[node].get("title") or "", item["score"],
+        rows.append([item["trial_id"], graph.nodes[node].get("title") or "", item["score"],
                      "; ".join(f"{s['kind']}: {s['label']}" for s in shared)])
     sub = graph.subgraph(keep)
     edges = sorted(tuple(sorted(edge)) for edge in sub.edges())  # a fixed order: the same layout every run
     layout = nx.spring_layout(nx.Graph(edges), seed=7, k=0.6, iterations=200)
-    scores = {trial_node(i["nct_id"]): i["score"] for i in similar}
+    scores = {trial_node(i["trial_id"]): i["score"] for i in similar}
     nodes = []
     for node in sorted(sub.nodes):
         if node not in layout:
@@ -68,4 +68,4 @@ def seed_neighbourhood(engine: Engine, seed: str = SEED, top: int = 12) -> Neigh
         nodes.append({"id": node, "kind": kind, "label": data.get("label", node), "x": float(x), "y": float(y),
                       "title": data.get("title") or "", "score": scores.get(node)})
     return Neighbourhood(seed=seed, nodes=nodes, edges=edges,
-                         similar=Table(["nct_id", "title", "score", "shared with the seed"], rows))
+                         similar=Table(["trial_id", "title", "score", "shared with the seed"], rows))

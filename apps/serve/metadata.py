@@ -18,7 +18,7 @@ ANALYST_QUERIES: dict[str, dict[str, str]] = {
     "recruiting_cd19_car_nk_in_lupus": {
         "title": "Recruiting CD19 CAR-NK trials in lupus",
         "description": "Newest first.",
-        "sql": """SELECT nct_id, title, start_date, sponsor FROM car_trial
+        "sql": """SELECT trial_id, title, start_date, sponsor FROM car_trial
 WHERE status = 'RECRUITING' AND cell_type = 'NK'
   AND ',' || targets || ',' LIKE '%,CD19,%' AND ',' || diseases || ',' LIKE '%,sle,%'
 ORDER BY start_date DESC;""",
@@ -31,10 +31,10 @@ ORDER BY start_date DESC;""",
     "allogeneic_products": {
         "title": "Allogeneic products and their trials",
         "description": "Allogeneic (off-the-shelf) CAR products and the trials that test them, across sponsors.",
-        "sql": """SELECT f.value AS product, t.nct_id, t.sponsor, t.overall_status
-FROM trial_fact f JOIN trial t ON t.nct_id = f.nct_id
+        "sql": """SELECT f.value AS product, t.trial_id, t.sponsor, t.overall_status
+FROM trial_fact f JOIN trial t ON t.trial_id = f.trial_id
 WHERE f.kind = 'product' AND t.origin = 'allogeneic' AND t.is_car_therapy
-GROUP BY f.value, t.nct_id, t.sponsor, t.overall_status ORDER BY f.value, t.nct_id;""",
+GROUP BY f.value, t.trial_id, t.sponsor, t.overall_status ORDER BY f.value, t.trial_id;""",
     },
 }
 
@@ -55,7 +55,7 @@ _TABLES: dict[str, dict[str, Any]] = {
     "target_disease_count": {"title": "Trials per target and disease",
                              "description": "CAR cell-therapy trials per target antigen x disease category.",
                              "sort_desc": "trials"},
-    "trial": {"title": "All trials", "description": "Every stored study, normalized (one row per NCT id).",
+    "trial": {"title": "All trials", "description": "Every stored registration, normalized (one row per registry id; nct_id holds the ClinicalTrials.gov id).",
               "label_column": "brief_title"},
     "trial_fact": {"title": "Facts and their evidence",
                    "description": "Each extracted fact with the field it was found in and the words there.",

@@ -1,4 +1,4 @@
-"""The Datasette plugin: a page per trial (/trial/NCT...) and links from every NCT id to it.
+"""The Datasette plugin: a page per trial (/trial/ID, any registry) and links from every trial id to it.
 
 Configured through Datasette metadata, ``plugins: {"trialkb": {"store": PATH, "database": NAME}}``.
 The page shows the trial card (``kb.analysis.card``), each fact with its field and quote, the history
@@ -17,7 +17,6 @@ from datasette import Response, hookimpl
 from markupsafe import Markup, escape
 from sqlalchemy import Engine, select
 
-NCT_PATTERN = r"NCT\d{8}"
 SIMILAR_TOP = 10
 FACT_FACETS = {"target": "targets", "disease": "diseases", "product": "products", "cell_type": "cell_type",
                "origin": "origin", "modality": "modality"}
@@ -54,7 +53,7 @@ class _IndexCache:
 _INDEXES: dict[str, _IndexCache] = {}
 
 
-def trial_page_data(path: str, nct_id: str) -> dict[str, Any]:
+def trial_page_data(path: str, trial_id: str) -> dict[str, Any]:
     """Everything the trial page shows (raises ``kb.store.read.NotFound``)."""
     from graph.similarity import UnknownTrial
     from kb.analysis.card import group_facts, trial_card
@@ -62,17 +61,17 @@ def trial_page_data(path: str, nct_id: str) -> dict[str, Any]:
     from kb.store.read import get_history
 
     engine = store_engine(path)
-    card = trial_card(engine, nct_id)
-    history = get_history(engine, nct_id)
+    card = trial_card(engine, trial_id)
+    history = get_history(engine, trial_id)
     try:
-        similar = _INDEXES.setdefault(path, _IndexCache()).get(engine).similar(card["nct_id"], top=SIMILAR_TOP)
+        similar = _INDEXES.setdefault(path, _IndexCache()).get(engine).similar(card["trial_id"], top=SIMILAR_TOP)
     except UnknownTrial:
         similar = []
     with engine.connect() as conn:
-        titles = dict(conn.execute(select(Trial.nct_id, Trial.brief_title)
-                                   .where(Trial.nct_id.in_([s["nct_id"] for s in similar]))).all())
+        titles = dict(conn.execute(select(Trial.trial_id, Trial.brief_title)
+                                   .where(Trial.trial_id.in_([s["trial_id"] for s in similar]))).all())
     for s in similar:
-        s["title"] = titles.get(s["nct_id"])
+        s["title"] = titles.get(s["trial_id"])
     return {"card": card, "facts": group_facts(card["facts"]), "history": history, "similar": similar}
 
 
@@ -91,12 +90,12 @@ async def trial_page(request: Any, datasette: Any) -> Response:
     from kb.store.read import NotFound
 
     config = datasette.plugin_config("trialkb") or {}
-    nct_id = request.url_vars["nct_id"]
+    trial_id = request.url_vars["trial_id"]
     try:
-        data = await asyncio.get_running_loop().run_in_executor(None, trial_page_data, config["store"], nct_id)
+        data = await asyncio.get_running_loop().run_in_executor(None, trial_page_data, config["store"], trial_id)
     except NotFound as exc:
         return Response.html(await datasette.render_template(
-            "trial_missing.html", {"nct_id": nct_id, "message": str(exc)}, request=request), status=404)
+            "trial_missing.html", {"trial_id": trial_id, "message": str(exc)}, request=request), status=404)
     database = config["database"]
     context = {**data, "summary": card_lines(data["card"]), "fact_labels": FACT_LABELS, "database": database,
                "facet_url": lambda kind, value: facet_url(datasette, database, kind, value)}
@@ -117,13 +116,15 @@ def startup(datasette: Any) -> None:
 
 @hookimpl
 def register_routes(datasette: Any) -> list[tuple[str, Any]]:
-    return [(rf"^/trial/(?P<nct_id>{NCT_PATTERN})$", trial_page)]
+    return [(r"^/trial/(?P<trial_id>.+)$", trial_page)]  # any registry's id; CTRI ids hold slashes
 
 
 @hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
-    """An NCT id in an ``nct_id`` column links to its trial page."""
-    if column == "nct_id" and isinstance(value, str) and value.startswith("NCT") and len(value) == 11:
+    """A registry id in a ``trial_id`` or ``nct_id`` column links to its trial page."""
+    from kb.core.ids import match_trial_id
+
+    if column in ("trial_id", "nct_id") and isinstance(value, str) and match_trial_id(value):
         return Markup(f'<a href="{escape(datasette.urls.path("/trial/" + quote(value)))}">{escape(value)}</a>')
     return None
 

@@ -34,7 +34,7 @@ class CtgovSpider(scrapy.Spider):
                  related: str = "1", force: str = "0", run: CrawlRun | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_url_arg = api_url
-        self.nct_ids = [i for i in nct.replace(" ", ",").split(",") if i]
+        self.trial_ids = [i for i in nct.replace(" ", ",").split(",") if i]
         self.since = date.fromisoformat(since) if since else None
         self.full = full in ("1", "true", "True")
         self.related = related not in ("0", "false", "False")
@@ -46,7 +46,7 @@ class CtgovSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.run is None:
             spider.run = CrawlRun(crawler.settings.get("TRIALKB_DB"), CrawlOptions(
-                spider.api_url, spider.nct_ids, spider.since, spider.full, spider.related, spider.force,
+                spider.api_url, spider.trial_ids, spider.since, spider.full, spider.related, spider.force,
                 crawler.settings.getint("TRIALKB_RECHECK"), crawler.settings.getfloat("TRIALKB_MAX_REJECTED_SHARE")))
         crawler.signals.connect(spider._finish, signal=signals.spider_closed)
         return spider
@@ -77,12 +77,12 @@ class CtgovSpider(scrapy.Spider):
         plan = run.plan
         run.data_timestamp = parse_version(response.body)
         unchanged = run.data_timestamp is not None and run.data_timestamp == plan.last_data_timestamp
-        if unchanged and plan.incremental and not self.nct_ids and not self.force:
+        if unchanged and plan.incremental and not self.trial_ids and not self.force:
             run.skipped = f"data timestamp {run.data_timestamp} unchanged since the last run"
             return
-        for nct_id in plan.nct_ids:
-            yield self.api_request(f"{self.api_url}/studies/{nct_id}", self.parse_one,
-                                   kind="seed" if nct_id not in self.nct_ids else "nct", nct_id=nct_id)
+        for trial_id in plan.trial_ids:
+            yield self.api_request(f"{self.api_url}/studies/{trial_id}", self.parse_one,
+                                   kind="seed" if trial_id not in self.trial_ids else "nct", trial_id=trial_id)
         for query in plan.queries:
             params = dict(query.params)
             window = plan.advanced_filter(query.name)
@@ -108,7 +108,7 @@ class CtgovSpider(scrapy.Spider):
             yield from self._refetch(response, exc)
             return
         yield StudyPage(response.url, response.meta["kind"], 1, [response.body], True,
-                        [response.meta["nct_id"]], study_ids([study]))
+                        [response.meta["trial_id"]], study_ids([study]))
 
     def parse_page(self, response: Response):  # type: ignore[no-untyped-def]
         """One search page; the next page is requested with the same parameters and its token."""
@@ -150,9 +150,9 @@ class CtgovSpider(scrapy.Spider):
             return
         response = failure.value.response
         text = response.text.strip()[:300] if response.headers.get("Content-Type", b"").startswith(b"text/plain") else ""
-        if response.status == 404 and request.meta.get("nct_id"):
+        if response.status == 404 and request.meta.get("trial_id"):
             self.crawler.stats.inc_value("trialkb/not_found")
-            self.logger.warning("%s is not in the registry (HTTP 404)", request.meta["nct_id"])
+            self.logger.warning("%s is not in the registry (HTTP 404)", request.meta["trial_id"])
             return
         if response.status == 403:
             self._give_up(request, "HTTP 403 (refused by the registry's bot filter)")
@@ -183,6 +183,6 @@ def _what(request: scrapy.Request) -> str:
     meta = request.meta
     if meta.get("kind") == "search":
         return f"search {meta['query']} page {meta['page']}"
-    if meta.get("nct_id"):
-        return f"study {meta['nct_id']}"
+    if meta.get("trial_id"):
+        return f"study {meta['trial_id']}"
     return request.url

@@ -26,33 +26,33 @@ FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", 
 """Fact kinds in the order a card lists them, with their labels."""
 
 
-def registry_url(nct_id: str) -> str:
+def registry_url(trial_id: str) -> str:
     """The trial's page on ClinicalTrials.gov."""
-    return f"https://clinicaltrials.gov/study/{nct_id}"
+    return f"https://clinicaltrials.gov/study/{trial_id}"
 
 
-def trial_card(store: Engine | ReadOnlyStore, nct_id: str) -> dict[str, Any]:
+def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     """``get_trial`` plus ``url``, ``facts`` (with quotes), ``arms``, ``dose_levels`` and ``sites``.
 
     ``store`` is a :class:`ReadOnlyStore` (``trialkb show``: no SQLAlchemy) or an engine.
     """
     if not isinstance(store, ReadOnlyStore):
         with reader_of(store) as reader:
-            return trial_card(reader, nct_id)
-    card = get_trial(store, nct_id)
-    nct_id = card["nct_id"]
+            return trial_card(reader, trial_id)
+    card = get_trial(store, trial_id)
+    trial_id = card["trial_id"]
     order = {kind: i for i, kind in enumerate(FACT_LABELS)}
     p = store.placeholder
-    _, facts = store.query(f"SELECT kind, value, field, evidence FROM trial_fact WHERE nct_id = {p}", (nct_id,))
-    _, arms = store.query(f"SELECT label, type, description FROM arm_group WHERE nct_id = {p} ORDER BY position",
-                          (nct_id,))
-    _, interventions = store.query(f"SELECT name, description, arm_labels FROM intervention WHERE nct_id = {p} "
-                                   f"ORDER BY position", (nct_id,))
+    _, facts = store.query(f"SELECT kind, value, field, evidence FROM trial_fact WHERE trial_id = {p}", (trial_id,))
+    _, arms = store.query(f"SELECT label, type, description FROM arm_group WHERE trial_id = {p} ORDER BY position",
+                          (trial_id,))
+    _, interventions = store.query(f"SELECT name, description, arm_labels FROM intervention WHERE trial_id = {p} "
+                                   f"ORDER BY position", (trial_id,))
     interventions = [(name, description, json.loads(labels) if isinstance(labels, str) else labels)
                      for name, description, labels in interventions]  # JSON text on SQLite
-    _, sites = store.query(f"SELECT country, COUNT(*) AS n FROM location WHERE nct_id = {p} "
-                           f"GROUP BY country ORDER BY n DESC, country", (nct_id,))
-    card["url"] = registry_url(nct_id)
+    _, sites = store.query(f"SELECT country, COUNT(*) AS n FROM location WHERE trial_id = {p} "
+                           f"GROUP BY country ORDER BY n DESC, country", (trial_id,))
+    card["url"] = registry_url(trial_id)
     card["facts"] = [{"kind": k, "value": v, "field": f, "evidence": e}
                      for k, v, f, e in sorted(facts, key=lambda r: (order.get(r[0], len(order)), r[0], r[1], r[2]))]
     card["arms"] = [{"label": label, "type": kind, "description": description,
@@ -128,7 +128,7 @@ def render_card(card: dict[str, Any]) -> Any:
     summary.add_column(overflow="fold")
     for label, text in card_lines(card):
         summary.add_row(label, text)
-    parts: list[Any] = [Text(f"{card['nct_id']}  {card['title'] or ''}", style="bold"), summary]
+    parts: list[Any] = [Text(f"{card['trial_id']}  {card['title'] or ''}", style="bold"), summary]
     if card["arms"]:
         parts.append(Text("\nArms", style="bold"))
         for arm in card["arms"]:

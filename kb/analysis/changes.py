@@ -42,7 +42,7 @@ _RELATIVE = re.compile(r"^\s*(\d+)\s*([dwh])\s*$", re.I)
 class NewTrial:
     """A trial first stored in the window."""
 
-    nct_id: str
+    trial_id: str
     title: str | None
     status: str | None
     first_seen_at: str
@@ -53,7 +53,7 @@ class NewTrial:
 class Change:
     """One version row of a trial: what kinds of change it holds and the fields, old and new."""
 
-    nct_id: str
+    trial_id: str
     title: str | None
     recorded_at: str
     kinds: list[str]
@@ -156,10 +156,10 @@ def collect_changes(engine: Engine, since: datetime, *, until: datetime | None =
     t, v = Trial.__table__.c, TrialVersion.__table__.c
     scope = (t.is_relevant.is_(True)) & (t.is_car_therapy.is_(True))
     lo, hi = _utc(since), _utc(until)
-    new_q = (select(t.nct_id, t.brief_title, t.overall_status, t.first_seen_at)
-             .where(t.first_seen_at >= lo, t.first_seen_at <= hi).order_by(t.first_seen_at.desc(), t.nct_id))
-    change_q = (select(v.id, v.nct_id, v.recorded_at, v.diff, v.source, t.brief_title)
-                .join(Trial.__table__, t.nct_id == v.nct_id)
+    new_q = (select(t.trial_id, t.brief_title, t.overall_status, t.first_seen_at)
+             .where(t.first_seen_at >= lo, t.first_seen_at <= hi).order_by(t.first_seen_at.desc(), t.trial_id))
+    change_q = (select(v.id, v.trial_id, v.recorded_at, v.diff, v.source, t.brief_title)
+                .join(Trial.__table__, t.trial_id == v.trial_id)
                 .where(v.recorded_at >= lo, v.recorded_at <= hi).order_by(v.recorded_at.desc(), v.id.desc()))
     if relevant_only:
         new_q, change_q = new_q.where(scope), change_q.where(scope)
@@ -168,16 +168,16 @@ def collect_changes(engine: Engine, since: datetime, *, until: datetime | None =
     with engine.connect() as conn:
         new_rows = conn.execute(new_q).all()
         change_rows = conn.execute(change_q).all()
-    digest.new = [NewTrial(r.nct_id, r.brief_title, r.overall_status, _iso(r.first_seen_at), registry_url(r.nct_id))
+    digest.new = [NewTrial(r.trial_id, r.brief_title, r.overall_status, _iso(r.first_seen_at), registry_url(r.trial_id))
                   for r in new_rows]
     for row in change_rows:
         diff = row.diff if isinstance(row.diff, dict) else json.loads(row.diff)
         kinds = change_kinds(diff)
         if not kinds:  # only the update date moved
             continue
-        digest.changes.append(Change(row.nct_id, row.brief_title, _iso(row.recorded_at),
+        digest.changes.append(Change(row.trial_id, row.brief_title, _iso(row.recorded_at),
                                      kinds, {k: diff[k] for k in sorted(diff, key=_field_order)}, row.source,
-                                     registry_url(row.nct_id), row.id))
+                                     registry_url(row.trial_id), row.id))
     return digest
 
 
@@ -240,12 +240,12 @@ def _text(digest: Digest) -> str:
     lines = [f"trialkb changes since {digest.since} (until {digest.until}; {digest.scope})", _summary_line(digest), ""]
     if digest.new:
         lines.append("New trials:")
-        lines += [f"  {n.nct_id}  {n.status or '-'}  {n.title or ''}" for n in digest.new]
+        lines += [f"  {n.trial_id}  {n.status or '-'}  {n.title or ''}" for n in digest.new]
         lines.append("")
     if digest.changes:
         lines.append("Changes:")
         for c in digest.changes:
-            lines.append(f"  {c.nct_id}  {c.recorded_at}  [{', '.join(c.kinds)}]  {c.title or ''}")
+            lines.append(f"  {c.trial_id}  {c.recorded_at}  [{', '.join(c.kinds)}]  {c.title or ''}")
             lines += [f"      {describe(k, *pair)}" for k, pair in c.fields.items()]
     if not digest.new and not digest.changes:
         lines.append("Nothing changed.")
@@ -261,13 +261,13 @@ def _markdown(digest: Digest) -> str:
              f"{_summary_line(digest)} ({digest.scope}; until {digest.until}).", ""]
     if digest.new:
         lines += ["## New trials", ""]
-        lines += [f"- [{n.nct_id}]({n.url}) ({n.status or 'status unknown'}): {_md_escape(n.title)}"
+        lines += [f"- [{n.trial_id}]({n.url}) ({n.status or 'status unknown'}): {_md_escape(n.title)}"
                   for n in digest.new]
         lines.append("")
     if digest.changes:
         lines += ["## Changes", ""]
         for c in digest.changes:
-            lines.append(f"- [{c.nct_id}]({c.url}) {_md_escape(c.title)} ({', '.join(c.kinds)}; {c.recorded_at[:10]})")
+            lines.append(f"- [{c.trial_id}]({c.url}) {_md_escape(c.title)} ({', '.join(c.kinds)}; {c.recorded_at[:10]})")
             lines += [f"  - {_md_describe(k, *pair)}" for k, pair in c.fields.items()]
         lines.append("")
     if not digest.new and not digest.changes:
@@ -287,11 +287,11 @@ def _atom(digest: Digest) -> str:
     feed.link(href="https://clinicaltrials.gov/", rel="related")
     feed.generator("trialkb")
     feed.updated(digest.until)
-    entries = [(n.first_seen_at, f"urn:trialkb:new:{n.nct_id}", f"New trial {n.nct_id}: {n.title or ''}",
-                f"{n.nct_id} ({n.status or 'status unknown'}) was first stored {n.first_seen_at}.", n.url, ["new"])
+    entries = [(n.first_seen_at, f"urn:trialkb:new:{n.trial_id}", f"New trial {n.trial_id}: {n.title or ''}",
+                f"{n.trial_id} ({n.status or 'status unknown'}) was first stored {n.first_seen_at}.", n.url, ["new"])
                for n in digest.new]
-    entries += [(c.recorded_at, f"urn:trialkb:change:{c.nct_id}:{c.version_id}",
-                 f"{c.nct_id} {', '.join(c.kinds)} change: {c.title or ''}",
+    entries += [(c.recorded_at, f"urn:trialkb:change:{c.trial_id}:{c.version_id}",
+                 f"{c.trial_id} {', '.join(c.kinds)} change: {c.title or ''}",
                  "\n".join(describe(k, *pair) for k, pair in c.fields.items()), c.url, c.kinds)
                 for c in digest.changes]
     for when, entry_id, title, summary, url, kinds in sorted(entries, key=lambda e: e[0]):

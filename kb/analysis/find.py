@@ -20,9 +20,9 @@ from kb.store.models import Location, Trial, TrialFact
 __all__ = ["Filters", "FindError", "COLUMNS", "find_trials", "disease_keys", "target_symbols"]
 
 T = Trial.__table__.c
-COLUMNS = ("nct_id", "title", "status", "phases", "start_date", "modality", "cell_type", "origin", "targets",
+COLUMNS = ("trial_id", "title", "status", "phases", "start_date", "modality", "cell_type", "origin", "targets",
            "diseases", "countries", "sponsor")
-_SELECT = (T.nct_id, T.brief_title, T.overall_status, T.phases, T.start_date, T.modality, T.cell_type, T.origin,
+_SELECT = (T.trial_id, T.brief_title, T.overall_status, T.phases, T.start_date, T.modality, T.cell_type, T.origin,
            T.targets, T.disease_categories, T.countries, T.sponsor)
 
 
@@ -103,7 +103,7 @@ def _enum(word: str) -> str:
 def _fact(kind: str, values: Sequence[str]) -> Any:
     """The trial has a fact of this kind with one of these values."""
     f = TrialFact.__table__.c
-    return exists().where(f.nct_id == T.nct_id, f.kind == kind, f.value.in_(list(values)))
+    return exists().where(f.trial_id == T.trial_id, f.kind == kind, f.value.in_(list(values)))
 
 
 def _date(text: str) -> str:
@@ -145,7 +145,7 @@ def conditions(filters: Filters, known_modalities: Sequence[str] = ()) -> list[A
         where.append(or_(*(cast(T.phases, String).like(f'%"{_phase(w)}"%') for w in filters.phase)))
     if filters.country:
         loc = Location.__table__.c
-        where.append(exists().where(loc.nct_id == T.nct_id,
+        where.append(exists().where(loc.trial_id == T.trial_id,
                                     func.lower(loc.country).in_([w.strip().lower() for w in filters.country])))
     if filters.sponsor:
         where.append(or_(*(func.lower(T.sponsor).like(f"%{w.strip().lower()}%") for w in filters.sponsor)))
@@ -167,7 +167,7 @@ def find_trials(engine: Engine, filters: Filters, limit: int | None = None) -> t
     with engine.connect() as conn:
         known = conn.execute(select(T.modality).distinct().where(T.modality.is_not(None))).scalars().all()
         query = (select(*_SELECT).where(*conditions(filters, known))
-                 .order_by(T.start_date.desc().nulls_last(), T.nct_id))
+                 .order_by(T.start_date.desc().nulls_last(), T.trial_id))
         if limit:
             query = query.limit(limit)
         rows = [tuple(r) for r in conn.execute(query)]

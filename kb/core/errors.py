@@ -5,11 +5,6 @@ Kept free of heavy imports so that any module (and the command line) can raise a
 
 from __future__ import annotations
 
-import re
-
-NCT_ID = re.compile(r"^NCT\d{8}$")
-
-
 class TrialkbError(Exception):
     """An error whose message is meant for the user: printed as one line, exit 1, no traceback."""
 
@@ -31,7 +26,7 @@ class SchemaMismatch(StoreError):
 
 
 class BadArgument(TrialkbError, ValueError):
-    """A command argument that cannot be right (an id that is not an NCT id, a count below 1)."""
+    """A command argument that cannot be right (an id that is no registry's, a count below 1)."""
 
 
 class NotFound(TrialkbError, LookupError):
@@ -50,15 +45,3 @@ class Interrupted(TrialkbError):
     """A job stopped by SIGINT / SIGTERM; what was complete is committed."""
 
     exit_code = 130
-
-
-def check_nct_id(value: str) -> str:
-    """``value`` as an NCT id (upper-cased, trimmed), or :class:`BadArgument`.
-
-    >>> check_nct_id(" nct06464679 ")
-    'NCT06464679'
-    """
-    nct_id = value.strip().upper()
-    if not NCT_ID.match(nct_id):
-        raise BadArgument(f"{value!r} is not an NCT id (NCT and 8 digits, e.g. NCT06464679)")
-    return nct_id

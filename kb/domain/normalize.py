@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from kb.core.ids import is_nct_id
 from kb.domain import extract
 
 NORMALIZER_VERSION = 1
@@ -30,7 +31,6 @@ PHASES = frozenset({"NA", "EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4"
 STUDY_TYPES = frozenset({"EXPANDED_ACCESS", "INTERVENTIONAL", "OBSERVATIONAL"})
 DATE_TYPES = frozenset({"ACTUAL", "ESTIMATED"})
 
-NCT_ID = re.compile(r"^NCT\d{8}$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 VOLATILE_KEY = b'"versionHolder":"'
@@ -56,7 +56,7 @@ class RecordError(ValueError):
 class NormalizedStudy:
     """A study as rows: ``trial`` plus child rows per table, entities, and warnings."""
 
-    nct_id: str
+    trial_id: str
     trial: dict[str, Any]
     children: dict[str, list[dict[str, Any]]]
     mesh_terms: dict[str, str]
@@ -294,7 +294,7 @@ def _parse_mesh(derived: dict) -> tuple[list[dict], dict[str, str]]:
 
 # ---------------------------------------------------------------- entry points
 
-def nct_id_of(data: Any) -> Any:
+def trial_id_of(data: Any) -> Any:
     """``protocolSection.identificationModule.nctId`` of a record, unchecked; None if it has none."""
     try:
         return data["protocolSection"]["identificationModule"]["nctId"]
@@ -310,12 +310,12 @@ def check_study(data: Any) -> str:
         if "ProtocolSection" in data or "FullStudiesResponse" in data or "Study" in data or "StudyFieldsResponse" in data:
             raise RecordError("retired pre-v2 API format (classic API, capitalized keys); fetch it from API v2")
         raise RecordError("not an API v2 study: no protocolSection")
-    nct_id = _get(data, "protocolSection.identificationModule.nctId", str)
-    if not nct_id:
+    trial_id = _get(data, "protocolSection.identificationModule.nctId", str)
+    if not trial_id:
         raise RecordError("no protocolSection.identificationModule.nctId")
-    if not NCT_ID.match(nct_id):
-        raise RecordError(f"invalid nctId {nct_id!r} (expected NCT and 8 digits)")
-    return nct_id
+    if not is_nct_id(trial_id):
+        raise RecordError(f"invalid nctId {trial_id!r} (expected NCT and 8 ASCII digits, nothing around them)")
+    return trial_id
 
 
 def canonical_json(data: dict) -> bytes:
@@ -351,12 +351,13 @@ def _cut_volatile(canonical: bytes) -> bytes:
 
 def normalize_study(data: Any) -> NormalizedStudy:
     """Rows for one API v2 study (full or ``fields=`` subset); RecordError if unreadable."""
-    nct_id = check_study(data)
+    trial_id = check_study(data)
     protocol = _get(data, "protocolSection", dict)
     module = lambda name: _get(protocol, name, dict, {})  # noqa: E731
     warnings: list[str] = []
 
-    trial: dict[str, Any] = {"nct_id": nct_id, "registry_name": "ctgov", "normalizer_version": NORMALIZER_VERSION}
+    trial: dict[str, Any] = {"trial_id": trial_id, "nct_id": trial_id, "registry_name": "ctgov",
+                             "normalizer_version": NORMALIZER_VERSION}
     trial |= _parse_identification(module("identificationModule"), warnings)
     trial |= _parse_status(module("statusModule"), warnings)
     trial |= _parse_design(module("designModule"), warnings)
@@ -386,9 +387,9 @@ def normalize_study(data: Any) -> NormalizedStudy:
     children["trial_fact"] = facts.rows()
     for rows in children.values():
         for row in rows:
-            row["nct_id"] = nct_id
+            row["trial_id"] = trial_id
     trial["warnings"] = warnings or None
-    return NormalizedStudy(nct_id, trial, children, mesh_terms, sponsors, warnings)
+    return NormalizedStudy(trial_id, trial, children, mesh_terms, sponsors, warnings)
 
 
 def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kb.process import gcpause
 from kb.core.errors import Interrupted
 from kb.process.interrupts import StopFlag, stop_on_signals
-from kb.domain.normalize import nct_id_of
+from kb.domain.normalize import trial_id_of
 from kb.store.runlog import finish_run, start_run
 from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -66,7 +66,7 @@ def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> di
             from kb.store.db import make_engine
             _worker_engine = make_engine(store)
         store = _worker_engine
-    ids = [nct for nct in (nct_id_of(r.data) for r in records if not r.error) if nct]
+    ids = [nct for nct in (trial_id_of(r.data) for r in records if not r.error) if nct]
     try:
         with store.connect() as conn:
             return stored_hashes(conn, ids)
@@ -214,7 +214,7 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,
 
     run_id = start_run(engine, "rebuild", {})
     with engine.connect() as conn:
-        ids = conn.execute(select(RawRecord.nct_id).order_by(RawRecord.nct_id)).scalars().all()
+        ids = conn.execute(select(RawRecord.trial_id).order_by(RawRecord.trial_id)).scalars().all()
     total = WriteResult()
     for chunk in _chunks(ids, batch_size):
         with engine.begin() as conn:
@@ -225,5 +225,5 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,
 
     total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
     finish_run(engine, run_id, "ok", {"rebuilt": total.changed, "recovered": total.new, "rejected": len(total.rejected)},
-               [f"{r.nct_id}: {r.reason}" for r in total.rejected])
+               [f"{r.trial_id}: {r.reason}" for r in total.rejected])
     return total

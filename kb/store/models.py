@@ -14,9 +14,13 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, Tex
 from sqlmodel import Field, SQLModel
 
 
+TRIAL_ID_LENGTH = 40
+"""Room for every registry's id (the longest, EUCTR and CTRI ones, are about 22 characters)."""
+
+
 def _trial_fk() -> Any:
-    """A foreign key column to trial.nct_id that deletes with its trial."""
-    return Column(String(16), ForeignKey("trial.nct_id", ondelete="CASCADE"), primary_key=True)
+    """A foreign key column to trial.trial_id that deletes with its trial."""
+    return Column(String(TRIAL_ID_LENGTH), ForeignKey("trial.trial_id", ondelete="CASCADE"), primary_key=True)
 
 
 def _json(**kwargs: Any) -> Any:
@@ -29,12 +33,13 @@ def _text() -> Any:
 
 
 class Trial(SQLModel, table=True):
-    """One registry study, normalized; the registry's id is the natural key."""
+    """One registration of a trial, normalized; the registry's own id (kb.core.ids) is the natural key."""
 
     __tablename__ = "trial"
 
-    nct_id: str = Field(primary_key=True, max_length=16)
-    registry_name: str = Field(default="ctgov", max_length=16)
+    trial_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
+    nct_id: Optional[str] = Field(default=None, max_length=11, unique=True, index=True)  # the ClinicalTrials.gov id, if this is one
+    registry_name: str = Field(default="ctgov", max_length=16)  # kb.core.ids slug: ctgov, ctis, chictr, ...
     org_study_id: Optional[str] = None
     secondary_ids: Optional[list] = _json()
     brief_title: Optional[str] = _text()
@@ -110,7 +115,7 @@ class TrialCondition(SQLModel, table=True):
     """A condition string as registered (HTML entities decoded)."""
 
     __tablename__ = "trial_condition"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     position: int = Field(primary_key=True)
     name: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -119,7 +124,7 @@ class Intervention(SQLModel, table=True):
     """An intervention of a trial, with its arm labels."""
 
     __tablename__ = "intervention"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     position: int = Field(primary_key=True)
     type: Optional[str] = None
     name: Optional[str] = _text()
@@ -132,7 +137,7 @@ class ArmGroup(SQLModel, table=True):
     """An arm (group) of a trial."""
 
     __tablename__ = "arm_group"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     position: int = Field(primary_key=True)
     label: Optional[str] = _text()
     type: Optional[str] = None
@@ -143,7 +148,7 @@ class Outcome(SQLModel, table=True):
     """A primary, secondary or other outcome measure."""
 
     __tablename__ = "outcome"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     kind: str = Field(primary_key=True, max_length=16)
     position: int = Field(primary_key=True)
     measure: Optional[str] = _text()
@@ -155,7 +160,7 @@ class Location(SQLModel, table=True):
     """A trial site."""
 
     __tablename__ = "location"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     position: int = Field(primary_key=True)
     facility: Optional[str] = _text()
     city: Optional[str] = None
@@ -176,7 +181,7 @@ class TrialSponsor(SQLModel, table=True):
     """Link trial -- sponsor, carrying the role (lead or collaborator)."""
 
     __tablename__ = "trial_sponsor"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     sponsor_name: str = Field(foreign_key="sponsor.name", primary_key=True)
     role: str = Field(primary_key=True, max_length=16)
 
@@ -194,7 +199,7 @@ class TrialMesh(SQLModel, table=True):
 
     __tablename__ = "trial_mesh"
     __table_args__ = (Index("ix_trial_mesh_mesh_id", "mesh_id"),)
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     domain: str = Field(primary_key=True, max_length=16)  # condition | intervention
     mesh_id: str = Field(foreign_key="mesh_term.mesh_id", primary_key=True, max_length=16)
     is_ancestor: bool = False
@@ -210,7 +215,7 @@ class TrialFact(SQLModel, table=True):
 
     __tablename__ = "trial_fact"
     __table_args__ = (Index("ix_trial_fact_kind_value", "kind", "value"),)
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     kind: str = Field(primary_key=True, max_length=24)
     value: str = Field(primary_key=True)
     field: str = Field(primary_key=True, max_length=64)
@@ -222,7 +227,7 @@ class RawRecord(SQLModel, table=True):
     """The record exactly as fetched (zstd-compressed canonical JSON; zlib in older stores) with its content hash."""
 
     __tablename__ = "raw_record"
-    nct_id: str = Field(sa_column=_trial_fk())
+    trial_id: str = Field(sa_column=_trial_fk())
     content_hash: str = Field(max_length=64)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     source: Optional[str] = _text()
@@ -235,7 +240,7 @@ class TrialVersion(SQLModel, table=True):
 
     __tablename__ = "trial_version"
     id: Optional[int] = Field(default=None, primary_key=True)
-    nct_id: str = Field(index=True, max_length=16)
+    trial_id: str = Field(index=True, max_length=TRIAL_ID_LENGTH)
     recorded_at: datetime
     old_hash: str = Field(max_length=64)
     new_hash: str = Field(max_length=64)
@@ -265,7 +270,7 @@ class RejectedRecord(SQLModel, table=True):
 
     __tablename__ = "rejected_record"
     id: Optional[int] = Field(default=None, primary_key=True)
-    nct_id: Optional[str] = Field(default=None, index=True, max_length=16)
+    trial_id: Optional[str] = Field(default=None, index=True, max_length=TRIAL_ID_LENGTH)
     origin: str = Field(sa_column=Column(Text, nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

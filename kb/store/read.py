@@ -9,19 +9,20 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from kb.core.errors import NotFound, ReadOnlyViolation, check_nct_id
+from kb.core.errors import NotFound, ReadOnlyViolation
+from kb.core.ids import parse_trial_id
 from kb.store.readonly import ReadOnlyStore, connect_sqlite_readonly, run_sql
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-SHOW_FIELDS = ("nct_id", "brief_title", "overall_status", "last_known_status", "phases", "study_type",
+SHOW_FIELDS = ("trial_id", "nct_id", "registry_name", "brief_title", "overall_status", "last_known_status", "phases", "study_type",
                "enrollment_count", "enrollment_type", "start_date", "start_date_type",
                "primary_completion_date", "completion_date", "first_posted_date", "last_update_posted_date",
                "disease_categories", "targets", "is_car_therapy", "car_evidence", "cell_type", "origin",
                "modality", "domain", "products", "armoring", "lymphodepletion", "sponsor", "sponsor_class", "countries",
                "site_count", "has_results", "is_relevant", "warnings")
-RENAMED = {"brief_title": "title", "overall_status": "status"}
+RENAMED = {"brief_title": "title", "overall_status": "status", "registry_name": "registry"}
 JSON_FIELDS = frozenset({"phases", "disease_categories", "targets", "products", "armoring", "lymphodepletion",
                          "countries", "warnings"})
 BOOL_FIELDS = frozenset({"is_car_therapy", "has_results", "is_relevant"})
@@ -31,24 +32,24 @@ BOOL_FIELDS = frozenset({"is_car_therapy", "has_results", "is_relevant"})
 __all__ = ["NotFound", "ReadOnlyViolation", "get_history", "get_trial", "run_readonly_sql"]
 
 
-def get_trial(store: Engine | ReadOnlyStore, nct_id: str) -> dict[str, Any]:
+def get_trial(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     """A trial as ``show --json`` prints it, with the evidence behind each fact.
 
     ``store`` is a :class:`ReadOnlyStore` (what ``trialkb show`` opens, without SQLAlchemy) or an
     engine, from which a read-only connection is made.
     """
-    nct_id = check_nct_id(nct_id)
+    trial_id = parse_trial_id(trial_id)
     if not isinstance(store, ReadOnlyStore):
         with reader_of(store) as reader:
-            return get_trial(reader, nct_id)
+            return get_trial(reader, trial_id)
     p = store.placeholder
-    columns, rows = store.query(f"SELECT {', '.join(SHOW_FIELDS)} FROM trial WHERE nct_id = {p}", (nct_id,))
+    columns, rows = store.query(f"SELECT {', '.join(SHOW_FIELDS)} FROM trial WHERE trial_id = {p}", (trial_id,))
     if not rows:
-        raise NotFound(f"{nct_id} is not in the store (import or crawl it first)")
-    _, conditions = store.query(f"SELECT name FROM trial_condition WHERE nct_id = {p} ORDER BY position", (nct_id,))
-    _, interventions = store.query(f"SELECT type, name FROM intervention WHERE nct_id = {p} ORDER BY position",
-                                   (nct_id,))
-    _, facts = store.query(f"SELECT kind, value, field FROM trial_fact WHERE nct_id = {p}", (nct_id,))
+        raise NotFound(f"{trial_id} is not in the store (import or crawl it first)")
+    _, conditions = store.query(f"SELECT name FROM trial_condition WHERE trial_id = {p} ORDER BY position", (trial_id,))
+    _, interventions = store.query(f"SELECT type, name FROM intervention WHERE trial_id = {p} ORDER BY position",
+                                   (trial_id,))
+    _, facts = store.query(f"SELECT kind, value, field FROM trial_fact WHERE trial_id = {p}", (trial_id,))
     out = {RENAMED.get(k, k): _value(store.dialect, k, v) for k, v in zip(columns, rows[0])}
     out["conditions"] = [name for (name,) in conditions]
     out["interventions"] = [{"type": t, "name": n} for t, n in interventions]
@@ -79,21 +80,21 @@ def reader_of(engine: Engine) -> ReadOnlyStore:
     return ReadOnlyStore("postgresql", raw.driver_connection, "store", _release=raw.invalidate)
 
 
-def get_history(engine: Engine, nct_id: str) -> dict[str, Any]:
+def get_history(engine: Engine, trial_id: str) -> dict[str, Any]:
     """When a trial was first seen and every recorded change, oldest first."""
     from sqlalchemy import select
 
     from kb.store.models import Trial, TrialVersion
 
-    nct_id = check_nct_id(nct_id)
+    trial_id = parse_trial_id(trial_id)
     with engine.connect() as conn:
-        trial = conn.execute(select(Trial.first_seen_at, Trial.updated_at).where(Trial.nct_id == nct_id)).first()
+        trial = conn.execute(select(Trial.first_seen_at, Trial.updated_at).where(Trial.trial_id == trial_id)).first()
         if trial is None:
-            raise NotFound(f"{nct_id} is not in the store (import or crawl it first)")
+            raise NotFound(f"{trial_id} is not in the store (import or crawl it first)")
         versions = conn.execute(select(TrialVersion.recorded_at, TrialVersion.old_hash, TrialVersion.new_hash,
                                        TrialVersion.diff, TrialVersion.source)
-                                .where(TrialVersion.nct_id == nct_id).order_by(TrialVersion.id)).all()
-    return {"nct_id": nct_id, "first_seen_at": trial.first_seen_at.isoformat(),
+                                .where(TrialVersion.trial_id == trial_id).order_by(TrialVersion.id)).all()
+    return {"trial_id": trial_id, "first_seen_at": trial.first_seen_at.isoformat(),
             "versions": [{"recorded_at": v.recorded_at.isoformat(), "old_hash": v.old_hash,
                           "new_hash": v.new_hash, "diff": v.diff, "source": v.source} for v in versions]}
 

@@ -92,8 +92,8 @@ def sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///`` URL, also in URI form (``sqlite:///file:PATH?mode=ro``); None
     for an in-memory database. The one reader of a SQLite URL's path.
 
-    >>> sqlite_path("sqlite:////tmp/kb.store.db"), sqlite_path("sqlite:///file:/tmp/kb.store.db?mode=ro&uri=true")
-    (PosixPath('/tmp/kb.store.db'), PosixPath('/tmp/kb.store.db'))
+    >>> sqlite_path("sqlite:////tmp/kb.db"), sqlite_path("sqlite:///file:/tmp/kb.db?mode=ro&uri=true")
+    (PosixPath('/tmp/kb.db'), PosixPath('/tmp/kb.db'))
     >>> sqlite_path("sqlite://") is None, sqlite_path("sqlite:///:memory:") is None
     (True, True)
     """

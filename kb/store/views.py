@@ -26,33 +26,33 @@ def view_sql(dialect: str) -> dict[str, str]:
     """CREATE VIEW statements for a dialect ('sqlite' or 'postgresql')."""
     def facts(kind: str) -> str:
         return (f"(SELECT {_aggregate(dialect, 'f.value')} FROM trial_fact f "
-                f"WHERE f.nct_id = t.nct_id AND f.kind = '{kind}')")
+                f"WHERE f.trial_id = t.trial_id AND f.kind = '{kind}')")
 
     true = "true" if dialect == "postgresql" else "1"
     return {
         "car_trial": f"""
 CREATE VIEW car_trial AS
-SELECT t.nct_id, t.brief_title AS title, t.overall_status AS status, t.study_type,
+SELECT t.trial_id, t.brief_title AS title, t.overall_status AS status, t.study_type,
        t.start_date, t.last_update_posted_date, t.enrollment_count, t.sponsor,
        t.is_car_therapy, t.is_relevant, t.domain, t.modality, t.cell_type, t.origin,
        {facts('target')} AS targets,
        {facts('product')} AS products,
        {facts('disease')} AS diseases,
        {facts('cancer')} AS cancers,
-       (SELECT {_aggregate(dialect, 'l.country')} FROM location l WHERE l.nct_id = t.nct_id) AS countries
+       (SELECT {_aggregate(dialect, 'l.country')} FROM location l WHERE l.trial_id = t.trial_id) AS countries
 FROM trial t
 WHERE t.is_car_therapy = {true}""",
         "target_disease_count": f"""
 CREATE VIEW target_disease_count AS
-SELECT tg.value AS target, d.value AS disease, COUNT(DISTINCT t.nct_id) AS trials
+SELECT tg.value AS target, d.value AS disease, COUNT(DISTINCT t.trial_id) AS trials
 FROM trial t
-JOIN trial_fact tg ON tg.nct_id = t.nct_id AND tg.kind = 'target'
-JOIN trial_fact d ON d.nct_id = t.nct_id AND d.kind = 'disease'
+JOIN trial_fact tg ON tg.trial_id = t.trial_id AND tg.kind = 'target'
+JOIN trial_fact d ON d.trial_id = t.trial_id AND d.kind = 'disease'
 WHERE t.is_car_therapy = {true}
 GROUP BY tg.value, d.value""",
         "relevant_trial": f"""
 CREATE VIEW relevant_trial AS
-SELECT t.nct_id, t.brief_title AS title, t.overall_status AS status, t.phases, t.start_date,
+SELECT t.trial_id, t.brief_title AS title, t.overall_status AS status, t.phases, t.start_date,
        t.enrollment_count, t.modality, t.cell_type, t.origin, t.targets, t.products,
        t.disease_categories AS diseases, t.countries, t.sponsor, t.sponsor_class, t.domain,
        t.last_update_posted_date

@@ -1,4 +1,4 @@
-"""Writing studies into the store: upserts keyed by NCT id, change detection, version rows.
+"""Writing studies into the store: upserts keyed by the registration id (kb.core.ids), change detection, version rows.
 
 :func:`write_studies` takes a batch of raw API v2 studies and, in the caller's transaction,
 skips the unchanged ones (same content hash), normalizes the rest, replaces their child rows,
@@ -32,7 +32,7 @@ TRIAL = Trial.__table__
 RAW = RawRecord.__table__
 TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in ("content_hash", "source", "first_seen_at", "updated_at")]
 """Where the writer puts what the worker cannot know into a prepared trial row."""
-TRIAL_UPDATE = [c for c in TRIAL.columns.keys() if c not in ("nct_id", "first_seen_at")]
+TRIAL_UPDATE = [c for c in TRIAL.columns.keys() if c not in ("trial_id", "first_seen_at")]
 """What a new version of a stored trial overwrites."""
 
 
@@ -42,7 +42,7 @@ class Rejected:
 
     origin: str
     reason: str
-    nct_id: str | None = None
+    trial_id: str | None = None
 
 
 @dataclass
@@ -114,7 +114,7 @@ class PreparedStudy:
     """
 
     origin: str
-    nct_id: str
+    trial_id: str
     content_hash: str
     body: bytes
     trial: tuple  # the trial row in column order; the writer fills hash, source and times
@@ -134,14 +134,14 @@ class Unchanged:
     """A study whose content hash matches the stored one (not normalized again)."""
 
     origin: str
-    nct_id: str
+    trial_id: str
     content_hash: str
 
 
-def _prepared(origin: str, nct_id: str, digest: str, body: bytes, study: NormalizedStudy,
+def _prepared(origin: str, trial_id: str, digest: str, body: bytes, study: NormalizedStudy,
               snapshot: bool = True) -> PreparedStudy:
     """Rows as plain tuples: they cross from a worker process at a third of a dict's unpickling cost."""
-    return PreparedStudy(origin, nct_id, digest, body, table_rows(TRIAL, [study.trial])[0],
+    return PreparedStudy(origin, trial_id, digest, body, table_rows(TRIAL, [study.trial])[0],
                          {name: table_rows(TABLES[name], study.children[name]) for name in CHILD_TABLES},
                          study.sponsors, study.mesh_terms, study.warnings, study.snapshot() if snapshot else None)
 
@@ -151,29 +151,29 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
 
     ``known`` maps NCT ids to stored content hashes: a study whose hash matches is not normalized.
     """
-    nct_id = None
+    trial_id = None
     try:
-        nct_id = check_study(data)
+        trial_id = check_study(data)
         canonical = canonical_json(data)
         digest = content_hash(data, canonical)
-        if known and known.get(nct_id) == digest:
-            return Unchanged(origin, nct_id, digest)
+        if known and known.get(trial_id) == digest:
+            return Unchanged(origin, trial_id, digest)
         # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
-        return _prepared(origin, nct_id, digest, _compress(canonical), normalize_study(data),
-                         snapshot=known is None or nct_id in known)
+        return _prepared(origin, trial_id, digest, _compress(canonical), normalize_study(data),
+                         snapshot=known is None or trial_id in known)
     except RecordError as exc:
-        return Rejected(origin, str(exc), nct_id)
+        return Rejected(origin, str(exc), trial_id)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
-        return Rejected(origin, f"unreadable record: {type(exc).__name__}: {str(exc)[:200]}", nct_id)
+        return Rejected(origin, f"unreadable record: {type(exc).__name__}: {str(exc)[:200]}", trial_id)
     except RecursionError:  # found by tests/kb/test_fuzz.py: a value nested thousands of levels deep
-        return Rejected(origin, "unreadable record: nested too deeply", nct_id)
+        return Rejected(origin, "unreadable record: nested too deeply", trial_id)
 
 
-def stored_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, str]:
+def stored_hashes(conn: Connection, trial_ids: Sequence[str]) -> dict[str, str]:
     """The content hashes stored for these ids."""
-    if not nct_ids:
+    if not trial_ids:
         return {}
-    return dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(list(nct_ids)))).all())
+    return dict(conn.execute(select(RAW.c.trial_id, RAW.c.content_hash).where(RAW.c.trial_id.in_(list(trial_ids)))).all())
 
 
 def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, source: str,
@@ -201,37 +201,37 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
         if isinstance(item, Rejected):
             result.rejected.append(item)
         else:
-            groups.setdefault(item.nct_id, []).append(item)
+            groups.setdefault(item.trial_id, []).append(item)
     if not groups:
         return result
 
     ids = list(groups)
-    current = dict(conn.execute(select(RAW.c.nct_id, RAW.c.content_hash).where(RAW.c.nct_id.in_(ids))).all())
-    updated = dict(conn.execute(select(TRIAL.c.nct_id, TRIAL.c.last_update_posted_date)
-                                .where(TRIAL.c.nct_id.in_(list(current)))).all()) if current else {}
+    current = dict(conn.execute(select(RAW.c.trial_id, RAW.c.content_hash).where(RAW.c.trial_id.in_(ids))).all())
+    updated = dict(conn.execute(select(TRIAL.c.trial_id, TRIAL.c.last_update_posted_date)
+                                .where(TRIAL.c.trial_id.in_(list(current)))).all()) if current else {}
     history = _history_hashes(conn, ids)
     touched: list[str] = []
     todo: list[PreparedStudy] = []
     chains: list[tuple[str, list[_Link]]] = []
-    for nct_id, items in groups.items():
-        known = history.get(nct_id, set()) | ({current[nct_id]} if nct_id in current else set())
+    for trial_id, items in groups.items():
+        known = history.get(trial_id, set()) | ({current[trial_id]} if trial_id in current else set())
         fresh: dict[str, PreparedStudy] = {}
         for item in items:
             if item.content_hash in known or item.content_hash in fresh:
                 result.unchanged += 1
-                if item.content_hash == current.get(nct_id):
-                    touched.append(nct_id)
+                if item.content_hash == current.get(trial_id):
+                    touched.append(trial_id)
             elif isinstance(item, Unchanged):  # its content is nowhere in the store: it cannot be placed
                 result.rejected.append(Rejected(item.origin, "stored record changed while this one was prepared; "
-                                                             "it is fetched again next run", nct_id))
+                                                             "it is fetched again next run", trial_id))
             else:
                 fresh[item.content_hash] = item
         if not fresh:
             continue
-        chain = [_Link(updated.get(nct_id) or "", 0, current[nct_id], None)] if nct_id in current else []
+        chain = [_Link(updated.get(trial_id) or "", 0, current[trial_id], None)] if trial_id in current else []
         chain += [_Link(_last_update(p), n, p.content_hash, p) for n, p in enumerate(fresh.values(), 1)]
         chain.sort(key=lambda link: (link.updated, link.order))
-        chains.append((nct_id, chain))
+        chains.append((trial_id, chain))
         newest = chain[-1].item
         if newest is None:  # every new record is older than the stored one: history only
             result.history += len(fresh)
@@ -239,20 +239,20 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
         todo.append(newest)
         result.history += len(fresh) - 1
     if touched:
-        conn.execute(update(RAW).where(RAW.c.nct_id.in_(touched)).values(checked_at=now))
+        conn.execute(update(RAW).where(RAW.c.trial_id.in_(touched)).values(checked_at=now))
     if not chains:
         return result
     for item in todo:
         for message in item.warnings:
-            result.warnings.append((item.nct_id, message))
-            log.warning("%s (%s): %s", item.nct_id, item.origin, message)
+            result.warnings.append((item.trial_id, message))
+            log.warning("%s (%s): %s", item.trial_id, item.origin, message)
     versions = _version_rows(conn, chains, now)
-    changed = [p for p in todo if p.nct_id in current]
-    _store_rows(conn, todo, replace_ids=[p.nct_id for p in changed], now=now)
+    changed = [p for p in todo if p.trial_id in current]
+    _store_rows(conn, todo, replace_ids=[p.trial_id for p in changed], now=now)
     if versions:
         conn.execute(insert(TrialVersion.__table__), versions)
-    result.changed, result.changed_ids = len(changed), [p.nct_id for p in changed]
-    result.new_ids = [p.nct_id for p in todo if p.nct_id not in current]
+    result.changed, result.changed_ids = len(changed), [p.trial_id for p in changed]
+    result.new_ids = [p.trial_id for p in todo if p.trial_id not in current]
     result.new = len(result.new_ids)
     return result
 
@@ -274,13 +274,13 @@ def _last_update(item: PreparedStudy) -> str:
     return item.trial[LAST_UPDATE_AT] or ""
 
 
-def _history_hashes(conn: Connection, nct_ids: Sequence[str]) -> dict[str, set[str]]:
+def _history_hashes(conn: Connection, trial_ids: Sequence[str]) -> dict[str, set[str]]:
     """Every content hash in the version rows of these trials."""
     version = TrialVersion.__table__
     out: dict[str, set[str]] = {}
-    for nct_id, old, new in conn.execute(select(version.c.nct_id, version.c.old_hash, version.c.new_hash)
-                                         .where(version.c.nct_id.in_(list(nct_ids)))):
-        out.setdefault(nct_id, set()).update((old, new))
+    for trial_id, old, new in conn.execute(select(version.c.trial_id, version.c.old_hash, version.c.new_hash)
+                                         .where(version.c.trial_id.in_(list(trial_ids)))):
+        out.setdefault(trial_id, set()).update((old, new))
     return out
 
 
@@ -289,22 +289,22 @@ def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: lis
     """Upsert trials, entities and (with ``raw``) raw records; replace the child rows of ``replace_ids``."""
     if replace_ids:
         for name in CHILD_TABLES:
-            conn.execute(delete(TABLES[name]).where(TABLES[name].c.nct_id.in_(replace_ids)))
+            conn.execute(delete(TABLES[name]).where(TABLES[name].c.trial_id.in_(replace_ids)))
     upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for p in todo for n, c in p.sponsors.items()],
            ["name"], ())
     upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for p in todo for m, t in p.mesh_terms.items()],
            ["mesh_id"], ())
     stamp = bind_values(conn.dialect, TRIAL, {"first_seen_at": now, "updated_at": now})
     trial_rows = [with_values(p.trial, TRIAL_AT, (p.content_hash, p.origin, *stamp)) for p in todo]
-    upsert_tuples(conn, TRIAL, trial_rows, ["nct_id"], TRIAL_UPDATE)
+    upsert_tuples(conn, TRIAL, trial_rows, ["trial_id"], TRIAL_UPDATE)
     if raw:
-        upsert(conn, RAW, [{"nct_id": p.nct_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
-                            "fetched_at": now, "checked_at": now} for p in todo], ["nct_id"])
+        upsert(conn, RAW, [{"trial_id": p.trial_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
+                            "fetched_at": now, "checked_at": now} for p in todo], ["trial_id"])
     for name in CHILD_TABLES:
         insert_tuples(conn, TABLES[name], [row for p in todo for row in p.rows[name]])
 
 
-def renormalize(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None) -> WriteResult:
+def renormalize(conn: Connection, trial_ids: Sequence[str], now: datetime | None = None) -> WriteResult:
     """Rebuild trials from their stored raw records with the current normalizer.
 
     The records did not change, so no version rows are written; a record the normalizer now
@@ -312,32 +312,32 @@ def renormalize(conn: Connection, nct_ids: Sequence[str], now: datetime | None =
     """
     now = now or utcnow()
     result = WriteResult()
-    rows = conn.execute(select(RAW.c.nct_id, RAW.c.content_hash, RAW.c.body, RAW.c.source)
-                        .where(RAW.c.nct_id.in_(list(nct_ids)))).all()
+    rows = conn.execute(select(RAW.c.trial_id, RAW.c.content_hash, RAW.c.body, RAW.c.source)
+                        .where(RAW.c.trial_id.in_(list(trial_ids)))).all()
     todo = []
-    for nct_id, digest, body, source in rows:
+    for trial_id, digest, body, source in rows:
         try:
-            todo.append(_prepared(source or "store", nct_id, digest, body, normalize_study(load_raw(body)),
+            todo.append(_prepared(source or "store", trial_id, digest, body, normalize_study(load_raw(body)),
                                   snapshot=False))  # no version rows: the record did not change
         except (RecordError, ValueError, zlib.error, zstandard.ZstdError) as exc:
-            result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", nct_id))
+            result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", trial_id))
     if todo:
-        _store_rows(conn, todo, replace_ids=[p.nct_id for p in todo], now=now, raw=False)
-    result.changed, result.changed_ids = len(todo), [p.nct_id for p in todo]
+        _store_rows(conn, todo, replace_ids=[p.trial_id for p in todo], now=now, raw=False)
+    result.changed, result.changed_ids = len(todo), [p.trial_id for p in todo]
     return result
 
 
 def _version_rows(conn: Connection, chains: list[tuple[str, list[_Link]]], now: datetime) -> list[dict[str, Any]]:
     """A version row for each step of each chain that involves a new record, oldest first."""
-    stored_ids = [nct_id for nct_id, chain in chains if any(link.item is None for link in chain)]
-    old_bodies = dict(conn.execute(select(RAW.c.nct_id, RAW.c.body).where(RAW.c.nct_id.in_(stored_ids))).all()
+    stored_ids = [trial_id for trial_id, chain in chains if any(link.item is None for link in chain)]
+    old_bodies = dict(conn.execute(select(RAW.c.trial_id, RAW.c.body).where(RAW.c.trial_id.in_(stored_ids))).all()
                       ) if stored_ids else {}
     rows = []
-    for nct_id, chain in chains:
+    for trial_id, chain in chains:
         for before, after in zip(chain, chain[1:]):
-            rows.append({"nct_id": nct_id, "recorded_at": now, "old_hash": before.content_hash,
+            rows.append({"trial_id": trial_id, "recorded_at": now, "old_hash": before.content_hash,
                          "new_hash": after.content_hash,
-                         "diff": diff_snapshots(_tracked(before, old_bodies.get(nct_id)), _tracked(after, old_bodies.get(nct_id))),
+                         "diff": diff_snapshots(_tracked(before, old_bodies.get(trial_id)), _tracked(after, old_bodies.get(trial_id))),
                          "source": (after.item or before.item).origin})
     return rows
 
@@ -353,10 +353,10 @@ def _tracked(link: _Link, stored_body: bytes | None) -> dict[str, Any]:
         return {}
 
 
-def touch(conn: Connection, nct_ids: Sequence[str], now: datetime | None = None) -> None:
+def touch(conn: Connection, trial_ids: Sequence[str], now: datetime | None = None) -> None:
     """Mark stored records as checked now (a re-check found them unchanged)."""
-    if nct_ids:
-        conn.execute(update(RAW).where(RAW.c.nct_id.in_(list(nct_ids))).values(checked_at=now or utcnow()))
+    if trial_ids:
+        conn.execute(update(RAW).where(RAW.c.trial_id.in_(list(trial_ids))).values(checked_at=now or utcnow()))
 
 
 __all__ = ["PreparedStudy", "Unchanged", "Rejected", "WriteResult", "prepare", "renormalize", "stored_hashes",

@@ -30,7 +30,7 @@ CAR_TRIALS = sorted(r["nct_id"] for r in csv.DictReader((DATA / "labels/car_auto
 def stored_ids(db: str) -> list[str]:
     engine = open_store(db)
     with engine.connect() as conn:
-        return conn.execute(select(Trial.nct_id).order_by(Trial.nct_id)).scalars().all()
+        return conn.execute(select(Trial.trial_id).order_by(Trial.trial_id)).scalars().all()
 
 
 def run_log(db: str) -> dict:
@@ -64,7 +64,7 @@ def test_related_crawl_stores_every_car_trial_and_counts_match(db, server):
     searches = server.requests("/api/v2/studies")
     assert all(r.params["pageSize"] == "1000" for r in searches if "pageToken" not in r.params and r.params)
     with open_store(db).connect() as conn:
-        relevant = conn.execute(select(Trial.nct_id).where(Trial.is_relevant)).scalars().all()
+        relevant = conn.execute(select(Trial.trial_id).where(Trial.is_relevant)).scalars().all()
     assert "NCT98000003" in ids and "NCT98000003" not in relevant  # fetched, kept, marked not relevant
     assert set(CAR_TRIALS) <= set(relevant)
 
@@ -168,9 +168,9 @@ def test_a_second_crawl_on_a_locked_store_refuses(db, server):
 def _child_counts(db: str) -> dict[str, tuple[int, int]]:
     engine = create_engine(db)
     with engine.connect() as conn:
-        conditions = dict(conn.execute(select(TrialCondition.nct_id, func.count()).group_by(TrialCondition.nct_id)).all())
-        raws = set(conn.execute(select(RawRecord.nct_id)).scalars())
-        ids = conn.execute(select(Trial.nct_id)).scalars().all()
+        conditions = dict(conn.execute(select(TrialCondition.trial_id, func.count()).group_by(TrialCondition.trial_id)).all())
+        raws = set(conn.execute(select(RawRecord.trial_id)).scalars())
+        ids = conn.execute(select(Trial.trial_id)).scalars().all()
     assert len(ids) == len(set(ids))
     return {i: (conditions.get(i, 0), int(i in raws)) for i in ids}
 

@@ -91,7 +91,7 @@ def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(
     engine = open_store(db)
     with engine.connect() as conn:
         kept = conn.execute(select(RejectedRecord)).all()
-    assert [(r.nct_id, r.run_id, r.reason) for r in kept] == [
+    assert [(r.trial_id, r.run_id, r.reason) for r in kept] == [
         ("NCT98000009", 1, "conditions: expected list, got str 'Lupus'")]
     assert orjson.loads(decompress(kept[0].body)) == _markdown(_malformed())  # kept as fetched (CommonMark text)
     assert get_state(engine, watermark_key(query_named("car_therapies").key)) is None  # its searches run again next time

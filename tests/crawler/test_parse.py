@@ -74,8 +74,8 @@ def test_retry_after(header, seconds):
 
 def test_plan_window_is_one_day_before_the_watermark(sqlite_engine):
     set_state(sqlite_engine, {watermark_key(query_named("car_therapies").key): "2026-11-26"})
-    plan = make_plan(sqlite_engine, nct_ids=["nct06010472"])
-    assert plan.nct_ids == ["NCT06464679", "NCT06010472"]
+    plan = make_plan(sqlite_engine, trial_ids=["nct06010472"])
+    assert plan.trial_ids == ["NCT06464679", "NCT06010472"]
     assert plan.advanced_filter("car_therapies") == "AREA[LastUpdatePostDate]RANGE[2026-11-25,MAX]"
     assert plan.advanced_filter("known_products") is None  # never completed: search everything
     assert make_plan(sqlite_engine, full=True).advanced_filter("car_therapies") is None

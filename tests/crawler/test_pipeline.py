@@ -19,7 +19,7 @@ def _page() -> StudyPage:
 
 def _trials(engine) -> list[str]:
     with engine.connect() as conn:
-        return sorted(conn.execute(select(Trial.nct_id)).scalars())
+        return sorted(conn.execute(select(Trial.trial_id)).scalars())
 
 
 def test_slices_of_a_page_are_committed_together(engine):

@@ -46,8 +46,8 @@ def crawled(tmp_path_factory):  # type: ignore[no-untyped-def]
     with CtgovTestServer(autoimmune + oncology + load_studies(CTGOV / "domain"), bot_filter_every=7) as server:
         result = crawl(db, server, "-s", "TRIALKB_PAGE_SIZE=200", "-s", "TRIALKB_RETRY_403_TIMES=3", timeout=600)
     with open_store(db).connect() as conn:
-        stored = set(conn.execute(select(Trial.nct_id)).scalars())
-        relevant = set(conn.execute(select(Trial.nct_id).where(Trial.is_relevant)).scalars())
+        stored = set(conn.execute(select(Trial.trial_id)).scalars())
+        relevant = set(conn.execute(select(Trial.trial_id).where(Trial.is_relevant)).scalars())
     return result, autoimmune, oncology, stored, relevant, server
 
 

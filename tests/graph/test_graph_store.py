@@ -22,7 +22,7 @@ KN5501 = {"NCT06010472", "NCT06318533", "NCT06337474", "NCT06469190", "NCT073589
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('graph') / 'kb.store.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('graph') / 'kb.db'}"
     engine = open_store(url)
     import_paths(engine, [CTGOV / "domain", CTGOV / "registry_samples"], workers=0)
     return url, engine
@@ -43,7 +43,7 @@ def test_node_ids_carry_their_kind(graph):
 
 def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
     top = similar_trials(graph, "NCT06464679", top=10)
-    ids = [r["nct_id"] for r in top]
+    ids = [r["trial_id"] for r in top]
     assert all(graph.nodes[f"trial:{i}"]["is_car"] is True for i in ids)
     assert not SEE_ALSO_NOT_CAR & set(ids)
     assert set(ids[:2]) <= KN5501
@@ -51,7 +51,7 @@ def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
 
 
 def test_index_is_cached_until_the_store_changes(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 'kb.store.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'kb.db'}")
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json", CTGOV / "registry_samples"], workers=0)
     _, rebuilt = load_index(engine)
     _, again = load_index(engine)
@@ -72,9 +72,9 @@ def test_index_answers_exactly_like_the_graph(graph, tmp_path, car_only, hub_lim
     index = SimilarityIndex.load(path)
     queries = [data["label"] for _, data in graph.nodes(data=True) if data["kind"] == "trial"]
     assert len(queries) == 54
-    for nct_id in queries:
-        assert index.similar(nct_id, top=10, car_only=car_only, hub_limit=hub_limit) == similar_trials(
-            graph, nct_id, top=10, car_only=car_only, hub_limit=hub_limit)
+    for trial_id in queries:
+        assert index.similar(trial_id, top=10, car_only=car_only, hub_limit=hub_limit) == similar_trials(
+            graph, trial_id, top=10, car_only=car_only, hub_limit=hub_limit)
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])
@@ -95,15 +95,16 @@ def test_similar_command(store):
     result = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [set(r) for r in rows] == [{"nct_id", "score", "shared", "why"}] * 3
-    assert rows[0]["nct_id"] in KN5501 and "product:KN5501" in rows[0]["shared"]
+    assert [set(r) for r in rows] == [{"trial_id", "nct_id", "score", "shared", "why"}] * 3
+    assert all(r["nct_id"] == r["trial_id"] for r in rows)  # CT.gov registrations: the contract key is the NCT id
+    assert rows[0]["trial_id"] in KN5501 and "product:KN5501" in rows[0]["shared"]
     assert rows[0]["why"].startswith("same product KN5501, same target CD19")
     table = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3"])
     assert "same product KN5501" in table.output
     missing = runner.invoke(app, ["--db", store[0], "similar", "NCT00000000"])
     assert missing.exit_code == 1 and "NCT00000000 is not in the graph" in missing.output
     bad = runner.invoke(app, ["--db", store[0], "similar", "nct123"])
-    assert bad.exit_code == 1 and "'nct123' is not an NCT id" in bad.output
+    assert bad.exit_code == 1 and "'nct123' is not a trial id" in bad.output
 
 
 def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_scipy(store):
@@ -118,7 +119,7 @@ def test_a_lookup_with_the_index_cached_imports_no_sqlalchemy_networkx_numpy_or_
             "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy', 'scipy', 'scrapy') if m in sys.modules),"
             " file=sys.stderr)") % url
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout)[0]["nct_id"] in KN5501
+    assert json.loads(done.stdout)[0]["trial_id"] in KN5501
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
@@ -127,8 +128,8 @@ def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
     from graph.cache import rebuild_index
 
     (tmp_path / "a-file").write_text("")
-    index = rebuild_index(store[1], tmp_path / "a-file" / "kb.store.db.similarity.idx")
-    assert index.similar("NCT06464679", top=1)[0]["nct_id"] in KN5501
+    index = rebuild_index(store[1], tmp_path / "a-file" / "kb.db.similarity.idx")
+    assert index.similar("NCT06464679", top=1)[0]["trial_id"] in KN5501
     assert "could not be cached" in caplog.text and list(tmp_path.iterdir()) == [tmp_path / "a-file"]
 
 

@@ -15,24 +15,24 @@ TOTAL = 10 + 4 + 2 + 2 + 0.5  # the default weights: product, target set in dise
 
 def small_graph(trials: dict[str, dict], facts: list[tuple[str, str, str]] = ()) -> nx.Graph:
     graph = nx.Graph()
-    for nct_id, row in trials.items():
-        add_trial(graph, {"nct_id": nct_id, "is_car_therapy": True, **row})
-    for nct_id, kind, value in facts:
-        add_fact(graph, nct_id, kind, value, "title")
+    for trial_id, row in trials.items():
+        add_trial(graph, {"trial_id": trial_id, "is_car_therapy": True, **row})
+    for trial_id, kind, value in facts:
+        add_fact(graph, trial_id, kind, value, "title")
     finalize(graph)
     return graph
 
 
 def scores(graph: nx.Graph, query: str, **options) -> dict[str, float]:
-    return {r["nct_id"]: r["score"] for r in similar_trials(graph, query, **options)}
+    return {r["trial_id"]: r["score"] for r in similar_trials(graph, query, **options)}
 
 
 def ranked(graph: nx.Graph, query: str, **options) -> list[str]:
-    return [r["nct_id"] for r in similar_trials(graph, query, **options)]
+    return [r["trial_id"] for r in similar_trials(graph, query, **options)]
 
 
 def why(graph: nx.Graph, query: str) -> dict[str, str]:
-    return {r["nct_id"]: r["why"] for r in similar_trials(graph, query)}
+    return {r["trial_id"]: r["why"] for r in similar_trials(graph, query)}
 
 
 Q, A, B, C, D, E = (f"NCT0000000{i}" for i in range(1, 7))
@@ -135,7 +135,7 @@ def test_another_modality_is_multiplied_down_and_said():
 def test_a_product_variant_shares_its_base_product():
     graph = small_graph({Q: {}, A: {}, B: {}},
                         [(Q, "product", "KN5601-K"), (A, "product", "KN5601"), (B, "product", "CNTY-101")])
-    assert [(r["nct_id"], r["score"], r["why"]) for r in similar_trials(graph, Q)] == [
+    assert [(r["trial_id"], r["score"], r["why"]) for r in similar_trials(graph, Q)] == [
         (A, round(10 * 0.75 / TOTAL, 4), "product variant of KN5601")]
 
 
@@ -175,6 +175,6 @@ def test_a_hub_that_breaks_the_tie_is_counted_for_the_top():
     graph = small_graph({Q: {"countries": ["China"]}, A: {}, B: {}, C: {"countries": ["China"]}},
                         [(n, "target", "CD19") for n in (Q, A, B, C)])
     index = SimilarityIndex.from_graph(graph)
-    assert [r["nct_id"] for r in similar_trials(graph, Q, top=1, hub_limit=1)] == [C]
+    assert [r["trial_id"] for r in similar_trials(graph, Q, top=1, hub_limit=1)] == [C]
     assert index.similar(Q, top=1, hub_limit=1) == similar_trials(graph, Q, top=1, hub_limit=1)
     assert index.similar(Q, top=2, hub_limit=1) == similar_trials(graph, Q, top=2, hub_limit=1)

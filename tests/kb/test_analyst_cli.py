@@ -23,7 +23,7 @@ LUPUS_CD19_NK = ["NCT07490041", "NCT06614270", "NCT06557265", "NCT06010472"]
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     """The seed's 2024 record, then every domain record (the seed changes once)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'kb.store.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'kb.db'}"
     engine = open_store(url)
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
     import_paths(engine, [CTGOV / "domain"], workers=0)
@@ -42,9 +42,9 @@ FIND = ("find", "--status", "recruiting", "--target", "CD19", "--disease", "lupu
 
 def test_find_piped_is_csv(db):
     rows = list(csv.DictReader(io.StringIO(run(db, *FIND))))
-    assert [r["nct_id"] for r in rows] == LUPUS_CD19_NK
+    assert [r["trial_id"] for r in rows] == LUPUS_CD19_NK
     assert rows[2] == {
-        "nct_id": "NCT06557265", "title": "A Phase 1/2 Study of NKX019 in Subjects With Autoimmune Disease (Ntrust-1)",
+        "trial_id": "NCT06557265", "title": "A Phase 1/2 Study of NKX019 in Subjects With Autoimmune Disease (Ntrust-1)",
         "status": "RECRUITING", "phases": '["PHASE1","PHASE2"]', "start_date": "2024-06-13", "modality": "CAR-NK",
         "cell_type": "NK", "origin": "allogeneic", "targets": '["CD19"]',
         "diseases": '["lupus_nephritis","membranous_nephropathy"]',
@@ -53,7 +53,7 @@ def test_find_piped_is_csv(db):
 
 def test_find_tsv_exact(db):
     lines = run(db, *FIND, "--format", "tsv").splitlines()
-    assert lines[0] == "\t".join(["nct_id", "title", "status", "phases", "start_date", "modality", "cell_type",
+    assert lines[0] == "\t".join(["trial_id", "title", "status", "phases", "start_date", "modality", "cell_type",
                                   "origin", "targets", "diseases", "countries", "sponsor"])
     assert lines[4] == "\t".join(["NCT06010472", "An Exploratory Clinical Study of Anti-CD19 CAR NK Cells in the "
                                   "Treatment of Systemic Lupus Erythematosus", "RECRUITING", '["EARLY_PHASE1"]',
@@ -64,7 +64,7 @@ def test_find_tsv_exact(db):
 
 def test_find_json_has_real_lists_and_nulls(db):
     found = json.loads(run(db, "find", "--target", "bcma", "--origin", "allogeneic", "--format", "json"))
-    assert found == [{"nct_id": "NCT07246096",
+    assert found == [{"trial_id": "NCT07246096",
                       "title": "Exploratory Clinical Study on the Safety and Efficacy of Anti- CD19/BCMA U CAR-T Cell "
                                "Injection for the Treatment of Relapsed/Refractory Autoimmune Diseases",
                       "status": None, "phases": None, "start_date": None, "modality": "allogeneic CAR-T",
@@ -74,7 +74,7 @@ def test_find_json_has_real_lists_and_nulls(db):
 
 def test_find_table_on_request(db):
     lines = run(db, *FIND, "--format", "table").splitlines()
-    assert lines[1].split() == ["nct_id", "status", "start_date", "targets", "diseases", "title"]
+    assert lines[1].split() == ["trial_id", "status", "start_date", "targets", "diseases", "title"]
     assert [line.split()[0] for line in lines[3:] if line.strip().startswith("NCT")] == LUPUS_CD19_NK
 
 
@@ -94,7 +94,7 @@ def test_find_bad_input_is_a_clean_error(db, args, message):
 
 def test_find_modality_word_and_started_after(db):
     rows = list(csv.DictReader(io.StringIO(run(db, "find", "--modality", "car-t", "--started-after", "2025"))))
-    assert [(r["nct_id"], r["start_date"], r["modality"]) for r in rows] == [
+    assert [(r["trial_id"], r["start_date"], r["modality"]) for r in rows] == [
         ("NCT07659704", "2026-10-01", "autologous CAR-T"), ("NCT07570862", "2026-07-27", "allogeneic CAR-T"),
         ("NCT07493395", "2026-06-11", "autologous CAR-T"), ("NCT06622694", "2025-06-19", "autologous CAR-T"),
         ("NCT06704269", "2025-04-22", "autologous CAR-T")]
@@ -102,29 +102,29 @@ def test_find_modality_word_and_started_after(db):
     assert len(either) == 19 + 2 and {t["modality"] for t in either} == {"CAR-NK", "allogeneic CAR-T"}
 
 
-SQL = ("sql", "SELECT nct_id, is_car_therapy, is_relevant, phases, targets, enrollment_count FROM trial "
-              "WHERE nct_id IN ('NCT06464679', 'NCT98000001') ORDER BY nct_id")
+SQL = ("sql", "SELECT trial_id, is_car_therapy, is_relevant, phases, targets, enrollment_count FROM trial "
+              "WHERE trial_id IN ('NCT06464679', 'NCT98000001') ORDER BY trial_id")
 
 
 def test_sql_formats(db):
     assert run(db, *SQL) == (
-        "nct_id,is_car_therapy,is_relevant,phases,targets,enrollment_count\n"
+        "trial_id,is_car_therapy,is_relevant,phases,targets,enrollment_count\n"
         'NCT06464679,true,true,"[""PHASE1""]","[""CD19""]",72\n'
         'NCT98000001,false,false,"[""PHASE3""]",[],190\n')
     assert run(db, *SQL, "--format", "tsv") == (
-        "nct_id\tis_car_therapy\tis_relevant\tphases\ttargets\tenrollment_count\n"
+        "trial_id\tis_car_therapy\tis_relevant\tphases\ttargets\tenrollment_count\n"
         'NCT06464679\ttrue\ttrue\t["PHASE1"]\t["CD19"]\t72\n'
         'NCT98000001\tfalse\tfalse\t["PHASE3"]\t[]\t190\n')
     assert json.loads(run(db, *SQL, "--json")) == json.loads(run(db, *SQL, "--format", "json")) == [
-        {"nct_id": "NCT06464679", "is_car_therapy": True, "is_relevant": True, "phases": ["PHASE1"],
+        {"trial_id": "NCT06464679", "is_car_therapy": True, "is_relevant": True, "phases": ["PHASE1"],
          "targets": ["CD19"], "enrollment_count": 72},
-        {"nct_id": "NCT98000001", "is_car_therapy": False, "is_relevant": False, "phases": ["PHASE3"],
+        {"trial_id": "NCT98000001", "is_car_therapy": False, "is_relevant": False, "phases": ["PHASE3"],
          "targets": [], "enrollment_count": 190}]
 
 
 def test_sql_json_nests_the_diff(db):
-    versions = json.loads(run(db, "sql", "SELECT nct_id, diff FROM trial_version", "--format", "json"))
-    assert versions == [{"nct_id": SEED, "diff": {
+    versions = json.loads(run(db, "sql", "SELECT trial_id, diff FROM trial_version", "--format", "json"))
+    assert versions == [{"trial_id": SEED, "diff": {
         "overall_status": ["NOT_YET_RECRUITING", "RECRUITING"], "start_date": ["2024-06-30", "2024-06-27"],
         "start_date_type": ["ESTIMATED", "ACTUAL"], "last_update_posted_date": [None, "2025-08-29"]}}]
 

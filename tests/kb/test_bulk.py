@@ -60,7 +60,7 @@ def test_write_studies_stores_what_sqlalchemy_stores(engine):
             for name in CHILD_TABLES:
                 if study.children[name]:
                     conn.execute(insert(TABLES[name]), study.children[name])
-            conn.execute(insert(RawRecord.__table__), {"nct_id": prepared.nct_id, "content_hash": prepared.content_hash,
+            conn.execute(insert(RawRecord.__table__), {"trial_id": prepared.trial_id, "content_hash": prepared.content_hash,
                                                        "body": prepared.body, "source": origin,
                                                        "fetched_at": FROZEN, "checked_at": FROZEN})
     theirs = _dump(engine, STUDY_TABLES)
@@ -106,17 +106,17 @@ def test_upsert_updates_on_conflict_and_ignores_with_no_columns(engine):
 
 def test_missing_columns_take_their_defaults(engine):
     with engine.begin() as conn:
-        upsert(conn, Trial.__table__, [{"nct_id": "NCT00000001", "content_hash": "h", "source": "t",
+        upsert(conn, Trial.__table__, [{"trial_id": "NCT00000001", "content_hash": "h", "source": "t",
                                         "first_seen_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
-                                        "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}], ["nct_id"])
+                                        "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}], ["trial_id"])
         row = conn.execute(select(Trial.registry_name, Trial.site_count, Trial.is_relevant, Trial.phases)).one()
     assert tuple(row) == ("ctgov", 0, False, None)
 
 
 def test_table_rows_serializes_json_columns_only():
     """Intervention has JSON columns (other_names, arm_labels) beside text that looks like JSON."""
-    rows = table_rows(Intervention.__table__, [{"nct_id": "NCT00000001", "position": 0, "name": '["not", "json"]',
+    rows = table_rows(Intervention.__table__, [{"trial_id": "NCT00000001", "position": 0, "name": '["not", "json"]',
                                                "other_names": ["KN5501", "CD19 CAR-NK"], "arm_labels": None}])
     values = dict(zip([c.name for c in Intervention.__table__.columns], rows[0]))
-    assert values == {"nct_id": "NCT00000001", "position": 0, "type": None, "name": '["not", "json"]',
+    assert values == {"trial_id": "NCT00000001", "position": 0, "type": None, "name": '["not", "json"]',
                       "description": None, "other_names": '["KN5501","CD19 CAR-NK"]', "arm_labels": None}

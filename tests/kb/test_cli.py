@@ -33,10 +33,10 @@ def test_show_json_has_the_contract_keys(db):
     result = run(db, "show", "NCT06464679", "--json")
     assert result.exit_code == 0
     shown = json.loads(result.output)
-    assert {k: shown[k] for k in ("nct_id", "title", "status", "phases", "conditions", "disease_categories",
+    assert {k: shown[k] for k in ("trial_id", "title", "status", "phases", "conditions", "disease_categories",
                                   "targets", "is_car_therapy", "cell_type", "origin", "products", "sponsor",
                                   "countries")} == {
-        "nct_id": "NCT06464679",
+        "trial_id": "NCT06464679",
         "title": "An Exploratory Clinical Study of CD19 CAR NK Cell Injection for the Treatment of "
                  "Relapsed/Refractory Autoimmune Diseases",
         "status": "RECRUITING", "phases": ["PHASE1"], "conditions": ["Autoimmune Diseases"],
@@ -63,8 +63,8 @@ def test_unknown_id_is_a_clean_error(db):
 
 def test_sql_json_and_refused_write(db):
     run(db, "import", str(CTGOV / "domain/NCT06464679.json"))
-    result = run(db, "sql", "SELECT nct_id, cell_type FROM car_trial", "--json")
-    assert json.loads(result.output) == [{"nct_id": "NCT06464679", "cell_type": "NK"}]
+    result = run(db, "sql", "SELECT trial_id, cell_type FROM car_trial", "--json")
+    assert json.loads(result.output) == [{"trial_id": "NCT06464679", "cell_type": "NK"}]
     refused = run(db, "sql", "DELETE FROM trial")
     assert refused.exit_code == 1 and "read-only" in refused.output
 

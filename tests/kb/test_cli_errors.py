@@ -23,7 +23,7 @@ def commands(tmp):
 BAD_STORES = {
     "unreachable": ("postgresql://postgres@127.0.0.1:1/kb", "cannot open the store: connection failed"),
     "unknown driver": ("mysql://root@localhost/kb", "cannot open the store: 'mysql' databases are not supported"),
-    "unwritable path": ("/proc/trialkb/kb.store.db", r"(cannot open the store|no store at /proc/trialkb/kb.store.db)"),
+    "unwritable path": ("/proc/trialkb/kb.db", r"(cannot open the store|no store at /proc/trialkb/kb.db)"),
 }
 READ_COMMANDS = {"show", "history", "sql", "runs", "similar", "graph export"}
 
@@ -54,7 +54,7 @@ def test_read_commands_never_create_a_store(tmp_path, command):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    db = str(tmp_path_factory.mktemp("store") / "kb.store.db")
+    db = str(tmp_path_factory.mktemp("store") / "kb.db")
     assert runner.invoke(app, ["--db", db, "import", str(CTGOV / "domain")]).exit_code == 0
     return db
 
@@ -63,11 +63,11 @@ def store(tmp_path_factory):
     (["show", "NCT99999999"], "NCT99999999 is not in the store"),
     (["history", "NCT99999999"], "NCT99999999 is not in the store"),
     (["similar", "NCT99999999"], "NCT99999999 is not in the graph"),
-    (["show", "foo"], "'foo' is not an NCT id"),
-    (["history", "foo"], "'foo' is not an NCT id"),
-    (["similar", "foo"], "'foo' is not an NCT id"),
+    (["show", "foo"], "'foo' is not a trial id"),
+    (["history", "foo"], "'foo' is not a trial id"),
+    (["similar", "foo"], "'foo' is not a trial id"),
     (["similar", "NCT06464679", "--top", "-3"], "--top must be at least 1, got -3"),
-    (["sql", "SELECT nct_id FROM trial", "--limit", "0"], "--limit must be at least 1, got 0"),
+    (["sql", "SELECT trial_id FROM trial", "--limit", "0"], "--limit must be at least 1, got 0"),
     (["runs", "--limit", "0"], "--limit must be at least 1, got 0"),
     (["sql", "SELECT nope FROM trial"], "query failed: no such column: nope"),
     (["sql", "DELETE FROM trial"], "read-only"),
@@ -83,7 +83,7 @@ def test_domain_errors(store, args, pattern):
 
 
 def test_import_of_nothing_fails_and_says_why(tmp_path):
-    db = str(tmp_path / "kb.store.db")
+    db = str(tmp_path / "kb.db")
     (tmp_path / "empty").mkdir()
     clean_error(runner.invoke(app, ["--db", db, "import", str(tmp_path / "empty")]),
                 "nothing imported: no API v2 study JSON found")
@@ -111,8 +111,8 @@ def test_read_commands_on_postgresql_read_only(pg_url):
         shown = runner.invoke(app, ["show", "NCT06464679", "--json", "--db", url])
         assert json.loads(shown.stdout)["status"] == "RECRUITING"
         assert runner.invoke(app, ["history", "NCT06464679", "--db", url]).exit_code == 0
-        rows = runner.invoke(app, ["sql", "SELECT nct_id FROM trial", "--json", "--db", url])
-        assert json.loads(rows.stdout) == [{"nct_id": "NCT06464679"}]
+        rows = runner.invoke(app, ["sql", "SELECT trial_id FROM trial", "--json", "--db", url])
+        assert json.loads(rows.stdout) == [{"trial_id": "NCT06464679"}]
         clean_error(runner.invoke(app, ["sql", "SELECT 1; COMMIT; DELETE FROM trial_fact", "--db", url]),
                     "exactly one statement")
         assert "import" in runner.invoke(app, ["runs", "--db", url]).stdout

@@ -77,13 +77,13 @@ def test_import_stores_or_rejects_each_record_and_keeps_the_rest(tmp_path_factor
         lines.append(text)
     lines.append(json.dumps(load("domain/NCT06464679.json")))
     (folder / "studies.jsonl").write_text("\n".join(lines) + "\n", errors="surrogatepass")
-    engine = open_store(str(folder / "kb.store.db"))
+    engine = open_store(str(folder / "kb.db"))
     summary = import_paths(engine, [folder / "studies.jsonl"], workers=0)
     engine.dispose()
     assert summary.read == len(lines)
     assert summary.result.stored + len(summary.rejected) == summary.read
     assert all(r.reason for r in summary.rejected)
-    assert "NCT06464679" not in {r.nct_id for r in summary.rejected if r.origin.endswith(f":{len(lines)}")}
+    assert "NCT06464679" not in {r.trial_id for r in summary.rejected if r.origin.endswith(f":{len(lines)}")}
     COUNTS["import_read"] += summary.read
     COUNTS["import_stored"] += summary.result.stored
     COUNTS["import_rejected"] += len(summary.rejected)

@@ -16,7 +16,7 @@ OTHERS = ["domain/NCT06010472.json", "domain/NCT06518668.json", "registry_sample
 
 def _ids(engine):
     with engine.connect() as conn:
-        return conn.execute(select(Trial.nct_id).order_by(Trial.nct_id)).scalars().all()
+        return conn.execute(select(Trial.trial_id).order_by(Trial.trial_id)).scalars().all()
 
 
 def test_directory_of_single_studies(sqlite_engine):
@@ -76,7 +76,7 @@ def test_wrong_types_and_bad_phase_records_are_rejected_with_reasons(sqlite_engi
     summary = import_paths(sqlite_engine, [lines])
     assert sorted((r.origin.rsplit(":", 1)[-1], r.reason) for r in summary.rejected) == [
         ("1", "phases: expected list, got str 'PHASE1'"),
-        ("2", "invalid nctId 'NCT000001' (expected NCT and 8 digits)")]
+        ("2", "invalid nctId 'NCT000001' (expected NCT and 8 ASCII digits, nothing around them)")]
     assert _ids(sqlite_engine) == ["NCT06464679"]
 
 
@@ -134,7 +134,7 @@ def test_workers_of_a_killed_import_exit_too(tmp_path):
             seed["protocolSection"]["identificationModule"]["nctId"] = f"NCT5{i:07d}"
             out.write(json.dumps(seed) + "\n")
     trialkb = str(Path(sys.executable).with_name("trialkb"))
-    process = subprocess.Popen([trialkb, "--db", str(tmp_path / "kb.store.db"), "import", str(tmp_path / "studies.jsonl"),
+    process = subprocess.Popen([trialkb, "--db", str(tmp_path / "kb.db"), "import", str(tmp_path / "studies.jsonl"),
                                 "--batch-size", "50"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, workers = time.monotonic() + 60, set()
     while time.monotonic() < deadline and not workers and process.poll() is None:

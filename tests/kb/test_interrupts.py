@@ -63,7 +63,7 @@ def _runs(db):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
-    db = tmp_path / "kb.store.db"
+    db = tmp_path / "kb.db"
     process = _start_import(db, big_jsonl)
     _wait_for_rows(db, process)
     process.send_signal(signum)
@@ -88,7 +88,7 @@ def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
 
 
 def test_a_killed_import_is_marked_abandoned_by_the_next_run(tmp_path, big_jsonl):
-    db = tmp_path / "kb.store.db"
+    db = tmp_path / "kb.db"
     process = _start_import(db, big_jsonl)
     _wait_for_rows(db, process)
     process.kill()

@@ -16,7 +16,7 @@ _spec.loader.exec_module(fold)
 
 def row(**values: str) -> dict[str, str]:
     base = dict.fromkeys(("code", "aliases", "targets", "cell", "origin", "developer", "confidence", "source",
-                          "nct_ids", "note"), "")
+                          "trial_ids", "note"), "")
     return base | values
 
 

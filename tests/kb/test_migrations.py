@@ -48,14 +48,14 @@ def test_0004_adds_domain_and_modality_and_relevance_needs_a_car(store_url_engin
     config = alembic_config(engine)
     command.upgrade(config, "0002")
     with engine.begin() as conn:  # 0.2 called a trial of unknown nature with a cell type relevant
-        for nct_id, is_car in (("NCT00000001", "true"), ("NCT00000002", "NULL")):
+        for trial_id, is_car in (("NCT00000001", "true"), ("NCT00000002", "NULL")):
             conn.execute(text("INSERT INTO trial (nct_id, registry_name, site_count, is_relevant, normalizer_version, "
-                              f"content_hash, first_seen_at, updated_at, is_car_therapy) VALUES ('{nct_id}', 'ctgov', "
+                              f"content_hash, first_seen_at, updated_at, is_car_therapy) VALUES ('{trial_id}', 'ctgov', "
                               f"0, true, 1, 'h', '2026-01-01', '2026-01-01', {is_car})"))
     command.upgrade(config, "head")
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT nct_id, is_relevant, domain, modality FROM trial ORDER BY nct_id")).all()
-        car_trials = conn.execute(text("SELECT nct_id, domain, modality FROM car_trial")).all()
+        rows = conn.execute(text("SELECT trial_id, is_relevant, domain, modality FROM trial ORDER BY trial_id")).all()
+        car_trials = conn.execute(text("SELECT trial_id, domain, modality FROM car_trial")).all()
     assert [(r[0], bool(r[1]), r[2], r[3]) for r in rows] == [("NCT00000001", True, None, None),
                                                               ("NCT00000002", False, None, None)]
     assert [tuple(r) for r in car_trials] == [("NCT00000001", None, None)]
@@ -63,3 +63,32 @@ def test_0004_adds_domain_and_modality_and_relevance_needs_a_car(store_url_engin
 
 def test_schema_revision_is_the_newest_migration(sqlite_engine):
     assert ScriptDirectory.from_config(alembic_config(sqlite_engine)).get_heads() == [SCHEMA_REVISION]
+
+
+def test_0006_renames_the_key_to_trial_id_and_keeps_every_row(store_url_engine):
+    _, engine = store_url_engine
+    config = alembic_config(engine)
+    command.upgrade(config, "0005")
+    with engine.begin() as conn:  # a 0.2 store: one trial with a condition, a version and a rejected record
+        conn.execute(text("INSERT INTO trial (nct_id, registry_name, site_count, is_relevant, normalizer_version, "
+                          "content_hash, first_seen_at, updated_at) VALUES ('NCT06464679', 'ctgov', 0, true, 1, 'h', "
+                          "'2026-01-01', '2026-01-01')"))
+        conn.execute(text("INSERT INTO trial_condition (nct_id, position, name) VALUES ('NCT06464679', 0, 'Lupus')"))
+        conn.execute(text("INSERT INTO trial_version (nct_id, recorded_at, old_hash, new_hash, diff) "
+                          "VALUES ('NCT06464679', '2026-01-01', 'a', 'b', '{}')"))
+    command.upgrade(config, "head")
+    with engine.begin() as conn:
+        trial = conn.execute(text("SELECT trial_id, nct_id, registry_name FROM trial")).one()
+        condition = conn.execute(text("SELECT trial_id, name FROM trial_condition")).one()
+        version = conn.execute(text("SELECT trial_id FROM trial_version")).scalar()
+        conn.execute(text("INSERT INTO trial (trial_id, registry_name, site_count, is_relevant, normalizer_version, "
+                          "content_hash, first_seen_at, updated_at) VALUES ('ChiCTR2000034346', 'chictr', 0, false, 1, "
+                          "'h', '2026-01-01', '2026-01-01')"))
+        conn.execute(text("DELETE FROM trial WHERE trial_id = 'NCT06464679'"))
+        left = conn.execute(text("SELECT count(*) FROM trial_condition")).scalar()
+    assert tuple(trial) == ("NCT06464679", "NCT06464679", "ctgov")
+    assert tuple(condition) == ("NCT06464679", "Lupus")
+    assert version == "NCT06464679"
+    assert left == 0  # the foreign key still cascades after the rename
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []

@@ -50,7 +50,7 @@ def test_the_import_summary_counts_the_older_version(tmp_path):
 
     for name, path in (("a_2025.json", NEW), ("b_2024.json", OLD)):
         shutil.copy(path, tmp_path / name)
-    result = CliRunner().invoke(app, ["import", str(tmp_path), "--db", str(tmp_path / "kb.store.db")])
+    result = CliRunner().invoke(app, ["import", str(tmp_path), "--db", str(tmp_path / "kb.db")])
     assert result.stdout.splitlines()[0] == ("read 2, new 1, changed 0, unchanged 0, rejected 0, warnings 0, "
                                              "older versions kept as history 1")
 
@@ -71,4 +71,4 @@ def test_realworld_and_domain_in_one_import_repeated_rejects_nothing(sqlite_engi
 
 def _state(engine):
     with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT nct_id, content_hash, overall_status FROM trial ORDER BY nct_id").all()
+        return conn.exec_driver_sql("SELECT trial_id, content_hash, overall_status FROM trial ORDER BY trial_id").all()

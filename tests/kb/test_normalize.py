@@ -38,10 +38,10 @@ def test_unknown_status_keeps_last_known_status():
     assert (trial["overall_status"], trial["last_known_status"]) == ("UNKNOWN", "RECRUITING")
 
 
-@pytest.mark.parametrize("nct_id,has_results", [("NCT00763412", True), ("NCT02552212", True),
+@pytest.mark.parametrize("trial_id,has_results", [("NCT00763412", True), ("NCT02552212", True),
                                                 ("NCT05594173", True), ("NCT00973089", False)])
-def test_results_flag(nct_id, has_results):
-    assert normalize_study(load(f"registry_samples/{nct_id}.json")).trial["has_results"] is has_results
+def test_results_flag(trial_id, has_results):
+    assert normalize_study(load(f"registry_samples/{trial_id}.json")).trial["has_results"] is has_results
 
 
 def test_observational_study_has_no_phases():

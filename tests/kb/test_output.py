@@ -7,8 +7,8 @@ from apps.output import to_csv, to_json, to_tsv
 from kb.store.read import run_readonly_sql
 from tests.conftest import CTGOV
 
-QUERY = ("SELECT t.nct_id, t.is_car_therapy, t.phases, t.targets, t.lymphodepletion, t.enrollment_count, "
-         "v.diff FROM trial t JOIN trial_version v ON v.nct_id = t.nct_id")
+QUERY = ("SELECT t.trial_id, t.is_car_therapy, t.phases, t.targets, t.lymphodepletion, t.enrollment_count, "
+         "v.diff FROM trial t JOIN trial_version v ON v.trial_id = t.trial_id")
 
 
 def test_json_csv_and_tsv_alike_on_every_database(engine):
@@ -16,7 +16,7 @@ def test_json_csv_and_tsv_alike_on_every_database(engine):
     import_paths(engine, [CTGOV / "domain/NCT06464679.json"], workers=0)
     columns, rows = run_readonly_sql(engine, QUERY)
     assert json.loads(to_json(columns, rows)) == [{
-        "nct_id": "NCT06464679", "is_car_therapy": True, "phases": ["PHASE1"], "targets": ["CD19"],
+        "trial_id": "NCT06464679", "is_car_therapy": True, "phases": ["PHASE1"], "targets": ["CD19"],
         "lymphodepletion": [{"drug": "fludarabine", "dose_mg_m2": 25, "days": [-5, -4, -3]},
                             {"drug": "cyclophosphamide", "dose_mg_m2": 300, "days": [-5, -4, -3]}],
         "enrollment_count": 72,

@@ -63,7 +63,7 @@ def _counts(engine):
 
 
 def _files(tmp_path):
-    return sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("kb.store.db"))
+    return sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("kb.db"))
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
@@ -110,10 +110,10 @@ def test_refusals_say_why(stored, statement):
 
 
 def test_query_returns_columns_and_rows(stored):
-    assert run_readonly_sql(stored, "SELECT nct_id, enrollment_count FROM trial") == \
-        (["nct_id", "enrollment_count"], [("NCT06464679", 72)])
-    assert run_readonly_sql(stored, "SELECT nct_id FROM trial WHERE nct_id LIKE '%464%';") == \
-        (["nct_id"], [("NCT06464679",)])
+    assert run_readonly_sql(stored, "SELECT trial_id, enrollment_count FROM trial") == \
+        (["trial_id", "enrollment_count"], [("NCT06464679", 72)])
+    assert run_readonly_sql(stored, "SELECT trial_id FROM trial WHERE trial_id LIKE '%464%';") == \
+        (["trial_id"], [("NCT06464679",)])
 
 
 def test_sqlite_reads_table_info_but_not_pragmas_that_set(sqlite_engine):
@@ -130,7 +130,7 @@ def test_a_missing_store_is_reported_and_not_created(tmp_path):
     with pytest.raises(NoStore, match=f"no store at {tmp_path / 'typo.db'}"):
         open_readonly(str(tmp_path / "typo.db"))
     with pytest.raises(NoStore, match="no directory"):
-        open_readonly(str(tmp_path / "missing" / "kb.store.db"))
+        open_readonly(str(tmp_path / "missing" / "kb.db"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -165,7 +165,7 @@ def test_postgres_store_by_url(stored):
         schema = conn.execute(text("SELECT current_schema()")).scalar()
     url = stored.url.render_as_string(hide_password=False) + f"?options=-csearch_path%3D{schema}"
     with open_readonly(url) as store:
-        assert run_sql(store, "SELECT nct_id FROM trial") == (["nct_id"], [("NCT06464679",)])
+        assert run_sql(store, "SELECT trial_id FROM trial") == (["trial_id"], [("NCT06464679",)])
         with pytest.raises(ReadOnlyViolation):
             readonly._run_postgres(store.connection, "DELETE FROM trial_fact", None)
     with pytest.raises(NoStore, match="no trialkb tables"):
@@ -187,7 +187,7 @@ def test_a_store_on_read_only_media_can_be_queried(stored, tmp_path):
     stored.dispose()
     media = tmp_path
     script = (f"mount -o bind,ro {media} {media} && touch {media}/probe 2>/dev/null && exit 3; "
-              f"{sys.executable} -m apps.cli --db {media}/kb.store.db sql 'SELECT nct_id FROM trial' --json")
+              f"{sys.executable} -m apps.cli --db {media}/kb.db sql 'SELECT trial_id FROM trial' --json")
     try:
         done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, cwd=ROOT)
     except FileNotFoundError:
@@ -195,4 +195,4 @@ def test_a_store_on_read_only_media_can_be_queried(stored, tmp_path):
     if "mount" in done.stderr and done.returncode != 0 and "Error" not in done.stderr:
         pytest.skip(f"cannot mount here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
-    assert '"nct_id": "NCT06464679"' in done.stdout
+    assert '"trial_id": "NCT06464679"' in done.stdout

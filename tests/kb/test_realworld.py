@@ -13,17 +13,17 @@ from tests.conftest import CTGOV
 
 
 @cache
-def study(nct_id: str) -> NormalizedStudy:
-    path = next((CTGOV / "realworld").glob(f"*/{nct_id}.json"))
+def study(trial_id: str) -> NormalizedStudy:
+    path = next((CTGOV / "realworld").glob(f"*/{trial_id}.json"))
     return normalize_study(json.loads(path.read_text()))
 
 
-def trial(nct_id: str) -> dict:
-    return study(nct_id).trial
+def trial(trial_id: str) -> dict:
+    return study(trial_id).trial
 
 
-def evidence(nct_id: str, kind: str) -> list[str]:
-    return [f["evidence"] for f in study(nct_id).children["trial_fact"] if f["kind"] == kind]
+def evidence(trial_id: str, kind: str) -> list[str]:
+    return [f["evidence"] for f in study(trial_id).children["trial_fact"] if f["kind"] == kind]
 
 
 def minimal(title: str, interventions: tuple[str, ...] = (), summary: str | None = None,
@@ -38,7 +38,7 @@ def minimal(title: str, interventions: tuple[str, ...] = (), summary: str | None
     return normalize_study({"protocolSection": protocol}).trial
 
 
-@pytest.mark.parametrize("nct_id,origin,modality", [
+@pytest.mark.parametrize("trial_id,origin,modality", [
     ("NCT07613411", "in_vivo", "in vivo CAR"),          # 'an in vivo Chimeric Antigen Receptor T-Cell ... product'
     ("NCT07413341", "in_vivo", "in vivo CAR"),          # 'lipid nanoparticles (LNPs) ... encoding the CD19 CAR'
     ("NCT07383233", "in_vivo", "in vivo CAR"),          # also says 'expansion of CAR-T cells in vivo'
@@ -52,8 +52,8 @@ def minimal(title: str, interventions: tuple[str, ...] = (), summary: str | None
     ("NCT07553793", None, "CAR-M"),                     # 'Chimeric Antigen Receptor Macrophages'
     ("NCT04660929", None, "CAR-M"),                     # 'CAR-macrophages'
 ])
-def test_origin_and_modality(nct_id, origin, modality):
-    assert (trial(nct_id)["origin"], trial(nct_id)["modality"]) == (origin, modality)
+def test_origin_and_modality(trial_id, origin, modality):
+    assert (trial(trial_id)["origin"], trial(trial_id)["modality"]) == (origin, modality)
 
 
 def test_modality_of_a_car_t_of_unstated_origin_says_it_is_the_default():
@@ -61,7 +61,7 @@ def test_modality_of_a_car_t_of_unstated_origin_says_it_is_the_default():
     assert evidence("NCT05828225", "modality")[0].startswith("origin not stated, autologous by default; ")
 
 
-@pytest.mark.parametrize("nct_id,domain,relevant", [
+@pytest.mark.parametrize("trial_id,domain,relevant", [
     ("NCT05474885", "immune-mediated", True),   # BCMA-CD19 cCAR T in SLE
     ("NCT06967038", "mixed", True),             # lymphoma in patients with primary Sjogren's syndrome
     ("NCT06567080", "mixed", True),             # 'Hematology Malignancy and Autoimmune Diseases'
@@ -71,8 +71,8 @@ def test_modality_of_a_car_t_of_unstated_origin_says_it_is_the_default():
     ("NCT07203404", "immune-mediated", True),   # 'Anti-GBM Disease' is not glioblastoma
     ("NCT07448298", "immune-mediated", False),  # AFN50: nature not stated, so not a CAR trial (yet)
 ])
-def test_domain_and_relevance(nct_id, domain, relevant):
-    assert (trial(nct_id)["domain"], trial(nct_id)["is_relevant"]) == (domain, relevant)
+def test_domain_and_relevance(trial_id, domain, relevant):
+    assert (trial(trial_id)["domain"], trial(trial_id)["is_relevant"]) == (domain, relevant)
 
 
 def test_a_mixed_trial_says_why_it_is_relevant():
@@ -82,15 +82,15 @@ def test_a_mixed_trial_says_why_it_is_relevant():
         "Sjogren's Syndrom…)"]
 
 
-@pytest.mark.parametrize("nct_id,is_car,origin,products", [
+@pytest.mark.parametrize("trial_id,is_car,origin,products", [
     ("NCT06142175", True, "autologous", ["JWCAR029"]),    # 'Relmacabtagene Autoleucel in Patients With LBCL'
     ("NCT06876688", True, "autologous", ["JWCAR029", "Tislelizumab"]),  # 'Relma-cel Followed by Tislelizumab'
     ("NCT07577583", True, "allogeneic", ["azer-cel"]),    # 'LTFU of Participants Who Received Azer-Cel'
     ("NCT07752264", True, "autologous", ["CT103A"]),      # 'Eque-cel' (equecabtagene autoleucel)
     ("NCT06375993", True, "allogeneic", ["ADI-001"]),     # 'Prulacabtagene Leucel (Prula-cel, Formerly ADI-001)'
 ])
-def test_car_named_by_its_inn_or_short_form(nct_id, is_car, origin, products):
-    t = trial(nct_id)
+def test_car_named_by_its_inn_or_short_form(trial_id, is_car, origin, products):
+    t = trial(trial_id)
     assert (t["is_car_therapy"], t["origin"], t["products"]) == (is_car, origin, products)
 
 
@@ -99,13 +99,13 @@ def test_autoleucel_says_autologous():
     assert (t["is_car_therapy"], t["cell_type"], t["origin"]) == (True, "T", "autologous")
 
 
-@pytest.mark.parametrize("nct_id,cell,products", [
+@pytest.mark.parametrize("trial_id,cell,products", [
     ("NCT06653556", "T", ["LCAR-AIO"]),       # 'LCAR-AIO T cells': not unmodified T cells
     ("NCT07049081", "T", ["LUCAR-G79"]),
     ("NCT06508775", "T", ["MB-CART19.1", "MB-CART20.1", "MB-CART2019.1"]),
 ])
-def test_car_inside_a_product_code(nct_id, cell, products):
-    t = trial(nct_id)
+def test_car_inside_a_product_code(trial_id, cell, products):
+    t = trial(trial_id)
     assert (t["is_car_therapy"], t["cell_type"], t["products"]) == (True, cell, products)
 
 
@@ -118,15 +118,15 @@ def test_car_t_as_a_cause_or_prior_treatment_is_not_a_car_trial(title, intervent
     assert minimal(title, interventions)["is_car_therapy"] is False
 
 
-@pytest.mark.parametrize("nct_id,is_car,evidence_start", [
+@pytest.mark.parametrize("trial_id,is_car,evidence_start", [
     ("NCT04696731", None, "product code not in the lexicon"),  # ALLO-316 beside ALLO-647 (an antibody): unknown
     ("NCT00621452", None, "engineered cells"),                 # 'Genetically Engineered Lymphocytes'
     ("NCT02414269", None, "T cells: engineered"),              # 'T Cells Genetically Engineered to Target' + pembrolizumab
     ("NCT06367673", None, "NK cells: engineered"),             # 'NK Cell Therapy Targeting CLL1 or CD33'
     ("NCT05483491", False, "TCR-engineered T cells"),          # 'KK-LC-1 TCR-T Cell Therapy'
 ])
-def test_engineered_cells_of_unstated_receptor_are_unknown(nct_id, is_car, evidence_start):
-    t = trial(nct_id)
+def test_engineered_cells_of_unstated_receptor_are_unknown(trial_id, is_car, evidence_start):
+    t = trial(trial_id)
     assert t["is_car_therapy"] is is_car and t["car_evidence"].startswith(evidence_start)
 
 
@@ -145,12 +145,12 @@ def test_a_bispecific_after_car_t_is_not_a_car_trial():
     assert (t["is_car_therapy"], t["targets"], t["modality"]) == (False, [], None)
 
 
-@pytest.mark.parametrize("nct_id,evidence_", [
+@pytest.mark.parametrize("trial_id,evidence_", [
     ("NCT07448298", "product lexicon: AFN50, nature not stated"),  # the record never says what AFN50 is
     ("NCT07748637", "product lexicon: GT802, nature not stated"),  # nor what GT802 is
 ])
-def test_a_bare_code_stays_unknown(nct_id, evidence_):
-    assert (trial(nct_id)["is_car_therapy"], trial(nct_id)["car_evidence"]) == (None, evidence_)
+def test_a_bare_code_stays_unknown(trial_id, evidence_):
+    assert (trial(trial_id)["is_car_therapy"], trial(trial_id)["car_evidence"]) == (None, evidence_)
 
 
 def test_a_code_unknown_to_the_lexicon_stays_unknown():
@@ -158,7 +158,7 @@ def test_a_code_unknown_to_the_lexicon_stays_unknown():
     assert (t["is_car_therapy"], t["car_evidence"]) == (None, "product code not in the lexicon; nature not stated")
 
 
-@pytest.mark.parametrize("nct_id,targets", [
+@pytest.mark.parametrize("trial_id,targets", [
     ("NCT07339332", ["CD19", "CD20"]),            # 'Universal CD19 / 20 Car-t Cell Injection'
     ("NCT05474885", ["BCMA", "CD19"]),            # 'BCMA-CD19 cCAR T Cell'
     ("NCT06733610", ["CD19", "BCMA"]),            # 'CAR T-cell Therapy Targeting CD19 and BCMA'
@@ -188,8 +188,8 @@ def test_a_code_unknown_to_the_lexicon_stays_unknown():
     ("NCT04500431", ["BCMA"]),                    # 'Targeting CD269 chimeric antigen receptor'
     ("NCT03318861", ["BCMA"]),                    # 'targeting a protein ... called B-cell maturation antigen'
 ])
-def test_targets_in_every_spelling(nct_id, targets):
-    assert trial(nct_id)["targets"] == targets
+def test_targets_in_every_spelling(trial_id, targets):
+    assert trial(trial_id)["targets"] == targets
 
 
 def test_the_antigen_of_the_selected_tumours_is_marked_as_such():
@@ -209,16 +209,16 @@ def test_target_spellings(title, targets):
     assert minimal(title)["targets"] == targets
 
 
-@pytest.mark.parametrize("nct_id,cell", [
+@pytest.mark.parametrize("trial_id,cell", [
     ("NCT07473154", "Treg"),   # 'CAR T regulatory cells' (QEL-005)
     ("NCT07395050", "Treg"),   # 'CD6-CAR Treg Cells'
     ("NCT06201416", "Treg"),   # SBT777101 (product lexicon)
 ])
-def test_car_treg_is_treg(nct_id, cell):
-    assert trial(nct_id)["cell_type"] == cell
+def test_car_treg_is_treg(trial_id, cell):
+    assert trial(trial_id)["cell_type"] == cell
 
 
-@pytest.mark.parametrize("nct_id,categories", [
+@pytest.mark.parametrize("trial_id,categories", [
     ("NCT07395050", ["type1_diabetes"]),                                  # 'Stage 3 Type 1 Diabetes'
     ("NCT06939166", ["nmosd", "myasthenia_gravis", "multiple_sclerosis", "cidp", "autoimmune_encephalitis"]),
     ("NCT06787989", ["itp", "immune_cytopenia"]),                         # 'Refractory Immune Cytopenia'
@@ -226,8 +226,8 @@ def test_car_treg_is_treg(nct_id, cell):
     ("NCT07203404", ["sle", "lupus_nephritis", "aav", "glomerulonephritis", "anti_gbm", "membranous_nephropathy",
                      "systemic_sclerosis", "myositis", "iga_nephropathy"]),  # a basket naming 'Anti-GBM Disease'
 ])
-def test_disease_families(nct_id, categories):
-    assert trial(nct_id)["disease_categories"] == categories
+def test_disease_families(trial_id, categories):
+    assert trial(trial_id)["disease_categories"] == categories
 
 
 @pytest.mark.parametrize("condition,key,mesh", [

@@ -24,11 +24,11 @@ def test_get_trial_reads_what_sqlalchemy_reads(engine):
     """On SQLite and PostgreSQL: every shown column typed as the ORM types it, through an engine or a reader."""
     import_paths(engine, [CTGOV / "domain" / "NCT06464679.json", CTGOV / "registry_samples" / "NCT04267848.json"],
                  workers=0)
-    for nct_id in ("NCT06464679", "NCT04267848"):
+    for trial_id in ("NCT06464679", "NCT04267848"):
         with engine.connect() as conn:
             row = conn.execute(select(*(Trial.__table__.c[c] for c in SHOW_FIELDS))
-                               .where(Trial.__table__.c.nct_id == nct_id)).mappings().one()
-        trial = get_trial(engine, nct_id)
+                               .where(Trial.__table__.c.trial_id == trial_id)).mappings().one()
+        trial = get_trial(engine, trial_id)
         assert {k: trial[RENAMED.get(k, k)] for k in SHOW_FIELDS} == dict(row)
     seed = get_trial(engine, "NCT06464679")
     assert (seed["is_car_therapy"], seed["targets"], seed["phases"]) == (True, ["CD19"], ["PHASE1"])

@@ -24,10 +24,10 @@ def _count(engine, model):
 def test_reimport_changes_nothing(engine):
     first = _write(engine, "domain/NCT06464679.json", "registry_samples/NCT04267848.json")
     with engine.connect() as conn:
-        before = conn.execute(select(Trial.nct_id, Trial.updated_at, Trial.content_hash).order_by(Trial.nct_id)).all()
+        before = conn.execute(select(Trial.trial_id, Trial.updated_at, Trial.content_hash).order_by(Trial.trial_id)).all()
     again = _write(engine, "domain/NCT06464679.json", "registry_samples/NCT04267848.json")
     with engine.connect() as conn:
-        after = conn.execute(select(Trial.nct_id, Trial.updated_at, Trial.content_hash).order_by(Trial.nct_id)).all()
+        after = conn.execute(select(Trial.trial_id, Trial.updated_at, Trial.content_hash).order_by(Trial.trial_id)).all()
     assert (first.new, again.new, again.changed, again.unchanged) == (2, 0, 0, 2)
     assert before == after
     assert _count(engine, TrialVersion) == 0
@@ -93,8 +93,8 @@ def test_views_answer_on_both_dialects(engine):
                                        "ORDER BY target, disease")
     assert rows == [("CD19", "myositis", 1), ("CD19", "rheumatoid_arthritis", 1), ("CD19", "sjogren", 1),
                     ("CD19", "sle", 1), ("CD19", "systemic_sclerosis", 1)]
-    _, rows = run_readonly_sql(engine, "SELECT nct_id, targets, products, cell_type, modality, domain, is_relevant "
-                                       "FROM car_trial ORDER BY nct_id")  # CAR trials only: not the antibody
+    _, rows = run_readonly_sql(engine, "SELECT trial_id, targets, products, cell_type, modality, domain, is_relevant "
+                                       "FROM car_trial ORDER BY trial_id")  # CAR trials only: not the antibody
     assert [r[:6] for r in rows] == [("NCT06010472", "CD19", "KN5501", "NK", "CAR-NK", "immune-mediated"),
                                      ("NCT06464679", "CD19", "KN5501", "NK", "CAR-NK", "immune-mediated")]
     assert [bool(r[6]) for r in rows] == [True, True]

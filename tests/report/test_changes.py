@@ -30,17 +30,17 @@ def atom_schema() -> etree.RelaxNG:
 def test_the_seed_change_is_a_status_and_date_change(store):
     digest = collect_changes(store.engine, store.between)
     [change] = digest.changes
-    assert change.nct_id == "NCT06464679"
+    assert change.trial_id == "NCT06464679"
     assert change.kinds == ["status", "dates"]  # last_update_posted_date changes too, but alone it is no change
     assert change.fields["overall_status"] == ["NOT_YET_RECRUITING", "RECRUITING"]
     assert change.fields["start_date"] == ["2024-06-30", "2024-06-27"]
     assert change.fields["start_date_type"] == ["ESTIMATED", "ACTUAL"]
     assert change.url == "https://clinicaltrials.gov/study/NCT06464679"
     assert digest.counts() == {"new": 31, "status": 1, "phase": 0, "enrollment": 0, "dates": 1, "other": 0}
-    assert "NCT06464679" not in {n.nct_id for n in digest.new}  # first stored before the window: only changed
+    assert "NCT06464679" not in {n.trial_id for n in digest.new}  # first stored before the window: only changed
     assert len(collect_changes(store.engine, store.between - timedelta(hours=1)).new) == 32
-    assert "NCT98000002" not in {n.nct_id for n in digest.new}  # an antibody trial: out of scope
-    assert "NCT98000002" in {n.nct_id for n in collect_changes(store.engine, store.between, relevant_only=False).new}
+    assert "NCT98000002" not in {n.trial_id for n in digest.new}  # an antibody trial: out of scope
+    assert "NCT98000002" in {n.trial_id for n in collect_changes(store.engine, store.between, relevant_only=False).new}
 
 
 def test_nothing_changed_after_now(store):

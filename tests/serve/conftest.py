@@ -19,7 +19,7 @@ from tests.conftest import CTGOV, require_browser
 @pytest.fixture(scope="session")
 def served_store(tmp_path_factory) -> Path:
     """The seed's 2024 record, then every domain record (the seed has one change)."""
-    path = tmp_path_factory.mktemp("serve") / "kb.store.db"
+    path = tmp_path_factory.mktemp("serve") / "kb.db"
     engine = open_store(f"sqlite:///{path}")
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json"], workers=0)
     import_paths(engine, [CTGOV / "domain"], workers=0)

@@ -66,14 +66,14 @@ def test_similar_trials_are_linked_and_the_links_work(page, server, served_store
     expected = load_index(readonly_engine(f"sqlite:///{served_store}"))[0].similar(SEED, top=10)  # as `trialkb similar`
     driver = page(f"/trial/{SEED}")
     hrefs = links(driver, "a.similar-trial")
-    assert hrefs == [f"{server}/trial/{r['nct_id']}" for r in expected]
+    assert hrefs == [f"{server}/trial/{r['trial_id']}" for r in expected]
     first = text_of(driver, "#similar tbody tr:nth-child(1)")
     assert f"{expected[0]['score']:.3f}" in first and expected[0]["why"] in first and "KN5501" in first
     for href in hrefs:  # every link answers with that trial's page
         with urllib.request.urlopen(href) as answer:
             assert answer.status == 200 and href.rsplit("/", 1)[1] in answer.read().decode()
     driver.get(hrefs[0])
-    assert text_of(driver, "#trial-title").startswith(f"{expected[0]['nct_id']} ")
+    assert text_of(driver, "#trial-title").startswith(f"{expected[0]['trial_id']} ")
     assert f"{server}/trial/{SEED}" in links(driver, "a.similar-trial")  # and it links back
 
 
@@ -103,12 +103,12 @@ def test_a_facet_changes_the_count(page):
     status.find_element(By.XPATH, ".//a[normalize-space()='RECRUITING']").click()
     assert row_count(driver) == 14
     assert all(nct.startswith(f"{driver.current_url.split('/trialkb/')[0]}/trial/NCT")
-               for nct in links(driver, "td.col-nct_id a"))
+               for nct in links(driver, "td.col-trial_id a"))
 
 
 def test_canned_query_answers(page):
     driver = page("/trialkb/recruiting_cd19_car_nk_in_lupus")
-    assert [a.rsplit("/", 1)[1] for a in links(driver, "td.col-nct_id a")] == [
+    assert [a.rsplit("/", 1)[1] for a in links(driver, "td.col-trial_id a")] == [
         "NCT07490041", "NCT06614270", "NCT06010472"]
 
 

@@ -41,7 +41,7 @@ def test_facets_cover_what_an_analyst_filters_on():
 @pytest.mark.parametrize("url, message", [
     ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "Datasette serves SQLite stores only"),
     ("sqlite:///:memory:", "an in-memory store cannot be served"),
-    ("sqlite:////nonexistent/kb.store.db", "no store at /nonexistent/kb.store.db"),
+    ("sqlite:////nonexistent/kb.db", "no store at /nonexistent/kb.db"),
 ])
 def test_what_cannot_be_served(url, message):
     with pytest.raises(ServeError, match=re.escape(message)):
@@ -55,7 +55,7 @@ def test_not_a_store(tmp_path):
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(ServeError, match="is not a trialkb store"):
         servable_file(f"sqlite:///{tmp_path / 'other.db'}")
-    sqlite3.connect(tmp_path / "old.db").execute("CREATE TABLE trial (nct_id)").connection.close()
+    sqlite3.connect(tmp_path / "old.db").execute("CREATE TABLE trial (trial_id)").connection.close()
     with pytest.raises(ServeError, match="predates the analyst view relevant_trial"):
         servable_file(f"sqlite:///{tmp_path / 'old.db'}")
 

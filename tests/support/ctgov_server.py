@@ -298,14 +298,14 @@ class CtgovTestServer:
             return 200, {"apiVersion": "2.0.5", "dataTimestamp": self.data_timestamp}, {}
         match = re.fullmatch(r"/api/v2/studies/([^/]+)", path)
         if match:
-            nct_id = match.group(1)
-            if nct_id in self.aliases:
-                return 301, "", {"Location": f"/api/v2/studies/{self.aliases[nct_id]}"}
-            if not re.fullmatch(r"NCT\d{8}", nct_id):
-                return 400, f"Invalid NCT number: {nct_id}", {}
-            if nct_id not in self.studies:
-                return 404, f"Study not found: {nct_id}", {}
-            return 200, self._shown(self.studies[nct_id], params), {}
+            trial_id = match.group(1)
+            if trial_id in self.aliases:
+                return 301, "", {"Location": f"/api/v2/studies/{self.aliases[trial_id]}"}
+            if not re.fullmatch(r"NCT\d{8}", trial_id):
+                return 400, f"Invalid NCT number: {trial_id}", {}
+            if trial_id not in self.studies:
+                return 404, f"Study not found: {trial_id}", {}
+            return 200, self._shown(self.studies[trial_id], params), {}
         if path == "/api/v2/studies":
             return self._search(params)
         return 404, f"Not found: {path}", {}
@@ -334,7 +334,7 @@ class CtgovTestServer:
             ids = self._hits_cache.get(fingerprint)
         if ids is None:
             try:
-                ids = [nct_id for nct_id, s in sorted(self.studies.items()) if self._matches(s, params)]
+                ids = [trial_id for trial_id, s in sorted(self.studies.items()) if self._matches(s, params)]
             except ExpressionError as exc:
                 return 400, f"Invalid search expression: {exc}", {}
             with self._lock:
