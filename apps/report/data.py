@@ -8,7 +8,6 @@ included trials into a small table (a list of rows) that a chart draws and the p
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, select
 from kb.domain.extract.origin import modality_for
 from kb.domain.lexicon import DISEASES_BY_KEY, PRODUCTS_BY_CODE
 from kb.store.models import RunLog, Trial, TrialCondition, TrialFact
+from kb.store.read import json_list
 from kb.store.runlog import DATA_TIMESTAMP_KEY, get_state
 
 __all__ = ["ReportData", "Table", "TrialRow", "load_report_data", "modality_of", "phase_label", "phase_rank",
@@ -103,15 +103,6 @@ class ReportData:
         return [t for t in self.trials if t.ledger == "included"]
 
 
-def _json_list(value: Any) -> list[Any]:
-    """A JSON list column as a list (SQLite may hand back text)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = json.loads(value)
-    return list(value or [])
-
-
 def phase_rank(phases: list[str]) -> int:
     """How far a trial has come: the index of its highest phase in PHASE_ORDER, -1 for none."""
     return max((PHASE_ORDER.index(p) for p in phases if p in PHASE_ORDER), default=-1)
@@ -185,10 +176,10 @@ def load_report_data(engine: Engine) -> ReportData:
         enrollment = row.get("enrollment_count")
         trials.append(TrialRow(
             trial_id=nct, title=row.get("brief_title") or "", status=row.get("overall_status"),
-            phases=_json_list(row.get("phases")), start_year=int(start[:4]) if start else None,
+            phases=json_list(row.get("phases")), start_year=int(start[:4]) if start else None,
             enrollment=enrollment if enrollment is not None and enrollment < UNKNOWN_ENROLLMENT else None,
             sponsor=row.get("sponsor"), sponsor_class=row.get("sponsor_class"),
-            countries=_json_list(row.get("countries")), is_car=row.get("is_car_therapy"),
+            countries=json_list(row.get("countries")), is_car=row.get("is_car_therapy"),
             car_evidence=row.get("car_evidence"), cell_type=row.get("cell_type"), origin=row.get("origin"),
             modality=modality_of(row), domain=row.get("domain"), is_relevant=bool(row.get("is_relevant")),
             targets=facts[nct]["target"], products=facts[nct]["product"],
