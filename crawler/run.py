@@ -10,6 +10,8 @@ from typing import Any, Callable
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from kb.core.errors import BadArgument
+from kb.core.ids import is_nct_id, parse_trial_id
 from crawler.crawlrun import CrawlOptions, CrawlResult, CrawlRun, Progress
 from crawler.spiders.ctgov import CtgovSpider
 
@@ -40,17 +42,19 @@ class _Process(CrawlerProcess):
 def run_crawl(db_url: str | None, *, api_url: str | None = None, trial_ids: list[str] | None = None,
               since: date | None = None, full: bool = False, related: bool = True, force: bool = False,
               overrides: dict[str, Any] | None = None, verbose: bool = False,
-              on_progress: Callable[[Progress], None] | None = None) -> CrawlResult:
+              on_progress: Callable[[Progress], None] | None = None, wait: bool = True,
+              on_wait: Callable[[str], None] | None = None) -> CrawlResult:
     """Run one crawl to its end and return its result (blocks; one per process, as Twisted's reactor
-    cannot restart). Raises LockBusy when another crawl holds the store.
+    cannot restart). Waits while another import, crawl or rebuild writes to the store (telling
+    ``on_wait``); with ``wait=False`` raises LockBusy instead.
 
     Scrapy logs only with ``verbose``; otherwise trialkb's own warnings (retries, rejects) go to stderr.
     """
     settings = crawl_settings(db_url, overrides)
     options = CrawlOptions((api_url or settings.get("TRIALKB_API_URL")).rstrip("/"),
-                           [i.strip().upper() for i in trial_ids or []], since, full, related, force,
-                           settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"))
-    run = CrawlRun(db_url, options, on_progress)
+                           [nct_argument(i) for i in trial_ids or []], since, full, related, force,
+                           settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"), wait)
+    run = CrawlRun(db_url, options, on_progress, on_wait)
     run.open()  # before the reactor: lock, run log, plan (LockBusy stops here, before any request)
     settings.set("LOG_INSTALL_ROOT_HANDLER", verbose, priority="cmdline")
     if not verbose:
@@ -65,6 +69,14 @@ def run_crawl(db_url: str | None, *, api_url: str | None = None, trial_ids: list
     finally:
         outcome = run.finish("not_started", {})  # no-op when the spider finished it
     return outcome
+
+
+def nct_argument(value: str) -> str:
+    """A ``--nct`` value as an NCT id (ASCII, whole: kb.core.ids), or BadArgument."""
+    trial_id = parse_trial_id(value)
+    if not is_nct_id(trial_id):
+        raise BadArgument(f"--nct takes a ClinicalTrials.gov id (NCT and 8 digits), got {value!r}")
+    return trial_id
 
 
 def _own_log_lines() -> None:
