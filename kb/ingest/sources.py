@@ -285,10 +285,10 @@ def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None)
         yield SourceUnit(str(path), path.name, error=f"{file_kind(mode)}, not a regular file: not read")
         return
     size = path.stat().st_size
-    if size > cap:
-        yield SourceUnit(str(path), path.name, error=too_large("file", size, cap))
-    elif path.suffix.lower() == ".zip":
+    if path.suffix.lower() == ".zip":  # an archive of any size: the cap is per member
         yield from _zip_units(path, lines, cap)
+    elif size > cap:
+        yield SourceUnit(str(path), path.name, error=too_large("file", size, cap))
     elif is_json_lines(path.name) or size > STREAM_BYTES:
         yield from _streamed(str(path), path.name, lambda: open_regular(path), lines)
     else:
@@ -377,7 +377,7 @@ class _Prefixed:
         self.head, self.handle = head, handle
 
     def read(self, size: int = -1) -> bytes:
-        if self.head:
+        if self.head and size != 0:  # ijson reads 0 bytes first to tell bytes from text
             head, self.head = self.head, b""
             return head
         return self.handle.read(size)
