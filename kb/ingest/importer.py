@@ -253,7 +253,7 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
     (:func:`kb.store.idcheck.bad_stored_ids`)."""
     from sqlalchemy import select
 
-    from kb.store.idcheck import bad_stored_ids
+    from kb.store.idcheck import bad_stored_ids, is_canonical
     from kb.store.models import RawRecord
     from kb.store.rejects import recover_rejected
     from kb.store.write import renormalize
@@ -263,7 +263,8 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
         total = WriteResult()
         try:
             with engine.connect() as conn:
-                ids = conn.execute(select(RawRecord.trial_id).order_by(RawRecord.trial_id)).scalars().all()
+                ids = [i for i in conn.execute(select(RawRecord.trial_id).order_by(RawRecord.trial_id)).scalars()
+                       if is_canonical(i)]  # the others are reported, not touched
                 bad = bad_stored_ids(conn)
             total.warnings += [("", line) for line in bad]
             for chunk in _chunks(ids, batch_size):

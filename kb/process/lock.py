@@ -4,7 +4,7 @@ PostgreSQL: a session advisory lock on (:data:`ADVISORY_KEY`, a hash of the sche
 other schemas of the database do not wait for each other (works across machines sharing the
 store); the holder names itself in ``application_name`` so a waiter can say who it waits for.
 SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the database; the holder writes
-its name into the file.
+its name into the file (an in-memory database needs no lock).
 
 A writer that finds the lock taken waits for it (saying so once, through ``on_wait``), polling
 every ``poll`` seconds so Ctrl-C still stops it at once; with ``wait=False`` it raises
@@ -74,6 +74,8 @@ class WriterLock:
             conn.commit()
             self._conn = conn
             return True
+        if self.engine.url.database in (None, "", ":memory:"):
+            return True  # an in-memory database has no other writer
         fd = os.open(self.lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -101,10 +103,8 @@ class WriterLock:
             return f"lock file {self.lock_path()}"
 
     def lock_path(self) -> Path:
-        """The SQLite lock file: beside the database (for an in-memory one, in the temporary folder)."""
-        database = self.engine.url.database
-        if not database or database == ":memory:":
-            return Path(os.environ.get("TMPDIR", "/tmp")) / f"trialkb-memory{LOCK_SUFFIX}"
+        """The SQLite lock file, beside the database."""
+        database = self.engine.url.database or ":memory:"
         return Path(database).with_name(Path(database).name + LOCK_SUFFIX)
 
     def release(self) -> None:

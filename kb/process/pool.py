@@ -63,13 +63,13 @@ class WorkerPool:
             pass
 
     def _end_workers(self) -> None:
-        terminate = getattr(self._pool, "terminate_workers", None)  # Python 3.14+
-        if terminate is not None:
-            terminate()
+        kill = getattr(self._pool, "kill_workers", None)  # Python 3.14+
+        if kill is not None:
+            kill()
             return
         for process in list((getattr(self._pool, "_processes", None) or {}).values()):
             if process.is_alive():
-                process.terminate()
+                process.kill()
 
     def __enter__(self) -> WorkerPool:
         return self

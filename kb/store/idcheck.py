@@ -2,7 +2,8 @@
 
 Until trialkb 0.2 the NCT pattern matched any Unicode digit and a final newline, so a store may
 hold ``NCT٠٦٤٦٤٦٧٩`` (a second copy of NCT06464679) or ``"NCT91000009\\n"``. ``trialkb rebuild``
-reports them (it does not delete anything: which copy to keep is the user's decision).
+reports them and leaves them as they are (it does not re-normalize or delete them: which copy to
+keep is the user's decision).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, select
 from kb.core.ids import is_nct_id, match_trial_id
 from kb.store.models import RawRecord, Trial
 
-__all__ = ["bad_stored_ids"]
+__all__ = ["bad_stored_ids", "is_canonical"]
 
 
 def bad_stored_ids(conn: Connection) -> list[str]:
@@ -24,12 +25,21 @@ def bad_stored_ids(conn: Connection) -> list[str]:
     seen: set[str] = set()
     for table, column in ((Trial.__table__, "trial_id"), (RawRecord.__table__, "trial_id"),
                           (Trial.__table__, "nct_id")):
-        for value in conn.execute(select(table.c[column]).where(table.c[column].is_not(None))).scalars():
+        for value in sorted(conn.execute(select(table.c[column]).where(table.c[column].is_not(None))).scalars()):
             reason = _why_bad(value, nct=column == "nct_id")
             if reason and (key := f"{table.name}.{column}:{value}") not in seen:
                 seen.add(key)
                 found.append(f"{table.name}.{column} {value!r}: {reason}")
     return found
+
+
+def is_canonical(trial_id: str) -> bool:
+    """Whether a stored trial id is a registry's id in its canonical form.
+
+    >>> is_canonical("NCT06464679"), is_canonical("NCT06464679\\n")
+    (True, False)
+    """
+    return _why_bad(trial_id, nct=False) is None
 
 
 def _why_bad(value: str, nct: bool) -> str | None:
@@ -40,7 +50,7 @@ def _why_bad(value: str, nct: bool) -> str | None:
     if match is not None and match.id == value:
         return None
     if not value.isascii():
-        return "not ASCII (look-alike digits or letters): not a registry id; run rebuild after removing it"
+        return "not ASCII (look-alike digits or letters): no registry's id"
     if value != value.strip():
         return "blanks or a newline around the id"
     if match is not None:
