@@ -141,8 +141,8 @@ def test_runs_shows_every_count(db):
     assert runs[0]["started_at"][10] == "T"
     rows = list(csv.DictReader(io.StringIO(run(db, "runs"))))
     assert [(r["id"], r["kind"], r["counts"]) for r in rows] == [
-        ("2", "import", '{"read":42,"new":41,"changed":1,"unchanged":0,"history":0,"rejected":0,"warnings":0}'),
-        ("1", "import", '{"read":1,"new":1,"changed":0,"unchanged":0,"history":0,"rejected":0,"warnings":0}')]
+        ("2", "import", '{"read":42,"new":41,"changed":1,"unchanged":0,"history":0,"rejected":0,"warnings":0,"duplicate_keys":0}'),
+        ("1", "import", '{"read":1,"new":1,"changed":0,"unchanged":0,"history":0,"rejected":0,"warnings":0,"duplicate_keys":0}')]
     table = run(db, "runs", "--format", "table")
     assert "unchanged: 0" in table and "…" not in table
 
