@@ -25,6 +25,7 @@ from kb.ingest.sources import duplicate_keys, iter_units, read_path
 from kb.store.models import RawRecord, Trial
 from kb.store.runlog import last_run
 from tests.conftest import CTGOV, ROOT
+from tests.support.records import renumbered
 
 SEED = CTGOV / "domain" / "NCT06464679.json"
 PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
@@ -199,16 +200,14 @@ def test_a_zip_bomb_under_a_raised_cap_and_ratio_is_streamed_in_bounded_memory(t
 
 @pytest.mark.slow
 def test_a_large_array_is_imported_in_flat_memory(tmp_path):
-    studies = [json.loads(p.read_text()) for p in sorted((CTGOV / "domain").glob("NCT*.json"))]
     path = tmp_path / "array.json"
     count = 0
     with path.open("w") as out:
         out.write("[")
-        while out.tell() < 40 * 2**20:  # above the 32 MiB from which files are streamed
-            study = studies[count % len(studies)]
-            study["protocolSection"]["identificationModule"]["nctId"] = f"NCT9{count:07d}"
-            out.write(("," if count else "") + json.dumps(study))
-            count += 1
+        for count, study in enumerate(renumbered(CTGOV / "domain", 10**6), 1):
+            out.write(("," if count > 1 else "") + json.dumps(study))
+            if out.tell() > 40 * 2**20:  # above the 32 MiB from which files are streamed
+                break
         out.write("]")
     peak, code, seconds, stderr = peak_import(tmp_path / "kb.db", path)
     print(f"{path.stat().st_size / 2**20:.0f} MiB array of {count} studies: {seconds:.1f} s, peak {peak / 1024:.0f} MiB")

@@ -21,6 +21,7 @@ from kb.store.db import init_db, make_engine
 from kb.store.models import RawRecord, RunLog, Trial, TrialCondition
 from kb.store.runlog import last_run
 from tests.conftest import CTGOV, ROOT, _pg_engine
+from tests.support.records import renumbered, write_jsonl
 
 AUTOIMMUNE = sorted((CTGOV / "realworld" / "autoimmune").glob("NCT*.json"))
 ONCOLOGY = sorted((CTGOV / "realworld" / "oncology").glob("NCT*.json"))
@@ -193,14 +194,7 @@ def test_every_record_rejected_is_a_failed_run(store, tmp_path):
 
 
 def _big_jsonl(tmp_path: Path, count: int) -> Path:
-    studies = [json.loads(p.read_text()) for p in sorted((CTGOV / "domain").glob("NCT*.json"))]
-    path = tmp_path / "big.jsonl"
-    with path.open("w") as out:
-        for n in range(count):
-            study = studies[n % len(studies)]
-            study["protocolSection"]["identificationModule"]["nctId"] = f"NCT9{n:07d}"
-            out.write(json.dumps(study) + "\n")
-    return path
+    return write_jsonl(tmp_path / "big.jsonl", renumbered(CTGOV / "domain", count))
 
 
 def _children(pid: int) -> list[int]:
