@@ -7,9 +7,8 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from kb.process.lock import CrawlLock
