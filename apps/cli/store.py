@@ -51,7 +51,8 @@ def import_command(ctx: typer.Context,
     c = summary.counts()
     console.print(f"read {c['read']}, new {c['new']}, changed {c['changed']}, unchanged {c['unchanged']}, "
                   f"rejected {c['rejected']}, warnings {c['warnings']}"
-                  + (f", older versions kept as history {c['history']}" if c["history"] else ""),
+                  + (f", older versions kept as history {c['history']}" if c["history"] else "")
+                  + (f", records with repeated keys {c['duplicate_keys']}" if c["duplicate_keys"] else ""),
                   highlight=False, soft_wrap=True)
     for rejected in summary.rejected[:50]:
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
