@@ -184,7 +184,7 @@ def with_learned_products(paths: list[Path]) -> list[tuple[Path, dict, dict]]:
     (kb.domain.learned, as ``trialkb import`` does over a store)."""
     studies = [(path, record, normalize_study(record)) for path in paths
                for record in [json.loads(path.read_text())]]
-    readings, named_by, car, sponsors = [], {}, set(), {}
+    readings, named_by, spellings, car, sponsors = [], {}, {}, set(), {}
     for _, _, study in studies:
         trial, facts = study.trial, study.children["trial_fact"]
         if trial["is_car_therapy"] is True:
@@ -192,11 +192,12 @@ def with_learned_products(paths: list[Path]) -> list[tuple[Path, dict, dict]]:
             if not (trial["car_evidence"] or "").startswith("product lexicon"):
                 car.add(trial["trial_id"])
         if trial["is_car_therapy"] is not False:
-            for code in learned.trial_codes(facts):
-                named_by.setdefault(code, []).append(trial["trial_id"])
+            for key, spelled in learned.trial_codes(facts).items():
+                named_by.setdefault(key, []).append(trial["trial_id"])
+                spellings.setdefault(key, []).append(spelled)
         if trial.get("sponsor"):
             sponsors[trial["trial_id"]] = trial["sponsor"]
-    products = learned.learn(readings, named_by, car, sponsors)
+    products = learned.learn(readings, named_by, car, sponsors, spellings)
     out = []
     for path, record, study in studies:
         trial = dict(study.trial)

@@ -33,7 +33,7 @@ from kb.domain.extract.products import ANTIGEN_NAME, is_drug_name
 from kb.domain.extract.targets import targets_in
 from kb.domain.lexicon import PRODUCTS_BY_CODE
 
-__all__ = ["Fill", "LearnedProduct", "Reading", "fill", "learn", "readings", "trial_codes"]
+__all__ = ["Fill", "LearnedProduct", "Reading", "code_key", "fill", "learn", "readings", "trial_codes"]
 
 LEARNED_FIELD = "learned:"
 """The ``field`` prefix of a trial_fact row a learned product gave ('learned:RXIM002')."""
@@ -109,15 +109,28 @@ class Fill:
     own: dict[str, Any]
 
 
-def trial_codes(facts: Iterable[dict[str, Any]]) -> list[str]:
-    """The product codes a trial's own text names, upper-cased: drug INNs, learned rows and names
-    that start with an antigen ('CD19X', 'CLDN18' of 'CLDN18.2': they describe, not name) left out."""
-    return unique(f["value"].upper() for f in facts if f["kind"] == "product" and not is_drug_name(f["value"])
-                  and not f["field"].startswith(LEARNED_FIELD) and not _describes(f["value"]))
+def code_key(code: str) -> str:
+    """One key for a code's spellings: 'SNC-109', 'snc109' and 'SNC 109' are one product."""
+    return re.sub(r"[\s\-]", "", code.upper())
+
+
+CURATED = {code_key(code): product for code, product in PRODUCTS_BY_CODE.items()}
+"""The product lexicon by code key."""
+
+
+def trial_codes(facts: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The product codes a trial's own text names, {key: first spelling}: drug INNs, learned rows and
+    names that describe rather than name ('CD19X', 'CLDN18' of 'CLDN18.2', 'IL-21') left out."""
+    out: dict[str, str] = {}
+    for f in facts:
+        if (f["kind"] == "product" and not is_drug_name(f["value"]) and not f["field"].startswith(LEARNED_FIELD)
+                and not _describes(f["value"])):
+            out.setdefault(code_key(f["value"]), f["value"])
+    return out
 
 
 def _describes(code: str) -> bool:
-    return bool(ANTIGEN_NAME.match(code) or ANTIGEN_NAME.match(code + ".2"))
+    return bool(ANTIGEN_NAME.match(code) or ANTIGEN_NAME.match(code + ".2") or re.match(r"(?i)IL-?\d", code))
 
 
 def readings(trial_id: str, texts: Texts, facts: Sequence[dict[str, Any]]) -> list[Reading]:
@@ -125,7 +138,8 @@ def readings(trial_id: str, texts: Texts, facts: Sequence[dict[str, Any]]) -> li
     codes = trial_codes(facts)
     if not codes:
         return []
-    patterns = {code: re.compile(r"(?<![\w\-])" + re.escape(code) + r"(?![\w\-]*\d)", re.IGNORECASE) for code in codes}
+    patterns = {key: re.compile(r"(?<![\w\-])" + r"[\s\-]?".join(map(re.escape, key)) + r"(?![\w\-]*\d)",
+                                re.IGNORECASE) for key in codes}
     out: list[Reading] = []
     for where, text in texts:
         if where not in STATEMENT_FIELDS:
@@ -149,10 +163,11 @@ def readings(trial_id: str, texts: Texts, facts: Sequence[dict[str, Any]]) -> li
             for origin in found.values("origin")[:1]:
                 out.append(Reading(code, "origin", origin, trial_id, where, evidence))
     if len(codes) == 1 and any(r.kind == "car" for r in out) and not any(r.kind == "target" for r in out):
+        (key,) = codes
         own = [f for f in facts if f["kind"] == "target" and not f["field"].startswith(("product:", LEARNED_FIELD))]
         if own and not any(f["field"].endswith(":selection") for f in own):
             targets = sorted({f["value"] for f in own})
-            out.append(Reading(codes[0], "target", "+".join(targets), trial_id, own[0]["field"],
+            out.append(Reading(key, "target", "+".join(targets), trial_id, own[0]["field"],
                                own[0]["evidence"] or ""))
     return out
 
@@ -169,23 +184,26 @@ def _choose(found: list[Reading]) -> Reading:
 
 
 def learn(all_readings: Iterable[Reading], named_by: dict[str, Sequence[str]],
-          car_trials: set[str] | frozenset[str] = frozenset(),
-          sponsors: dict[str, str] | None = None) -> dict[str, LearnedProduct]:
-    """One product per code that some trial names: learned facts where a sentence describes it,
+          car_trials: set[str] | frozenset[str] = frozenset(), sponsors: dict[str, str] | None = None,
+          spellings: dict[str, Sequence[str]] | None = None) -> dict[str, LearnedProduct]:
+    """One product per code key that some trial names: learned facts where a sentence describes it,
     else a candidate with a reason, else nothing.
 
-    ``named_by`` maps a code to the trials naming it; ``car_trials`` are the trials whose own text
-    names a CAR; ``sponsors`` maps a trial to its lead sponsor (for code families).
+    ``named_by`` maps a code key to the trials naming it; ``car_trials`` are the trials whose own
+    text names a CAR; ``sponsors`` maps a trial to its lead sponsor (for code families);
+    ``spellings`` maps a key to the spelling each trial used (the product is shown by the most used,
+    ties: the first in sort order).
     """
+    spellings = spellings or {}
     by_code: dict[str, dict[str, list[Reading]]] = defaultdict(lambda: defaultdict(list))
     for reading in all_readings:
         by_code[reading.code][reading.kind].append(reading)
     products: dict[str, LearnedProduct] = {}
     for code in sorted(by_code):
-        curated = PRODUCTS_BY_CODE.get(code)
+        curated = CURATED.get(code)
         if curated is not None and curated.is_car is False:
             continue  # the lexicon says it is no CAR product: never overruled
-        product = LearnedProduct(code, "learned", trials=sorted(set(named_by.get(code, ()))))
+        product = LearnedProduct(_spelling(code, spellings), "learned", trials=sorted(set(named_by.get(code, ()))))
         for kind, found in sorted(by_code[code].items()):
             if curated is not None and _curated_has(curated, kind):
                 continue
@@ -199,8 +217,16 @@ def learn(all_readings: Iterable[Reading], named_by: dict[str, Sequence[str]],
                 setattr(product, kind, chosen.value)
         if product.sources:
             products[code] = product
-    products |= _candidates(products, named_by, car_trials, sponsors or {})
+    products |= _candidates(products, named_by, car_trials, sponsors or {}, spellings)
     return dict(sorted(products.items()))
+
+
+def _spelling(key: str, spellings: dict[str, Sequence[str]]) -> str:
+    """The most used spelling of a code (ties: the first in sort order); the key if none is known."""
+    counts: dict[str, int] = defaultdict(int)
+    for spelled in spellings.get(key, ()):
+        counts[spelled] += 1
+    return min(counts, key=lambda s: (-counts[s], s)) if counts else key
 
 
 def _curated_has(curated: Any, kind: str) -> bool:
@@ -215,11 +241,11 @@ def family(code: str) -> str | None:
 
 
 def _candidates(learned: dict[str, LearnedProduct], named_by: dict[str, Sequence[str]], car_trials: set[str] |
-                frozenset[str], sponsors: dict[str, str]) -> dict[str, LearnedProduct]:
-    """Codes no sentence describes but whose trials all name CAR cells, or whose sponsor's other
-    codes of the same family are CAR products: candidates, with their reason."""
-    car_codes = {code for code, p in learned.items() if p.is_car} | {
-        c for c, p in PRODUCTS_BY_CODE.items() if p.is_car}
+                frozenset[str], sponsors: dict[str, str],
+                spellings: dict[str, Sequence[str]]) -> dict[str, LearnedProduct]:
+    """Codes no sentence describes but whose trials (two or more) all name CAR cells, or whose
+    sponsor's other codes of the same family are CAR products: candidates, with their reason."""
+    car_codes = {code for code, p in learned.items() if p.is_car} | {c for c, p in CURATED.items() if p.is_car}
     families: dict[tuple[str, str], set[str]] = defaultdict(set)
     for code, trials in named_by.items():
         for trial in trials:
@@ -228,18 +254,20 @@ def _candidates(learned: dict[str, LearnedProduct], named_by: dict[str, Sequence
     out: dict[str, LearnedProduct] = {}
     for code in sorted(named_by):
         trials = sorted(set(named_by[code]))
-        curated = PRODUCTS_BY_CODE.get(code)
+        curated = CURATED.get(code)
         if code in learned or (curated is not None and curated.is_car is not None) or not trials:
             continue
         reason = None
-        if all(t in car_trials for t in trials):
+        if len(trials) > 1 and all(t in car_trials for t in trials):
             reason = f"all {len(trials)} trial(s) naming it name CAR cells ({', '.join(trials[:5])})"
         elif name := family(code):
             kin = sorted({c for t in trials if t in sponsors for c in families.get((sponsors[t], name), ())} - {code})
             if kin:
-                reason = f"its sponsor's codes of the {name} family are CAR products ({', '.join(kin[:5])})"
+                shown = ", ".join(learned[k].code if k in learned else CURATED[k].code if k in CURATED else k
+                                  for k in kin[:5])
+                reason = f"its sponsor's codes of the {name} family are CAR products ({shown})"
         if reason:
-            out[code] = LearnedProduct(code, "candidate", trials=trials, reason=reason)
+            out[code] = LearnedProduct(_spelling(code, spellings), "candidate", trials=trials, reason=reason)
     return out
 
 

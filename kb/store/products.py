@@ -90,12 +90,14 @@ def relearn(conn: Connection) -> RelearnResult:
     children = _children(conn, teachers)
     found = [r for t in teachers for r in readings(t, trial_texts(texts[t], children[t]), facts[t])]
     named_by: dict[str, list[str]] = defaultdict(list)
+    spellings: dict[str, list[str]] = defaultdict(list)
     for trial_id in sorted(facts):
-        for code in trial_codes(facts[trial_id]):
-            named_by[code].append(trial_id)
+        for key, spelled in trial_codes(facts[trial_id]).items():
+            named_by[key].append(trial_id)
+            spellings[key].append(spelled)
     own_car = {t for t in teachers if not (trials[t]["car_evidence"] or "").startswith("product lexicon")}
     sponsors = {t: row["sponsor"] for t, row in trials.items() if row["sponsor"]}
-    products = learn(found, named_by, own_car, sponsors)
+    products = learn(found, named_by, own_car, sponsors, spellings)
     conn.execute(delete(PRODUCT))
     if products:
         conn.execute(PRODUCT.insert(), [_product_row(p) for p in products.values()])
