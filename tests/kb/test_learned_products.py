@@ -114,3 +114,19 @@ def test_products_command_lists_facts_sources_and_trials(sqlite_engine, tmp_path
         "NCT06480565", "NCT09000001"]
     bad = CliRunner().invoke(app, ["--db", url, "products", "--status", "maybe"])
     assert bad.exit_code == 1 and "unknown status 'maybe'" in bad.output
+
+
+def test_show_and_the_trial_card_say_where_a_learned_fact_came_from(sqlite_engine):
+    """Two real registrations: NCT05691153 says 'ThisCART19A (allogeneic CAR-T targeting CD19)',
+    NCT05340829 names ThisCART19A without its origin."""
+    oncology = CTGOV / "realworld" / "oncology"
+    import_paths(sqlite_engine, [oncology / "NCT05691153.json", oncology / "NCT05340829.json"], workers=0)
+    result = CliRunner().invoke(app, ["--db", str(sqlite_engine.url), "show", "NCT05340829", "--json"])
+    card = json.loads(result.output)
+    assert (card["origin"], card["modality"]) == ("allogeneic", "allogeneic CAR-T")
+    assert [f for f in card["facts"] if f["field"].startswith("learned:")] == [{
+        "kind": "origin", "value": "allogeneic", "field": "learned:ThisCART19A",
+        "evidence": "origin allogeneic: from the product ThisCART19A, as read in NCT05691153's brief summary: This "
+                    "is a phase 1, single-center, dose selection study to evaluate the efficacy, safety, and "
+                    "pharmacokinetics of ThisCART19A (allogeneic CAR-T targeting CD19) in patients with Auto-CAR T "
+                    "relapsed B-cell non-Hodgkin's lymphoma"}]
