@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.domain.extract.car import car_mentions, mention_cell
+from kb.domain.extract.car import PLAIN_CELLS, car_mentions, mention_cell, normal_cell
 from kb.domain.extract.facts import Facts, snippet, unique
 from kb.domain.extract.fields import Texts
 from kb.domain.extract.origin import modality_for, parse_origin
@@ -153,7 +153,7 @@ def readings(trial_id: str, texts: Texts, facts: Sequence[dict[str, Any]]) -> li
             code, match = named[0], car[0][2]
             evidence = snippet(said.strip(), 0, len(said.strip()), pad=0)[:300]
             out.append(Reading(code, "car", "true", trial_id, where, evidence))
-            if cell := mention_cell(match):
+            if cell := mention_cell(match) or _cells_named(said):
                 out.append(Reading(code, "cell_type", cell, trial_id, where, evidence))
             found = Facts()
             targets_in(where, said, found)
@@ -170,6 +170,18 @@ def readings(trial_id: str, texts: Texts, facts: Sequence[dict[str, Any]]) -> li
             out.append(Reading(key, "target", "+".join(targets), trial_id, own[0]["field"],
                                own[0]["evidence"] or ""))
     return out
+
+
+GAMMA_DELTA = re.compile(r"(?i:gamma[\s\-]?delta)|γ\s?δ|Vδ\d")
+
+
+def _cells_named(sentence: str) -> str | None:
+    """The effector cell a sentence names beside its CAR when the CAR phrase names none ('an
+    Engineered gamma-delta Chimeric Receptor [CAR] Vδ1 T Cell product')."""
+    if GAMMA_DELTA.search(sentence):
+        return "gdT"
+    match = PLAIN_CELLS.search(sentence)
+    return normal_cell(match.group(1)) if match else None
 
 
 def _choose(found: list[Reading]) -> Reading:

@@ -61,12 +61,12 @@ def test_a_product_learned_from_one_trial_fills_another_trials_target(engine, tm
     import_paths(engine, [TEACHER, _receiver(tmp_path)], workers=0)
     trial, facts = _trial(engine, "NCT09000001")
     assert (trial.is_car_therapy, trial.targets, trial.modality, trial.is_relevant, trial.domain) == (
-        True, ["CD70"], "other", True, "immune-mediated")  # the cell is not learned: platform unknown
+        True, ["CD70"], "CAR-gamma-delta T", True, "immune-mediated")
     assert trial.car_evidence.startswith("learned product: CAR true: from the product ADI-270, as read in "
                                          "NCT06480565's brief summary")
     assert [f[:3] for f in facts] == [("car_evidence", "ADI-270", "learned:ADI-270"),
-                                      ("target", "CD70", "learned:ADI-270")]
-    assert facts[1][3] == CHAIN
+                                      ("cell_type", "gdT", "learned:ADI-270"), ("target", "CD70", "learned:ADI-270")]
+    assert facts[2][3] == CHAIN
 
 
 def test_the_receiver_before_the_teacher_is_filled_when_the_teacher_arrives(engine, tmp_path):
@@ -97,7 +97,7 @@ def test_two_import_orders_give_the_same_facts(engine, store_url_engine, tmp_pat
     assert _state(engine) == first
     rebuild_store(engine)
     assert _state(engine) == first
-    assert first[0][0][:2] == ("ADI-270", "learned") and len(first[2]) == 2
+    assert first[0][0][:2] == ("ADI-270", "learned") and len(first[2]) == 4  # the teacher too gets the cell its CAR sentence names
 
 
 def test_products_command_lists_facts_sources_and_trials(sqlite_engine, tmp_path):
@@ -107,8 +107,8 @@ def test_products_command_lists_facts_sources_and_trials(sqlite_engine, tmp_path
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "code,status,is_car,targets,cell_type,origin,trials,evidence",
-        'ADI-270,learned,true,"[""CD70""]",,,NCT06480565 NCT09000001,car: NCT06480565 summary; '
-        "target: NCT06480565 summary"]
+        'ADI-270,learned,true,"[""CD70""]",gdT,,NCT06480565 NCT09000001,car: NCT06480565 summary; '
+        "cell_type: NCT06480565 summary; target: NCT06480565 summary"]
     data = json.loads(CliRunner().invoke(app, ["--db", url, "products", "--json"]).output)
     assert data[0]["sources"]["target"]["trial_id"] == "NCT06480565" and data[0]["trials"] == [
         "NCT06480565", "NCT09000001"]
