@@ -13,13 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, delete, or_, select, update
 
 from kb.domain.extract.fields import trial_texts
 from kb.domain.learned import LEARNED_FIELD, LearnedProduct, fill, learn, readings, trial_codes
 from kb.store.models import ArmGroup, Intervention, ProductFill, StoredProduct, Trial, TrialFact
 
-__all__ = ["RelearnResult", "list_products", "relearn"]
+__all__ = ["RelearnResult", "relearn", "relearn_engine"]
 
 TRIAL, FACT, FILL, PRODUCT = Trial.__table__, TrialFact.__table__, ProductFill.__table__, StoredProduct.__table__
 TEXT_COLUMNS = ("brief_title", "official_title", "acronym", "brief_summary", "detailed_description", "keywords")
@@ -125,16 +125,3 @@ def _product_row(product: LearnedProduct) -> dict[str, Any]:
     data = product.as_dict()
     return {"code": data["code"], "status": data["status"], "facts": data["facts"] or None,
             "sources": data["sources"] or None, "trials": data["trials"], "reason": data["reason"]}
-
-
-def list_products(conn: Connection, status: str | None = None) -> list[dict[str, Any]]:
-    """Every stored product (learned first, then candidates), by code, as plain dicts."""
-    query = select(PRODUCT).order_by(PRODUCT.c.status.desc(), PRODUCT.c.code)
-    if status:
-        query = query.where(PRODUCT.c.status == status)
-    return [{"code": r.code, "status": r.status, "facts": r.facts or {}, "sources": r.sources or {},
-             "trials": r.trials or [], "reason": r.reason} for r in conn.execute(query)]
-
-
-def count_products(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(PRODUCT)).scalar_one()
