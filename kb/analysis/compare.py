@@ -17,7 +17,7 @@ from kb.analysis.card import trial_card
 from kb.analysis.results import results_lines
 from kb.core.errors import BadArgument
 from kb.core.ids import parse_trial_id
-from kb.domain.lexicon import ENDPOINTS_BY_KEY
+from kb.domain.lexicon import ENDPOINTS, ENDPOINTS_BY_KEY
 from kb.store.read import reader_of
 from kb.store.readonly import ReadOnlyStore
 
@@ -63,8 +63,9 @@ def _lymphodepletion(card: dict[str, Any]) -> list[str]:
 
 def _endpoints(where: str) -> Callable[[dict[str, Any]], list[str]]:
     def kinds(card: dict[str, Any]) -> list[str]:
-        keys = dict.fromkeys(f["value"] for f in card["facts"] if f["kind"] == "endpoint" and f["field"] == where)
-        return [ENDPOINTS_BY_KEY[k].label if k in ENDPOINTS_BY_KEY else k for k in keys]
+        """The endpoint kinds read from ``where``, in the lexicon's order."""
+        keys = {f["value"] for f in card["facts"] if f["kind"] == "endpoint" and f["field"] == where}
+        return [e.label for e in ENDPOINTS if e.key in keys] + sorted(keys - ENDPOINTS_BY_KEY.keys())
     return kinds
 
 
