@@ -56,7 +56,7 @@ def compare(ctx: typer.Context,
     except FindError as exc:
         fail(str(exc))
     except LookupError as exc:  # graph.similarity.UnknownTrial
-        fail(str(exc).strip("'\""))
+        fail(str(exc))
     if filters is not None and not ids:
         fail("no trial matches these filters")
     comparison = compare_trials(engine, ids, evidence=evidence)
