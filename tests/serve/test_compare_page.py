@@ -82,7 +82,7 @@ def test_compare_page_shows_the_same_values_as_the_library(page, compare_store):
 
 def test_facets_pick_the_trials_and_the_url_is_shareable(page, compare_store):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from kb.analysis.find import Filters, find_trials
 
@@ -93,6 +93,7 @@ def test_facets_pick_the_trials_and_the_url_is_shareable(page, compare_store):
     Select(form.find_element(By.NAME, "status")).select_by_visible_text("RECRUITING")
     form.find_element(By.NAME, "differences").click()
     form.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(driver, 20).until(lambda d: "target=" in d.current_url and d.find_elements(By.ID, "comparison"))
     query = urllib.parse.parse_qs(urllib.parse.urlparse(driver.current_url).query)
     assert (query["target"], query["cell"], query["status"], query["differences"]) == (["CD19"], ["NK"], ["RECRUITING"], ["1"])
     picked = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.compared-trial")]
@@ -107,10 +108,12 @@ def test_facets_pick_the_trials_and_the_url_is_shareable(page, compare_store):
 
 def test_the_similar_list_leads_to_a_comparison(page):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = page(f"/trial/{SEED}")
     similar = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.similar-trial")][:5]
     driver.find_element(By.ID, "compare-similar").click()
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "comparison"))
     assert [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.compared-trial")] == [SEED, *similar]
 
 
