@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from apps.cli.common import DbOption, FormatOption, at_least, console, engine_from, fail
+from apps.cli.common import DbOption, FormatOption, at_least, console, engine_from, fail, reader_from
 
 if TYPE_CHECKING:
     from kb.analysis.compare import Comparison
@@ -44,22 +44,26 @@ def compare(ctx: typer.Context,
     Example: trialkb compare NCT06464679 NCT06613490 NCT06010472 --evidence
     """
     from kb.analysis.compare import compare_trials, pick_trials
-    from kb.analysis.find import Filters, FindError
 
     lists = dict(target=target, disease=disease, cell=cell, origin=origin, modality=modality, status=status,
                  phase=phase, country=country, sponsor=sponsor)
-    filters = Filters(**{k: v or [] for k, v in lists.items()}, relevant_only=relevant) \
-        if any(lists.values()) or relevant else None
-    engine = engine_from(ctx, db, readonly=True)
-    try:
-        ids = pick_trials(engine, trial_ids or [], similar_to=similar_to, top=top, filters=filters)
-    except FindError as exc:
-        fail(str(exc))
-    except LookupError as exc:  # graph.similarity.UnknownTrial
-        fail(str(exc))
-    if filters is not None and not ids:
-        fail("no trial matches these filters")
-    comparison = compare_trials(engine, ids, evidence=evidence)
+    filters = None
+    if any(lists.values()) or relevant:
+        from kb.analysis.find import Filters
+
+        filters = Filters(**{k: v or [] for k, v in lists.items()}, relevant_only=relevant)
+    if similar_to is None and filters is None:  # named trials: a plain read-only connection, no SQLAlchemy
+        with reader_from(ctx, db) as reader:
+            comparison = compare_trials(reader, trial_ids or [], evidence=evidence)
+    else:
+        engine = engine_from(ctx, db, readonly=True)
+        try:
+            ids = pick_trials(engine, trial_ids or [], similar_to=similar_to, top=top, filters=filters)
+        except (ValueError, LookupError) as exc:  # kb.analysis.find.FindError, graph.similarity.UnknownTrial
+            fail(str(exc))
+        if filters is not None and not ids:
+            fail("no trial matches these filters")
+        comparison = compare_trials(engine, ids, evidence=evidence)
     render(comparison, fmt, evidence=evidence, differences=differences)
 
 
@@ -82,7 +86,7 @@ def render(comparison: Comparison, fmt: str | None, *, evidence: bool, differenc
         return
     columns, rows = comparison.rows(evidence=evidence)
     if fmt != "table":
-        typer.echo({"csv": to_csv, "tsv": to_tsv, "markdown": to_markdown}[fmt](columns, rows), nl=False)
+        typer.echo({"csv": to_csv, "tsv": to_tsv, "markdown": to_markdown}[fmt](columns, rows, typed=False), nl=False)
         return
     console.print(_table(columns, rows), highlight=False)
 

@@ -158,3 +158,13 @@ def test_bad_input_is_one_line_and_exit_1(db, args, message):
     result = CliRunner().invoke(app, ["--db", db, "compare", *args])
     assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def test_named_trials_are_compared_without_sqlalchemy(db):
+    code = ("import sys; from apps.cli import main; sys.argv = ['trialkb', '--db', %r, 'compare', %r, %r]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'networkx', 'numpy') if m in sys.modules), file=sys.stderr)"
+            ) % (db, SEED, LUPUS)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[0] == f"attribute,differs,{SEED},{LUPUS}"
+    assert done.stderr.strip().splitlines()[-1] == "[]"  # a lookup starts fast
