@@ -255,7 +255,20 @@ class ResultFlow(SQLModel, table=True):
     count: Optional[int] = None
 
 
-class ResultBaseline(SQLModel, table=True):
+class Measurement(SQLModel):
+    """What a posted value of a baseline or outcome measure holds: where it sits (class, category,
+    group) and the value with its spread or limits, as posted (text)."""
+
+    class_title: Optional[str] = Field(default=None, sa_type=Text)
+    category: Optional[str] = Field(default=None, sa_type=Text)
+    group_code: Optional[str] = Field(default=None, max_length=16)
+    value: Optional[str] = None
+    spread: Optional[str] = None
+    lower: Optional[str] = None
+    upper: Optional[str] = None
+
+
+class ResultBaseline(Measurement, table=True):
     """A baseline characteristic's value for one class, category and group."""
 
     __tablename__ = "result_baseline"
@@ -264,13 +277,6 @@ class ResultBaseline(SQLModel, table=True):
     measure: Optional[str] = _text()
     param_type: Optional[str] = None
     unit: Optional[str] = _text()
-    class_title: Optional[str] = _text()
-    category: Optional[str] = _text()
-    group_code: Optional[str] = Field(default=None, max_length=16)
-    value: Optional[str] = None
-    spread: Optional[str] = None
-    lower: Optional[str] = None
-    upper: Optional[str] = None
 
 
 class ResultOutcome(SQLModel, table=True):
@@ -291,22 +297,15 @@ class ResultOutcome(SQLModel, table=True):
     endpoint_kinds: Optional[list] = _json()
 
 
-class ResultValue(SQLModel, table=True):
+class ResultValue(Measurement, table=True):
     """A value of a posted outcome measure for one group (its title as the measure names it), class and category."""
 
     __tablename__ = "result_value"
     trial_id: str = Field(sa_column=_trial_fk())
     position: int = Field(primary_key=True)
     outcome_position: int
-    group_code: Optional[str] = Field(default=None, max_length=16)
     group_title: Optional[str] = _text()
     participants: Optional[int] = None
-    class_title: Optional[str] = _text()
-    category: Optional[str] = _text()
-    value: Optional[str] = None
-    spread: Optional[str] = None
-    lower: Optional[str] = None
-    upper: Optional[str] = None
 
 
 class ResultEvent(SQLModel, table=True):

@@ -26,8 +26,11 @@ def _trial_id() -> sa.Column:
                      nullable=False)
 
 
-def _values() -> list[sa.Column]:
-    return [sa.Column(name, AutoString(), nullable=True) for name in ('value', 'spread', 'lower', 'upper')]
+def _measurement() -> list[sa.Column]:
+    """The columns of kb.store.models.Measurement (where a posted value sits, and the value)."""
+    return [sa.Column('class_title', sa.Text(), nullable=True), sa.Column('category', sa.Text(), nullable=True),
+            sa.Column('group_code', AutoString(length=16), nullable=True),
+            *(sa.Column(name, AutoString(), nullable=True) for name in ('value', 'spread', 'lower', 'upper'))]
 
 
 def upgrade() -> None:
@@ -52,10 +55,7 @@ def upgrade() -> None:
                     sa.Column('measure', sa.Text(), nullable=True),
                     sa.Column('param_type', AutoString(), nullable=True),
                     sa.Column('unit', sa.Text(), nullable=True),
-                    sa.Column('class_title', sa.Text(), nullable=True),
-                    sa.Column('category', sa.Text(), nullable=True),
-                    sa.Column('group_code', AutoString(length=16), nullable=True),
-                    *_values(),
+                    *_measurement(),
                     sa.PrimaryKeyConstraint('trial_id', 'position'))
     op.create_table('result_outcome', _trial_id(),
                     sa.Column('position', sa.Integer(), nullable=False),
@@ -73,12 +73,9 @@ def upgrade() -> None:
     op.create_table('result_value', _trial_id(),
                     sa.Column('position', sa.Integer(), nullable=False),
                     sa.Column('outcome_position', sa.Integer(), nullable=False),
-                    sa.Column('group_code', AutoString(length=16), nullable=True),
                     sa.Column('group_title', sa.Text(), nullable=True),
                     sa.Column('participants', sa.Integer(), nullable=True),
-                    sa.Column('class_title', sa.Text(), nullable=True),
-                    sa.Column('category', sa.Text(), nullable=True),
-                    *_values(),
+                    *_measurement(),
                     sa.PrimaryKeyConstraint('trial_id', 'position'))
     op.create_table('result_event', _trial_id(),
                     sa.Column('seriousness', AutoString(length=16), nullable=False),
