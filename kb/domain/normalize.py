@@ -386,7 +386,7 @@ def normalize_study(data: Any) -> NormalizedStudy:
     facts = extract.extract_facts(trial, children, mesh_terms)
     trial |= facts.trial_columns()
     children["trial_fact"] = facts.rows()
-    children |= parse_results(data)
+    children |= parse_results(data, classify=facts.is_car_therapy is not False or facts.cell_type is not None)
     for rows in children.values():
         for row in rows:
             row["trial_id"] = trial_id

@@ -108,8 +108,9 @@ def _parse_baseline(results: dict) -> list[dict]:
     return rows
 
 
-def _parse_outcomes(results: dict) -> tuple[list[dict], list[dict]]:
-    """Outcome measures (with their endpoint kinds) and their values per group."""
+def _parse_outcomes(results: dict, classify: bool) -> tuple[list[dict], list[dict]]:
+    """Outcome measures (with ``classify``, the endpoint kinds their titles name: posted descriptions are
+    long) and their values per group."""
     measures, values = [], []
     for position, om in enumerate(_dicts(_module(results, "outcomeMeasuresModule").get("outcomeMeasures"))):
         title, description = _text(om.get("title")), _text(om.get("description"))
@@ -118,7 +119,8 @@ def _parse_outcomes(results: dict) -> tuple[list[dict], list[dict]]:
                          "population": _text(om.get("populationDescription")),
                          "param_type": _text(om.get("paramType")), "dispersion": _text(om.get("dispersionType")),
                          "unit": _text(om.get("unitOfMeasure")), "reporting_status": _text(om.get("reportingStatus")),
-                         "endpoint_kinds": [kind for kind, _ in classify_measure(title, description)] or None})
+                         "endpoint_kinds": [kind for kind, _ in classify_measure(title)] or None
+                         if classify else None})
         groups = {_text(g.get("id")): _text(g.get("title")) for g in _dicts(om.get("groups"))}
         denoms = {_text(c.get("groupId")): _int(c.get("value"))
                   for d in _dicts(om.get("denoms"))[:1] for c in _dicts(d.get("counts"))}
@@ -151,12 +153,16 @@ def _parse_events(results: dict) -> list[dict]:
     return rows
 
 
-def parse_results(data: dict) -> dict[str, list[dict]]:
-    """Rows of every results table for one record (empty lists when it posted no results)."""
+def parse_results(data: dict, classify: bool = True) -> dict[str, list[dict]]:
+    """Rows of every results table for one record (empty lists when it posted no results).
+
+    ``classify``: read the endpoint kinds of the posted outcome measures (the normalizer does it for
+    cell therapies, as it reads their protocol's endpoints; a whole-registry import skips the rest).
+    """
     results = data.get("resultsSection")
     if not isinstance(results, dict):
         return {name: [] for name in RESULT_TABLES}
-    measures, values = _parse_outcomes(results)
+    measures, values = _parse_outcomes(results, classify)
     return {"result_group": _parse_groups(results), "result_flow": _parse_flow(results),
             "result_baseline": _parse_baseline(results), "result_outcome": measures, "result_value": values,
             "result_event": [row for row in _parse_events(results) if row["group_code"]]}

@@ -137,3 +137,24 @@ def test_every_endpoint_kind_names_its_source():
     assert len(ENDPOINTS) >= 25 and all(e.source and e.patterns for e in ENDPOINTS)
     assert {"crs", "icans", "dlt", "b_cell_depletion", "drug_free_remission", "sledai", "doris", "lldas", "mrss",
             "mg_adl"} <= {e.key for e in ENDPOINTS}
+
+
+def test_every_endpoint_pattern_starts_with_a_word_character():
+    """The classifier tries its patterns only where a word starts (kb.domain.extract.endpoints._pattern)."""
+    import re
+
+    from kb.domain.lexicon import ENDPOINTS
+
+    for endpoint in ENDPOINTS:
+        for pattern in endpoint.patterns:
+            assert re.match(r"(?:\\b)?(?:\(\?:)*\(?[\w\\]", pattern) and not pattern.startswith(("\\s", "\\W", "\\<")), \
+                (endpoint.key, pattern)
+
+
+def test_posted_outcomes_are_classified_for_cell_therapies_only():
+    record = load(f"registry_samples/{CERTOLIZUMAB}.json")
+    kinds = [(o["position"], o["endpoint_kinds"]) for o in parse_results(record)["result_outcome"] if o["endpoint_kinds"]]
+    assert kinds == [(18, ["quality_of_life"]), (28, ["adverse_events"]), (29, ["adverse_events"]),
+                     (30, ["adverse_events"])]
+    stored = normalize_study(record).children["result_outcome"]  # an antibody trial: its kinds are not read
+    assert all(o["endpoint_kinds"] is None for o in stored)
