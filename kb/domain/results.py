@@ -10,6 +10,7 @@ integers; measured values stay text as posted (``7.0``, ``NA``).
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from kb.domain.extract.endpoints import classify_measure
@@ -31,15 +32,20 @@ def _text(value: Any) -> str | None:
     return value.strip() or None
 
 
+_INT_MAX = 2**31 - 1  # the columns are SQL INTEGER
+
+
 def _int(value: Any) -> int | None:
-    """A count posted as a number or as digits; None otherwise."""
-    if isinstance(value, bool):
+    """A count posted as a number or as ASCII digits, within SQL INTEGER; None otherwise.
+
+    >>> _int("158"), _int(4), _int("NA"), _int("²"), _int(2**40), _int(True)
+    (158, 4, None, None, None, None)
+    """
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,10}\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return value if -_INT_MAX <= value <= _INT_MAX else None
 
 
 def _dicts(value: Any) -> list[dict]:
