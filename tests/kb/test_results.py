@@ -158,3 +158,19 @@ def test_posted_outcomes_are_classified_for_cell_therapies_only():
                      (30, ["adverse_events"])]
     stored = normalize_study(record).children["result_outcome"]  # an antibody trial: its kinds are not read
     assert all(o["endpoint_kinds"] is None for o in stored)
+
+
+def test_a_crawled_page_stores_results_through_the_same_path(engine):
+    """The crawl's page transaction (crawler.pipelines) writes the results tables as the import does."""
+    import orjson
+
+    from crawler.items import StudyPage
+    from crawler.page_workers import prepare_slice
+    from crawler.pipelines import PageTransaction
+
+    records = [orjson.dumps(load(f"registry_samples/{DUPILUMAB}.json"))]
+    page = StudyPage("http://127.0.0.1/api/v2/studies", "car_therapies", 1, records, True, [], [DUPILUMAB])
+    transaction = PageTransaction(engine)
+    transaction.write(prepare_slice(page.url, 0, page.records, {}))
+    transaction.commit(page)
+    assert trial_card(engine, DUPILUMAB)["results"]["arms"][1]["serious"] == "3/97"
