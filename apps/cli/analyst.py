@@ -29,7 +29,7 @@ def find(ctx: typer.Context,
     """Find trials by target, disease, cell, origin, modality, status, phase, country, sponsor, start.
 
     Repeat an option for any of several values; different options must all match. A table on a
-    terminal, CSV when piped (--format table|csv|tsv|json).
+    terminal, CSV when piped (--format table|csv|tsv|json|markdown).
 
     Example: trialkb find --status recruiting --target CD19 --disease lupus
     """

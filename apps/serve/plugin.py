@@ -1,7 +1,9 @@
-"""The Datasette plugin: a page per trial (/trial/ID, any registry) and links from every trial id to it.
+"""The Datasette plugin: a page per trial (/trial/ID, any registry), the compare page (/compare,
+:mod:`apps.serve.compare_page`) and links from every trial id to its page.
 
 Configured through Datasette metadata, ``plugins: {"trialkb": {"store": PATH, "database": NAME}}``.
-The page shows the trial card (``kb.analysis.card``), each fact with its field and quote, the history
+The page shows the trial card (``kb.analysis.card``), each fact with its field and quote, the posted
+results (adverse events by arm), the history
 (``kb.store.read.get_history``) and the similar trials with their reasons (``graph.cache.load_index``),
 reading the store through a read-only SQLAlchemy engine.
 """
@@ -116,7 +118,10 @@ def startup(datasette: Any) -> None:
 
 @hookimpl
 def register_routes(datasette: Any) -> list[tuple[str, Any]]:
-    return [(r"^/trial/(?P<trial_id>.+)$", trial_page)]  # any registry's id; CTRI ids hold slashes
+    from apps.serve.compare_page import compare_page
+
+    return [(r"^/trial/(?P<trial_id>.+)$", trial_page),  # any registry's id; CTRI ids hold slashes
+            (r"^/compare$", compare_page)]
 
 
 @hookimpl
@@ -139,4 +144,5 @@ def menu_links(datasette: Any) -> list[dict[str, str]]:
     config = datasette.plugin_config("trialkb") or {}
     if not config:
         return []
-    return [{"href": datasette.urls.table(config["database"], "relevant_trial"), "label": "Analyst view"}]
+    return [{"href": datasette.urls.table(config["database"], "relevant_trial"), "label": "Analyst view"},
+            {"href": datasette.urls.path("/compare"), "label": "Compare trials"}]

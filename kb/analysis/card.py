@@ -11,6 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from kb.analysis.results import trial_results
 from kb.store.read import get_trial, reader_of
 from kb.store.readonly import ReadOnlyStore
 
@@ -22,7 +23,7 @@ __all__ = ["registry_url", "trial_card", "render_card", "FACT_LABELS"]
 FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", "origin": "origin",
                "product": "product", "disease": "disease", "cancer": "cancer", "domain": "domain",
                "armoring": "armoring", "lymphodepletion": "lymphodepletion", "dose_level": "dose level",
-               "car_evidence": "CAR wording"}
+               "endpoint": "endpoint", "car_evidence": "CAR wording"}
 """Fact kinds in the order a card lists them, with their labels."""
 
 
@@ -32,7 +33,8 @@ def registry_url(trial_id: str) -> str:
 
 
 def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
-    """``get_trial`` plus ``url``, ``facts`` (with quotes), ``arms``, ``dose_levels`` and ``sites``.
+    """``get_trial`` plus ``url``, ``facts`` (with quotes), ``arms``, ``dose_levels``, ``sites`` and
+    ``results`` (posted results, :func:`kb.analysis.results.trial_results`, or None).
 
     ``store`` is a :class:`ReadOnlyStore` (``trialkb show``: no SQLAlchemy) or an engine.
     """
@@ -61,6 +63,7 @@ def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     card["intervention_descriptions"] = {name: description for name, description, _ in interventions if description}
     card["dose_levels"] = sorted({f["value"] for f in card["facts"] if f["kind"] == "dose_level"}, key=_dose_order)
     card["sites"] = [{"country": country, "sites": count} for country, count in sites if country]
+    card["results"] = trial_results(store, trial_id)
     return card
 
 
@@ -135,10 +138,35 @@ def render_card(card: dict[str, Any]) -> Any:
             kind = f" [{arm['type'].lower().replace('_', ' ')}]" if arm["type"] else ""
             given = f": {', '.join(arm['interventions'])}" if arm["interventions"] else ""
             parts.append(Text(f"- {arm['label']}{kind}{given}"))
+    if card.get("results"):
+        parts.append(_results_table(card["results"]))
     if card["facts"]:
         parts.append(Text("\nEvidence (fact, then each field it was read from and the words there)", style="bold"))
         for kind, value, quotes in group_facts(card["facts"]):
             parts.append(Text(f"{FACT_LABELS.get(kind, kind)} {value}", style="bold"))
             for field, quote in quotes:
                 parts.append(Padding(Text(f"{field}: \u201c{quote}\u201d"), (0, 0, 0, 4)))
+    return Group(*parts)
+
+
+def _results_table(results: dict[str, Any]) -> Any:
+    """Posted results: each arm's deaths, serious and other adverse events, then serious events by term and arm."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    arms = Table("arm", "deaths", "serious AEs", "other AEs", title="Posted results: adverse events by arm",
+                 title_justify="left", title_style="bold")
+    for arm in results["arms"]:
+        arms.add_row(arm["title"] or arm["group"], arm["deaths"], arm["serious"], arm["other"])
+    parts: list[Any] = [Text(""), arms] if results["arms"] else [Text("\nPosted results", style="bold")]
+    if results["serious_events"]:
+        terms = Table("serious adverse event", *(a["title"] or a["group"] for a in results["arms"]),
+                      title="Serious adverse events by term and arm (affected/at risk)", title_justify="left",
+                      title_style="bold")
+        for event in results["serious_events"]:
+            terms.add_row(event["term"] or "-", *event["by_arm"])
+        parts.append(terms)
+    started = ", ".join(f"{s['title'] or s['group']} {s['started']}" for s in results["started"]) or "-"
+    parts.append(Text(f"{len(results['outcomes'])} outcome measures posted; started: {started}"))
     return Group(*parts)

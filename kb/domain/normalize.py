@@ -19,6 +19,7 @@ import orjson
 
 from kb.core.ids import is_nct_id
 from kb.domain import extract
+from kb.domain.results import parse_results
 
 NORMALIZER_VERSION = 1
 
@@ -385,6 +386,7 @@ def normalize_study(data: Any) -> NormalizedStudy:
     facts = extract.extract_facts(trial, children, mesh_terms)
     trial |= facts.trial_columns()
     children["trial_fact"] = facts.rows()
+    children |= parse_results(data, classify=facts.is_car_therapy is not False or facts.cell_type is not None)
     for rows in children.values():
         for row in rows:
             row["trial_id"] = trial_id

@@ -74,7 +74,7 @@ def test_a_copy_holds_the_same_store(engine, tmp_path):
     import_paths(engine, [CTGOV / "domain"], workers=0)
     counts = copy_to_sqlite(engine, tmp_path / "copy.db")
     copy = open_store(f"sqlite:///{tmp_path / 'copy.db'}")
-    assert counts["trial"] == 42 and counts["trial_version"] == 1 and counts["trial_fact"] == 382
+    assert counts["trial"] == 42 and counts["trial_version"] == 1 and counts["trial_fact"] == 385
     with engine.connect() as a, copy.connect() as b:
         for table, rows in counts.items():
             assert b.execute(text(f"SELECT count(*) FROM {table}")).scalar() == rows

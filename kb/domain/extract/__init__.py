@@ -1,5 +1,6 @@
 """Domain facts from registry text: whether a trial tests a CAR cell therapy, its targets, effector
-cell, origin and modality, products, diseases and cancers (and so its domain), lymphodepletion.
+cell, origin and modality, products, diseases and cancers (and so its domain), lymphodepletion, and the
+kinds of its endpoints (of cell therapies only).
 
 Pure functions over a normalized trial (``kb.domain.normalize``). Every fact keeps the field it was
 found in and a snippet of evidence. Rules are lexicons (``kb.domain.lexicon``) plus patterns, one module
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kb.domain.extract.car import car_mentions, mention_cell, plain_cells
+from kb.domain.extract.endpoints import parse_endpoints
 from kb.domain.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.domain.extract.facts import Fact, Facts, snippet
 from kb.domain.extract.fields import READS, trial_texts
@@ -62,6 +64,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     facts.lymphodepletion = parse_lymphodepletion(texts, facts) if cell_therapy else []
     if cell_therapy:
         parse_dose_levels(texts, facts)
+        parse_endpoints(children["outcome"], facts)
 
     facts.targets = facts.values("target")
     facts.armoring = facts.values("armoring")

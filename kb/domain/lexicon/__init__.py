@@ -110,3 +110,21 @@ def disease_ancestors(key: str) -> list[str]:
     if key != UMBRELLA:
         out.append(UMBRELLA)
     return out
+
+
+@dataclass(frozen=True)
+class EndpointKind:
+    """A kind of outcome measure an analyst compares (CRS grading, SLEDAI-2K ...), and its defining source."""
+
+    key: str
+    label: str
+    group: str  # safety, pharmacology, efficacy, disease activity, patient-reported
+    patterns: tuple[str, ...]  # case-insensitive regexes over an outcome's measure and description
+    source: str
+
+
+ENDPOINTS: tuple[EndpointKind, ...] = tuple(
+    EndpointKind(e["key"], e["label"], e["group"], tuple(e["patterns"]), e["source"])
+    for e in _load("endpoints")["endpoints"])
+"""Outcome-measure kinds in display order (``endpoints.json``)."""
+ENDPOINTS_BY_KEY: dict[str, EndpointKind] = {e.key: e for e in ENDPOINTS}
