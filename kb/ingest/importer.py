@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kb.process import gcpause
 from kb.core.errors import Interrupted
 from kb.process.interrupts import StopFlag, stop_on_signals
-from kb.domain.normalize import trial_id_of
+from kb.domain.records import record_id
 from kb.store.runlog import finish_run, start_run
 from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -66,7 +66,7 @@ def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> di
             from kb.store.db import make_engine
             _worker_engine = make_engine(store)
         store = _worker_engine
-    ids = [nct for nct in (trial_id_of(r.data) for r in records if not r.error) if nct]
+    ids = [nct for nct in (record_id(r.data) for r in records if not r.error) if nct]
     try:
         with store.connect() as conn:
             return stored_hashes(conn, ids)
