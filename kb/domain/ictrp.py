@@ -191,6 +191,10 @@ def _parse_id(record: dict[str, str]) -> str:
         raise RecordError(f"TrialID {raw.strip()[:40]!r}: {exc}") from None
 
 
+NO_ID = re.compile(r"(?i:nil\s*known|n/?a|none|nil|not\s+appli[a-z]*|not\s+available|unknown|-+)")
+"""Secondary-id texts that say there is none ('Nil Known', 'not appliable'); the raw record keeps them."""
+
+
 def _parse_secondary_ids(record: dict[str, str]) -> list[dict[str, Any]]:
     """SecondaryIDs, the bridged registration and the children, in the CT.gov normalizer's shape
     (``{"id", "type", "domain"}``; type REGISTRY for a registry's id)."""
@@ -199,7 +203,7 @@ def _parse_secondary_ids(record: dict[str, str]) -> list[dict[str, Any]]:
 
     def add(raw: str, domain: str) -> None:
         raw = raw.strip()
-        if not raw or raw in seen:
+        if not raw or raw in seen or NO_ID.fullmatch(raw):
             return
         seen.add(raw)
         try:

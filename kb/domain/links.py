@@ -22,23 +22,20 @@ from kb.core.ids import parse_trial_id, registry_of
 
 __all__ = ["ids_named", "link_key", "link_rows"]
 
-_EUDRACT = re.compile(r"\d{4}-\d{6}-\d{2}", re.ASCII)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/\-_.]*[A-Za-z0-9]", re.ASCII)
 _BARE_ISRCTN = re.compile(r"\d{8}", re.ASCII)
 
 
 def link_key(trial_id: str) -> str:
-    """The key under which the registrations of one trial meet, from a canonical registry id:
-    ``CTIS:2023-505613-24`` (no resubmission suffix), ``EUDRACT:2019-001155-39`` (an EUCTR record
-    or a bare EudraCT number), else the id itself in upper case."""
-    registry = registry_of(trial_id)
-    if registry == "ctis":
-        return f"CTIS:{trial_id[:-3]}"
-    if registry in ("euctr", "eudract"):
-        match = _EUDRACT.search(trial_id)
-        if match:
-            return f"EUDRACT:{match.group(0)}"
-    return trial_id.upper()
+    """The key under which the registrations of one trial meet, from a canonical registry id
+    (``kb.core.ids``: an EUCTR record is already its bare EudraCT number, jRCT has no ``JPRN-``):
+    a CTIS number without its resubmission suffix (``CTIS:2023-505613-24``, prefixed so that it can
+    never equal a EudraCT number of the same shape), else the id itself.
+
+    >>> link_key("2023-505613-24-01"), link_key("2021-004994-30"), link_key("NCT06464679")
+    ('CTIS:2023-505613-24', '2021-004994-30', 'NCT06464679')
+    """
+    return f"CTIS:{trial_id[:-3]}" if registry_of(trial_id) == "ctis" else trial_id
 
 
 def _parse(candidate: str) -> str | None:
