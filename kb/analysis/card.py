@@ -11,6 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from kb.core.ids import registry_name, registry_of
 from kb.store.read import get_trial, reader_of
 from kb.store.registrations import registrations
 from kb.store.readonly import ReadOnlyStore
@@ -56,6 +57,7 @@ def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     _, sites = store.query(f"SELECT country, COUNT(*) AS n FROM location WHERE trial_id = {p} "
                            f"GROUP BY country ORDER BY n DESC, country", (trial_id,))
     card["url"] = registry_url(trial_id)
+    card["registry_name"] = registry_name(registry_of(trial_id))
     card |= registrations(store, trial_id)  # every registration of this trial, and where they differ
     card["facts"] = [{"kind": k, "value": v, "field": f, "evidence": e}
                      for k, v, f, e in sorted(facts, key=lambda r: (order.get(r[0], len(order)), r[0], r[1], r[2]))]
