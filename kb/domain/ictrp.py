@@ -337,7 +337,8 @@ def normalize_record(data: Any) -> NormalizedStudy:
         "primary_completion_date_type": None,
         "completion_date": None, "completion_date_precision": None, "completion_date_type": None,
         "first_posted_date": _parse_date(record.get("Date_registration"), trial_id, "Date_registration", warnings)[0],
-        "last_update_posted_date": _parse_date(record.get("Last_updated"), trial_id, "Last_updated", warnings)[0],
+        "last_update_posted_date": None if registry == "ctgov" else _parse_date(
+            record.get("Last_updated"), trial_id, "Last_updated", warnings)[0],  # a copy: the API record is newer
         "verified_date": None,
         "sex": _parse_sex(record.get("Gender")), "minimum_age": _plain(record.get("Agemin")),
         "maximum_age": _plain(record.get("Agemax")), "healthy_volunteers": None, "std_ages": None,

@@ -13,7 +13,7 @@ from kb.domain import ictrp
 from kb.domain.links import link_rows
 from kb.domain.normalize import NormalizedStudy, check_study, normalize_study, trial_id_of
 
-__all__ = ["check_record", "normalize_record", "record_id"]
+__all__ = ["check_record", "is_copy", "normalize_record", "record_id"]
 
 
 def record_id(data: Any) -> str | None:
@@ -33,3 +33,10 @@ def normalize_record(data: Any) -> NormalizedStudy:
     study = ictrp.normalize_record(data) if ictrp.is_ictrp_record(data) else normalize_study(data)
     study.children["trial_link"] = link_rows(study.trial)
     return study
+
+
+def is_copy(data: Any) -> bool:
+    """Whether a raw record is WHO ICTRP's copy of a registration that trialkb reads from its own
+    registry (ClinicalTrials.gov): the registry's own record is richer and wins."""
+    return ictrp.is_ictrp_record(data) and ictrp.ictrp_id_of(data) is not None and \
+        ictrp.ictrp_id_of(data).startswith("NCT")

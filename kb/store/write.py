@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
 from kb.store.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
 from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, content_hash, diff_snapshots
-from kb.domain.records import check_record, normalize_record
+from kb.domain.records import check_record, is_copy, normalize_record
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,14 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
 
     ids = list(groups)
     current = dict(conn.execute(select(RAW.c.trial_id, RAW.c.content_hash).where(RAW.c.trial_id.in_(ids))).all())
+    for trial_id in _copies_of_stored_records(conn, groups, current):
+        for item in groups.pop(trial_id):  # the registry's own record stays: a copy never replaces it
+            result.unchanged += 1
+            result.warnings.append((trial_id, f"{item.origin}: WHO ICTRP's copy of a registry record "
+                                              "stored from the registry itself; not used"))
+    ids = list(groups)
+    if not groups:
+        return result
     updated = dict(conn.execute(select(TRIAL.c.trial_id, TRIAL.c.last_update_posted_date)
                                 .where(TRIAL.c.trial_id.in_(list(current)))).all()) if current else {}
     history = _history_hashes(conn, ids)
@@ -255,6 +263,18 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
     result.new_ids = [p.trial_id for p in todo if p.trial_id not in current]
     result.new = len(result.new_ids)
     return result
+
+
+def _copies_of_stored_records(conn: Connection, groups: dict[str, list[PreparedStudy | Unchanged]],
+                              current: dict[str, str]) -> list[str]:
+    """Trials whose new records are all WHO ICTRP copies while the stored record is the registry's own
+    (a ClinicalTrials.gov study from the API): the richer own record is kept."""
+    candidates = [trial_id for trial_id, items in groups.items() if trial_id in current
+                  and all(isinstance(i, PreparedStudy) and is_copy(load_raw(i.body)) for i in items)]
+    if not candidates:
+        return []
+    stored = conn.execute(select(RAW.c.trial_id, RAW.c.body).where(RAW.c.trial_id.in_(candidates))).all()
+    return [trial_id for trial_id, body in stored if not is_copy(load_raw(body))]
 
 
 @dataclass

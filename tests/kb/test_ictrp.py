@@ -102,7 +102,7 @@ def test_the_portal_xml_shape_is_read_too():
     trials = [normalize_record(record).trial for _, record, _ in records]
     assert [(t["trial_id"], t["last_update_posted_date"], t["start_date"]) for t in trials] == [
         ("ChiCTR2000029953", "2020-02-17", "2020-02-01"), ("ChiCTR2000029935", "2020-02-17", "2020-02-06"),
-        ("NCT00523276", "2015-02-19", "1996-01")]
+        ("NCT00523276", None, "1996-01")]  # ICTRP's copy of a CT.gov record: never newer than the API's
     assert trials[2]["nct_id"] == "NCT00523276" and trials[2]["first_posted_date"] == "2007-08-30"
 
 
@@ -171,3 +171,20 @@ def test_chinese_wordings_of_the_lexicon(title, cell, targets, diseases):
     trial = normalize_record({"ictrp": {"TrialID": "ChiCTR2000034346", "public_title": title}}).trial
     assert (trial["is_car_therapy"], trial["cell_type"], trial["targets"], trial["disease_categories"]) == (
         True, cell, targets, diseases)
+
+
+COPY = b"""<trials><Triall><main><trial_id>NCT06010472</trial_id><public_title>ICTRP's copy</public_title>
+<last_refreshed_on>2030-01-01</last_refreshed_on></main></Triall></trials>"""
+
+
+@pytest.mark.parametrize("copy_first", [True, False], ids=["copy-first", "api-first"])
+def test_the_registrys_own_record_beats_ictrps_copy(engine, tmp_path, copy_first):
+    """An ICTRP row of a ClinicalTrials.gov trial never replaces the API record, in either order."""
+    copy = tmp_path / "copy.xml"
+    copy.write_bytes(COPY)
+    api = DATA / "ctgov_v2" / "domain" / "NCT06010472.json"
+    for path in ([copy, api] if copy_first else [api, copy]):
+        import_paths(engine, [path], workers=0)
+    with engine.connect() as conn:
+        title = conn.execute(select(Trial.brief_title)).scalar_one()
+    assert title.startswith("An Exploratory Clinical Study of Anti-CD19 CAR NK Cells")
