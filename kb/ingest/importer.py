@@ -198,7 +198,7 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
 def nothing_imported_reason(summary: ImportSummary) -> str:
     """Why an import stored nothing, in a sentence."""
     if summary.read == 0:
-        return "nothing imported: no API v2 study JSON found (.json, .jsonl, .ndjson or .zip)"
+        return "nothing imported: no API v2 study JSON or WHO ICTRP export found (.json, .jsonl, .ndjson, .xml, .csv or .zip)"
     first = summary.rejected[0] if summary.rejected else None
     return (f"nothing imported: all {summary.read} records were rejected"
             + (f" (first: {first.origin}: {first.reason})" if first else ""))

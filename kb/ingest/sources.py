@@ -52,7 +52,7 @@ def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Ite
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
-    if raw.lstrip()[:1] == b"<" or name.lower().endswith(".xml"):
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" or name.lower().endswith(".xml"):  # a UTF-8 BOM too
         yield from _export_records(origin, xml_records(raw), "[{}]")
         return
     if name.lower().endswith(".csv"):
