@@ -262,6 +262,12 @@ def _parse_interventions(record: dict[str, str]) -> list[dict]:
     return rows
 
 
+def _parse_arms(interventions: list[dict]) -> list[dict]:
+    """Arm rows: the groups ChiCTR names before its interventions ('Experimental group:...')."""
+    labels = list(dict.fromkeys(label for row in interventions for label in row["arm_labels"] or []))
+    return [{"position": i, "label": label, "type": None, "description": None} for i, label in enumerate(labels)]
+
+
 def _parse_outcomes(record: dict[str, str]) -> list[dict]:
     """Primary and secondary outcome rows (items of Primary_Outcome and Secondary_Outcomes)."""
     rows = []
@@ -350,9 +356,10 @@ def normalize_record(data: Any) -> NormalizedStudy:
     trial |= sponsor_columns
     trial["countries"] = _parse_countries(record)
     trial["site_count"] = 0
+    interventions = _parse_interventions(record)
     children: dict[str, list[dict]] = {
-        "trial_condition": _parse_conditions(record), "intervention": _parse_interventions(record),
-        "arm_group": [], "outcome": _parse_outcomes(record), "location": [],
+        "trial_condition": _parse_conditions(record), "intervention": interventions,
+        "arm_group": _parse_arms(interventions), "outcome": _parse_outcomes(record), "location": [],
         "trial_sponsor": sponsor_links, "trial_mesh": [],
     }
     facts = extract.extract_facts(trial, children, {})
