@@ -20,8 +20,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from kb.core.ids import parse_trial_id, registry_of
 from kb.core.errors import BadArgument
-from kb.domain import extract
-from kb.domain.normalize import NORMALIZER_VERSION, NormalizedStudy, RecordError
+from kb.domain.normalize import NORMALIZER_VERSION, NormalizedStudy, RecordError, finish_study
 
 RECORD_KEY = "ictrp"
 
@@ -362,11 +361,4 @@ def normalize_record(data: Any) -> NormalizedStudy:
         "arm_group": _parse_arms(interventions), "outcome": _parse_outcomes(record), "location": [],
         "trial_sponsor": sponsor_links, "trial_mesh": [],
     }
-    facts = extract.extract_facts(trial, children, {})
-    trial |= facts.trial_columns()
-    children["trial_fact"] = facts.rows()
-    for rows in children.values():
-        for row in rows:
-            row["trial_id"] = trial_id
-    trial["warnings"] = warnings or None
-    return NormalizedStudy(trial_id, trial, children, {}, sponsors, warnings)
+    return finish_study(trial, children, {}, sponsors, warnings)

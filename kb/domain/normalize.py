@@ -382,6 +382,14 @@ def normalize_study(data: Any) -> NormalizedStudy:
         "outcome": outcomes, "location": locations, "trial_sponsor": sponsor_links,
         "trial_mesh": mesh_links,
     }
+    return finish_study(trial, children, mesh_terms, sponsors, warnings)
+
+
+def finish_study(trial: dict[str, Any], children: dict[str, list[dict]], mesh_terms: dict[str, str],
+                 sponsors: dict[str, str | None], warnings: list[str]) -> NormalizedStudy:
+    """The study of a registry's parsed rows: the extracted domain facts added, every child row keyed
+    by the trial id (every registry's normalizer ends here)."""
+    trial_id = trial["trial_id"]
     facts = extract.extract_facts(trial, children, mesh_terms)
     trial |= facts.trial_columns()
     children["trial_fact"] = facts.rows()

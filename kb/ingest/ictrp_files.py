@@ -1,11 +1,11 @@
-"""Reading WHO ICTRP exports: every format as one record: a dict of WHO's CSV field names.
+"""Reading WHO ICTRP exports: every format as one record, a dict of WHO's CSV field names.
 
 WHO's search portal exports CSV (one row a trial, the fields of ``ICTRP_export_datafields.txt``)
 and XML in two shapes: ``<trials><Triall>`` (one trial's sections: main, contacts, countries,
 criteria, outcomes, secondary_ids ...) and ``<Trials_downloaded_from_ICTRP><Trial>`` (flat
 elements). All three become ``{"ictrp": {field: text}}`` under WHO's CSV field names, so the same
-trial exported either way is the same record (same content hash, same stored trial). Values stay
-as exported (HTML included); empty values and the placeholders ``NULL`` / ``NA`` are left out.
+trial exported either way is the same stored trial. Values stay as exported (HTML included); empty
+values, the placeholders ``NULL`` / ``NA`` and fields of the export run (``Export_date``) are left out.
 """
 
 from __future__ import annotations
