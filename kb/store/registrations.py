@@ -10,6 +10,7 @@ then the EU register, ISRCTN, CTIS, then the other registries); :func:`registrat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,19 +35,14 @@ def _rank(trial_id: str) -> tuple:
     return (order, registry, resubmission, trial_id)
 
 
-def primary(ids: Iterable[str]) -> str:
-    """The registration that stands for a linked trial."""
-    return min(ids, key=_rank)
-
-
-def _in(store: ReadOnlyStore, sql: str, values: Sequence[str], extra: tuple = ()) -> list[tuple]:
+def _in(store: ReadOnlyStore, sql: str, values: Sequence[str]) -> list[tuple]:
     """Rows of ``sql`` (with ``{in}`` for a list of placeholders) over ``values`` in chunks."""
     rows: list[tuple] = []
     values = list(values)
     for start in range(0, len(values), _CHUNK):
         chunk = values[start:start + _CHUNK]
         marks = ", ".join([store.placeholder] * len(chunk))
-        rows += store.query(sql.replace("{in}", marks), (*chunk, *extra))[1]
+        rows += store.query(sql.replace("{in}", marks), chunk)[1]
     return rows
 
 
@@ -143,22 +139,15 @@ def registrations(store: ReadOnlyStore, trial_id: str) -> dict[str, Any]:
              "url": registry_url(named_id), "stored": False, "named_by": sorted(by)}
             for named_id, by in sorted(elsewhere.items())]
     return {"registrations": out, "linked_ids": [r["trial_id"] for r in out if r["trial_id"] != trial_id],
-            "differences": _differences(stored, store.dialect)}
+            "differences": _differences(stored)}
 
 
-def _differences(stored: list[dict[str, Any]], dialect: str) -> dict[str, dict[str, Any]]:
+def _differences(stored: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """``{field: {trial_id: value}}`` for each compared field whose values differ between registrations."""
     out: dict[str, dict[str, Any]] = {}
     for field in COMPARED:
-        values = {r["trial_id"]: _decoded(r[field], field, dialect) for r in stored}
+        values = {r["trial_id"]: json.loads(r[field]) if field == "phases" and isinstance(r[field], str) else r[field]
+                  for r in stored}  # phases: JSON text on SQLite
         if len({repr(v) for v in values.values()}) > 1:
             out[field] = values
     return out
-
-
-def _decoded(value: Any, field: str, dialect: str) -> Any:
-    if field == "phases" and isinstance(value, str):
-        import json
-
-        return json.loads(value)
-    return value
