@@ -47,7 +47,8 @@ ALIASES = {
     "contact_firstname": "Public_Contact_Firstname", "contact_lastname": "Public_Contact_Lastname",
     "contact_address": "Public_Contact_Address", "contact_email": "Public_Contact_Email",
     "contact_tel": "Public_Contact_Tel", "contact_affiliation": "Public_Contact_Affiliation",
-    "secondary_id": "SecondaryIDs", "secondary_ids": "SecondaryIDs", "secondary_sponsor": "Secondary_sponsors",
+    "secondary_id": "SecondaryIDs", "secondary_ids": "SecondaryIDs", "secondaryid": "SecondaryIDs",
+    "secondary_sponsor": "Secondary_sponsors",
     "results_actual_enrolment": "results_actual_enrollment",
 }
 """Other spellings of the same fields in the exports (case-insensitive)."""
