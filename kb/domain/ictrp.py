@@ -32,11 +32,8 @@ def _plain(value: str | None) -> str | None:
     """Text of an HTML fragment: ``<br>`` as a line break, entities decoded, spaces trimmed."""
     if value is None:
         return None
-    if "<" in value or "&" in value:
-        soup = BeautifulSoup(value, "html.parser")
-        for br in soup.find_all("br"):
-            br.replace_with("\n")
-        value = soup.get_text()
+    if "<" in value or "&" in value:  # text between tags on lines of their own: <br> and <p> break lines
+        value = BeautifulSoup(value, "html.parser").get_text("\n")
     lines = [" ".join(line.split()) for line in value.splitlines()]
     text = "\n".join(line for line in lines if line)
     return text or None
