@@ -106,11 +106,14 @@ def test_the_portal_xml_shape_is_read_too():
     assert trials[2]["nct_id"] == "NCT00523276" and trials[2]["first_posted_date"] == "2007-08-30"
 
 
-def test_every_file_of_the_samples_is_imported_or_rejected_with_a_reason(sqlite_engine):
-    summary = import_paths(sqlite_engine, [ICTRP, DATA / "registries" / "ictrp"], workers=0)
+def test_every_file_of_the_samples_is_imported_or_rejected_with_a_reason(engine):
+    """On SQLite and PostgreSQL; a second import changes nothing."""
+    summary = import_paths(engine, [ICTRP, DATA / "registries" / "ictrp"], workers=0)
     assert summary.counts()["new"] == 125 + 1 + 3
     assert [(r.origin.rsplit("/", 1)[-1], r.reason) for r in summary.rejected] == [
         ("registry_prefixes_date_formats.csv", "not a WHO ICTRP CSV export (no TrialID column in the header)")]
+    again = import_paths(engine, [ICTRP, DATA / "registries" / "ictrp"], workers=0).counts()
+    assert (again["new"], again["changed"], again["unchanged"]) == (0, 0, 129)
 
 
 @pytest.mark.parametrize("raw, reason", [
