@@ -44,6 +44,7 @@ def _pieces(value: str | None) -> list[str]:
     text = _plain(value)
     if not text:
         return []
+    text = text.replace("；", ";")  # ChiCTR's Chinese text separates with the full-width semicolon too
     return list(dict.fromkeys(p.strip() for line in text.splitlines() for p in line.split(";") if p.strip()))
 
 
@@ -141,7 +142,7 @@ def _parse_study_type(value: str | None) -> str | None:
     return None
 
 
-_GROUP_SIZE = re.compile(r":\s*(\d+)\s*$")
+_GROUP_SIZE = re.compile(r"[:：]\s*(\d+)\s*$")
 
 
 def _parse_enrollment(value: str | None) -> int | None:
@@ -151,7 +152,7 @@ def _parse_enrollment(value: str | None) -> int | None:
         return None
     if text.strip().isdigit():
         return int(text)
-    sizes = [_GROUP_SIZE.search(piece) for piece in text.split(";") if piece.strip()]
+    sizes = [_GROUP_SIZE.search(piece) for piece in text.replace("；", ";").split(";") if piece.strip()]
     if sizes and all(sizes):
         return sum(int(m.group(1)) for m in sizes if m)
     return None
@@ -250,6 +251,7 @@ def _parse_interventions(record: dict[str, str]) -> list[dict]:
     registry_chictr = record.get("TrialID", "").upper().startswith("CHICTR")
     for i, item in enumerate(_pieces(record.get("Interventions"))):
         arm = None
+        item = item.replace("：", ":") if registry_chictr else item  # the full-width colon of Chinese text
         if registry_chictr and ":" in item:
             arm, item = (part.strip() for part in item.split(":", 1))
         name, description = (item, None) if len(item) <= LONG_NAME else (None, item)

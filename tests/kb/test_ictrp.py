@@ -191,3 +191,14 @@ def test_the_registrys_own_record_beats_ictrps_copy(engine, tmp_path, copy_first
     with engine.connect() as conn:
         title = conn.execute(select(Trial.brief_title)).scalar_one()
     assert title.startswith("An Exploratory Clinical Study of Anti-CD19 CAR NK Cells")
+
+
+def test_chictr_chinese_punctuation():
+    """ChiCTR's Chinese fields separate groups with full-width colons and semicolons."""
+    study = normalize_record({"ictrp": {"TrialID": "ChiCTR2500105227", "public_title": "CAR-T 治疗难治性狼疮性肾炎临床研究",
+                                        "Interventions": "试验组：CD19 CAR-T细胞；对照组：标准治疗；",
+                                        "Target_size": "试验组：20；对照组：10；"}})
+    assert [(row["name"], row["arm_labels"]) for row in study.children["intervention"]] == [
+        ("CD19 CAR-T细胞", ["试验组"]), ("标准治疗", ["对照组"])]
+    assert [arm["label"] for arm in study.children["arm_group"]] == ["试验组", "对照组"]
+    assert (study.trial["enrollment_count"], study.trial["targets"], study.trial["is_relevant"]) == (30, ["CD19"], True)
