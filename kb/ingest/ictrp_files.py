@@ -152,7 +152,8 @@ def triall_record(trial: ElementTree.Element) -> dict[str, Any]:
     record: dict[str, str] = {}
     main = trial.find("main")
     for element in main if main is not None else ():
-        name = TRIALL_MAIN.get(element.tag, element.tag if element.tag.startswith("results_") else None)
+        tag = element.tag.lower()
+        name = TRIALL_MAIN.get(tag, element.tag if tag.startswith("results_") else None)
         if name:
             _put(record, name, _text(element))
     for (section, tag), name in TRIALL_LISTS.items():
@@ -187,9 +188,9 @@ def xml_records(raw: bytes) -> Iterator[tuple[int, dict[str, Any] | None, str | 
         yield 0, None, f"invalid XML: {exc}"
         return
     if root.tag.lower() == "trials":
-        children, make = root.findall("Triall"), triall_record
-    elif root.tag == "Trials_downloaded_from_ICTRP":
-        children, make = root.findall("Trial"), flat_record
+        children, make = [c for c in root if c.tag.lower() in ("triall", "trial")], triall_record
+    elif root.tag.lower() == "trials_downloaded_from_ictrp":
+        children, make = [c for c in root if c.tag.lower() == "trial"], flat_record
     else:
         yield 0, None, f"not a WHO ICTRP XML export (root element <{root.tag}>)"
         return
