@@ -11,12 +11,14 @@ text stays in the raw record).
 
 from __future__ import annotations
 
+import hashlib
+import html
 import re
-import warnings as _warnings
 from datetime import datetime
 from typing import Any
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+import orjson
+from bs4 import BeautifulSoup
 
 from kb.core.ids import parse_trial_id, registry_of
 from kb.core.errors import BadArgument
@@ -24,7 +26,6 @@ from kb.domain.normalize import NORMALIZER_VERSION, NormalizedStudy, RecordError
 
 RECORD_KEY = "ictrp"
 
-_warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 # ---------------------------------------------------------------- text
 
@@ -32,8 +33,10 @@ def _plain(value: str | None) -> str | None:
     """Text of an HTML fragment: ``<br>`` as a line break, entities decoded, spaces trimmed."""
     if value is None:
         return None
-    if "<" in value or "&" in value:  # text between tags on lines of their own: <br> and <p> break lines
+    if "<" in value:  # text between tags on lines of their own: <br> and <p> break lines
         value = BeautifulSoup(value, "html.parser").get_text("\n")
+    elif "&" in value:  # entities only (a URL's query, '&amp;')
+        value = html.unescape(value)
     lines = [" ".join(line.split()) for line in value.splitlines()]
     text = "\n".join(line for line in lines if line)
     return text or None
@@ -291,6 +294,13 @@ def _parse_has_results(record: dict[str, str]) -> bool | None:
 
 
 # ---------------------------------------------------------------- entry points
+
+def text_hash(data: dict) -> str:
+    """SHA-256 of the record's fields as text (HTML read): the XML and the CSV export of one trial, which
+    write a line break as a newline or as ``<br>``, hash alike, so importing both changes nothing."""
+    text = {name: _plain(value) for name, value in data[RECORD_KEY].items()}
+    return hashlib.sha256(orjson.dumps(text, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
 
 def is_ictrp_record(data: Any) -> bool:
     """Whether ``data`` is an ICTRP record as ``kb.ingest.ictrp_files`` makes it."""

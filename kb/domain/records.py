@@ -11,9 +11,9 @@ from typing import Any
 
 from kb.domain import ictrp
 from kb.domain.links import link_rows
-from kb.domain.normalize import NormalizedStudy, check_study, normalize_study, trial_id_of
+from kb.domain.normalize import NormalizedStudy, check_study, content_hash, normalize_study, trial_id_of
 
-__all__ = ["check_record", "is_copy", "normalize_record", "record_id"]
+__all__ = ["check_record", "is_copy", "normalize_record", "record_hash", "record_id"]
 
 
 def record_id(data: Any) -> str | None:
@@ -26,6 +26,12 @@ def record_id(data: Any) -> str | None:
 def check_record(data: Any) -> str:
     """The record's canonical trial id, or RecordError if no normalizer can read it."""
     return ictrp.check_record(data) if ictrp.is_ictrp_record(data) else check_study(data)
+
+
+def record_hash(data: Any, canonical: bytes) -> str:
+    """The content hash that says whether a record changed: an ICTRP record's text (its HTML read), an API
+    v2 study's canonical JSON without its volatile parts."""
+    return ictrp.text_hash(data) if ictrp.is_ictrp_record(data) else content_hash(data, canonical)
 
 
 def normalize_record(data: Any) -> NormalizedStudy:

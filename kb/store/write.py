@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
 from kb.store.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
-from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, content_hash, diff_snapshots
-from kb.domain.records import check_record, is_copy, normalize_record
+from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, diff_snapshots
+from kb.domain.records import check_record, is_copy, normalize_record, record_hash
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
     try:
         trial_id = check_record(data)
         canonical = canonical_json(data)
-        digest = content_hash(data, canonical)
+        digest = record_hash(data, canonical)
         if known and known.get(trial_id) == digest:
             return Unchanged(origin, trial_id, digest)
         # a study not stored yet needs no snapshot unless an earlier batch of this run stores it

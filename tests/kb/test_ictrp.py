@@ -94,6 +94,8 @@ def test_the_xml_and_the_csv_of_one_trial_store_the_same_trial(tmp_path):
         stored.append(row)
     assert stored[0] == stored[1]
     assert stored[0]["trial_id"] == "ChiCTR2000034346" and stored[0]["enrollment_count"] == 2418 + 821
+    both = import_paths(engine, [ICTRP / "ChiCTR2000034346.xml"], workers=0)  # the CSV's store: the same record
+    assert (both.counts()["unchanged"], both.counts()["history"]) == (1, 0)
     assert stored[0]["warnings"] == ["phase 'Retrospective study' has no ClinicalTrials.gov equivalent; not stored"]
 
 
