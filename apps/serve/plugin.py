@@ -86,18 +86,28 @@ def facet_url(datasette: Any, database: str, kind: str, value: str) -> str | Non
     return datasette.urls.table(database, "relevant_trial") + "?" + urlencode({f"{column}__{op}": value})
 
 
+def _registry_link(text: str) -> tuple[str, str] | None:
+    """(url, registry name) of the trial's own registry page, when ``text`` is a registry's id."""
+    from kb.core.ids import match_trial_id, registry_name, registry_url
+
+    found = match_trial_id(text.strip())
+    return (registry_url(found.id), registry_name(found.registry)) if found else None
+
+
 async def trial_page(request: Any, datasette: Any) -> Response:
     """GET /trial/NCT........"""
     from kb.analysis.card import FACT_LABELS, card_lines
+    from kb.core.errors import BadArgument
     from kb.store.read import NotFound
 
     config = datasette.plugin_config("trialkb") or {}
     trial_id = request.url_vars["trial_id"]
     try:
         data = await asyncio.get_running_loop().run_in_executor(None, trial_page_data, config["store"], trial_id)
-    except NotFound as exc:
+    except (NotFound, BadArgument) as exc:  # not stored, or no registry's id
         return Response.html(await datasette.render_template(
-            "trial_missing.html", {"trial_id": trial_id, "message": str(exc)}, request=request), status=404)
+            "trial_missing.html", {"trial_id": trial_id, "message": str(exc), "registry": _registry_link(trial_id)},
+            request=request), status=404)
     database = config["database"]
     context = {**data, "summary": card_lines(data["card"]), "fact_labels": FACT_LABELS, "database": database,
                "facet_url": lambda kind, value: facet_url(datasette, database, kind, value)}

@@ -12,7 +12,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from kb.analysis.results import trial_results
+from kb.core.ids import registry_name, registry_of
 from kb.store.read import get_trial, reader_of
+from kb.store.registrations import registrations
 from kb.store.readonly import ReadOnlyStore
 
 if TYPE_CHECKING:
@@ -28,8 +30,10 @@ FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", 
 
 
 def registry_url(trial_id: str) -> str:
-    """The trial's page on ClinicalTrials.gov."""
-    return f"https://clinicaltrials.gov/study/{trial_id}"
+    """The trial's page in its own registry (kb.core.ids)."""
+    from kb.core.ids import registry_url as url
+
+    return url(trial_id)
 
 
 def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
@@ -55,6 +59,8 @@ def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     _, sites = store.query(f"SELECT country, COUNT(*) AS n FROM location WHERE trial_id = {p} "
                            f"GROUP BY country ORDER BY n DESC, country", (trial_id,))
     card["url"] = registry_url(trial_id)
+    card["registry_name"] = registry_name(registry_of(trial_id))
+    card |= registrations(store, trial_id)  # every registration of this trial, and where they differ
     card["facts"] = [{"kind": k, "value": v, "field": f, "evidence": e}
                      for k, v, f, e in sorted(facts, key=lambda r: (order.get(r[0], len(order)), r[0], r[1], r[2]))]
     card["arms"] = [{"label": label, "type": kind, "description": description,
@@ -119,6 +125,15 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _registration_line(reg: dict[str, Any]) -> str:
+    """One registration in a line: status, start, enrollment, link; or who names it."""
+    if not reg["stored"]:
+        return f"named by {', '.join(reg['named_by'])}, not in the store; {reg['url']}"
+    enrollment = "-" if reg["enrollment_count"] is None else reg["enrollment_count"]
+    return (f"status {reg['status'] or '-'}, start {reg['start_date'] or '-'}, enrollment {enrollment}, "
+            f"updated {reg['last_update_posted_date'] or '-'}; {reg['url']}")
+
+
 def render_card(card: dict[str, Any]) -> Any:
     """A rich renderable: title, summary, arms, and every fact with its field and quote."""
     from rich.console import Group
@@ -132,6 +147,13 @@ def render_card(card: dict[str, Any]) -> Any:
     for label, text in card_lines(card):
         summary.add_row(label, text)
     parts: list[Any] = [Text(f"{card['trial_id']}  {card['title'] or ''}", style="bold"), summary]
+    if len(card.get("registrations") or []) > 1:
+        parts.append(Text("\nRegistrations (one trial)", style="bold"))
+        for reg in card["registrations"]:
+            parts.append(Text(f"- {reg['trial_id']} ({reg['registry_name']}): " + _registration_line(reg)))
+        for field, values in (card.get("differences") or {}).items():
+            parts.append(Text(f"  {field} differs: " + "; ".join(f"{k} {v if v is not None else '-'}"
+                                                                  for k, v in values.items())))
     if card["arms"]:
         parts.append(Text("\nArms", style="bold"))
         for arm in card["arms"]:

@@ -21,7 +21,9 @@ __all__ = ["Filters", "FindError", "COLUMNS", "find_trials", "disease_keys", "ta
 
 T = Trial.__table__.c
 COLUMNS = ("trial_id", "title", "status", "phases", "start_date", "modality", "cell_type", "origin", "targets",
-           "diseases", "countries", "sponsor")
+           "diseases", "countries", "sponsor", "other_ids")
+"""A trial registered in several registries is one row: its preferred registration (kb.store.registrations)
+with the others' ids in ``other_ids``."""
 _SELECT = (T.trial_id, T.brief_title, T.overall_status, T.phases, T.start_date, T.modality, T.cell_type, T.origin,
            T.targets, T.disease_categories, T.countries, T.sponsor)
 
@@ -163,12 +165,25 @@ def _cell(word: str) -> str:
 
 
 def find_trials(engine: Engine, filters: Filters, limit: int | None = None) -> tuple[list[str], list[tuple]]:
-    """(columns, rows) of the trials that match, latest start first."""
+    """(columns, rows) of the trials that match, latest start first; a trial registered in several
+    registries once, as the first of its registrations that matches, with the other ids."""
+    from kb.store.read import reader_of
+    from kb.store.registrations import groups
+
     with engine.connect() as conn:
         known = conn.execute(select(T.modality).distinct().where(T.modality.is_not(None))).scalars().all()
         query = (select(*_SELECT).where(*conditions(filters, known))
                  .order_by(T.start_date.desc().nulls_last(), T.trial_id))
-        if limit:
-            query = query.limit(limit)
         rows = [tuple(r) for r in conn.execute(query)]
-    return list(COLUMNS), rows
+    with reader_of(engine) as reader:
+        registrations = groups(reader, [row[0] for row in rows])
+    matched = {row[0]: row for row in rows}
+    out, seen = [], set()
+    for row in rows:  # in order; a linked trial where its first registration falls, as its preferred one
+        ids = registrations.get(row[0], [row[0]])
+        if seen.intersection(ids):
+            continue
+        seen.update(ids)
+        pick = next(matched[i] for i in ids if i in matched)
+        out.append((*pick, [i for i in ids if i != pick[0]]))
+    return list(COLUMNS), out[:limit] if limit else out

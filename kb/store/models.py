@@ -410,7 +410,33 @@ class ProductFill(SQLModel, table=True):
     given: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
+class TrialLink(SQLModel, table=True):
+    """A registry id a trial's record names, as its normalised key (kb.domain.links): its own id
+    (``field`` 'self') and the ids of its other registrations. Two trials sharing a key are one trial."""
+
+    __tablename__ = "trial_link"
+    __table_args__ = (Index("ix_trial_link_key", "key"),)
+    trial_id: str = Field(sa_column=_trial_fk())
+    key: str = Field(primary_key=True, max_length=64)
+    named_id: str = Field(max_length=TRIAL_ID_LENGTH)
+    field: str = Field(max_length=128)
+
+
+class LinkReview(SQLModel, table=True):
+    """A person's decision on a proposed link (a likeness of title, sponsor and start date):
+    ``confirmed`` makes the two registrations one trial, ``rejected`` stops proposing it.
+    ``trial_id`` sorts before ``other_id``."""
+
+    __tablename__ = "link_review"
+    trial_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
+    other_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
+    status: str = Field(max_length=16)
+    score: Optional[float] = None
+    reasons: Optional[list] = _json()
+    decided_at: datetime
+
+
 CHILD_TABLES = ("trial_condition", "intervention", "arm_group", "outcome", "location",
-                "trial_sponsor", "trial_mesh", "trial_fact",
+                "trial_sponsor", "trial_mesh", "trial_fact", "trial_link",
                 "result_group", "result_flow", "result_baseline", "result_outcome", "result_value", "result_event")
 """Tables that hold a trial's rows besides ``trial``; replaced whole when it changes."""

@@ -126,3 +126,25 @@ def test_serve_a_postgresql_store(pg_url, tmp_path):
 def test_only_the_store_is_served(served_store):
     datasette = build_datasette(served_store)
     assert [name for name in datasette.databases if name != "_internal"] == ["trialkb"]  # _internal: Datasette's own, hidden
+
+
+def test_a_chictr_trial_page_links_every_registration(tmp_path):
+    """A ChiCTR registration served: its own registry named and linked, the CT.gov registration it
+    names linked to its page, where they differ; no registry's id is a 404 page with the reason."""
+    import urllib.error
+    import urllib.request
+
+    store = open_store(f"sqlite:///{tmp_path / 'kb.db'}")
+    import_paths(store, [ROOT / "tests" / "files" / "ictrp" / "chictr_car_autoimmune.xml",
+                         CTGOV / "domain" / "NCT06010472.json"], workers=0)
+    store.dispose()
+    with serving(["--db", str(tmp_path / "kb.db"), "serve"]) as (_, base):
+        with urllib.request.urlopen(f"{base}/trial/ChiCTR2499999901") as answer:
+            page = answer.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/trial/banana")
+    assert ">ChiCTR2499999901 on Chinese Clinical Trial Registry</a>" in page
+    assert 'href="https://trialsearch.who.int/Trial2.aspx?TrialID=ChiCTR2499999901"' in page
+    assert 'class="registration" href="/trial/NCT06010472"' in page
+    assert "enrollment_count differs: NCT06010472 36; ChiCTR2499999901 12" in page
+    assert missing.value.code == 404 and "&#39;banana&#39; is not a trial id" in missing.value.read().decode()

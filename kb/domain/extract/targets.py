@@ -16,7 +16,7 @@ from kb.domain.extract.car import CAR_PHRASE, DASH, negated
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import READS, Texts, tier
 from kb.domain.extract.speed import CuedAlternation, lower_same_offsets, shortcut
-from kb.domain.lexicon import ANTIGENS
+from kb.domain.lexicon import ANTIGENS, CHINESE_CAR_PHRASES, CHINESE_CELLS, CHINESE_TARGETING
 
 ANTIGEN_GROUPS = {f"a{i}": symbol for i, symbol in enumerate(ANTIGENS)}
 _SPELLINGS = "|".join(f"(?P<{g}>{'|'.join(ANTIGENS[s])})" for g, s in ANTIGEN_GROUPS.items())
@@ -31,7 +31,8 @@ antigen_mentions = shortcut("antigen", ANTIGEN.finditer, lambda text: _ANTIGEN_C
 character cost 40 us a title and milliseconds a description)."""
 CELL_TERM = re.compile(
     r"c?CAA?R(?![a-z])|(?i:chimeric\W+antigen)|(?<![A-Za-z])(?:(?:iNKT|NKT|NK|DNT|Treg|T|γδ ?T)[\s\-]*)?"
-    r"(?i:cells?)(?![a-z])|(?i:cell\W+(?:injection|therapy))")
+    r"(?i:cells?)(?![a-z])|(?i:cell\W+(?:injection|therapy))|"
+    + "|".join(map(re.escape, (*CHINESE_CAR_PHRASES, *CHINESE_CELLS))))
 TARGET_GAP_FORBIDDEN = re.compile(
     r"[+⁺]|^[\-−]\s|\.(?=\s|[A-Z][a-z])|(?i:positive|negative|\bB[\s\-]?cells?|\bafter\b|\bbefore\b|deplet|count|"
     r"level|express|antibod|engager|\bmab\b|conjugate|\bCD3\b(?!\W?(?:z|ζ))|\bin\b(?![\s\-]?vivo)|\bwith\b|\bfor\b|"
@@ -43,8 +44,9 @@ AFTER_TERM_FORBIDDEN = re.compile(r"^\W*(?i:engager|bispecific|antibod|count|dep
 TARGETING_BEFORE = re.compile(r"(?i:targeting|targeted\W+(?:to|against|at)|to\W+target|directed\W+(?:against|at|to)|"
                               r"specific\W+for|against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?"
                               r"(?:(?:[A-Za-z\-]+\W+){0,3}?(?i:antigens?)\W+"
-                              r"|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$")
-"""'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19'."""
+                              r"|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$"
+                              r"|(?:" + "|".join(map(re.escape, CHINESE_TARGETING)) + r")\W*$")
+"""'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19', '靶向CD19'."""
 PAIR_GAP = re.compile(r"(?:[\s()\[\]]*(?:/|\\|\+|&|,|-|x|×|(?i:and|or))?[\s()\[\]]*){1,3}$")
 """Between the two antigens of a pair: 'CD19/BCMA', 'CD19 and BCMA', 'CD19 x BCMA', '(CD19+CD22)'."""
 CD_NUMBERS = re.compile(r"(?:\s*[/+&,x×]\s*(?:CD)?\d{1,3}[a-z]?(?![\d\w]))+", re.IGNORECASE)

@@ -21,8 +21,19 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
 
 
-ANTIGENS: dict[str, tuple[str, ...]] = {a["symbol"]: tuple(a["spellings"]) for a in _load("antigens")["antigens"]}
-"""Antigen symbol -> regex spellings (case-insensitive, matched as whole tokens)."""
+CHINESE = _load("chinese")
+"""Chinese wordings of registry text (ChiCTR), each with the page where its meaning was read."""
+CHINESE_CAR_PHRASES: tuple[str, ...] = tuple(e["text"] for e in CHINESE["car_phrases"])
+CHINESE_CELLS: dict[str, str] = {e["text"]: e["cell"] for e in CHINESE["cells"]}
+CHINESE_TARGETING: tuple[str, ...] = tuple(e["text"] for e in CHINESE["targeting"])
+_CHINESE_ANTIGENS: dict[str, list[str]] = {}
+for _e in CHINESE["antigens"]:
+    _CHINESE_ANTIGENS.setdefault(_e["symbol"], []).append(re.escape(_e["text"]))
+_CHINESE_DISEASES: dict[str, list[str]] = {e["key"]: [re.escape(t) for t in e["terms"]] for e in CHINESE["diseases"]}
+
+ANTIGENS: dict[str, tuple[str, ...]] = {a["symbol"]: (*a["spellings"], *_CHINESE_ANTIGENS.get(a["symbol"], ()))
+                                        for a in _load("antigens")["antigens"]}
+"""Antigen symbol -> regex spellings (case-insensitive, matched as whole tokens), Chinese ones included."""
 
 CELL_TYPES = ("T", "NK", "iNKT", "DNT", "gdT", "Treg", "macrophage")
 
@@ -78,7 +89,8 @@ class Disease:
 
 
 def _disease(entry: dict[str, Any]) -> Disease:
-    return Disease(entry["key"], entry["label"], entry["mesh_id"], tuple(entry["patterns"]),
+    patterns = (*entry["patterns"], *_CHINESE_DISEASES.get(entry["key"], ()))
+    return Disease(entry["key"], entry["label"], entry["mesh_id"], patterns,
                    tuple(entry.get("abbreviations", ())), tuple(entry.get("mesh_ids", ())), entry.get("parent"),
                    entry.get("family"))
 
