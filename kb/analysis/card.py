@@ -11,16 +11,17 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from kb.domain.lexicon import category_name
 from kb.store.read import get_trial, reader_of
 from kb.store.readonly import ReadOnlyStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["registry_url", "trial_card", "render_card", "FACT_LABELS"]
+__all__ = ["registry_url", "trial_card", "render_card", "regimen_text", "FACT_LABELS"]
 
 FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", "origin": "origin",
-               "product": "product", "disease": "disease", "cancer": "cancer", "domain": "domain",
+               "product": "product", "co_medication": "co-medication", "disease": "disease", "cancer": "cancer", "domain": "domain",
                "armoring": "armoring", "lymphodepletion": "lymphodepletion", "dose_level": "dose level",
                "car_evidence": "CAR wording"}
 """Fact kinds in the order a card lists them, with their labels."""
@@ -59,6 +60,7 @@ def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
                      "interventions": [name for name, _, labels in interventions if label in (labels or [])]}
                     for label, kind, description in arms]
     card["intervention_descriptions"] = {name: description for name, description, _ in interventions if description}
+    card["co_medications"] = sorted({f["value"] for f in card["facts"] if f["kind"] == "co_medication"})
     card["dose_levels"] = sorted({f["value"] for f in card["facts"] if f["kind"] == "dose_level"}, key=_dose_order)
     card["sites"] = [{"country": country, "sites": count} for country, count in sites if country]
     return card
@@ -92,6 +94,19 @@ def _list(values: list[Any] | None) -> str:
     return ", ".join(map(str, values or [])) or "-"
 
 
+def regimen_text(drug: dict[str, Any]) -> str:
+    """One lymphodepleting drug for people; a dose or days the record does not state are said so.
+
+    >>> regimen_text({"drug": "fludarabine", "dose_mg_m2": 30, "days": [-5, -4, -3]})
+    'fludarabine 30 mg/m2 on days -5, -4, -3'
+    >>> regimen_text({"drug": "cyclophosphamide", "dose_mg_m2": None, "days": None})
+    'cyclophosphamide, dose not stated'
+    """
+    dose = drug.get("dose_mg_m2")
+    text = f"{drug.get('drug')} {dose:g} mg/m2" if dose is not None else f"{drug.get('drug')}, dose not stated"
+    return text + (f" on days {', '.join(map(str, drug['days']))}" if drug.get("days") else "")
+
+
 def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
     """The card's summary as (label, text) pairs."""
     phases = _list(card["phases"])
@@ -100,9 +115,7 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
         dates += f", primary completion {card['primary_completion_date']}"
     enrollment = "-" if card["enrollment_count"] is None else (
         f"{card['enrollment_count']}" + (f" ({card['enrollment_type'].lower()})" if card["enrollment_type"] else ""))
-    lymphodepletion = "; ".join(
-        f"{x.get('drug')} {x.get('dose_mg_m2', '?')} mg/m2" + (f" on days {', '.join(map(str, x['days']))}" if x.get("days") else "")
-        for x in card["lymphodepletion"] or []) or "-"
+    lymphodepletion = "; ".join(map(regimen_text, card["lymphodepletion"] or [])) or "-"
     sites = ", ".join(f"{s['country']} ({s['sites']})" if s["sites"] > 1 else s["country"] for s in card["sites"]) or "-"
     return [
         ("status", card["status"] or "-"), ("phases", phases), ("dates", dates), ("enrollment", enrollment),
@@ -110,7 +123,8 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
         ("CAR cell therapy", _yes_no(card["is_car_therapy"])), ("modality", card.get("modality") or "-"),
         ("cell", card["cell_type"] or "-"),
         ("origin", card["origin"] or "-"), ("targets", _list(card["targets"])), ("products", _list(card["products"])),
-        ("diseases", _list(card["disease_categories"])), ("domain", card.get("domain") or "-"),
+        ("co-medications", _list(card.get("co_medications"))),
+        ("diseases", _list([category_name(k, with_key=True) for k in card["disease_categories"] or []])), ("domain", card.get("domain") or "-"),
         ("lymphodepletion", lymphodepletion),
         ("dose levels", _list(card["dose_levels"])), ("sites", sites), ("registry", card["url"]),
     ]

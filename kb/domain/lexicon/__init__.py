@@ -110,3 +110,19 @@ def disease_ancestors(key: str) -> list[str]:
     if key != UMBRELLA:
         out.append(UMBRELLA)
     return out
+
+
+CATEGORY_NAMES: dict[str, str] = {d.key: d.label for d in (*CANCERS, *DISEASES)}
+"""Disease and cancer category keys -> the names people read ("sjogren" -> "Sjogren's syndrome")."""
+
+
+def category_name(key: str, with_key: bool = False) -> str:
+    """A disease or cancer category for people, optionally with its key (what ``find --disease`` takes).
+
+    >>> category_name("aav"), category_name("sle", with_key=True), category_name("unheard_of")
+    ('ANCA-associated vasculitis', 'systemic lupus erythematosus (sle)', 'unheard_of')
+    """
+    name = CATEGORY_NAMES.get(key)
+    if name is None:
+        return key
+    return f"{name} ({key})" if with_key and name.lower() != key.replace("_", " ") else name
