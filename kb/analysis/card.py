@@ -18,7 +18,7 @@ from kb.store.readonly import ReadOnlyStore
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["registry_url", "trial_card", "render_card", "regimen_text", "FACT_LABELS"]
+__all__ = ["registry_url", "trial_card", "render_card", "regimen_text", "fact_value", "FACT_LABELS"]
 
 FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", "origin": "origin",
                "product": "product", "co_medication": "co-medication", "disease": "disease", "cancer": "cancer", "domain": "domain",
@@ -84,6 +84,11 @@ def group_facts(facts: list[dict[str, Any]]) -> list[tuple[str, str, list[tuple[
     for fact in facts:
         grouped.setdefault((fact["kind"], fact["value"]), []).append((fact["field"], fact["evidence"] or ""))
     return [(kind, value, quotes) for (kind, value), quotes in grouped.items()]
+
+
+def fact_value(kind: str, value: str) -> str:
+    """A fact's value for people: a disease or cancer category by name, its key beside it."""
+    return category_name(value, with_key=True) if kind in ("disease", "cancer") else value
 
 
 def _yes_no(value: bool | None) -> str:
@@ -152,7 +157,7 @@ def render_card(card: dict[str, Any]) -> Any:
     if card["facts"]:
         parts.append(Text("\nEvidence (fact, then each field it was read from and the words there)", style="bold"))
         for kind, value, quotes in group_facts(card["facts"]):
-            parts.append(Text(f"{FACT_LABELS.get(kind, kind)} {value}", style="bold"))
+            parts.append(Text(f"{FACT_LABELS.get(kind, kind)} {fact_value(kind, value)}", style="bold"))
             for field, quote in quotes:
                 parts.append(Padding(Text(f"{field}: \u201c{quote}\u201d"), (0, 0, 0, 4)))
     return Group(*parts)
