@@ -55,7 +55,7 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
                 return value
         if column in kinds["datetime"]:
             try:
-                return dt.datetime.fromisoformat(value).isoformat()
+                return _utc(dt.datetime.fromisoformat(value)).isoformat()
             except ValueError:
                 return value
         return value
@@ -63,11 +63,18 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
         return bool(value)
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (dt.datetime, dt.date)):
+    if isinstance(value, dt.datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time with its zone: the store writes UTC, and SQLite (or a timestamp column) gives it back naive."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def typed_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
