@@ -16,6 +16,8 @@ import json
 from functools import cache
 from typing import Any, Iterable, Sequence
 
+from kb.store.read import utc_text
+
 __all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "cell_text"]
 
 FORMATS = ("table", "csv", "tsv", "json")
@@ -55,7 +57,7 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
                 return value
         if column in kinds["datetime"]:
             try:
-                return _utc(dt.datetime.fromisoformat(value)).isoformat()
+                return utc_text(dt.datetime.fromisoformat(value))
             except ValueError:
                 return value
         return value
@@ -64,17 +66,12 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dt.datetime):
-        return _utc(value).isoformat()
+        return utc_text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """A stored time with its zone: the store writes UTC, and SQLite (or a timestamp column) gives it back naive."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def typed_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
