@@ -64,7 +64,8 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
 
     facts.targets = facts.values("target")
     facts.armoring = facts.values("armoring")
-    _separate_co_medications(facts)
+    if facts.is_car_therapy is not False:  # beside a (possible) CAR; a trial of an antibody alone tests it
+        _separate_co_medications(facts)
     facts.products = facts.values("product")
     cell = facts.first("cell_type")
     facts.cell_type = cell.value if cell and cell_therapy else None
@@ -75,8 +76,9 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
 
 
 def _separate_co_medications(facts: Facts) -> None:
-    """A product the lexicon says is no CAR (ALLO-647, an anti-CD52 antibody) or an antibody or
-    fusion-protein INN is a ``co_medication`` fact, not a ``product``: products are cell products."""
+    """In a CAR trial, a product the lexicon says is no CAR (ALLO-647, an anti-CD52 antibody) or an
+    antibody or fusion-protein INN is a ``co_medication`` fact, not a ``product``: its products are
+    cell products."""
     for n, fact in enumerate(facts.facts):
         if fact.kind != "product":
             continue
