@@ -3,7 +3,7 @@ the newer record), old_source (where the older record came from) and late (writt
 record was already stored: an out-of-order record, history and never news)
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0010
 
 Rows written before 0012 get their posted_date from their diff's last_update_posted_date; their
 old_source and late stay NULL (unknown: the store did not record them).
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0006'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
