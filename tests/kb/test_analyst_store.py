@@ -14,8 +14,9 @@ from kb.analysis.find import Filters, FindError, find_trials
 from kb.ingest.importer import import_paths
 from tests.conftest import CTGOV
 
-RECORDS = ("oncology/NCT03939026.json",   # ALLO-501 allogeneic CAR-T after ALLO-647 (anti-CD52), doses unstated
-           "autoimmune/NCT05798117.json")  # SLE and lupus nephritis
+RECORDS = ("oncology/NCT03939026.json",    # ALLO-501 allogeneic CAR-T after ALLO-647 (anti-CD52), doses unstated
+           "autoimmune/NCT05798117.json",  # SLE and lupus nephritis
+           "autoimmune/NCT07335562.json")  # BMS-986353 with rituximab and tocilizumab arms
 
 
 @pytest.fixture
@@ -30,6 +31,15 @@ def test_the_card_lists_car_products_and_co_medications_apart(store):
     assert (card["products"], card["co_medications"]) == (["ALLO-501"], ["ALLO-647"])
     assert (lines["products"], lines["co-medications"]) == ("ALLO-501", "ALLO-647")
     assert lines["lymphodepletion"] == "cyclophosphamide, dose not stated; fludarabine, dose not stated"
+
+
+def test_the_report_pipeline_lists_cell_products_only(store):
+    from apps.report.data import load_report_data, pipeline
+
+    rows = pipeline(load_report_data(store)).records()
+    assert [(r["product"], r["trials"]) for r in rows if r["product"] in ("BMS-986353", "Rituximab", "Tocilizumab")] \
+        == [("BMS-986353", 1)]
+    assert trial_card(store, "NCT07335562")["co_medications"] == ["Rituximab", "Tocilizumab"]
 
 
 def test_the_readme_allogeneic_products_are_car_products(store):
