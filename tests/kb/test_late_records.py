@@ -63,3 +63,25 @@ def test_0012_dates_existing_versions_from_their_diff(store_url_engine):
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT posted_date, old_source, late FROM trial_version ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [("2025-08-29", None, None), (None, None, None)]
+
+
+def test_times_are_utc_whatever_the_postgresql_session_zone(pg_url):
+    from datetime import datetime, timezone
+
+    from kb.store.db import init_db, make_engine
+    from tests.conftest import _pg_engine
+
+    engine, admin, schema = _pg_engine(pg_url)
+    try:  # a server (or login) in Tokyo: 9 hours ahead of UTC
+        tokyo = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema} -ctimezone=Asia/Tokyo"})
+        init_db(tokyo)
+        import_paths(tokyo, [NEW], workers=0)
+        with tokyo.connect() as conn:
+            stored = conn.execute(text("SELECT first_seen_at FROM trial")).scalar_one()
+        tokyo.dispose()
+        assert abs((stored.replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)).total_seconds()) < 600
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
