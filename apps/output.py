@@ -17,6 +17,8 @@ import json
 from functools import cache
 from typing import Any, Iterable, Sequence
 
+from kb.store.read import utc_text
+
 __all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "to_markdown", "cell_text"]
 
 FORMATS = ("table", "csv", "tsv", "json", "markdown")
@@ -56,7 +58,7 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
                 return value
         if column in kinds["datetime"]:
             try:
-                return dt.datetime.fromisoformat(value).isoformat()
+                return utc_text(dt.datetime.fromisoformat(value))
             except ValueError:
                 return value
         return value
@@ -64,7 +66,9 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
         return bool(value)
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (dt.datetime, dt.date)):
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"

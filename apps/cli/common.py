@@ -144,8 +144,8 @@ def _table_cell(value: object) -> str:
         return ", ".join(map(cell_text, value))
     if isinstance(value, dict):
         return "\n".join(f"{k}: {cell_text(v)}" for k, v in value.items())
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", value):
-        return value[:19].replace("T", " ")  # a time to the second reads better in a table
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?", value):
+        return value[:19].replace("T", " ") + " UTC"  # to the second, with its zone
     return cell_text(value)
 
 

@@ -79,12 +79,13 @@ def crawl(ctx: typer.Context,
     if result.status == "interrupted":
         err.print(summary(result).splitlines()[0], highlight=False, soft_wrap=True)
         raise typer.Exit(130)
-    console.print(summary(result), highlight=False, soft_wrap=True)
+    out = err if result.exit_code else console  # a failed run says so on stderr, as every error does
+    out.print(summary(result), highlight=False, soft_wrap=True)
     errors = result.errors if result.counts.get("pages") or not result.message else []
     for error in errors[:10]:
-        console.print(f"  {error}", highlight=False, soft_wrap=True)
+        out.print(f"  {error}", highlight=False, soft_wrap=True)
     if len(errors) > 10:
-        console.print(f"  ... and {len(errors) - 10} more (trialkb runs)", highlight=False)
+        out.print(f"  ... and {len(errors) - 10} more (trialkb runs)", highlight=False)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

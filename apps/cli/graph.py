@@ -56,9 +56,13 @@ def similar(ctx: typer.Context, trial_id: str,
     from rich.table import Table
 
     titles = {row[0]: row[2] for row in rows}
-    table = Table("#", "trial", "score", "title", "why")
+    table = Table()
+    for name in ("#", "trial", "score"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("title", ratio=2, overflow="fold")  # whole titles, wrapped at words on any width
+    table.add_column("why", ratio=3, overflow="fold")
     for rank, r in enumerate(results, 1):
-        table.add_row(str(rank), r["trial_id"], f"{r['score']:.3f}", (titles.get(r["trial_id"]) or "")[:40], r["why"])
+        table.add_row(str(rank), r["trial_id"], f"{r['score']:.3f}", titles.get(r["trial_id"]) or "", r["why"])
     console.print(table)
 
 

@@ -63,10 +63,10 @@ def _data_date(data: rd.ReportData) -> str:
 
 
 def _changes_table(digest: Digest) -> rd.Table:
-    rows = [[n.trial_id, n.first_seen_at, "new", n.title or "", ""] for n in digest.new]
-    rows += [[c.trial_id, c.recorded_at, " ".join(c.kinds), c.title or "",
+    rows = [[n.trial_id, None, n.first_seen_at, "new", n.title or "", ""] for n in digest.new]
+    rows += [[c.trial_id, c.posted_date, c.recorded_at, " ".join(c.kinds), c.title or "",
               "; ".join(describe(k, *pair) for k, pair in c.fields.items())] for c in digest.changes]
-    return rd.Table(["trial_id", "recorded_at", "kind", "title", "what changed"], rows)
+    return rd.Table(["trial_id", "registry_update", "recorded_at", "kind", "title", "what changed"], rows)
 
 
 def _charts(data: rd.ReportData, funnel: list[tuple[str, int]]) -> list[ch.Chart]:

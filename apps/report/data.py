@@ -303,9 +303,7 @@ def pipeline(data: ReportData) -> Table:
             trials_of[product].append(t)
     rows = []
     for product, trials in trials_of.items():
-        known = PRODUCTS_BY_CODE.get(product.upper())
-        if known is not None and known.is_car is False or product.lower().endswith("mab"):
-            continue  # a drug given alongside (a monoclonal antibody: INN stem -mab), not a cell product
+        known = PRODUCTS_BY_CODE.get(product.upper())  # co-medications are facts of their own (kb.domain.extract)
         sponsors = Counter(t.sponsor for t in trials if t.sponsor)
         targets = list(known.targets) if known and known.targets else sorted({x for t in trials for x in t.targets})
         origin = known.origin if known and known.origin else None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.analysis.results import trial_results
 from kb.core.ids import registry_name, registry_of
+from kb.domain.lexicon import category_name
 from kb.store.read import get_trial, reader_of
 from kb.store.registrations import registrations
 from kb.store.readonly import ReadOnlyStore
@@ -20,10 +21,10 @@ from kb.store.readonly import ReadOnlyStore
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["registry_url", "trial_card", "render_card", "FACT_LABELS"]
+__all__ = ["registry_url", "trial_card", "render_card", "regimen_text", "fact_value", "FACT_LABELS"]
 
 FACT_LABELS = {"modality": "modality", "target": "target", "cell_type": "cell", "origin": "origin",
-               "product": "product", "disease": "disease", "cancer": "cancer", "domain": "domain",
+               "product": "product", "co_medication": "co-medication", "disease": "disease", "cancer": "cancer", "domain": "domain",
                "armoring": "armoring", "lymphodepletion": "lymphodepletion", "dose_level": "dose level",
                "endpoint": "endpoint", "car_evidence": "CAR wording"}
 """Fact kinds in the order a card lists them, with their labels."""
@@ -67,6 +68,7 @@ def trial_card(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
                      "interventions": [name for name, _, labels in interventions if label in (labels or [])]}
                     for label, kind, description in arms]
     card["intervention_descriptions"] = {name: description for name, description, _ in interventions if description}
+    card["co_medications"] = sorted({f["value"] for f in card["facts"] if f["kind"] == "co_medication"})
     card["dose_levels"] = sorted({f["value"] for f in card["facts"] if f["kind"] == "dose_level"}, key=_dose_order)
     card["sites"] = [{"country": country, "sites": count} for country, count in sites if country]
     card["results"] = trial_results(store, trial_id)
@@ -93,12 +95,30 @@ def group_facts(facts: list[dict[str, Any]]) -> list[tuple[str, str, list[tuple[
     return [(kind, value, quotes) for (kind, value), quotes in grouped.items()]
 
 
+def fact_value(kind: str, value: str) -> str:
+    """A fact's value for people: a disease or cancer category by name, its key beside it."""
+    return category_name(value, with_key=True) if kind in ("disease", "cancer") else value
+
+
 def _yes_no(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "unknown"}[value]
 
 
 def _list(values: list[Any] | None) -> str:
     return ", ".join(map(str, values or [])) or "-"
+
+
+def regimen_text(drug: dict[str, Any]) -> str:
+    """One lymphodepleting drug for people; a dose or days the record does not state are said so.
+
+    >>> regimen_text({"drug": "fludarabine", "dose_mg_m2": 30, "days": [-5, -4, -3]})
+    'fludarabine 30 mg/m2 on days -5, -4, -3'
+    >>> regimen_text({"drug": "cyclophosphamide", "dose_mg_m2": None, "days": None})
+    'cyclophosphamide, dose not stated'
+    """
+    dose = drug.get("dose_mg_m2")
+    text = f"{drug.get('drug')} {dose:g} mg/m2" if dose is not None else f"{drug.get('drug')}, dose not stated"
+    return text + (f" on days {', '.join(map(str, drug['days']))}" if drug.get("days") else "")
 
 
 def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
@@ -109,9 +129,7 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
         dates += f", primary completion {card['primary_completion_date']}"
     enrollment = "-" if card["enrollment_count"] is None else (
         f"{card['enrollment_count']}" + (f" ({card['enrollment_type'].lower()})" if card["enrollment_type"] else ""))
-    lymphodepletion = "; ".join(
-        f"{x.get('drug')} {x.get('dose_mg_m2', '?')} mg/m2" + (f" on days {', '.join(map(str, x['days']))}" if x.get("days") else "")
-        for x in card["lymphodepletion"] or []) or "-"
+    lymphodepletion = "; ".join(map(regimen_text, card["lymphodepletion"] or [])) or "-"
     sites = ", ".join(f"{s['country']} ({s['sites']})" if s["sites"] > 1 else s["country"] for s in card["sites"]) or "-"
     return [
         ("status", card["status"] or "-"), ("phases", phases), ("dates", dates), ("enrollment", enrollment),
@@ -119,7 +137,8 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
         ("CAR cell therapy", _yes_no(card["is_car_therapy"])), ("modality", card.get("modality") or "-"),
         ("cell", card["cell_type"] or "-"),
         ("origin", card["origin"] or "-"), ("targets", _list(card["targets"])), ("products", _list(card["products"])),
-        ("diseases", _list(card["disease_categories"])), ("domain", card.get("domain") or "-"),
+        ("co-medications", _list(card.get("co_medications"))),
+        ("diseases", _list([category_name(k, with_key=True) for k in card["disease_categories"] or []])), ("domain", card.get("domain") or "-"),
         ("lymphodepletion", lymphodepletion),
         ("dose levels", _list(card["dose_levels"])), ("sites", sites), ("registry", card["url"]),
     ]
@@ -165,7 +184,7 @@ def render_card(card: dict[str, Any]) -> Any:
     if card["facts"]:
         parts.append(Text("\nEvidence (fact, then each field it was read from and the words there)", style="bold"))
         for kind, value, quotes in group_facts(card["facts"]):
-            parts.append(Text(f"{FACT_LABELS.get(kind, kind)} {value}", style="bold"))
+            parts.append(Text(f"{FACT_LABELS.get(kind, kind)} {fact_value(kind, value)}", style="bold"))
             for field, quote in quotes:
                 parts.append(Padding(Text(f"{field}: \u201c{quote}\u201d"), (0, 0, 0, 4)))
     return Group(*parts)

@@ -337,7 +337,13 @@ class RawRecord(SQLModel, table=True):
 
 
 class TrialVersion(SQLModel, table=True):
-    """A content change of a trial, with a field-level diff ``{field: [old, new]}``."""
+    """A content change of a trial, with a field-level diff ``{field: [old, new]}``.
+
+    ``posted_date`` is the registry's last-update date of the newer record (the change's date),
+    ``source`` where the newer record came from and ``old_source`` the older one; ``late`` marks a
+    row written when the newer record was already stored (an older record that arrived later):
+    history, never news. Rows from before migration 0012 hold NULL where they did not record it.
+    """
 
     __tablename__ = "trial_version"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -347,6 +353,9 @@ class TrialVersion(SQLModel, table=True):
     new_hash: str = Field(max_length=64)
     diff: dict = Field(sa_column=Column(JSON, nullable=False))
     source: Optional[str] = _text()
+    posted_date: Optional[str] = Field(default=None, max_length=10)
+    old_source: Optional[str] = _text()
+    late: Optional[bool] = None
 
 
 class RunLog(SQLModel, table=True):

@@ -350,17 +350,26 @@ def renormalize(conn: Connection, trial_ids: Sequence[str], now: datetime | None
 
 
 def _version_rows(conn: Connection, chains: list[tuple[str, list[_Link]]], now: datetime) -> list[dict[str, Any]]:
-    """A version row for each step of each chain that involves a new record, oldest first."""
+    """A version row for each step of each chain that involves a new record, oldest first.
+
+    A step is dated by the registry (``posted_date``: the newer record's last-update date) and names
+    where each side came from; a step that ends at or before the stored record is ``late``: an older
+    record arrived after a newer one, so it is history, never news.
+    """
     stored_ids = [trial_id for trial_id, chain in chains if any(link.item is None for link in chain)]
-    old_bodies = dict(conn.execute(select(RAW.c.trial_id, RAW.c.body).where(RAW.c.trial_id.in_(stored_ids))).all()
-                      ) if stored_ids else {}
+    stored = {trial_id: (body, origin) for trial_id, body, origin in conn.execute(
+        select(RAW.c.trial_id, RAW.c.body, RAW.c.source).where(RAW.c.trial_id.in_(stored_ids)))} if stored_ids else {}
     rows = []
     for trial_id, chain in chains:
-        for before, after in zip(chain, chain[1:]):
+        body, stored_origin = stored.get(trial_id, (None, None))
+        at = next((n for n, link in enumerate(chain) if link.item is None), -1)
+        for n, (before, after) in enumerate(zip(chain, chain[1:]), 1):
             rows.append({"trial_id": trial_id, "recorded_at": now, "old_hash": before.content_hash,
                          "new_hash": after.content_hash,
-                         "diff": diff_snapshots(_tracked(before, old_bodies.get(trial_id)), _tracked(after, old_bodies.get(trial_id))),
-                         "source": (after.item or before.item).origin})
+                         "diff": diff_snapshots(_tracked(before, body), _tracked(after, body)),
+                         "source": after.item.origin if after.item else stored_origin,
+                         "old_source": before.item.origin if before.item else stored_origin,
+                         "posted_date": after.updated or None, "late": n <= at})
     return rows
 
 

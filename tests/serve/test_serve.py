@@ -34,7 +34,7 @@ def test_canned_queries_are_the_readme_questions():
 
 def test_facets_cover_what_an_analyst_filters_on():
     names = [f if isinstance(f, str) else f["array"] for f in FACETS]
-    assert names == ["status", "phases", "targets", "diseases", "cell_type", "origin", "modality", "countries",
+    assert names == ["status", "phases", "targets", "disease_names", "cell_type", "origin", "modality", "countries",
                      "sponsor"]
 
 

@@ -10,6 +10,7 @@ per topic; none names a trial. Which fields each kind of fact reads is one table
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kb.domain.extract.car import car_mentions, mention_cell, plain_cells
@@ -68,6 +69,8 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
 
     facts.targets = facts.values("target")
     facts.armoring = facts.values("armoring")
+    if facts.is_car_therapy is not False:  # beside a (possible) CAR; a trial of an antibody alone tests it
+        _separate_co_medications(facts)
     facts.products = facts.values("product")
     cell = facts.first("cell_type")
     facts.cell_type = cell.value if cell and cell_therapy else None
@@ -75,6 +78,18 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     decide_domain(facts)
     decide_modality(facts)
     return facts
+
+
+def _separate_co_medications(facts: Facts) -> None:
+    """In a CAR trial, a product the lexicon says is no CAR (ALLO-647, an anti-CD52 antibody) or an
+    antibody or fusion-protein INN is a ``co_medication`` fact, not a ``product``: its products are
+    cell products."""
+    for n, fact in enumerate(facts.facts):
+        if fact.kind != "product":
+            continue
+        known = PRODUCTS_BY_CODE.get(fact.value.upper())
+        if (known.is_car is False) if known is not None else is_drug_name(fact.value):
+            facts.facts[n] = replace(fact, kind="co_medication")
 
 
 def _given(facts: Facts, car: list, texts: list, trial: dict[str, Any], children: dict[str, list[dict]],

@@ -51,6 +51,8 @@ PAIR_GAP = re.compile(r"(?:[\s()\[\]]*(?:/|\\|\+|&|,|-|x|×|(?i:and|or))?[\s()\[
 """Between the two antigens of a pair: 'CD19/BCMA', 'CD19 and BCMA', 'CD19 x BCMA', '(CD19+CD22)'."""
 CD_NUMBERS = re.compile(r"(?:\s*[/+&,x×]\s*(?:CD)?\d{1,3}[a-z]?(?![\d\w]))+", re.IGNORECASE)
 """Further CD numbers after a CD antigen: 'CD19/20', 'CD19/22/20'."""
+ANTIGEN_LIST_REST = re.compile(r"(?:[\s,/;&]|(?i:\band\b|\bor\b))*")
+"""What may stand between the antigens of a bracketed list: separators only."""
 NUMBER = re.compile(r"\d{1,3}[a-z]?")
 NEGATIVE = re.compile(r"[\-−]\s|\W*(?i:negative)")
 """'CD19- ALL', 'CD19 negative': a marker the tumour lacks."""
@@ -111,6 +113,8 @@ def targets_in(where: str, text: str, facts: Facts) -> None:
         text = CLUSTER.sub("CD", text)
     found = list(_antigens(text))
     accepted = _chained(text, found, [_accepted(where, text, match) for match, _ in found])
+    if where in READS["target"][0] and CAR_PHRASE.search(text):
+        accepted = [term or _in_antigen_list(text, match, found) for term, (match, _) in zip(accepted, found)]
     for (match, symbol), term in zip(found, accepted):
         if not term:
             continue
@@ -143,6 +147,19 @@ def _chained(text: str, found: list[tuple[re.Match, str]], accepted: list) -> li
             for i in chain:
                 accepted[i] = accepted[i] or True
     return accepted
+
+
+def _in_antigen_list(text: str, match: re.Match, found: list[tuple[re.Match, str]]) -> bool:
+    """Whether an antigen stands in a bracketed list of antigens and nothing else: the targets
+    of a CAR named in the same title ('Dual-Targeting CAR-NK Cells ... (MSLN, FRα, MUC16)')."""
+    opened, closed = text.rfind("(", 0, match.start()), text.find(")", match.end())
+    if opened < 0 or closed < 0 or ")" in text[opened:match.start()] or "(" in text[match.end():closed]:
+        return False
+    rest = text[opened + 1:closed]
+    for other, _ in found:
+        if opened < other.start() and other.end() <= closed:
+            rest = rest.replace(other.group(0), " ", 1)
+    return ANTIGEN_LIST_REST.fullmatch(rest) is not None
 
 
 def _antigens(text: str) -> Iterator[tuple[re.Match, str]]:

@@ -140,3 +140,19 @@ ENDPOINTS: tuple[EndpointKind, ...] = tuple(
     for e in _load("endpoints")["endpoints"])
 """Outcome-measure kinds in display order (``endpoints.json``)."""
 ENDPOINTS_BY_KEY: dict[str, EndpointKind] = {e.key: e for e in ENDPOINTS}
+
+
+CATEGORY_NAMES: dict[str, str] = {d.key: d.label for d in (*CANCERS, *DISEASES)}
+"""Disease and cancer category keys -> the names people read ("sjogren" -> "Sjogren's syndrome")."""
+
+
+def category_name(key: str, with_key: bool = False) -> str:
+    """A disease or cancer category for people, optionally with its key (what ``find --disease`` takes).
+
+    >>> category_name("aav"), category_name("sle", with_key=True), category_name("unheard_of")
+    ('ANCA-associated vasculitis', 'systemic lupus erythematosus (sle)', 'unheard_of')
+    """
+    name = CATEGORY_NAMES.get(key)
+    if name is None:
+        return key
+    return f"{name} ({key})" if with_key and name.lower() != key.replace("_", " ") else name
