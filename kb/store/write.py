@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
 from kb.store.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
-from kb.domain.normalize import (NormalizedStudy, RecordError, canonical_json, check_study, content_hash,
-                          diff_snapshots, normalize_study)
+from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, content_hash, diff_snapshots
+from kb.domain.records import check_record, normalize_record
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class PreparedStudy:
 
     def tracked(self) -> dict[str, Any]:
         """The tracked fields for a version diff (normalized again from the body if not made)."""
-        return self.snapshot if self.snapshot is not None else normalize_study(load_raw(self.body)).snapshot()
+        return self.snapshot if self.snapshot is not None else normalize_record(load_raw(self.body)).snapshot()
 
 
 @dataclass
@@ -153,13 +153,13 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
     """
     trial_id = None
     try:
-        trial_id = check_study(data)
+        trial_id = check_record(data)
         canonical = canonical_json(data)
         digest = content_hash(data, canonical)
         if known and known.get(trial_id) == digest:
             return Unchanged(origin, trial_id, digest)
         # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
-        return _prepared(origin, trial_id, digest, _compress(canonical), normalize_study(data),
+        return _prepared(origin, trial_id, digest, _compress(canonical), normalize_record(data),
                          snapshot=known is None or trial_id in known)
     except RecordError as exc:
         return Rejected(origin, str(exc), trial_id)
@@ -317,7 +317,7 @@ def renormalize(conn: Connection, trial_ids: Sequence[str], now: datetime | None
     todo = []
     for trial_id, digest, body, source in rows:
         try:
-            todo.append(_prepared(source or "store", trial_id, digest, body, normalize_study(load_raw(body)),
+            todo.append(_prepared(source or "store", trial_id, digest, body, normalize_record(load_raw(body)),
                                   snapshot=False))  # no version rows: the record did not change
         except (RecordError, ValueError, zlib.error, zstandard.ZstdError) as exc:
             result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", trial_id))
@@ -347,7 +347,7 @@ def _tracked(link: _Link, stored_body: bytes | None) -> dict[str, Any]:
     if link.item is not None:
         return link.item.tracked()
     try:
-        return normalize_study(load_raw(stored_body)).snapshot()
+        return normalize_record(load_raw(stored_body)).snapshot()
     except (RecordError, TypeError, KeyError, ValueError, zlib.error, zstandard.ZstdError) as exc:
         log.warning("stored record unreadable (%s); diff against nothing", exc)
         return {}
