@@ -176,7 +176,8 @@ class CrawlRun:
         self.current_ids.update(current)
         if last_page:
             self.completed_queries.add(query)
-            self.progress.searches_done += 1
+            if query in {q.name for q in (self.plan.queries if self.plan else [])}:
+                self.progress.searches_done += 1
         self._report("running")
 
     def note_error(self, query: str | None, message: str) -> None:

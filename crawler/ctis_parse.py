@@ -20,6 +20,10 @@ SEARCH_WINDOW = 10_000
 """CTIS's search stops at this many results: later pages come back empty (ctrdata issue #59)."""
 
 
+class ChangedShape(CorruptPage):
+    """Valid JSON that is not what CTIS answered so far: the API changed (not worth fetching again)."""
+
+
 @dataclass
 class SearchRow:
     """One trial of a search answer: its number, last update (ISO) and the row as sent."""
@@ -57,12 +61,13 @@ def read_search_page(body: bytes, page: int, size: int) -> CtisSearchPage:
     rows = data.get("data") if isinstance(data, dict) else None
     total = pagination.get("totalRecords") if isinstance(pagination, dict) else None
     if not isinstance(total, int) or isinstance(total, bool) or not isinstance(rows, list):
-        raise CorruptPage("not a CTIS search answer (no pagination.totalRecords or no data list): has the API changed?")
+        raise ChangedShape("CTIS's search answer has changed shape (no pagination.totalRecords or no data list); "
+                           "nothing was read as 'no trials': trialkb needs an update")
     read = []
     for row in rows:
         number = row.get("ctNumber") if isinstance(row, dict) else None
         if not isinstance(number, str) or not number:
-            raise CorruptPage(f"a search row without its ctNumber: {orjson.dumps(row)[:80].decode(errors='replace')}")
+            raise ChangedShape(f"a CTIS search row without its ctNumber: {orjson.dumps(row)[:80].decode(errors='replace')}")
         read.append(SearchRow(number, iso_date(row.get("lastUpdated")), row))
     following = pagination.get("nextPage")
     more = following if isinstance(following, bool) else page * size < total

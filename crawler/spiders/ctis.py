@@ -10,7 +10,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.crawlrun import CrawlOptions, CrawlRun
-from crawler.ctis_parse import CorruptPage, read_search_page, read_trial, search_body, with_search_row
+from crawler.ctis_parse import ChangedShape, CorruptPage, read_search_page, read_trial, search_body, with_search_row
 from crawler.items import StudyPage
 from crawler.spiders.base import RegistrySpider
 
@@ -37,6 +37,7 @@ class CtisSpider(RegistrySpider):
         self.related = related not in ("0", "false", "False")
         self.run = run
         self.retrieving: set[str] = set()  # trials asked for in this run (a trial found by two searches once)
+        self.waiting: list[scrapy.Request] = []  # the searches sent once the first one was answered
 
     def options(self) -> CrawlOptions:
         settings = self.settings
@@ -48,15 +49,28 @@ class CtisSpider(RegistrySpider):
         assert self.run is not None
         plan = self.run.plan
         assert plan is not None
-        for trial_id in plan.trial_ids:
-            yield self._retrieve(trial_id, {}, "id")
-        for query in plan.queries:
-            yield self._search(query.name, query.params, 1)
+        searches = [self._search("id", {"number": i}, 1, asked=i) for i in plan.trial_ids]  # its row first (its
+        searches += [self._search(q.name, q.params, 1) for q in plan.queries]          # last update), as ctrdata does
+        self.waiting = searches[1:]  # one search first: a blocked or unreachable CTIS stops the run after it alone
+        if searches:
+            yield searches[0]
 
-    def _search(self, query: str, criteria: dict[str, Any], page: int) -> scrapy.Request:
+    def _the_rest(self):  # type: ignore[no-untyped-def]
+        """The other searches, once the first was answered."""
+        waiting, self.waiting = self.waiting, []
+        yield from waiting
+
+    def failed(self, failure):  # type: ignore[no-untyped-def]
+        """As every registry's; the other searches go on unless the run stopped."""
+        super().failed(failure)
+        assert self.run is not None
+        if self.run.fatal is None:
+            yield from self._the_rest()
+
+    def _search(self, query: str, criteria: dict[str, Any], page: int, asked: str | None = None) -> scrapy.Request:
         size = self.settings.getint("TRIALKB_CTIS_PAGE_SIZE")
         request = self.api_request(f"{self.api_url}/search", self.parse_search, kind="search", query=query,
-                                   criteria=criteria, page=page, size=size)
+                                   criteria=criteria, page=page, size=size, asked=asked)
         return request.replace(method="POST", body=search_body(criteria, page, size),
                                headers={"Content-Type": "application/json", "Accept": "application/json"})
 
@@ -72,9 +86,15 @@ class CtisSpider(RegistrySpider):
         assert run is not None and run.plan is not None
         try:
             page = read_search_page(response.body, meta["page"], meta["size"])
-        except CorruptPage as exc:
-            yield from self._refetch(response, exc)
+        except ChangedShape as exc:
+            self._give_up(response.request, str(exc))
+            self._stop(str(exc))
             return
+        except CorruptPage as exc:
+            retry = list(self._refetch(response, exc))
+            yield from retry or self._the_rest()  # a search given up on does not hold back the others
+            return
+        yield from self._the_rest()
         if meta["page"] == 1:
             self.logger.info("search %s: %s trials", meta["query"], page.total)
             if page.total > 10_000:
@@ -84,12 +104,14 @@ class CtisSpider(RegistrySpider):
         for row in page.rows:
             if row.ct_number in self.retrieving:
                 continue
-            if run.plan.wants(row):
+            if row.ct_number == meta["asked"] or run.plan.wants(row):
                 yield self._retrieve(row.ct_number, row.row, meta["query"])
             else:
                 current.append(row.ct_number)
         if page.has_next:
-            yield self._search(meta["query"], meta["criteria"], meta["page"] + 1)
+            yield self._search(meta["query"], meta["criteria"], meta["page"] + 1, meta["asked"])
+        elif meta["asked"] and meta["asked"] not in self.retrieving:  # no row: ask for the trial all the same
+            yield self._retrieve(meta["asked"], {}, meta["query"])
         run.note_search(meta["query"], not page.has_next, current)
 
     def parse_trial(self, response: Response):  # type: ignore[no-untyped-def]
