@@ -268,3 +268,16 @@ def test_requests_are_a_second_apart_and_say_who_sends_them(db, ctis):
     gaps = [b.at - a.at for a, b in zip(ctis.log, ctis.log[1:])]
     assert len(ctis.log) == 4 and min(gaps) >= 0.95
     assert {r.user_agent.split(" ")[0] for r in ctis.log} == {f"trialkb/{version('trialkb')}"}
+
+
+def test_scrapy_crawl_ctis_from_the_project_root(db, ctis):
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+    scrapy = str(Path(TRIALKB).with_name("scrapy"))
+    result = subprocess.run([scrapy, "crawl", "ctis", "-a", f"api_url={ctis.url}", "-a", "ids=2024-510663-34-00",
+                             "-a", "related=0", "-s", f"TRIALKB_DB={db}", "-s", "DOWNLOAD_DELAY=0"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list(stored(db)) == ["2024-510663-34-00"]
+    assert last_run(open_store(db), "crawl")["args"]["registry"] == "ctis"
