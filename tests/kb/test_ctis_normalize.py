@@ -170,3 +170,19 @@ def test_stored_beside_ctgov_studies_and_unchanged_on_a_second_write(engine):
     assert [(r[0], r[1], r[2]) for r in rows] == [("2023-505613-24-00", "ctis", None), ("2024-510663-34-00", "ctis", None)]
     assert rows[1][3][1] == {"id": "NCT04494412", "type": "REGISTRY", "domain": "ClinicalTrials.gov"}
     assert load_raw(body) == real("2023-505613-24-00")
+
+
+def test_trialkb_import_reads_ctis_trials(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    trialkb = str(Path(sys.executable).with_name("trialkb"))
+    db = f"sqlite:///{tmp_path / 'kb.db'}"
+    result = subprocess.run([trialkb, "--db", db, "import", str(CTIS), str(FILES / "ctis")], capture_output=True,
+                            text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (0, "read 5, new 5, changed 0, unchanged 0, rejected 0, warnings 0\n")
+    shown = subprocess.run([trialkb, "--db", db, "show", "2025-590001-11-00", "--json"], capture_output=True, text=True)
+    card = json.loads(shown.stdout)
+    assert (card["trial_id"], card["registry"], card["nct_id"], card["targets"]) == (
+        "2025-590001-11-00", "ctis", None, ["CD19"])
