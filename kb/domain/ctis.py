@@ -16,8 +16,7 @@ import re
 from typing import Any
 
 from kb.core.ids import match_trial_id
-from kb.domain import extract
-from kb.domain.normalize import NORMALIZER_VERSION, NormalizedStudy, RecordError, _text
+from kb.domain.normalize import NORMALIZER_VERSION, NormalizedStudy, RecordError, _text, with_facts
 
 __all__ = ["is_ctis_record", "check_trial", "normalize_trial", "iso_date"]
 
@@ -357,12 +356,5 @@ def normalize_trial(data: Any) -> NormalizedStudy:
         "trial_condition": conditions, "intervention": _parse_products(part), "arm_group": [],
         "outcome": _parse_outcomes(part), "location": locations, "trial_sponsor": sponsor_links, "trial_mesh": [],
     }
-    facts = extract.extract_facts(trial, children, {})
-    trial |= facts.trial_columns()
-    children["trial_fact"] = facts.rows()
-    for rows in children.values():
-        for row in rows:
-            row["trial_id"] = trial_id
-    trial["warnings"] = warnings or None
-    return NormalizedStudy(trial_id, trial, children, {}, sponsors, warnings)
+    return with_facts(trial_id, trial, children, {}, sponsors, warnings)
 

@@ -382,6 +382,12 @@ def normalize_study(data: Any) -> NormalizedStudy:
         "outcome": outcomes, "location": locations, "trial_sponsor": sponsor_links,
         "trial_mesh": mesh_links,
     }
+    return with_facts(trial_id, trial, children, mesh_terms, sponsors, warnings)
+
+
+def with_facts(trial_id: str, trial: dict[str, Any], children: dict[str, list[dict[str, Any]]],
+               mesh_terms: dict[str, str], sponsors: dict[str, str | None], warnings: list[str]) -> NormalizedStudy:
+    """A registry's rows completed for the store: the domain facts extracted, every row keyed by the trial."""
     facts = extract.extract_facts(trial, children, mesh_terms)
     trial |= facts.trial_columns()
     children["trial_fact"] = facts.rows()

@@ -7,17 +7,16 @@ import json
 import re
 import subprocess
 import time
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from kb.store.db import open_store
 from kb.store.models import CrawlState, RawRecord, Trial, TrialVersion
 from kb.store.runlog import last_run
 from kb.store.write import load_raw
 from tests.conftest import DATA, FILES
-from tests.crawler.conftest import FAST, TRIALKB
+from tests.crawler.conftest import FAST, TRIALKB, crawl
 from tests.support.ctgov_server import CtgovTestServer, Fault, load_studies
 from tests.support.ctis_server import CtisTestServer, load_trials
 
@@ -30,17 +29,6 @@ SEARCHES = 33
 def ctis():
     with CtisTestServer(load_trials(REAL, FILES / "ctis")) as server:
         yield server
-
-
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'crawl.db'}"
-
-
-def crawl(db: str, server: CtisTestServer, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``trialkb crawl`` of CTIS only, against the test server."""
-    return subprocess.run([TRIALKB, "--db", db, "crawl", "--ctis-url", server.url, *FAST, *args],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def stored(db: str) -> dict[str, dict]:
@@ -240,22 +228,12 @@ def test_a_registry_that_is_not_crawled_is_refused(db):
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_a_crawl_into_postgresql(ctis, pg_url):
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    try:
-        assert crawl(url, ctis).returncode == 0
-        result = crawl(url, ctis)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "0 trials retrieved (0 new, 0 changed, 0 unchanged, 3 up to date" in result.stdout
-        assert sorted(stored(url)) == CONSTRUCTED
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+def test_a_crawl_into_postgresql(ctis, pg_schema_url):
+    assert crawl(pg_schema_url, ctis).returncode == 0
+    result = crawl(pg_schema_url, ctis)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 trials retrieved (0 new, 0 changed, 0 unchanged, 3 up to date" in result.stdout
+    assert sorted(stored(pg_schema_url)) == CONSTRUCTED
 
 
 @pytest.mark.slow
@@ -266,7 +244,8 @@ def test_requests_are_a_second_apart_and_say_who_sends_them(db, ctis):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     gaps = [b.at - a.at for a, b in zip(ctis.log, ctis.log[1:])]
-    assert len(ctis.log) == 4 and min(gaps) >= 0.95
+    # DOWNLOAD_DELAY counts between sends; a loaded machine may start handling one a little late
+    assert len(ctis.log) == 4 and sum(gaps) / len(gaps) >= 0.98 and min(gaps) >= 0.85
     assert {r.user_agent.split(" ")[0] for r in ctis.log} == {f"trialkb/{version('trialkb')}"}
 
 

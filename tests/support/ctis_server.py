@@ -26,11 +26,11 @@ import math
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from tests.support.ctgov_server import Fault, LoggedRequest, _strings
+from tests.support.ctgov_server import Fault, LoggedRequest, LoopbackServer, _strings
 
 MAX_PAGE_SIZE = 100
 SEARCH_WINDOW = 10_000
@@ -80,32 +80,13 @@ def _phrases(value: Any) -> list[str]:
     return [w for part in str(value or "").split(",") if (w := _words(part).strip())]
 
 
-class CtisTestServer:
+class CtisTestServer(LoopbackServer):
     """Serve ``trials`` on 127.0.0.1 in a background thread (``with CtisTestServer(...) as s``)."""
 
     def __init__(self, trials: list[dict[str, Any]], *, port: int = 0) -> None:
         self._lock = threading.Lock()
         self.trials: dict[str, dict[str, Any]] = {t["ctNumber"]: t for t in trials}
-        self.faults: list[Fault] = []
-        self.log: list[LoggedRequest] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802
-                server._handle(self, b"")
-
-            def do_POST(self) -> None:  # noqa: N802
-                server._handle(self, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._listen(port, post=True)
 
     @property
     def url(self) -> str:
@@ -115,33 +96,10 @@ class CtisTestServer:
         with self._lock:
             self.trials[trial["ctNumber"]] = trial
 
-    def add_fault(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
-
-    def requests(self, path_part: str = "") -> list[LoggedRequest]:
-        return [r for r in self.log if path_part in r.path]
-
-    def __enter__(self) -> "CtisTestServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
     # ---------------------------------------------------------------- answers
 
-    def _fault_for(self, target: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.path in target:
-                    fault.times -= 1
-                    return fault
-        return None
-
     def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
-        arrived = time.monotonic()
+        handler.arrived = time.monotonic()  # type: ignore[attr-defined]
         path = handler.path.split("?")[0]
         params = {"body": body.decode(errors="replace")} if body else {}
         agent = handler.headers.get("User-Agent", "")
@@ -149,11 +107,11 @@ class CtisTestServer:
         if fault and fault.kind == "slow":
             time.sleep(fault.seconds)
         if fault and fault.kind == "403":
-            return self._send(handler, path, params, arrived, 403, b"<html><body><h1>Access Denied</h1></body></html>",
-                              "text/html", agent)
+            return self._send_raw(handler, path, params, 403, b"<html><body><h1>Access Denied</h1></body></html>",
+                                  {}, "text/html", agent)
         if fault and fault.kind in ("429", "500", "503"):
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            return self._send(handler, path, params, arrived, int(fault.kind), b"", "text/plain", agent, headers)
+            return self._send_raw(handler, path, params, int(fault.kind), b"", headers, "text/plain", agent)
         status, answer = self._route(handler.command, path, body)
         raw = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
         content_type = "text/html" if isinstance(answer, bytes) else "application/json"
@@ -161,7 +119,7 @@ class CtisTestServer:
             raw = raw[: len(raw) // 2]
         if fault and fault.kind == "shape":  # valid JSON, but not the answer's shape (an API change)
             raw = b'{"results": []}'
-        return self._send(handler, path, params, arrived, status, raw, content_type, agent)
+        return self._send_raw(handler, path, params, status, raw, {}, content_type, agent)
 
     def _route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         if path == "/ctis-public-api/search":
@@ -206,17 +164,6 @@ class CtisTestServer:
                 return False
         statuses = criteria.get("status")
         return not statuses or row["ctStatus"] in statuses
-
-    def _send(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str], arrived: float, status: int,
-              raw: bytes, content_type: str, agent: str, headers: dict[str, str] | None = None) -> None:
-        self.log.append(LoggedRequest(path, params, status, arrived, agent))
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(raw)))
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.end_headers()
-        handler.wfile.write(raw)
 
 
 def load_trials(*paths: str | Path) -> list[dict[str, Any]]:
