@@ -7,10 +7,12 @@ import json
 import re
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
+from kb.analysis.changes import previous_run_start
 from kb.store.db import open_store
 from kb.store.models import CrawlState, RawRecord, Trial, TrialVersion
 from kb.store.runlog import last_run
@@ -214,6 +216,11 @@ def test_both_registries_run_one_after_the_other(db, ctis):
     registries = {v["registry"] for v in stored(db).values()}
     assert registries == {"ctgov", "ctis"}
     assert ctgov.requests("/api/v2/studies") and ctis.requests("/search")
+    engine = open_store(db)
+    first = last_run(engine, "crawl", status=None)["id"] - 1
+    with engine.connect() as conn:
+        started = conn.execute(text("SELECT started_at FROM run_log WHERE id = :i"), {"i": first}).scalar_one()
+    assert previous_run_start(engine).replace(tzinfo=None) == datetime.fromisoformat(str(started))  # changes: both
 
 
 def test_a_url_for_one_registry_crawls_only_that_one(db, ctis):
