@@ -10,7 +10,8 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.crawlrun import CrawlOptions, CrawlRun
-from crawler.ctis_parse import ChangedShape, CorruptPage, read_search_page, read_trial, search_body, with_search_row
+from crawler.ctis_parse import (SEARCH_WINDOW, ChangedShape, CorruptPage, read_search_page, read_trial, search_body,
+                                with_search_row)
 from crawler.items import StudyPage
 from crawler.spiders.base import RegistrySpider
 
@@ -97,9 +98,9 @@ class CtisSpider(RegistrySpider):
         yield from self._the_rest()
         if meta["page"] == 1:
             self.logger.info("search %s: %s trials", meta["query"], page.total)
-            if page.total > 10_000:
+            if page.total > SEARCH_WINDOW:  # the search fails: its first 10,000 trials are still retrieved
                 run.note_error(meta["query"], f"search {meta['query']}: {page.total} trials, but CTIS answers only "
-                                              "the first 10,000 of a search: narrow it")
+                                              f"the first {SEARCH_WINDOW:,} of a search: narrow it")
         current = []
         for row in page.rows:
             if row.ct_number in self.retrieving:

@@ -1,9 +1,9 @@
 """One normalizer from an EU CTIS trial (``GET /ctis-public-api/retrieve/{ctNumber}``) to the knowledge
 base's rows, in the shape :func:`kb.domain.normalize.normalize_study` gives a ClinicalTrials.gov study.
 
-Pure functions: no database, no network. The record is the retrieve answer, with the fields of the
-trial's search row (``lastUpdated``, ``trialPhase``, ``trialCountries`` ...) added where the retrieve
-answer lacks them, as the crawl stores it and as ctrdata's copies hold it (docs/ctis.md). Both record
+Pure functions: no database, no network. The record is the retrieve answer with the fields of the
+trial's search row (``lastUpdated``, ``trialPhase``, ``trialCountries`` ...) merged in, as the crawl
+stores it and as ctrdata's copies hold it (docs/ctis.md); a bare retrieve answer is read too. Both record
 generations are read: Part I under ``authorizedApplication`` (since mid-2024) or at the top level.
 CTIS codes become the CT.gov vocabulary (status, phases, sex, age groups) so counts and filters work
 across registries; a code trialkb does not know is kept out with a warning. The API is undocumented:
