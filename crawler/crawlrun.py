@@ -217,8 +217,11 @@ class CrawlRun:
                               f"{self.options.max_rejected_share:.0%}): has the registry's format changed?")
         if refused and not fetched:
             return "failed", f"every request was refused ({refused}); nothing stored"
-        if refused or self.failed_queries:
+        if refused:
             return "failed", f"{refused} request(s) failed for good; their searches run again next time"
+        if self.failed_queries:
+            return "failed", (f"searches that did not complete: {', '.join(sorted(self.failed_queries))}; "
+                              "they run again next time")
         unfinished = [q.name for q in (self.plan.queries if self.plan else []) if q.name not in self.completed_queries]
         if unfinished:  # a request dropped on the way (e.g. by a spider middleware) must not pass for success
             return "failed", f"searches that never completed: {', '.join(unfinished)}"

@@ -99,7 +99,7 @@ class CtisSpider(RegistrySpider):
         if meta["page"] == 1:
             self.logger.info("search %s: %s trials", meta["query"], page.total)
             if page.total > SEARCH_WINDOW:  # the search fails: its first 10,000 trials are still retrieved
-                run.note_error(meta["query"], f"search {meta['query']}: {page.total} trials, but CTIS answers only "
+                run.note_error(meta["query"], f"search {meta['query']}: {page.total:,} trials, but CTIS answers only "
                                               f"the first {SEARCH_WINDOW:,} of a search: narrow it")
         current = []
         for row in page.rows:

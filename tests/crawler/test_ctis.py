@@ -163,6 +163,17 @@ def test_a_search_that_fails_for_good_does_not_hold_back_the_others(db, ctis):
     assert sorted(stored(db)) == CONSTRUCTED  # the other searches found them all
 
 
+def test_a_search_past_ten_thousand_trials_fails_and_says_so(db, ctis):
+    ctis.add_fault(Fault("oversize", path='"medicalCondition":"lupus"'))
+    result = crawl(db, ctis)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == ("ctis crawl failed (run 1): searches that did not complete: "
+                                             "cell_therapy_x_lupus; they run again next time")
+    assert "  search cell_therapy_x_lupus: 10,001 trials, but CTIS answers only the first 10,000 of a search: " \
+           "narrow it" in result.stdout
+    assert sorted(stored(db)) == CONSTRUCTED  # what it answered is stored
+
+
 def test_a_firewall_that_never_lets_go_stops_the_run_cleanly(db, ctis):
     ctis.add_fault(Fault("403", times=1000))
     result = crawl(db, ctis)

@@ -16,7 +16,7 @@ A real HTTP server on 127.0.0.1 under ``/ctis-public-api``:
 Trials are held as ctrdata stores them (the retrieve answer plus the search row's fields), which is the
 shape of ``../shared/data/registries/ctis``; the server splits them back into the two answers. Faults on
 demand, as the CT.gov server's: 429 with Retry-After, 500/503, 403 (an HTML page), a truncated body, an answer of
-another shape (``shape``: an API change).
+another shape (``shape``: an API change), a search claiming 10,000 more trials (``oversize``).
 """
 
 from __future__ import annotations
@@ -113,6 +113,9 @@ class CtisTestServer(LoopbackServer):
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return self._send_raw(handler, path, params, int(fault.kind), b"", headers, "text/plain", agent)
         status, answer = self._route(handler.command, path, body)
+        if fault and fault.kind == "oversize" and isinstance(answer, dict):  # a search past CTIS's 10,000 rows
+            answer["pagination"] |= {"totalRecords": answer["pagination"]["totalRecords"] + SEARCH_WINDOW,
+                                     "nextPage": True}
         raw = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
         content_type = "text/html" if isinstance(answer, bytes) else "application/json"
         if fault and fault.kind == "truncate":
