@@ -113,12 +113,18 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def previous_run_start(engine: Engine) -> datetime | None:
-    """When the newest finished import or crawl started: "since the previous run" means its changes."""
+    """When the newest finished import or crawl started: "since the previous run" means its changes. A crawl
+    of both registries is two runs of one process: it started with the first."""
     run = RunLog.__table__.c
     with engine.connect() as conn:
-        started = conn.execute(select(run.started_at).where(run.status == "ok").order_by(run.id.desc()).limit(1)
-                               ).scalar_one_or_none()
-    return _aware(started) if started else None
+        newest = conn.execute(select(run.id, run.kind, run.pid, run.host, run.started_at).where(run.status == "ok")
+                              .order_by(run.id.desc()).limit(1)).first()
+        if newest is None:
+            return None
+        before = conn.execute(select(run.started_at).where(
+            run.id == newest.id - 1, run.kind == "crawl", run.pid == newest.pid, run.host == newest.host)
+        ).scalar_one_or_none() if newest.kind == "crawl" and newest.pid is not None else None
+    return _aware(before or newest.started_at)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -96,31 +96,17 @@ def test_the_store_is_opened_read_only(served_store):
 
 
 @pytest.mark.postgres
-def test_serve_a_postgresql_store(pg_url, tmp_path):
+def test_serve_a_postgresql_store(pg_schema_url, tmp_path):
     """``trialkb serve --db postgresql://...`` serves a SQLite copy: its trial pages answer."""
     import urllib.request
-    import uuid
 
-    from sqlalchemy import create_engine
-
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    try:
-        store = open_store(url)
-        import_paths(store, [CTGOV / "domain"], workers=0)
-        store.dispose()
-        with serving(["--db", url, "serve", "--copy", str(tmp_path / "copy.db")]) as (_, base):
-            with urllib.request.urlopen(f"{base}/trial/NCT06464679") as answer:
-                page = answer.read().decode()
-        assert "KN5501" in page and "eligibility_cohort" in page
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    store = open_store(pg_schema_url)
+    import_paths(store, [CTGOV / "domain"], workers=0)
+    store.dispose()
+    with serving(["--db", pg_schema_url, "serve", "--copy", str(tmp_path / "copy.db")]) as (_, base):
+        with urllib.request.urlopen(f"{base}/trial/NCT06464679") as answer:
+            page = answer.read().decode()
+    assert "KN5501" in page and "eligibility_cohort" in page
 
 
 def test_only_the_store_is_served(served_store):
