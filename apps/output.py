@@ -1,4 +1,5 @@
-"""Rows for people and for programs: a table on a terminal, CSV/TSV when piped, JSON with real types.
+"""Rows for people and for programs: a table on a terminal, CSV/TSV when piped, JSON with real types,
+Markdown for a document.
 
 SQLite hands booleans back as 0/1 and JSON columns as text; PostgreSQL hands back ``True`` and
 parsed lists. :func:`typed_rows` makes both the same, from the store's own column types (a result
@@ -16,9 +17,11 @@ import json
 from functools import cache
 from typing import Any, Iterable, Sequence
 
-__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "cell_text"]
+from kb.store.read import utc_text
 
-FORMATS = ("table", "csv", "tsv", "json")
+__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "to_markdown", "cell_text"]
+
+FORMATS = ("table", "csv", "tsv", "json", "markdown")
 
 
 def pick_format(requested: str | None, is_terminal: bool) -> str:
@@ -55,7 +58,7 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
                 return value
         if column in kinds["datetime"]:
             try:
-                return dt.datetime.fromisoformat(value).isoformat()
+                return utc_text(dt.datetime.fromisoformat(value))
             except ValueError:
                 return value
         return value
@@ -63,7 +66,9 @@ def _typed(column: str, value: Any, kinds: dict[str, frozenset[str]]) -> Any:
         return bool(value)
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (dt.datetime, dt.date)):
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
@@ -93,20 +98,46 @@ def to_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
                       indent=2, ensure_ascii=False)
 
 
-def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV with a header row (RFC 4180 quoting); lists and objects as JSON text."""
+def _rows_as(columns: Sequence[str], rows: Iterable[Sequence[Any]], typed: bool) -> Iterable[Sequence[Any]]:
+    """``rows`` through :func:`typed_rows`, unless the caller's values are typed already (no store columns)."""
+    return typed_rows(columns, rows) if typed else rows
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, typed: bool = True) -> str:
+    """CSV with a header row (RFC 4180 quoting); lists and objects as JSON text.
+
+    ``typed=False``: the values are Python values already, not store columns (no type lookup).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([cell_text(v) for v in row] for row in typed_rows(columns, rows))
+    writer.writerows([cell_text(v) for v in row] for row in _rows_as(columns, rows, typed))
     return buffer.getvalue()
 
 
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def to_tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def to_tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, typed: bool = True) -> str:
     """TSV with a header row, unquoted; tab, newline and backslash escaped as ``\\t \\n \\\\``."""
     lines = ["\t".join(columns)]
-    lines += ["\t".join(cell_text(v).translate(_TSV_ESCAPES) for v in row) for row in typed_rows(columns, rows)]
+    lines += ["\t".join(cell_text(v).translate(_TSV_ESCAPES) for v in row) for row in _rows_as(columns, rows, typed)]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_cell(value: Any) -> str:
+    """A cell of a Markdown table: pipes escaped, line breaks as ``<br>``."""
+    return cell_text(value).replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def to_markdown(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, typed: bool = True) -> str:
+    """A GitHub-flavoured Markdown table with a header row.
+
+    >>> print(to_markdown(["a", "b"], [["x|y", "1\\n2"]]), end="")
+    | a | b |
+    | --- | --- |
+    | x\\|y | 1<br>2 |
+    """
+    lines = ["| " + " | ".join(map(_markdown_cell, columns)) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in _rows_as(columns, rows, typed)]
     return "\n".join(lines) + "\n"

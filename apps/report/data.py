@@ -8,6 +8,7 @@ included trials into a small table (a list of rows) that a chart draws and the p
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from kb.domain.extract.origin import modality_for
 from kb.domain.lexicon import DISEASES_BY_KEY, PRODUCTS_BY_CODE
-from kb.store.models import RunLog, Trial, TrialCondition, TrialFact
+from kb.store.models import RunLog, StoredProduct, Trial, TrialCondition, TrialFact
 from kb.store.read import json_list
 from kb.store.runlog import DATA_TIMESTAMP_KEY, get_state
 
@@ -69,6 +70,7 @@ class TrialRow:
     disease_evidence: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
     last_update: str | None = None
+    other_ids: list[str] = field(default_factory=list)  # the trial's registrations in other registries
 
     @property
     def immune(self) -> bool:
@@ -97,6 +99,7 @@ class ReportData:
     last_run: dict[str, Any] | None
     data_timestamp: str | None
     dialect: str
+    learned: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> sources (kb.store.products)
 
     @property
     def included(self) -> list[TrialRow]:
@@ -186,8 +189,45 @@ def load_report_data(engine: Engine) -> ReportData:
             diseases=facts[nct]["disease"], disease_evidence=_disease_evidence(domain_evidence[nct], evidence[nct],
                                                                       facts[nct]["disease"]),
             conditions=conditions[nct], last_update=row.get("last_update_posted_date")))
-    return ReportData(trials=trials, last_run=dict(last) if last else None,
-                      data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect)
+    with engine.connect() as conn:
+        learned = {code: _json_dict(sources) for code, sources in conn.execute(
+            select(StoredProduct.code, StoredProduct.sources).where(StoredProduct.status == "learned"))}
+    return ReportData(trials=_once_per_trial(engine, trials), last_run=dict(last) if last else None,
+                      data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect, learned=learned)
+
+
+def _json_dict(value: Any) -> dict[str, Any]:
+    """A JSON object column as a dict (SQLite may hand back text)."""
+    return (json.loads(value) if isinstance(value, str) else value) or {}
+
+
+def facts_from(product: str, known: Any, learned: dict[str, dict[str, Any]]) -> str:
+    """Where a product's facts come from: the curated lexicon, the store's trials (each fact with the
+    trial and field it was read in), or only the trials' own text."""
+    parts = ["lexicon"] if known is not None and (known.targets or known.cell_type or known.origin) else []
+    sources = learned.get(product.upper(), {})
+    parts += [f"{kind} learned from {s['trial_id']} ({s['field']})" for kind, s in sorted(sources.items())]
+    return "; ".join(parts) or "the trials' own text"
+
+
+def _once_per_trial(engine: Engine, trials: list[TrialRow]) -> list[TrialRow]:
+    """A trial registered in several registries once: its preferred registration, the others' ids in
+    ``other_ids`` (kb.store.registrations)."""
+    from kb.store.read import reader_of
+    from kb.store.registrations import all_groups
+
+    with reader_of(engine) as reader:
+        group = all_groups(reader)
+    members: dict[str, list[str]] = defaultdict(list)
+    for trial in trials:
+        members[group.get(trial.trial_id, trial.trial_id)].append(trial.trial_id)
+    out = []
+    for trial in trials:
+        representative = group.get(trial.trial_id, trial.trial_id)
+        if representative == trial.trial_id:
+            trial.other_ids = sorted(i for i in members[representative] if i != trial.trial_id)
+            out.append(trial)
+    return out
 
 
 def _disease_evidence(domain: list[str], quotes: list[str], diseases: list[str]) -> list[str]:
@@ -263,9 +303,7 @@ def pipeline(data: ReportData) -> Table:
             trials_of[product].append(t)
     rows = []
     for product, trials in trials_of.items():
-        known = PRODUCTS_BY_CODE.get(product.upper())
-        if known is not None and known.is_car is False or product.lower().endswith("mab"):
-            continue  # a drug given alongside (a monoclonal antibody: INN stem -mab), not a cell product
+        known = PRODUCTS_BY_CODE.get(product.upper())  # co-medications are facts of their own (kb.domain.extract)
         sponsors = Counter(t.sponsor for t in trials if t.sponsor)
         targets = list(known.targets) if known and known.targets else sorted({x for t in trials for x in t.targets})
         origin = known.origin if known and known.origin else None
@@ -276,10 +314,11 @@ def pipeline(data: ReportData) -> Table:
                      (sponsors.most_common(1)[0][0] if sponsors else ""),
                      "/".join(targets), ", ".join(cells),
                      ", ".join(sorted({disease_label(d) for t in trials for d in t.diseases})),
-                     phase_label(furthest.phases), len(trials), " ".join(sorted(t.trial_id for t in trials))])
+                     phase_label(furthest.phases), len(trials), " ".join(sorted(t.trial_id for t in trials)),
+                     facts_from(product, known, data.learned)])
     rows.sort(key=lambda r: (-PHASE_LABEL_RANK.get(r[5], -1), -r[6], r[0]))
     return Table(["product", "developer", "target", "cell and origin", "diseases", "furthest phase", "trials",
-                  "trial ids"], rows)
+                  "trial ids", "facts from"], rows)
 
 
 PHASE_LABEL_RANK = {"Phase 4": 6, "Phase 3": 5, "Phase 2/3": 4, "Phase 2": 3, "Phase 1/2": 2, "Phase 1": 1,

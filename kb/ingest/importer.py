@@ -25,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from kb.process import gcpause
 from kb.core.errors import Interrupted
 from kb.process.interrupts import StopFlag, stop_on_signals
-from kb.domain.normalize import trial_id_of
+from kb.store.products import relearn_engine
+from kb.domain.records import record_id
 from kb.store.runlog import finish_run, start_run
 from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -43,6 +44,7 @@ class ImportSummary:
     read: int = 0
     result: WriteResult = field(default_factory=WriteResult)
     run_id: int | None = None
+    products: dict[str, int] = field(default_factory=dict)  # what relearning found (kb.store.products)
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -69,7 +71,7 @@ def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> di
             from kb.store.db import make_engine
             _worker_engine = make_engine(store)
         store = _worker_engine
-    ids = [nct for nct in (trial_id_of(r.data) for r in records if not r.error) if nct]
+    ids = [nct for nct in (record_id(r.data) for r in records if not r.error) if nct]
     try:
         with store.connect() as conn:
             return stored_hashes(conn, ids)
@@ -197,6 +199,8 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
                 raise Interrupted(f"{exc}; {summary.result.stored} studies of complete batches committed "
                                   f"(run {run_id} marked interrupted; run the import again to finish)") from None
             raise
+        if summary.result.stored:
+            summary.products = relearn_engine(engine)  # a new trial may teach, or name, a learned product
         status, reason = import_status(summary)
         finish_run(engine, run_id, status, summary.counts(),
                    ([reason] if reason else []) + [f"{r.origin}: {r.reason}" for r in summary.rejected])
@@ -240,7 +244,7 @@ def import_status(summary: ImportSummary) -> tuple[str, str | None]:
 def nothing_imported_reason(summary: ImportSummary) -> str:
     """Why an import stored nothing, in a sentence."""
     if summary.read == 0:
-        return "nothing imported: no API v2 study JSON found (.json, .jsonl, .ndjson or .zip)"
+        return "nothing imported: no API v2 study JSON or WHO ICTRP export found (.json, .jsonl, .ndjson, .xml, .csv or .zip)"
     first = summary.rejected[0] if summary.rejected else None
     return (f"nothing imported: all {summary.read} records were rejected"
             + (f" (first: {first.origin}: {first.reason})" if first else ""))
@@ -273,6 +277,7 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
                 if on_batch:
                     on_batch(len(chunk))
             total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
+            relearn_engine(engine)
         except BaseException as exc:
             status, reason = _failure(exc)
             finish_run(engine, run_id, status, _rebuild_counts(total), [reason])

@@ -1,9 +1,11 @@
-"""Reading API v2 studies from files: one study, a search page, a JSON array, JSON Lines,
-a directory, or a zip archive of those (the registry's bulk archive holds one file per study).
+"""Reading registry records from files: API v2 studies (one study, a search page, a JSON array,
+JSON Lines), WHO ICTRP exports (XML or CSV, ``kb.ingest.ictrp_files``), a directory, or a zip
+archive of those (the registry's bulk archive holds one file per study). A file is recognised by
+its content: XML by its root element, CSV by a ``TrialID`` column, JSON by its shape.
 
 Streams: one file or archive member at a time, a JSON Lines file some lines at a time, and a
-file or member above :data:`STREAM_BYTES` study by study (ijson), so memory stays flat whatever
-the input. Every record comes with its origin (``archive.zip:NCT0..json``, ``page.json[3]``,
+JSON file or member above :data:`STREAM_BYTES` study by study (ijson), so memory stays flat
+whatever the input (an export is read whole, up to the cap). Every record comes with its origin (``archive.zip:NCT0..json``, ``page.json[3]``,
 ``file.jsonl:12``); unreadable input comes as an error with that origin instead of a study.
 
 Only regular files are read: a FIFO, a device or a socket is refused by name (opened without
@@ -27,7 +29,11 @@ from typing import IO, Any
 
 import orjson
 
+from kb.ingest.ictrp_files import csv_records, xml_records
+
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+EXPORT_SUFFIXES = (".xml", ".csv")
+INPUT_SUFFIXES = (*JSON_SUFFIXES, *EXPORT_SUFFIXES)
 MAX_FILE_MB_ENV = "TRIALKB_MAX_FILE_MB"
 DEFAULT_MAX_FILE_MB = 512
 STREAM_BYTES = 32 * 2**20
@@ -107,6 +113,20 @@ def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iter
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" or name.lower().endswith(".xml"):  # a UTF-8 BOM too
+        yield from _export_records(origin, xml_records(raw), "[{}]")
+        return
+    if name.lower().endswith(".csv"):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            yield SourceRecord(origin, error=f"not UTF-8 text: {exc}")
+            return
+        if "trialid" not in text[:2000].split("\n", 1)[0].lower():
+            yield SourceRecord(origin, error="not a WHO ICTRP CSV export (no TrialID column in the header)")
+            return
+        yield from _export_records(origin, csv_records(text), ":{}")
+        return
     if is_json_lines(name):
         for number, line in enumerate(raw.splitlines(), first_line):
             if line.strip():
@@ -126,6 +146,12 @@ def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
         if repeated and number == 0:  # said once, for the document's first record
             record.duplicate_keys = repeated
         yield record
+
+
+def _export_records(origin: str, records: Iterator[tuple[int, Any, str | None]], where: str) -> Iterator[SourceRecord]:
+    """SourceRecords of a WHO ICTRP export's records, each origin naming its row or position."""
+    for position, record, error in records:
+        yield SourceRecord(origin + where.format(position), record, error)
 
 
 @dataclass
@@ -242,8 +268,9 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
             if info.is_dir():
                 continue
             origin = f"{path}:{info.filename}"
-            if not info.filename.lower().endswith(JSON_SUFFIXES):
-                yield SourceUnit(origin, info.filename, error="not a JSON member (.json, .jsonl, .ndjson); skipped")
+            if not info.filename.lower().endswith(INPUT_SUFFIXES):
+                yield SourceUnit(origin, info.filename,
+                                 error="not a JSON, XML or CSV member (.json, .jsonl, .ndjson, .xml, .csv); skipped")
                 continue
             if info.file_size > cap:
                 yield SourceUnit(origin, info.filename, error=too_large("archive member", info.file_size, cap))
@@ -251,7 +278,7 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
                 yield SourceUnit(origin, info.filename, error=(
                     f"archive member of {info.file_size:,} bytes compressed to {info.compress_size:,} "
                     f"(more than {MAX_ZIP_RATIO}:1): a zip bomb? skipped"))
-            elif info.file_size > STREAM_BYTES:
+            elif info.file_size > STREAM_BYTES and not _is_export(info.filename):
                 yield from _streamed(origin, info.filename, lambda i=info: archive.open(i), lines)
             else:
                 yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
@@ -277,7 +304,7 @@ def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None)
         return
     if stat.S_ISDIR(mode):
         for child in sorted(path.rglob("*")):
-            if child.suffix.lower() in (*JSON_SUFFIXES, ".zip") and not child.is_dir():
+            if child.suffix.lower() in (*INPUT_SUFFIXES, ".zip") and not child.is_dir():
                 yield from iter_units(child, lines, cap)
         return
     if not stat.S_ISREG(mode):
@@ -288,7 +315,7 @@ def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None)
         yield from _zip_units(path, lines, cap)
     elif size > cap:
         yield SourceUnit(str(path), path.name, error=too_large("file", size, cap))
-    elif is_json_lines(path.name) or size > STREAM_BYTES:
+    elif is_json_lines(path.name) or (size > STREAM_BYTES and not _is_export(path.name)):
         yield from _streamed(str(path), path.name, lambda: open_regular(path), lines)
     else:
         yield SourceUnit(str(path), path.name, str(path), size=size, max_bytes=cap)
@@ -386,6 +413,11 @@ def is_json_lines(name: str) -> bool:
     return name.lower().endswith((".jsonl", ".ndjson"))
 
 
+def _is_export(name: str) -> bool:
+    """A WHO ICTRP export (read whole, up to the cap), by its name."""
+    return name.lower().endswith(EXPORT_SUFFIXES)
+
+
 def read_path(path: str | Path) -> Iterator[SourceRecord]:
     """Every study under ``path`` (file, directory or zip), in a stable order."""
     yield from parse_units(list(iter_units(path)))
@@ -401,5 +433,5 @@ def count_inputs(path: str | Path) -> int | None:
         except (zipfile.BadZipFile, OSError):
             return 1
     if path.is_dir():
-        return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*JSON_SUFFIXES, ".zip"))
+        return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*INPUT_SUFFIXES, ".zip"))
     return 1

@@ -172,7 +172,8 @@ def test_an_empty_folder_is_an_empty_run_and_exit_1(store, tmp_path):
     result = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", str(tmp_path / "empty")],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    reason = "nothing imported: no API v2 study JSON found (.json, .jsonl, .ndjson or .zip)"
+    reason = ("nothing imported: no API v2 study JSON or WHO ICTRP export found "
+              "(.json, .jsonl, .ndjson, .xml, .csv or .zip)")
     assert result.stderr == f"Error: {reason}\n"
     assert run_rows(engine) == [("import", "empty", [reason])]
 
