@@ -5,8 +5,9 @@ its content: XML by its root element, CSV by a ``TrialID`` column, JSON by its s
 
 Streams: one file or archive member at a time, a JSON Lines file some lines at a time, and a
 JSON file or member above :data:`STREAM_BYTES` study by study (ijson), so memory stays flat
-whatever the input (an export is read whole, up to the cap). Every record comes with its origin (``archive.zip:NCT0..json``, ``page.json[3]``,
-``file.jsonl:12``); unreadable input comes as an error with that origin instead of a study.
+whatever the input (an export is read whole, up to the cap). Every record comes with its origin
+(``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``); unreadable input comes as an
+error with that origin instead of a study.
 
 Only regular files are read: a FIFO, a device or a socket is refused by name (opened without
 blocking, checked again after opening). Every read is bounded by :func:`max_input_bytes` (per

@@ -210,7 +210,8 @@ def test_a_large_array_is_imported_in_flat_memory(tmp_path):
                 break
         out.write("]")
     peak, code, seconds, stderr = peak_import(tmp_path / "kb.db", path)
-    print(f"{path.stat().st_size / 2**20:.0f} MiB array of {count} studies: {seconds:.1f} s, peak {peak / 1024:.0f} MiB")
+    size = path.stat().st_size / 2**20
+    print(f"{size:.0f} MiB array of {count} studies: {seconds:.1f} s, peak {peak / 1024:.0f} MiB")
     assert code == 0, stderr
     assert peak < 1024 * 1024
     status, counts, _ = run_row(tmp_path / "kb.db")
