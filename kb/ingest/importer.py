@@ -21,14 +21,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from kb.process import gcpause
 from kb.core.errors import Interrupted
+from kb.domain.extract.select import rules_key
+from kb.ingest.sources import SourceUnit, iter_units
+from kb.ingest.triage import Batch, triage_units
+from kb.process import gcpause
 from kb.process.interrupts import StopFlag, stop_on_signals
-from kb.domain.normalize import trial_id_of
-from kb.store.runlog import finish_run, start_run
-from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
-from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
 from kb.process.workers import start_worker
+from kb.store import ledger
+from kb.store.runlog import finish_run, start_run
+from kb.store.write import Rejected, WriteResult, utcnow, write_prepared
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -39,6 +41,7 @@ class ImportSummary:
     """What an import read and did."""
 
     read: int = 0
+    unread: int = 0  # archive members the ledger knows unchanged: not read again
     result: WriteResult = field(default_factory=WriteResult)
     run_id: int | None = None
 
@@ -46,52 +49,24 @@ class ImportSummary:
     def rejected(self) -> list[Rejected]:
         return self.result.rejected
 
+    def count(self, batch: Batch) -> None:
+        """Count what a batch needs no write for (the ledger knew it)."""
+        self.read += batch.unchanged
+        self.unread += batch.unread
+        self.result.unchanged += batch.unchanged + batch.unread_stored
+        self.result.skipped += batch.unread_skipped
+
     def counts(self) -> dict[str, int]:
-        return {"read": self.read, **self.result.counts()}
-
-
-_worker_engine: Engine | None = None
-
-
-def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> dict[str, str]:
-    """Stored hashes of the records' ids ({} if the store cannot be read: then all are normalized).
-
-    In a worker process ``store`` is a URL and the process opens its own read connection.
-    """
-    global _worker_engine
-    if store is None:
-        return {}
-    if isinstance(store, str):
-        if _worker_engine is None:
-            from kb.store.db import make_engine
-            _worker_engine = make_engine(store)
-        store = _worker_engine
-    ids = [nct for nct in (trial_id_of(r.data) for r in records if not r.error) if nct]
-    try:
-        with store.connect() as conn:
-            return stored_hashes(conn, ids)
-    except SQLAlchemyError as exc:
-        log.warning("cannot read stored hashes (%s); normalizing every study", str(exc).splitlines()[0])
-        return {}
-
-
-def prepare_records(records: Iterable[SourceRecord], store: Engine | str | None = None
-                    ) -> list[PreparedStudy | Unchanged | Rejected]:
-    """Prepare parsed records (unreadable ones become Rejected); with a ``store`` (engine or URL),
-    studies whose stored hash matches are not normalized again."""
-    records = list(records)
-    known = _known_hashes(store, records)
-    return [Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data, known) for r in records]
+        return {"read": self.read, "unread": self.unread, **self.result.counts()}
 
 
 _worker_archives: dict[str, zipfile.ZipFile] = {}
 """Archives a worker process keeps open for the import it serves (the pool lives as long)."""
 
 
-def prepare_units(units: list[SourceUnit], db_url: str | None = None) -> list[PreparedStudy | Unchanged | Rejected]:
-    """Parse and prepare the studies of some files or archive members (runs in a worker)."""
-    gcpause.collect()  # the last batch's leftovers, before this batch's objects are alive
-    return prepare_records(parse_units(units, _worker_archives), db_url)
+def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str | None) -> Batch:
+    """:func:`kb.ingest.triage.triage_units` in a worker process, its archives kept open."""
+    return triage_units(units, db_url, selection, _worker_archives)
 
 
 def _unit_batches(units: Iterable[SourceUnit], size: int) -> Iterator[list[SourceUnit]]:
@@ -114,15 +89,29 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine,
-                      stop: StopFlag | None = None) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
-    """Prepared batches in input order, from ``workers`` processes (0: this process)."""
+def _unread(engine: Engine, units: list[SourceUnit], selection: str | None) -> tuple[list[SourceUnit], Batch]:
+    """The units to read, and a batch counting the archive members the ledger knows unchanged (by CRC-32
+    and size) whose decision still holds: they are not read at all."""
+    members = [(u.member, u.crc, u.size) for u in units if u.member and u.crc is not None and u.error is None]
+    if not members:
+        return units, Batch()
+    with engine.connect() as conn:
+        known = ledger.unchanged_members(conn, members, rules_key(selection))
+    stored = sum(decision == "stored" for decision in known.values())
+    return [u for u in units if u.member not in known], Batch(unread_stored=stored, unread_skipped=len(known) - stored)
+
+
+def _batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine, selection: str | None,
+             stop: StopFlag | None = None) -> Iterator[Batch]:
+    """Triaged batches in input order, from ``workers`` processes (0: this process)."""
+    chunks = (_unread(engine, chunk, selection) for chunk in _unit_batches(units, batch_size))
     if workers <= 0:
         archives: dict[str, zipfile.ZipFile] = {}
         try:
-            for units_chunk in _unit_batches(units, batch_size):
-                gcpause.collect()
-                yield prepare_records(parse_units(units_chunk, archives), engine)
+            for todo, unread in chunks:
+                yield unread
+                if todo:
+                    yield triage_units(todo, engine, selection, archives)
         finally:
             for archive in archives.values():
                 archive.close()
@@ -130,26 +119,36 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
     pool = ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),))
     try:
-        pending: deque[Future] = deque()
-        for chunk in _unit_batches(units, batch_size):
+        pending: deque[Future | Batch] = deque()
+        for todo, unread in chunks:
             if stop and stop.requested:
                 return
-            pending.append(pool.submit(prepare_units, chunk, db_url))
-            if len(pending) > 2 * workers:  # bounded memory: a few batches in flight
-                yield pending.popleft().result()
+            pending.append(unread)
+            if todo:
+                pending.append(pool.submit(triage_in_worker, todo, db_url, selection))
+            while sum(isinstance(p, Future) for p in pending) > 2 * workers:  # bounded memory: a few in flight
+                yield _result(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _result(pending.popleft())
     finally:  # interrupted or failed: drop the batches in flight instead of waiting for them
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Unchanged | Rejected],
-           source: str) -> None:
+def _result(item: Future | Batch) -> Batch:
+    return item.result() if isinstance(item, Future) else item
+
+
+def _write(engine: Engine, summary: ImportSummary, items: list, ledger_rows: list) -> None:
+    """Store some items of a batch and their ledger rows in one transaction."""
+    now = utcnow()
     with engine.begin() as conn:
-        result = write_prepared(conn, prepared, source=source)
-    for rejected in result.rejected:
-        log.warning("rejected %s: %s", rejected.origin, rejected.reason)
-    summary.read += len(prepared)
+        result = write_prepared(conn, items, source="import", now=now)
+        rejected = {r.trial_id for r in result.rejected}
+        ledger.write_entries(conn, [row for row in ledger_rows if row["trial_id"] not in rejected],
+                             run_id=summary.run_id, now=now)
+    for item in result.rejected:
+        log.warning("rejected %s: %s", item.origin, item.reason)
+    summary.read += len(items)
     summary.result.add(result)
 
 
@@ -159,26 +158,31 @@ def default_workers() -> int:
 
 
 def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int = BATCH_SIZE,
-                 workers: int | None = None, on_batch: Callable[[int], None] | None = None) -> ImportSummary:
+                 workers: int | None = None, selection: str | None = None,
+                 on_batch: Callable[[int], None] | None = None) -> ImportSummary:
     """Import every study under ``paths`` and write the run to the run log.
 
-    The first SIGINT / SIGTERM stops it between batches: complete batches stay committed, the
-    rest is not written, the run is marked ``interrupted`` and :class:`Interrupted` is raised.
+    ``selection`` (``"car"`` or ``"cell"``, :mod:`kb.domain.extract.select`): store only those trials
+    (and keep the stored ones current); every study read gets a ledger row either way
+    (:mod:`kb.ingest.triage`). ``on_batch`` is told how many studies each committed batch handled.
+    The first SIGINT / SIGTERM stops it between batches: complete batches stay committed with
+    their ledger rows, the rest is not written, the run is marked ``interrupted`` and
+    :class:`Interrupted` is raised; the next run does not read again what was committed.
     """
     paths = [str(p) for p in paths]
     workers = default_workers() if workers is None else workers
-    run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
+    run_id = start_run(engine, "import", {"paths": paths, "workers": workers, "selection": selection})
     summary = ImportSummary(run_id=run_id)
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
     try:
         with stop_on_signals() as stop, gcpause.paused():
-            batches = _prepared_batches(units, batch_size, workers, engine, stop)
-            for number, prepared in enumerate(batches, 1):
-                for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
+            for number, batch in enumerate(_batches(units, batch_size, workers, engine, selection, stop), 1):
+                summary.count(batch)
+                for items, rows in _split(batch, batch_size):  # a unit may hold a page of many studies
                     stop.check()
-                    _write(engine, summary, chunk, "import")
-                    if on_batch:
-                        on_batch(len(chunk))
+                    _write(engine, summary, items, rows)
+                if on_batch and batch.studies:
+                    on_batch(batch.studies)
                 if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
                     gcpause.collect()
             stop.check()
@@ -193,6 +197,23 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
     errors = [f"{r.origin}: {r.reason}" for r in summary.rejected]
     finish_run(engine, run_id, "ok", summary.counts(), errors)
     return summary
+
+
+def _split(batch: Batch, size: int) -> Iterator[tuple[list, list]]:
+    """A batch's items in transactions of ``size``, each with the ledger rows of its trials."""
+    if len(batch.items) <= size:
+        if batch.items or batch.ledger:
+            yield batch.items, batch.ledger
+        return
+    by_id: dict[str, list[dict]] = {}
+    for row in batch.ledger:
+        by_id.setdefault(row["trial_id"], []).append(row)
+    for chunk in _chunks(batch.items, size):
+        ids = {getattr(item, "trial_id", None) for item in chunk}
+        yield chunk, [row for i in ids if i in by_id for row in by_id.pop(i)]
+    rest = [row for rows in by_id.values() for row in rows]
+    if rest:  # ledger rows of records the ledger knew (no item)
+        yield [], rest
 
 
 def nothing_imported_reason(summary: ImportSummary) -> str:

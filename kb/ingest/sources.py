@@ -41,12 +41,12 @@ def studies_from_json(origin: str, data: Any) -> Iterator[SourceRecord]:
         yield SourceRecord(origin, data)
 
 
-def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iterator[SourceRecord]:
+def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iterator[SourceRecord]:
     """Studies in a file's bytes (or some lines of a JSON Lines file), by its name's suffix."""
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
-    if _is_json_lines(name):
+    if is_json_lines(name):
         for number, line in enumerate(raw.splitlines(), first_line):
             if line.strip():
                 try:
@@ -74,6 +74,8 @@ class SourceUnit:
     lines: bytes | None = None  # some lines of a JSON Lines file, read already
     first_line: int = 1
     studies: int = 1  # how many studies it holds, about (for batching)
+    crc: int | None = None  # an archive member's CRC-32 and size, from the archive's directory (kb.ingest.triage)
+    size: int | None = None
 
 
 def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | None = None
@@ -91,23 +93,33 @@ def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | 
                 yield SourceRecord(unit.origin, error=unit.error)
                 continue
             try:
-                if unit.lines is not None:
-                    raw = unit.lines
-                elif unit.member is None:
-                    raw = Path(unit.path).read_bytes()  # type: ignore[arg-type]
-                else:
-                    if unit.path not in archives:
-                        archives[unit.path] = zipfile.ZipFile(unit.path)  # type: ignore[arg-type]
-                    raw = archives[unit.path].read(unit.member)  # type: ignore[index]
-            except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-                what = "file" if unit.member is None else "archive member"
-                yield SourceRecord(unit.origin, error=f"unreadable {what}: {exc}")
+                raw = unit_bytes(unit, archives)
+            except UnreadableUnit as exc:
+                yield SourceRecord(unit.origin, error=str(exc))
                 continue
-            yield from _parse_bytes(unit.origin, unit.name, raw, unit.first_line)
+            yield from parse_bytes(unit.origin, unit.name, raw, unit.first_line)
     finally:
         if owned:
             for archive in archives.values():
                 archive.close()
+
+
+class UnreadableUnit(Exception):
+    """A file or archive member that cannot be read; the message says why."""
+
+
+def unit_bytes(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> bytes:
+    """The bytes of a unit (opening its archive once into ``archives``), or :class:`UnreadableUnit`."""
+    try:
+        if unit.lines is not None:
+            return unit.lines
+        if unit.member is None:
+            return Path(unit.path).read_bytes()  # type: ignore[arg-type]
+        if unit.path not in archives:
+            archives[unit.path] = zipfile.ZipFile(unit.path)  # type: ignore[arg-type]
+        return archives[unit.path].read(unit.member)  # type: ignore[index]
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        raise UnreadableUnit(f"unreadable {'file' if unit.member is None else 'archive member'}: {exc}") from None
 
 
 def _zip_units(path: Path) -> Iterator[SourceUnit]:
@@ -124,7 +136,7 @@ def _zip_units(path: Path) -> Iterator[SourceUnit]:
             if not info.filename.lower().endswith(JSON_SUFFIXES):
                 yield SourceUnit(origin, info.filename, error="not a JSON member (.json, .jsonl, .ndjson); skipped")
                 continue
-            yield SourceUnit(origin, info.filename, str(path), info.filename)
+            yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC, size=info.file_size)
 
 
 def iter_units(path: str | Path, lines: int = 500) -> Iterator[SourceUnit]:
@@ -140,7 +152,7 @@ def iter_units(path: str | Path, lines: int = 500) -> Iterator[SourceUnit]:
         yield SourceUnit(str(path), path.name, error="no such file or directory")
     elif path.suffix.lower() == ".zip":
         yield from _zip_units(path)
-    elif _is_json_lines(path.name):
+    elif is_json_lines(path.name):
         yield from _json_lines_units(path, lines)
     else:
         yield SourceUnit(str(path), path.name, str(path))
@@ -160,7 +172,7 @@ def _json_lines_units(path: Path, lines: int) -> Iterator[SourceUnit]:
         yield SourceUnit(str(path), path.name, error=f"unreadable file: {exc}")
 
 
-def _is_json_lines(name: str) -> bool:
+def is_json_lines(name: str) -> bool:
     return name.lower().endswith((".jsonl", ".ndjson"))
 
 
