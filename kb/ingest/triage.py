@@ -79,6 +79,14 @@ def record_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def _dumped_hash(data: Any) -> str | None:
+    """:func:`record_hash` of a parsed record's JSON (None if it cannot be written: nested too deeply)."""
+    try:
+        return record_hash(orjson.dumps(data))
+    except (TypeError, RecursionError):
+        return None
+
+
 def single_study_id(raw: bytes) -> str | None:
     """The NCT id of bytes that hold one study object (one ``identificationModule``, its ``nctId`` before any
     other module, braces at both ends), read without parsing; None for anything else (then it is parsed).
@@ -201,14 +209,14 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
             if record.error:
                 batch.items.append(Rejected(record.origin, record.error))
                 continue
-            record_digest = digest or record_hash(orjson.dumps(record.data))
+            record_digest = digest or _dumped_hash(record.data)
             trial_id = trial_id_of(record.data)
-            if digest is None and isinstance(trial_id, str) and _known(batch, record.origin, trial_id, record_digest,
-                                                                       entries, known, rules, member, None):
+            if digest is None and record_digest and isinstance(trial_id, str) and _known(
+                    batch, record.origin, trial_id, record_digest, entries, known, rules, member, None):
                 continue
             item = prepare(record.origin, record.data, known, skip=skip)
             batch.items.append(item)
-            if isinstance(item, Rejected):
+            if isinstance(item, Rejected) or record_digest is None:
                 continue
             reason = item.reason if isinstance(item, Skipped) else None
             batch.ledger.append(_row(item.trial_id, _last_update(record.data), record_digest,
