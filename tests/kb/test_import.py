@@ -157,3 +157,19 @@ def test_json_lines_are_read_in_pieces_with_their_line_numbers(sqlite_engine, tm
     assert [(r.origin, r.reason) for r in summary.rejected] == [
         (f"{lines}:4", "no protocolSection.identificationModule.nctId")]
     assert summary.result.new == 4
+
+
+def test_a_damaged_archive_member_is_reported_and_the_others_stored(sqlite_engine, tmp_path):
+    """Members are read at their offsets (no worker loads the archive's directory); damage is caught by CRC-32."""
+    archive = tmp_path / "studies.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a/NCT06464679.json", (CTGOV / SEED).read_bytes())
+        zf.writestr("b/NCT06010472.json", (CTGOV / OTHERS[0]).read_bytes())
+    body = archive.read_bytes()
+    at = body.index(b'"NCT06010472"')
+    archive.write_bytes(body[:at] + b'"NCT06010473"' + body[at + 13:])
+    summary = import_paths(sqlite_engine, [archive], workers=0)
+    assert _ids(sqlite_engine) == ["NCT06464679"]
+    assert [(r.origin, r.reason) for r in summary.rejected] == [
+        (f"{archive}:b/NCT06010472.json",
+         "unreadable archive member: CRC-32 or size does not match the archive's directory")]
