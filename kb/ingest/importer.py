@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kb.core.errors import Interrupted
@@ -104,7 +104,10 @@ def _unread(engine: Engine, units: list[SourceUnit], selection: str | None) -> t
 def _batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine, selection: str | None,
              stop: StopFlag | None = None) -> Iterator[Batch]:
     """Triaged batches in input order, from ``workers`` processes (0: this process)."""
-    chunks = (_unread(engine, chunk, selection) for chunk in _unit_batches(units, batch_size))
+    with engine.connect() as conn:  # an empty ledger (a first import) knows no member: no lookups
+        fresh = conn.execute(select(ledger.LEDGER.c.trial_id).limit(1)).first() is None
+    chunks = ((chunk, Batch()) if fresh else _unread(engine, chunk, selection)
+              for chunk in _unit_batches(units, batch_size))
     if workers <= 0:
         archives: dict[str, zipfile.ZipFile] = {}
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from kb.store.bulk import upsert
+from kb.store.bulk import copy_upsert
 from kb.store.models import ImportLedger
 
 LEDGER = ImportLedger.__table__
@@ -66,7 +66,7 @@ def unchanged_members(conn: Connection, members: Sequence[tuple[str, int, int]],
 
 def write_entries(conn: Connection, rows: Sequence[dict[str, Any]], *, run_id: int | None, now: datetime) -> None:
     """Insert or replace ledger rows (dicts of the table's columns but ``run_id`` and ``seen_at``)."""
-    upsert(conn, LEDGER, [{**row, "run_id": run_id, "seen_at": now} for row in rows], ["trial_id"])
+    copy_upsert(conn, LEDGER, [{**row, "run_id": run_id, "seen_at": now} for row in rows], ["trial_id"])
 
 
 __all__ = ["Entry", "entries", "unchanged_members", "write_entries"]
