@@ -73,10 +73,15 @@ class Batch:
 
 def record_hash(raw: bytes) -> str:
     """SHA-256 of a record's bytes with ``versionHolder`` (it changes every day, the study does not) cut out."""
-    at = raw.find(VERSION_KEY)
+    digest = hashlib.sha256()
+    at = raw.rfind(VERSION_KEY)  # unique (a quote in a text is escaped) and near the end: derivedSection
     if at >= 0 and (match := VERSION_VALUE.match(raw, at)):
-        raw = raw[:at] + raw[match.end():]
-    return hashlib.sha256(raw).hexdigest()
+        view = memoryview(raw)
+        digest.update(view[:at])
+        digest.update(view[match.end():])
+    else:
+        digest.update(raw)
+    return digest.hexdigest()
 
 
 def _dumped_hash(data: Any) -> str | None:

@@ -236,8 +236,8 @@ class CueWords:
     capitals (every CAR phrase and CAR code holds one) outside the enum values :data:`CAR_ENUMS`,
     'chimeric' or 'cabtagene' in any case, or a code or alias of a CAR product of the lexicon.
     With ``cells`` also 'cell' and 'lymphocyte' (cells given without a CAR) and the products of a
-    known effector cell. Backslashes are dropped before the case-blind pass (a CommonMark escape
-    then splits no cue); :data:`UNSURE_BYTES` send a record to the full rules.
+    known effector cell. A cue word's punctuation may come CommonMark-escaped (:func:`escaped_forms`);
+    :data:`UNSURE_BYTES` send a record to the full rules.
     ``tests/kb/test_prefilter.py`` checks both agree on every real record.
     """
 
@@ -257,12 +257,22 @@ class CueWords:
         self.exact_words = [*CAR_ENUMS, *UNSURE_BYTES, b"CAR", b"CAAR"]
         self.exact = ahocorasick_rs.BytesAhoCorasick(self.exact_words, matchkind=longest, implementation=dfa)
         self.enums = frozenset(range(len(CAR_ENUMS)))  # their indexes: a match of one is no cue
-        self.words = ahocorasick_rs.BytesAhoCorasick(sorted(w.encode() for w in words), implementation=dfa)
+        forms = sorted({form for w in words for form in escaped_forms(w.encode())})
+        self.words = ahocorasick_rs.BytesAhoCorasick(forms, implementation=dfa)
 
     def __call__(self, raw: bytes) -> bool:
         if any(index not in self.enums for index, _, _ in self.exact.find_matches_as_indexes(raw)):
             return True  # leftmost-longest: 'CARE_PROVIDER' is one match, not a 'CAR' in it
-        return bool(self.words.find_matches_as_indexes(raw.lower().replace(b"\\", b"")))
+        return bool(self.words.find_matches_as_indexes(raw.lower()))
+
+
+def escaped_forms(word: bytes) -> set[bytes]:
+    """A cue word as JSON bytes may hold it: each of its punctuation marks as is or after a CommonMark
+    escape (the text's backslash, written as two in JSON: 'kyv\\\\-101')."""
+    forms = {b""}
+    for char in (word[i:i + 1] for i in range(len(word))):
+        forms = {f + char for f in forms} | ({f + b"\\\\" + char for f in forms} if char in b"-._" else set())
+    return forms
 
 
 _CUE_WORDS: dict[bool, CueWords] = {}
