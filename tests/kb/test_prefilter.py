@@ -46,7 +46,7 @@ def test_no_cue_means_the_full_rules_do_not_keep_it_on_every_real_record(cells):
 def test_the_pre_filter_passes_the_car_trials_and_rejects_the_registry_samples():
     kept = {name for name, _, study in RECORDS if _kept(study, False)}
     cued = {name for name, raw, _ in RECORDS if has_cue(raw)}
-    assert (len(RECORDS), len(kept), len(cued)) == (1297, 1182, 1196) and kept <= cued
+    assert (len(RECORDS), len(kept), len(cued)) == (1297, 1180, 1196) and kept <= cued  # 1180: two trials of a CAR setting, not a CAR (issue 18)
     # of the real registry records, only the CAR-T trial in myositis is parsed
     assert sorted(n for n in cued if n.startswith("registry_samples")) == [
         "registry_samples/NCT07715136.fields_subset.json[0]"]
