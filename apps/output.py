@@ -3,7 +3,10 @@
 SQLite hands booleans back as 0/1 and JSON columns as text; PostgreSQL hands back ``True`` and
 parsed lists. :func:`typed_rows` makes both the same, from the store's own column types (a result
 column named like a Boolean or JSON column of :mod:`kb.store.models`), so ``--format json`` prints
-``true`` and ``["CD19"]`` on every database, and CSV prints ``true`` and ``["CD19"]`` too.
+``true`` and ``["CD19"]`` on every database.
+
+CSV and TSV are for spreadsheets (:func:`spreadsheet_cell`): a list reads ``CD19; BCMA``, and text
+a spreadsheet would run as a formula (registry text is untrusted) is neutralised as OWASP advises.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import datetime as dt
 import decimal
 import io
 import json
+import re
 from functools import cache
 from typing import Any, Iterable, Sequence
 
-__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "cell_text"]
+__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "cell_text", "spreadsheet_cell"]
 
 FORMATS = ("table", "csv", "tsv", "json")
 
@@ -87,6 +91,25 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    r"""A typed value as a spreadsheet cell: lists joined by ``; ``, and text that a spreadsheet
+    would run as a formula (leading ``=``, ``+``, ``-``, ``@``, tab or CR) prefixed with ``'`` as
+    OWASP advises; numbers (``-3``, ``+1.5e3``) stay numbers.
+
+    >>> spreadsheet_cell(["CD19", "BCMA"]), spreadsheet_cell('=HYPERLINK("http://x","y")'), spreadsheet_cell(-3)
+    ('CD19; BCMA', '\'=HYPERLINK("http://x","y")', '-3')
+    """
+    text = "; ".join(map(cell_text, value)) if isinstance(value, list) else cell_text(value)
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def to_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A JSON array of objects, one per row."""
     return json.dumps([dict(zip(columns, row)) for row in typed_rows(columns, rows)],
@@ -94,11 +117,11 @@ def to_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV with a header row (RFC 4180 quoting); lists and objects as JSON text."""
+    """CSV with a header row (RFC 4180 quoting), each cell a :func:`spreadsheet_cell`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([cell_text(v) for v in row] for row in typed_rows(columns, rows))
+    writer.writerow([spreadsheet_cell(c) for c in columns])
+    writer.writerows([spreadsheet_cell(v) for v in row] for row in typed_rows(columns, rows))
     return buffer.getvalue()
 
 
@@ -106,7 +129,9 @@ _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 
 
 def to_tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """TSV with a header row, unquoted; tab, newline and backslash escaped as ``\\t \\n \\\\``."""
-    lines = ["\t".join(columns)]
-    lines += ["\t".join(cell_text(v).translate(_TSV_ESCAPES) for v in row) for row in typed_rows(columns, rows)]
+    """TSV with a header row, unquoted, each cell a :func:`spreadsheet_cell`; tab, newline and
+    backslash escaped as ``\\t \\n \\\\``."""
+    lines = ["\t".join(spreadsheet_cell(c).translate(_TSV_ESCAPES) for c in columns)]
+    lines += ["\t".join(spreadsheet_cell(v).translate(_TSV_ESCAPES) for v in row)
+              for row in typed_rows(columns, rows)]
     return "\n".join(lines) + "\n"
