@@ -53,7 +53,7 @@ def crawl(ctx: typer.Context,
     except ValueError:
         fail(f"--since takes a date YYYY-MM-DD, got {since!r}")
         return
-    live = Live(Text(""), console=err, transient=True, auto_refresh=True) if err.is_terminal else None
+    live = Live(Text(""), console=err.real, transient=True, auto_refresh=True) if err.is_terminal else None
     done = [0]
 
     def show(p) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ def _progress(label: str):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+                    console=err.real, transient=True, disable=not err.is_terminal)
 
 
 def import_command(ctx: typer.Context,
