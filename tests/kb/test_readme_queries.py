@@ -1,23 +1,18 @@
-"""The analyst queries in README.md run on SQLite and PostgreSQL and answer correctly."""
-
-import re
+"""The analyst queries of the manual (docs/, and the front page) run on SQLite and PostgreSQL and answer correctly."""
 
 from kb.ingest.importer import import_paths
 from kb.store.read import run_readonly_sql
-from tests.conftest import CTGOV, ROOT
+from tests.conftest import CTGOV
+from tests.support.manual import sql_queries
 
 
-def readme_queries() -> list[str]:
-    return re.findall(r"```sql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+def test_the_manual_has_three_analyst_queries():
+    assert len(sql_queries()) == 3
 
 
-def test_readme_has_three_analyst_queries():
-    assert len(readme_queries()) == 3
-
-
-def test_readme_queries_answer(engine):
+def test_the_manual_queries_answer(engine):
     import_paths(engine, [CTGOV / "domain"], workers=0)
-    lupus, counts, allogeneic = (run_readonly_sql(engine, q)[1] for q in readme_queries())
+    lupus, counts, allogeneic = (run_readonly_sql(engine, q)[1] for q in sql_queries())
     assert [row[0] for row in lupus] == ["NCT07490041", "NCT06614270", "NCT06010472"]
     assert counts[0] == ("CD19", "sle", 9)
     assert [(row[0], row[1]) for row in allogeneic] == [

@@ -20,14 +20,15 @@ from kb.store.db import open_store
 from kb.ingest.importer import import_paths
 from kb.store.read import get_history
 from apps.serve.snapshot import copy_to_sqlite
-from tests.conftest import CTGOV, ROOT
+from tests.conftest import CTGOV
 from tests.support.browser import serving
+from tests.support.manual import sql_queries
 
 runner = CliRunner()
 
 
-def test_canned_queries_are_the_readme_questions():
-    readme = [q.strip() for q in re.findall(r"```sql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+def test_canned_queries_are_the_manuals_questions():
+    readme = [q.strip() for q in sql_queries()]
     readme = ["\n".join(line for line in q.splitlines() if not line.startswith("--")) for q in readme]
     assert readme == [q["sql"] for q in ANALYST_QUERIES.values()]
 
