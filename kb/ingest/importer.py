@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from kb.process import gcpause
-from kb.core.errors import Interrupted
+from kb.core.errors import Interrupted, first_line
 from kb.process.interrupts import StopFlag, stop_on_signals
 from kb.domain.normalize import trial_id_of
 from kb.store.runlog import finish_run, start_run
@@ -71,7 +71,7 @@ def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> di
         with store.connect() as conn:
             return stored_hashes(conn, ids)
     except SQLAlchemyError as exc:
-        log.warning("cannot read stored hashes (%s); normalizing every study", str(exc).splitlines()[0])
+        log.warning("cannot read stored hashes (%s); normalizing every study", first_line(exc))
         return {}
 
 
