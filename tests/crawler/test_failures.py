@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from kb.process.lock import CrawlLock
@@ -23,6 +24,7 @@ from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
 from tests.crawler.test_ctgov import _descendants, run_log, stored_ids
 
 
+@pytest.mark.slow
 def test_offline_is_one_line_within_a_minute(db):
     started = time.monotonic()
     result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", "https://nonexistent.invalid/api/v2"],
@@ -37,6 +39,7 @@ def test_offline_is_one_line_within_a_minute(db):
     CrawlLock(open_store(db)).acquire()  # released
 
 
+@pytest.mark.slow
 def test_a_bot_filter_that_never_lets_go_stops_the_run_with_advice(db, server):
     server.add_fault(Fault("403", times=1000))
     result = crawl(db, server)
@@ -53,12 +56,14 @@ def test_a_bot_filter_that_never_lets_go_stops_the_run_with_advice(db, server):
     assert stored_ids(db) == []
 
 
+@pytest.mark.slow
 def test_the_user_agent_names_the_real_version(db, server):
     from importlib.metadata import version
     assert crawl(db, server, "--no-related").returncode == 0
     assert {r.user_agent.split(" ")[0] for r in server.log} == {f"trialkb/{version('trialkb')}"}
 
 
+@pytest.mark.slow
 def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
     from protego import Protego
     robots = Protego.parse(server.robots_txt)
@@ -70,6 +75,7 @@ def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
     assert server.requests("/robots.txt") == []  # the API is not asked about
 
 
+@pytest.mark.slow
 def test_a_400_shows_its_text(db, server):
     result = crawl(db, server, "--no-related", "--nct", "NCT123")
     assert result.returncode == 1
@@ -84,6 +90,7 @@ def _malformed() -> dict:
     return study
 
 
+@pytest.mark.slow
 def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(db, server):
     server.put(_malformed())
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.5")
@@ -107,6 +114,7 @@ def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(
         assert conn.execute(select(func.count()).select_from(RejectedRecord)).scalar_one() == 0
 
 
+@pytest.mark.slow
 def test_a_run_rejecting_too_much_fails(db, server):
     server.put(_malformed())
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.01")
@@ -114,6 +122,7 @@ def test_a_run_rejecting_too_much_fails(db, server):
     assert "1 of 38 records rejected (more than 1%): has the registry's format changed?" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, server):
     server.add_fault(Fault("slow", path="/api/v2/studies?", times=1000, seconds=0.3))
     process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, "-s", "TRIALKB_PAGE_SIZE=3",
@@ -160,6 +169,7 @@ def _interrupt(db: str, server, sig: int) -> tuple[subprocess.CompletedProcess, 
     return subprocess.CompletedProcess(process.args, process.returncode, out, err), time.monotonic() - sent
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_within_seconds_and_marks_the_run_interrupted(db, server):
     result, seconds = _interrupt(db, server, signal.SIGINT)
     print(f"SIGINT: stopped after {seconds:.1f} s: {result.stderr.strip()}")
@@ -172,6 +182,7 @@ def test_ctrl_c_stops_within_seconds_and_marks_the_run_interrupted(db, server):
     CrawlLock(open_store(db)).acquire()
 
 
+@pytest.mark.slow
 def test_sigterm_does_the_same_and_the_next_run_completes(db, server):
     result, seconds = _interrupt(db, server, signal.SIGTERM)
     assert (result.returncode, seconds < 10) == (130, True)
@@ -180,6 +191,7 @@ def test_sigterm_does_the_same_and_the_next_run_completes(db, server):
     assert len(stored_ids(db)) == 37
 
 
+@pytest.mark.slow
 def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(db, server):
     engine = open_store(db)
     gone = start_run(engine, "crawl", {})  # as a SIGKILLed crawl leaves it
@@ -189,6 +201,7 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(db, server):
     assert last_run(engine, "crawl", status="abandoned")["id"] == gone
 
 
+@pytest.mark.slow
 def test_requests_to_the_registry_are_a_second_apart(db, server):
     result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", server.url, "--no-related", "--nct", "NCT06010472"],
                             capture_output=True, text=True, timeout=120)

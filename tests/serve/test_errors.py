@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import quote
 
+import pytest
+
 from apps.serve import build_datasette
 from tests.support.browser import serving
 
@@ -37,6 +39,7 @@ def test_a_missing_page_is_a_404(served_store, caplog):
     assert [r.getMessage() for r in caplog.records] == ["404 GET /trialkb/no_such_table: Table not found"]
 
 
+@pytest.mark.slow
 def test_posts_to_write_endpoints_are_refused_with_a_4xx(served_store):
     """Against ``trialkb serve`` as a user starts it: each refusal one line of its log."""
     with serving(["--db", str(served_store), "serve"]) as (process, base):

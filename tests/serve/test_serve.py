@@ -97,6 +97,7 @@ def test_the_store_is_opened_read_only(served_store):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_serve_a_postgresql_store(pg_url, tmp_path):
     """``trialkb serve --db postgresql://...`` serves a SQLite copy: its trial pages answer."""
     import urllib.request
