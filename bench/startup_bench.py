@@ -5,8 +5,8 @@ Usage: python bench/startup_bench.py [--trials 10000] [--runs 15] [--source DIR]
 Builds (once, kept in bench/out/) a SQLite store of N trials from bench/corpus.py with
 `trialkb import`, warms the similarity index once (`trialkb similar`, which builds and caches it),
 then runs each command N times as a new process and prints the median and the spread of wall
-times, the median CPU time (user + system) of the process, and the median wall time as a multiple
-of a bare `python -c pass` measured alongside. `--source DIR` runs the commands
+times, the median CPU time (user + system) of the process, each also as a multiple of a bare
+`python -c pass` measured alongside (on a busy machine the CPU multiple is the steadier figure). `--source DIR` runs the commands
 from another checkout's source tree (e.g. `git archive main` unpacked), `--python PATH` with another
 venv's interpreter (with that tree installed), for before/after figures. Targets: `trialkb --help` and a mistyped command
 <= 5x `python -c pass`, `trialkb show` <= 7x, `trialkb similar` <= 11x with the index built.
@@ -97,11 +97,12 @@ def main() -> None:
         for name, extra in commands.items():
             runs[name].append(timed(bare if extra is None else base + extra, env, fails=extra == ["shwo"]))
     unit = statistics.median(w for w, _ in runs["python -c pass"])
+    cpu_unit = statistics.median(c for _, c in runs["python -c pass"])
     for name, measured in runs.items():
         walls = sorted(w for w, _ in measured)
+        cpu = statistics.median(c for _, c in measured)
         print(f"  {name:<30} wall median {statistics.median(walls):.3f} s (min {walls[0]:.3f}, max {walls[-1]:.3f}) "
-              f"= {statistics.median(walls) / unit:.1f}x python -c pass; "
-              f"CPU median {statistics.median(c for _, c in measured):.3f} s")
+              f"= {statistics.median(walls) / unit:.1f}x python -c pass; CPU median {cpu:.3f} s = {cpu / cpu_unit:.1f}x")
 
 
 if __name__ == "__main__":
