@@ -5,7 +5,8 @@ Prints precision and recall per field on the labelled set: is_car_therapy, cell,
 from text, targets (text + product lexicon), products, disease categories (target: >= 0.95 on
 each). Then the real-world set (../shared/data/ctgov_v2/realworld): is_car_therapy and
 is_relevant on the autoimmune trials, relevant oncology trials, and targets against the peer
-monitor's labels; every disagreement with the peer labels goes to --out (default
+monitor's labels, with the products learned from the whole set applied (kb.domain.learned), and
+per half of the fixed split (:func:`half`: 'tune' was tuned on, 'held' was not); every disagreement with the peer labels goes to --out (default
 bench/out/realworld_disagreements.csv) to be judged by the record's text.
 
 Label phrases for diseases are mapped to category keys by the table below (written from the
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -25,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from kb.domain.lexicon import ANTIGENS  # noqa: E402
 from kb.domain.normalize import normalize_study  # noqa: E402
+from kb.domain.extract.fields import trial_texts  # noqa: E402
+from kb.domain import learned  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("TRIALKB_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DISEASE_LABELS = {
     "autoimmune basket": None, "sjogren's": "sjogren", "systemic sclerosis": "systemic_sclerosis", "ssc": "systemic_sclerosis",
     "inflammatory myopathy": "myositis", "rheumatoid arthritis": "rheumatoid_arthritis",
@@ -169,6 +174,39 @@ def names_antigen(text: str, symbol: str) -> bool:
     return re.search(r"(?<![A-Za-z0-9])(?:" + "|".join(spellings) + r")(?![0-9A-Za-z])", text, re.I) is not None
 
 
+def half(trial_id: str) -> str:
+    """The fixed split (decided before any miss was read): 'tune' for an even SHA-256 of the id, else 'held'."""
+    return "tune" if int(hashlib.sha256(trial_id.encode()).hexdigest(), 16) % 2 == 0 else "held"
+
+
+def with_learned_products(paths: list[Path]) -> list[tuple[Path, dict, dict]]:
+    """(path, record, trial) of every record, trials filled by the products learned from all of them
+    (kb.domain.learned, as ``trialkb import`` does over a store)."""
+    studies = [(path, record, normalize_study(record)) for path in paths
+               for record in [json.loads(path.read_text())]]
+    readings, named_by, spellings, car, sponsors = [], {}, {}, set(), {}
+    for _, _, study in studies:
+        trial, facts = study.trial, study.children["trial_fact"]
+        if trial["is_car_therapy"] is True:
+            readings += learned.readings(trial["trial_id"], trial_texts(trial, study.children), facts)
+            if not (trial["car_evidence"] or "").startswith("product lexicon"):
+                car.add(trial["trial_id"])
+        if trial["is_car_therapy"] is not False:
+            for key, spelled in learned.trial_codes(facts).items():
+                named_by.setdefault(key, []).append(trial["trial_id"])
+                spellings.setdefault(key, []).append(spelled)
+        if trial.get("sponsor"):
+            sponsors[trial["trial_id"]] = trial["sponsor"]
+    products = learned.learn(readings, named_by, car, sponsors, spellings)
+    out = []
+    for path, record, study in studies:
+        trial = dict(study.trial)
+        if given := learned.fill(trial, study.children["trial_fact"], products):
+            trial |= given.columns
+        out.append((path, record, trial))
+    return out
+
+
 def realworld(out: Path) -> None:
     """The real-world targets of issue 13, and every disagreement with the peer labels in ``out``."""
     peer = {r["nct_id"]: r for r in csv.DictReader(open(DATA / "labels" / "realworld_peer_labels.csv"))}
@@ -176,10 +214,14 @@ def realworld(out: Path) -> None:
     targets = {key: [0, 0, 0] for key in ("labelled", "named", "autoimmune named", "oncology named")}
     # [trials, equal, ours include the peer's]
     relevant_oncology = []
-    for path in sorted((DATA / "ctgov_v2" / "realworld").glob("*/*.json")):
-        record = json.loads(path.read_text())
-        trial = normalize_study(record).trial
+    halves = {h: {"trials": 0, "car": 0, "relevant": 0, "named": 0, "agree": 0} for h in ("tune", "held")}
+    for path, record, trial in with_learned_products(sorted((DATA / "ctgov_v2" / "realworld").glob("*/*.json"))):
         label, kind = peer[trial["trial_id"]], path.parent.name
+        part = halves[half(trial["trial_id"])]
+        if kind == "autoimmune":
+            part["trials"] += 1
+            part["car"] += trial["is_car_therapy"] is True
+            part["relevant"] += trial["is_relevant"]
         count = counts[kind]
         count[0] += 1
         count[1] += trial["is_car_therapy"] is True
@@ -189,6 +231,9 @@ def realworld(out: Path) -> None:
         expected, found = peer_targets(label["TargetCategory"]), set(trial["targets"])
         if expected:
             named = all(names_antigen(record_text(record), t) for t in expected)
+            if named and kind == "autoimmune":
+                part["named"] += 1
+                part["agree"] += expected == found
             for key in ("labelled", "named", f"{kind} named") if named else ("labelled",):
                 targets[key][0] += 1
                 targets[key][1] += expected == found
@@ -218,6 +263,10 @@ def realworld(out: Path) -> None:
               f"target >= 95%)")
         print(f"targets include the peer's      {include / trials:6.1%}  ({include}/{trials}; the peer names one category,"
               f" often one antigen of a dual CAR)")
+    for name, part in halves.items():
+        print(f"{name} half (autoimmune): CAR {part['car']}/{part['trials']} {part['car'] / part['trials']:.1%}, "
+              f"relevant {part['relevant'] / part['trials']:.1%}, targets = peer where the text names them "
+              f"{part['agree']}/{part['named']} {part['agree'] / part['named']:.1%}")
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["trial_id"])

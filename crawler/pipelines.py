@@ -29,6 +29,7 @@ from crawler.items import StudyPage
 from crawler.page_workers import RejectedRecord, prepare_slice, slices
 from kb.core.errors import first_line
 from kb.store.models import RejectedRecord as RejectedTable
+from kb.store.products import relearn_engine
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, utcnow, write_prepared
 from kb.process.workers import start_worker
 
@@ -218,3 +219,4 @@ class StorePipeline:
             self.preparer.close()
         if self.writer:
             self.writer.close()
+            relearn_engine(self.writer.engine)  # the crawl's trials may teach or name learned products

@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
-import orjson
 from sqlalchemy import Engine, select, text
 
 from graph.fingerprint import FINGERPRINT_SQL, fingerprint
 from kb.domain import lexicon
 from kb.domain.lexicon import disease_ancestors
 from kb.store.models import Intervention, Trial, TrialFact, TrialMesh, TrialSponsor
+from kb.store.read import json_list
 
 __all__ = ["KIND_WEIGHTS", "ANCESTOR_WEIGHT", "UMBRELLAS", "build_graph", "add_trial", "add_fact", "finalize",
            "store_fingerprint", "trial_node", "entity_node", "group_of"]
@@ -90,19 +90,11 @@ def add_trial(graph: nx.Graph, row: dict[str, Any]) -> str:
         _link(graph, node, "cell", row["cell_type"], "uses_cell", "extraction")
     if row.get("origin"):
         _link(graph, node, "origin", row["origin"], "has_origin", "extraction")
-    for phase in _json_list(row.get("phases")):
+    for phase in json_list(row.get("phases")):
         _link(graph, node, "phase", phase, "in_phase", "designModule")
-    for country in _json_list(row.get("countries")):
+    for country in json_list(row.get("countries")):
         _link(graph, node, "country", country, "located_in", "locations")
     return node
-
-
-def _json_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (bytes, str)):
-        value = orjson.loads(value)
-    return [v for v in value if v]
 
 
 def add_fact(graph: nx.Graph, trial_id: str, kind: str, value: str, where: str) -> None:

@@ -2,7 +2,7 @@
 
 Store commands live in :mod:`apps.cli.store`, analyst commands in :mod:`apps.cli.analyst` and
 :mod:`apps.cli.report`, ``crawl`` in :mod:`apps.cli.crawl`, ``similar`` and ``graph`` in
-:mod:`apps.cli.graph`. Each group has a ``register(app)`` and imports only :mod:`apps.cli.common`; the
+:mod:`apps.cli.graph`, ``products`` in :mod:`apps.cli.products`. Each group has a ``register(app)`` and imports only :mod:`apps.cli.common`; the
 groups are imported when the app is built (first use of ``apps.cli.app`` or :func:`main`), not when
 this package is, so importing any group first works too: there is no import circle. Domain errors
 print a clean message and exit 1.
@@ -26,6 +26,7 @@ def build_app() -> typer.Typer:
 
     from apps.cli import crawl as crawler_cli
     from apps.cli import graph as graph_cli
+    from apps.cli import products as products_cli
     from apps.cli import analyst as analyst_cli
     from apps.cli import report as report_cli
     from apps.cli import store as store_cli
@@ -35,7 +36,7 @@ def build_app() -> typer.Typer:
                       no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                       cls=CleanErrors, rich_markup_mode=None)  # plain help: rich's layout costs 0.1 s a call
     app.callback()(main_options)
-    for group in (store_cli, crawler_cli, graph_cli, analyst_cli, report_cli):
+    for group in (store_cli, crawler_cli, graph_cli, analyst_cli, report_cli, products_cli):
         group.register(app)
     return app
 

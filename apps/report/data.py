@@ -17,7 +17,8 @@ from sqlalchemy import Engine, select
 
 from kb.domain.extract.origin import modality_for
 from kb.domain.lexicon import DISEASES_BY_KEY, PRODUCTS_BY_CODE
-from kb.store.models import RunLog, Trial, TrialCondition, TrialFact
+from kb.store.models import RunLog, StoredProduct, Trial, TrialCondition, TrialFact
+from kb.store.read import json_list
 from kb.store.runlog import DATA_TIMESTAMP_KEY, get_state
 
 __all__ = ["ReportData", "Table", "TrialRow", "load_report_data", "modality_of", "phase_label", "phase_rank",
@@ -97,19 +98,11 @@ class ReportData:
     last_run: dict[str, Any] | None
     data_timestamp: str | None
     dialect: str
+    learned: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> sources (kb.store.products)
 
     @property
     def included(self) -> list[TrialRow]:
         return [t for t in self.trials if t.ledger == "included"]
-
-
-def _json_list(value: Any) -> list[Any]:
-    """A JSON list column as a list (SQLite may hand back text)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = json.loads(value)
-    return list(value or [])
 
 
 def phase_rank(phases: list[str]) -> int:
@@ -185,18 +178,35 @@ def load_report_data(engine: Engine) -> ReportData:
         enrollment = row.get("enrollment_count")
         trials.append(TrialRow(
             trial_id=nct, title=row.get("brief_title") or "", status=row.get("overall_status"),
-            phases=_json_list(row.get("phases")), start_year=int(start[:4]) if start else None,
+            phases=json_list(row.get("phases")), start_year=int(start[:4]) if start else None,
             enrollment=enrollment if enrollment is not None and enrollment < UNKNOWN_ENROLLMENT else None,
             sponsor=row.get("sponsor"), sponsor_class=row.get("sponsor_class"),
-            countries=_json_list(row.get("countries")), is_car=row.get("is_car_therapy"),
+            countries=json_list(row.get("countries")), is_car=row.get("is_car_therapy"),
             car_evidence=row.get("car_evidence"), cell_type=row.get("cell_type"), origin=row.get("origin"),
             modality=modality_of(row), domain=row.get("domain"), is_relevant=bool(row.get("is_relevant")),
             targets=facts[nct]["target"], products=facts[nct]["product"],
             diseases=facts[nct]["disease"], disease_evidence=_disease_evidence(domain_evidence[nct], evidence[nct],
                                                                       facts[nct]["disease"]),
             conditions=conditions[nct], last_update=row.get("last_update_posted_date")))
+    with engine.connect() as conn:
+        learned = {code: _json_dict(sources) for code, sources in conn.execute(
+            select(StoredProduct.code, StoredProduct.sources).where(StoredProduct.status == "learned"))}
     return ReportData(trials=trials, last_run=dict(last) if last else None,
-                      data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect)
+                      data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect, learned=learned)
+
+
+def _json_dict(value: Any) -> dict[str, Any]:
+    """A JSON object column as a dict (SQLite may hand back text)."""
+    return (json.loads(value) if isinstance(value, str) else value) or {}
+
+
+def facts_from(product: str, known: Any, learned: dict[str, dict[str, Any]]) -> str:
+    """Where a product's facts come from: the curated lexicon, the store's trials (each fact with the
+    trial and field it was read in), or only the trials' own text."""
+    parts = ["lexicon"] if known is not None and (known.targets or known.cell_type or known.origin) else []
+    sources = learned.get(product.upper(), {})
+    parts += [f"{kind} learned from {s['trial_id']} ({s['field']})" for kind, s in sorted(sources.items())]
+    return "; ".join(parts) or "the trials' own text"
 
 
 def _disease_evidence(domain: list[str], quotes: list[str], diseases: list[str]) -> list[str]:
@@ -285,10 +295,11 @@ def pipeline(data: ReportData) -> Table:
                      (sponsors.most_common(1)[0][0] if sponsors else ""),
                      "/".join(targets), ", ".join(cells),
                      ", ".join(sorted({disease_label(d) for t in trials for d in t.diseases})),
-                     phase_label(furthest.phases), len(trials), " ".join(sorted(t.trial_id for t in trials))])
+                     phase_label(furthest.phases), len(trials), " ".join(sorted(t.trial_id for t in trials)),
+                     facts_from(product, known, data.learned)])
     rows.sort(key=lambda r: (-PHASE_LABEL_RANK.get(r[5], -1), -r[6], r[0]))
     return Table(["product", "developer", "target", "cell and origin", "diseases", "furthest phase", "trials",
-                  "trial ids"], rows)
+                  "trial ids", "facts from"], rows)
 
 
 PHASE_LABEL_RANK = {"Phase 4": 6, "Phase 3": 5, "Phase 2/3": 4, "Phase 2": 3, "Phase 1/2": 2, "Phase 1": 1,

@@ -60,11 +60,18 @@ _TABLES: dict[str, dict[str, Any]] = {
     "trial_fact": {"title": "Facts and their evidence",
                    "description": "Each extracted fact with the field it was found in and the words there.",
                    "facets": ["kind", "field"]},
+    "product": {"title": "Products learned from the store",
+                "description": "What stored trials' own text says a product code is (kb.domain.learned): its "
+                               "facts, the trial and field each was read in, the trials naming it; candidates "
+                               "carry their reason. Learned facts on a trial are trial_fact rows whose field is "
+                               "learned:<code>, with the evidence chain.",
+                "facets": ["status"]},
     "trial_version": {"title": "Changes", "description": "A row per content change of a trial, with a "
                                                          "field-level diff {field: [old, new]}."},
     "run_log": {"title": "Run log", "description": "Imports and crawls with their counts and errors.",
                 "sort_desc": "id"},
     "raw_record": {"hidden": True},
+    "product_fill": {"hidden": True},
     "alembic_version": {"hidden": True},
     "crawl_state": {"hidden": True},
 }

@@ -25,6 +25,7 @@ from kb.process import gcpause
 from kb.core.errors import Interrupted, first_line
 from kb.process.interrupts import StopFlag, stop_on_signals
 from kb.domain.normalize import trial_id_of
+from kb.store.products import relearn_engine
 from kb.store.runlog import finish_run, start_run
 from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -41,6 +42,7 @@ class ImportSummary:
     read: int = 0
     result: WriteResult = field(default_factory=WriteResult)
     run_id: int | None = None
+    products: dict[str, int] = field(default_factory=dict)  # what relearning found (kb.store.products)
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -190,6 +192,8 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
         finish_run(engine, run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
                    summary.counts(), [f"{type(exc).__name__}: {exc}"])
         raise
+    if summary.result.stored:
+        summary.products = relearn_engine(engine)  # a new trial may teach, or name, a learned product
     errors = [f"{r.origin}: {r.reason}" for r in summary.rejected]
     finish_run(engine, run_id, "ok", summary.counts(), errors)
     return summary
@@ -224,6 +228,7 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,
     from kb.store.rejects import recover_rejected
 
     total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
+    relearn_engine(engine)
     finish_run(engine, run_id, "ok", {"rebuilt": total.changed, "recovered": total.new, "rejected": len(total.rejected)},
                [f"{r.trial_id}: {r.reason}" for r in total.rejected])
     return total

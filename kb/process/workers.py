@@ -15,6 +15,7 @@ import threading
 import time
 
 from kb.process import gcpause
+from kb.process.liveness import process_alive
 
 
 def start_worker(job_pid: int) -> None:
@@ -32,16 +33,6 @@ def _exit_after(pid: int) -> None:
         with os.fdopen(os.pidfd_open(pid)) as pidfd:  # readable once the process has ended (Linux)
             select.select([pidfd], [], [])
     except (AttributeError, OSError):  # no pidfd here: poll
-        while _alive(pid):
+        while process_alive(pid):
             time.sleep(1.0)
     os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -287,6 +287,28 @@ class CrawlState(SQLModel, table=True):
     updated_at: datetime
 
 
+class StoredProduct(SQLModel, table=True):
+    """A product learned from the store's trials (kb.domain.learned): its facts, the reading each
+    rests on, the trials naming it; recomputed whole on import, crawl and rebuild."""
+
+    __tablename__ = "product"
+    code: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16, index=True)  # learned | candidate
+    facts: Optional[dict] = _json()
+    sources: Optional[dict] = _json()
+    trials: Optional[list] = _json()
+    reason: Optional[str] = _text()
+
+
+class ProductFill(SQLModel, table=True):
+    """A trial's own column values before learned products filled them (restored before relearning)."""
+
+    __tablename__ = "product_fill"
+    trial_id: str = Field(sa_column=_trial_fk())
+    own: dict = Field(sa_column=Column(JSON, nullable=False))
+    given: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
 CHILD_TABLES = ("trial_condition", "intervention", "arm_group", "outcome", "location",
                 "trial_sponsor", "trial_mesh", "trial_fact")
 """Tables that hold a trial's rows besides ``trial``; replaced whole when it changes."""

@@ -32,6 +32,19 @@ BOOL_FIELDS = frozenset({"is_car_therapy", "has_results", "is_relevant"})
 __all__ = ["NotFound", "ReadOnlyViolation", "get_history", "get_trial", "run_readonly_sql"]
 
 
+def json_list(value: Any) -> list[Any]:
+    """A JSON list column as a list without empty items (SQLite hands back text, PostgreSQL a list).
+
+    >>> json_list('["CD19", "", null]'), json_list(None), json_list(["BCMA"])
+    (['CD19'], [], ['BCMA'])
+    """
+    if value is None:
+        return []
+    if isinstance(value, (bytes, str)):
+        value = json.loads(value)
+    return [v for v in value or () if v not in (None, "")]
+
+
 def get_trial(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     """A trial as ``show --json`` prints it, with the evidence behind each fact.
 

@@ -21,7 +21,7 @@ import zstandard
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
-from kb.store.models import (CHILD_TABLES, MeshTerm, RawRecord, Sponsor, Trial, TrialVersion)
+from kb.store.models import (CHILD_TABLES, MeshTerm, ProductFill, RawRecord, Sponsor, Trial, TrialVersion)
 from kb.domain.normalize import (NormalizedStudy, RecordError, canonical_json, check_study, content_hash,
                           diff_snapshots, normalize_study)
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TABLES: dict[str, Table] = {t: Trial.metadata.tables[t] for t in ("trial", *CHILD_TABLES)}
 TRIAL = Trial.__table__
+FILL = ProductFill.__table__
 RAW = RawRecord.__table__
 TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in ("content_hash", "source", "first_seen_at", "updated_at")]
 """Where the writer puts what the worker cannot know into a prepared trial row."""
@@ -290,6 +291,7 @@ def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: lis
     if replace_ids:
         for name in CHILD_TABLES:
             conn.execute(delete(TABLES[name]).where(TABLES[name].c.trial_id.in_(replace_ids)))
+        conn.execute(delete(FILL).where(FILL.c.trial_id.in_(replace_ids)))  # its own values are written anew
     upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for p in todo for n, c in p.sponsors.items()],
            ["name"], ())
     upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for p in todo for m, t in p.mesh_terms.items()],

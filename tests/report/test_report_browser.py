@@ -70,7 +70,7 @@ def test_csv_links_give_the_tables(browser, report, tmp_path: Path):
                    "ACTIVE_NOT_RECRUITING,2\nWITHDRAWN,1\nENROLLING_BY_INVITATION,1\n"
     pipeline = browser.execute_script("return trialkbCsv('csv-pipeline')")
     assert pipeline.splitlines()[0] == ("product,developer,target,cell and origin,diseases,furthest phase,trials,"
-                                        "trial ids")
+                                        "trial ids,facts from")
     assert pipeline == csv_text(rd.Table(*_table_from_csv_json(browser, "csv-pipeline")))
     browser.find_element("css selector", 'a.csv[data-table="csv-countries"]').click()
     target = tmp_path / "downloads" / "countries.csv"

@@ -15,6 +15,7 @@ from kb.domain.extract.car import car_mentions, mention_cell, plain_cells
 from kb.domain.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.domain.extract.facts import Fact, Facts, snippet
 from kb.domain.extract.fields import READS, trial_texts
+from kb.domain.extract.given import car_only_as_setting, mesh_says_car
 from kb.domain.extract.origin import MODALITIES, decide_modality, decide_origin, parse_origin
 from kb.domain.extract.products import is_drug_name, parse_products
 from kb.domain.extract.regimen import parse_dose_levels, parse_lymphodepletion
@@ -39,6 +40,7 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
         if cell := mention_cell(match):
             facts.add("cell_type", cell, where, snippet(text, match.start(), match.end()))
     _decide_car(facts, car, products, plain)
+    _given(facts, car, texts, trial, children, mesh_terms)
 
     cell_therapy = facts.is_car_therapy is not False or plain is not None
     if facts.is_car_therapy is not False:
@@ -70,6 +72,19 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     decide_domain(facts)
     decide_modality(facts)
     return facts
+
+
+def _given(facts: Facts, car: list, texts: list, trial: dict[str, Any], children: dict[str, list[dict]],
+           mesh_terms: dict[str, str]) -> None:
+    """A CAR named only as the patients' setting is not given (false); the registry's own
+    intervention MeSH settles a trial its text leaves unknown."""
+    codes = [v for v in facts.values("product") if not is_drug_name(v)]
+    if facts.is_car_therapy is True and (why := car_only_as_setting(car, texts, trial, children, codes)):
+        facts.is_car_therapy, facts.car_evidence = False, why
+        facts.facts = [f for f in facts.facts if f.kind not in ("car_evidence", "cell_type")]
+    elif facts.is_car_therapy is None and (mesh := mesh_says_car(children, mesh_terms)):
+        facts.is_car_therapy, facts.car_evidence = True, mesh
+        facts.add("car_evidence", mesh.split(": ", 1)[1], "mesh:intervention", mesh)
 
 
 def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str | None, str, str, str | None] | None) -> None:
