@@ -11,14 +11,16 @@ report-pipeline.png, report-graph.png and report-ledger.png (views of the report
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.browser import headless_chromium, open_report, serving
-
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))  # tests.support, when run as a script from anywhere
+
+from tests.support.browser import headless_chromium, open_report, serving  # noqa: E402
 REPORT_SHOTS = {"report-overview": ("header", "landscape"), "report-pipeline": ("pipeline", "pipeline"),
                 "report-graph": ("graph", "graph"), "report-ledger": ("changes", "ledger")}
 """Picture -> the report parts it shows (from the first element's top to the second's bottom), as one browser view."""
