@@ -16,7 +16,8 @@ from typing import Any, Callable
 from sqlalchemy import Engine
 
 from kb.process.lock import CrawlLock
-from crawler.plan import CrawlPlan, make_plan, watermark_key
+from crawler.ctis_plan import CtisPlan, make_ctis_plan
+from crawler.plan import CrawlPlan, make_plan
 from kb.store.db import open_store
 from kb.store.runlog import DATA_TIMESTAMP_KEY, abandon_dead_runs, finish_run, set_state, start_run
 from kb.store.write import WriteResult
@@ -36,6 +37,7 @@ class CrawlOptions:
     force: bool = False
     recheck: int = 200
     max_rejected_share: float = 0.05
+    registry: str = "ctgov"  # the spider's name: ctgov or ctis
 
 
 @dataclass
@@ -59,6 +61,7 @@ class CrawlResult:
     errors: list[str]
     message: str | None = None  # why it failed or stopped, in one line
     abandoned: list[int] = field(default_factory=list)  # earlier runs found 'running' and marked abandoned
+    registry: str = "ctgov"
 
     @property
     def exit_code(self) -> int:
@@ -76,7 +79,7 @@ class CrawlRun:
         self.engine: Engine | None = None
         self.lock: CrawlLock | None = None
         self.run_id: int | None = None
-        self.plan: CrawlPlan | None = None
+        self.plan: CrawlPlan | CtisPlan | None = None
         self.abandoned: list[int] = []
         self.started = datetime.now(timezone.utc)
         self.result = WriteResult()
@@ -85,6 +88,7 @@ class CrawlRun:
         self.fetched = 0  # records fetched (a trial found by n searches n times)
         self.rejected_ids: set[str] = set()  # records (by id or origin) rejected, each counted once
         self.missing: list[str] = []
+        self.current_ids: set[str] = set()  # CTIS trials whose search row showed no change (not fetched)
         self.errors: list[str] = []
         self.completed_queries: set[str] = set()
         self.failed_queries: set[str] = set()
@@ -108,11 +112,15 @@ class CrawlRun:
         try:
             self.abandoned = abandon_dead_runs(self.engine, locked_kind="crawl")  # under the crawl lock
             o = self.options
-            self.run_id = start_run(self.engine, "crawl", {
-                "api_url": o.api_url, "nct": o.trial_ids, "since": str(o.since) if o.since else None,
-                "full": o.full, "related": o.related})
-            self.plan = make_plan(self.engine, trial_ids=o.trial_ids, since=o.since, full=o.full, recheck=o.recheck,
-                                  related=o.related)
+            args = {"api_url": o.api_url, "nct": o.trial_ids, "since": str(o.since) if o.since else None,
+                    "full": o.full, "related": o.related}
+            self.run_id = start_run(self.engine, "crawl", args if o.registry == "ctgov" else args | {"registry": o.registry})
+            if o.registry == "ctis":
+                self.plan = make_ctis_plan(self.engine, trial_ids=o.trial_ids, since=o.since, full=o.full,
+                                           related=o.related)
+            else:
+                self.plan = make_plan(self.engine, trial_ids=o.trial_ids, since=o.since, full=o.full, recheck=o.recheck,
+                                      related=o.related)
         except BaseException:
             self.lock.release()
             raise
@@ -135,7 +143,7 @@ class CrawlRun:
                     if self.lock:
                         self.lock.release()
                     self.engine.dispose()
-            self.outcome = CrawlResult(self.run_id, status, counts, errors, message, self.abandoned)
+            self.outcome = CrawlResult(self.run_id, status, counts, errors, message, self.abandoned, self.options.registry)
             self._report(status)
             return self.outcome
 
@@ -156,6 +164,16 @@ class CrawlRun:
             self.rejecting_queries.add(query)
         self.progress.pages += 1
         self.progress.studies = len(self.seen_ids)
+        if last_page:
+            self.completed_queries.add(query)
+            if query in {q.name for q in (self.plan.queries if self.plan else [])}:
+                self.progress.searches_done += 1
+        self._report("running")
+
+    def note_search(self, query: str, last_page: bool, current: list[str]) -> None:
+        """A search page was read (CTIS: its trials are retrieved one by one); ``current``: trials not
+        fetched because their search row showed no change."""
+        self.current_ids.update(current)
         if last_page:
             self.completed_queries.add(query)
             if query in {q.name for q in (self.plan.queries if self.plan else [])}:
@@ -199,8 +217,11 @@ class CrawlRun:
                               f"{self.options.max_rejected_share:.0%}): has the registry's format changed?")
         if refused and not fetched:
             return "failed", f"every request was refused ({refused}); nothing stored"
-        if refused or self.failed_queries:
+        if refused:
             return "failed", f"{refused} request(s) failed for good; their searches run again next time"
+        if self.failed_queries:
+            return "failed", (f"searches that did not complete: {', '.join(sorted(self.failed_queries))}; "
+                              "they run again next time")
         unfinished = [q.name for q in (self.plan.queries if self.plan else []) if q.name not in self.completed_queries]
         if unfinished:  # a request dropped on the way (e.g. by a spider middleware) must not pass for success
             return "failed", f"searches that never completed: {', '.join(unfinished)}"
@@ -214,7 +235,7 @@ class CrawlRun:
         held_back = self.failed_queries | self.rejecting_queries
         for query in self.plan.queries:
             if query.name in self.completed_queries and query.name not in held_back:
-                state[watermark_key(query.key)] = self.started.date().isoformat()
+                state[self.plan.state_key(query.key)] = self.started.date().isoformat()
         if status == "ok" and self.data_timestamp:
             state[DATA_TIMESTAMP_KEY] = self.data_timestamp
         return state
@@ -231,4 +252,5 @@ class CrawlRun:
                 "store_seconds": round(stats.get("trialkb/store_seconds", 0.0), 3),
                 "store_seconds_max_page": round(stats.get("trialkb/store_seconds_max_page", 0.0), 3),
                 "prepare_seconds": round(stats.get("trialkb/prepare_seconds", 0.0), 3),
-                "write_seconds": round(stats.get("trialkb/write_seconds", 0.0), 3)}
+                "write_seconds": round(stats.get("trialkb/write_seconds", 0.0), 3)} | (
+                    {"current": len(self.current_ids - self.seen_ids)} if self.options.registry == "ctis" else {})

@@ -33,6 +33,10 @@ class CrawlPlan:
     last_data_timestamp: str | None = None
     incremental: bool = True
 
+    def state_key(self, query: str) -> str:
+        """The state key of a search's watermark (``query``: :attr:`Query.key`)."""
+        return watermark_key(query)
+
     def advanced_filter(self, query: str) -> str | None:
         """The filter.advanced date window of a query, if any."""
         start = self.windows.get(query)

@@ -1,17 +1,24 @@
-"""Running the ctgov spider in this process (what ``trialkb crawl`` does)."""
+"""Running the registry spiders in this process, one after the other (what ``trialkb crawl`` does)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from twisted.internet.defer import Deferred, inlineCallbacks
 
 from crawler.crawlrun import CrawlOptions, CrawlResult, CrawlRun, Progress
+from crawler.spiders.base import RegistrySpider
 from crawler.spiders.ctgov import CtgovSpider
+from crawler.spiders.ctis import CtisSpider
+from kb.core.ids import match_trial_id
+
+SPIDERS: dict[str, type[RegistrySpider]] = {"ctgov": CtgovSpider, "ctis": CtisSpider}
+"""The crawled registries by name (the spider's name is the registry slug of kb.core.ids)."""
 
 
 def crawl_settings(db_url: str | None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -26,14 +33,16 @@ def crawl_settings(db_url: str | None, overrides: dict[str, Any] | None = None) 
 
 
 class _Process(CrawlerProcess):
-    """A CrawlerProcess whose first SIGINT/SIGTERM marks the run interrupted before stopping gracefully."""
+    """A CrawlerProcess whose first SIGINT/SIGTERM marks the current run interrupted (and the rest not run)
+    before stopping gracefully."""
 
     def __init__(self, settings: Settings, run: CrawlRun, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.run = run
+        self.interrupted = False
 
     def _signal_shutdown(self, signum: int, frame: Any) -> None:
-        self.run.interrupted = True
+        self.run.interrupted = self.interrupted = True
         super()._signal_shutdown(signum, frame)
 
 
@@ -41,30 +50,78 @@ def run_crawl(db_url: str | None, *, api_url: str | None = None, trial_ids: list
               since: date | None = None, full: bool = False, related: bool = True, force: bool = False,
               overrides: dict[str, Any] | None = None, verbose: bool = False,
               on_progress: Callable[[Progress], None] | None = None) -> CrawlResult:
-    """Run one crawl to its end and return its result (blocks; one per process, as Twisted's reactor
-    cannot restart). Raises LockBusy when another crawl holds the store.
+    """Run one ClinicalTrials.gov crawl to its end and return its result (see :func:`run_crawls`)."""
+    return run_crawls(db_url, ["ctgov"], urls={"ctgov": api_url}, trial_ids=trial_ids, since=since, full=full,
+                      related=related, force=force, overrides=overrides, verbose=verbose, on_progress=on_progress)[0]
+
+
+def run_crawls(db_url: str | None, registries: list[str], *, urls: dict[str, str | None] | None = None,
+               trial_ids: list[str] | None = None, since: date | None = None, full: bool = False,
+               related: bool = True, force: bool = False, overrides: dict[str, Any] | None = None,
+               verbose: bool = False, on_progress: Callable[[Progress], None] | None = None) -> list[CrawlResult]:
+    """Crawl ``registries`` (``ctgov``, ``ctis``) one after the other, each to its end with a run of its
+    own, and return their results (blocks; once per process, as Twisted's reactor cannot restart).
+    ``trial_ids`` go to the registry that issued them (CTIS numbers to ``ctis``, the rest to ``ctgov``).
+    Raises LockBusy when another crawl holds the store.
 
     Scrapy logs only with ``verbose``; otherwise trialkb's own warnings (retries, rejects) go to stderr.
     """
     settings = crawl_settings(db_url, overrides)
-    options = CrawlOptions((api_url or settings.get("TRIALKB_API_URL")).rstrip("/"),
-                           [i.strip().upper() for i in trial_ids or []], since, full, related, force,
-                           settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"))
-    run = CrawlRun(db_url, options, on_progress)
-    run.open()  # before the reactor: lock, run log, plan (LockBusy stops here, before any request)
+    runs = [CrawlRun(db_url, _options(settings, registry, (urls or {}).get(registry), trial_ids, since, full,
+                                      related, force), on_progress) for registry in registries]
+    runs[0].open()  # before the reactor: lock, run log, plan (LockBusy stops here, before any request)
     settings.set("LOG_INSTALL_ROOT_HANDLER", verbose, priority="cmdline")
     if not verbose:
         settings.set("LOG_ENABLED", False, priority="cmdline")
         _own_log_lines()
     try:
-        process = _Process(settings, run)
-        process.crawl(CtgovSpider, api_url=options.api_url, nct=",".join(options.trial_ids),
-                      since=since.isoformat() if since else None, full="1" if full else "0",
-                      related="1" if related else "0", force="1" if force else "0", run=run)
+        process = _Process(settings, runs[0])
+        _in_turn(process, runs)
         process.start()
     finally:
-        outcome = run.finish("not_started", {})  # no-op when the spider finished it
-    return outcome
+        outcomes = [run.finish("not_started", {}) for run in runs]  # no-op for a run its spider finished
+    return outcomes
+
+
+def _options(settings: Settings, registry: str, url: str | None, trial_ids: list[str] | None, since: date | None,
+             full: bool, related: bool, force: bool) -> CrawlOptions:
+    """One registry's run options; its own ids of ``trial_ids``."""
+    ids = [i.strip().upper() for i in trial_ids or []]
+    if registry == "ctis":
+        mine = [found.id for i in ids if (found := match_trial_id(i)) and found.registry == "ctis"]
+    else:
+        mine = [i for i in ids if _registry_of(i) != "ctis"]
+    return CrawlOptions((url or settings.get(SPIDERS[registry].url_setting)).rstrip("/"), mine, since, full, related,
+                        force, settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"),
+                        registry=registry)
+
+
+def _registry_of(text: str) -> str | None:
+    found = match_trial_id(text)
+    return found.registry if found else None
+
+
+@inlineCallbacks
+def _in_turn(process: _Process, runs: list[CrawlRun]) -> Generator[Deferred[Any], Any, None]:
+    """Crawl each run's registry after the one before has finished (the first run is open already)."""
+    for n, run in enumerate(runs):
+        if process.interrupted:  # the runs after an interrupted one do not start
+            run.interrupted = True
+            continue
+        if n:
+            try:
+                run.open()
+            except Exception as exc:  # noqa: BLE001 - said in the run's result, the next registry still runs
+                run.stop_with(f"the run did not start: {exc}")
+                continue
+        process.run = run
+        o = run.options
+        common = {"api_url": o.api_url, "since": o.since.isoformat() if o.since else None,
+                  "full": "1" if o.full else "0", "related": "1" if o.related else "0", "run": run}
+        if o.registry == "ctis":
+            yield process.crawl(CtisSpider, ids=",".join(o.trial_ids), **common)
+        else:
+            yield process.crawl(CtgovSpider, nct=",".join(o.trial_ids), force="1" if o.force else "0", **common)
 
 
 def _own_log_lines() -> None:
@@ -72,7 +129,7 @@ def _own_log_lines() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler.setLevel(logging.WARNING)
-    for name in ("crawler", "ctgov"):
+    for name in ("crawler", *SPIDERS):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)

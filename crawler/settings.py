@@ -78,3 +78,5 @@ TRIALKB_RECHECK = 200  # stalest known trials re-fetched by filter.ids per run
 TRIALKB_PAGE_RETRIES = 3  # re-fetches of a page whose body is not valid JSON
 TRIALKB_WORKERS = 0  # processes that normalize pages; 0: one per core
 TRIALKB_MAX_REJECTED_SHARE = 0.05  # a run rejecting more of what it fetched (a registry format change) fails
+TRIALKB_CTIS_URL = "https://euclinicaltrials.eu/ctis-public-api"
+TRIALKB_CTIS_PAGE_SIZE = 100  # rows of a CTIS search page (public clients ask at most 100; docs/ctis.md)

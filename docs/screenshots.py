@@ -2,10 +2,12 @@
 
     python docs/screenshots.py --db /tmp/report.db                      # every picture
     python docs/screenshots.py --db /tmp/report.db --only trial-page    # one of them
+    python docs/screenshots.py --db /tmp/report.db --path "/compare?similar_to=NCT06464679&top=3" --out docs/compare-page.png
 
 The store is one of realworld + domain (docs/06-report-serve-changes.md). Writes docs/report-overview.png,
 report-pipeline.png, report-graph.png and report-ledger.png (views of the report) and docs/trial-page.png
-(the trial page of `trialkb serve`, started on a free port of 127.0.0.1 and stopped afterwards).
+(the trial page of `trialkb serve`, started on a free port of 127.0.0.1 and stopped afterwards);
+``--path`` shoots any served page, down to its footer, into ``--out``.
 """
 
 from __future__ import annotations
@@ -53,19 +55,19 @@ def shoot_report(driver: Any, db: str, names: list[str], max_height: int) -> Non
             save(driver, name, height)
 
 
-def shoot_trial_page(driver: Any, db: str, trial: str, max_height: int) -> None:
-    """The served trial page of ``trial``, down to its footer."""
+def shoot_served_page(driver: Any, db: str, path: str, out: Path, max_height: int) -> None:
+    """A page of ``trialkb serve`` (``/trial/NCT...``, ``/compare?...``), down to its footer, into ``out``."""
     with serving(["--db", db, "serve"]) as (_, base):
-        driver.get(f"{base}/trial/{trial}")
+        driver.get(base + path)
         bottom = driver.execute_script("return Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom)")
         height = min(bottom + 8, max_height)
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {  # the page, not the window frame
             "width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
-        save(driver, TRIAL_PAGE, height)
+        save(driver, out, height)
 
 
-def save(driver: Any, name: str, height: int) -> None:
-    path = HERE / f"{name}.png"
+def save(driver: Any, name: str | Path, height: int) -> None:
+    path = name if isinstance(name, Path) else HERE / f"{name}.png"
     driver.save_screenshot(str(path))
     print(f"wrote {path} ({WIDTH} x {height})")
 
@@ -76,15 +78,22 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=[*REPORT_SHOTS, TRIAL_PAGE],
                         help="take only this picture (repeatable)")
     parser.add_argument("--trial", default="NCT06464679", help="the trial of the trial page")
+    parser.add_argument("--path", help="shoot this served page instead (e.g. /compare?ids=...) into --out")
+    parser.add_argument("--out", type=Path, help="the picture of --path")
     parser.add_argument("--max-height", type=int, default=1800)
     args = parser.parse_args()
-    names = args.only or [*REPORT_SHOTS, TRIAL_PAGE]
+    if bool(args.path) != bool(args.out):
+        parser.error("--path and --out go together")
+    names = [] if args.path else args.only or [*REPORT_SHOTS, TRIAL_PAGE]
     driver = headless_chromium(width=WIDTH, height=1000)
     try:
         if report := [n for n in names if n in REPORT_SHOTS]:
             shoot_report(driver, args.db, report, args.max_height)
         if TRIAL_PAGE in names:
-            shoot_trial_page(driver, args.db, args.trial, max(args.max_height, 4000))
+            shoot_served_page(driver, args.db, f"/trial/{args.trial}", HERE / f"{TRIAL_PAGE}.png",
+                              max(args.max_height, 4000))
+        if args.path:
+            shoot_served_page(driver, args.db, args.path, args.out, max(args.max_height, 4000))
     finally:
         driver.quit()
 

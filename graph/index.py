@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.similarity import (DEFAULT, GROUPS, HUB_LIMIT, ORDER_DIGITS, Profile, Shared, UnknownTrial, Weights,
                               domain_factor, modality_factor, modality_key, relevance, result)
+from kb.core.ids import canonical_or_as_is
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -137,7 +138,7 @@ class SimilarityIndex:
     # ---------------------------------------------------------------- lookup
 
     def row_of(self, trial_id: str) -> int:
-        trial_id = trial_id.strip().upper()
+        trial_id = canonical_or_as_is(trial_id)
         position = bisect_left(self.trial_ids, trial_id)
         if position < len(self.trial_ids) and self.trial_ids[position] == trial_id:
             return position

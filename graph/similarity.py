@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from kb.core.ids import canonical_or_as_is
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -253,7 +255,7 @@ def similar_trials(graph: nx.Graph, trial_id: str, *, top: int = 10, car_only: b
     >>> [(r["trial_id"], r["score"], r["why"]) for r in similar_trials(g, "NCT00000001")]
     [('NCT00000002', 0.1081, 'same target CD19')]
     """
-    query = f"trial:{trial_id.strip().upper()}"
+    query = f"trial:{canonical_or_as_is(trial_id)}"
     if query not in graph:
         raise UnknownTrial(f"{trial_id} is not in the graph (import or crawl it first)")
     nodes = graph.nodes

@@ -94,6 +94,21 @@ def store_url_engine(request, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def pg_schema_url(pg_url: str):  # type: ignore[no-untyped-def]
+    """The URL of a fresh PostgreSQL schema, for a store opened by URL (a subprocess); dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{pg_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
 def engine(store_url_engine):  # type: ignore[no-untyped-def]
     """A fresh store with its schema, on SQLite and on PostgreSQL."""
     _, engine = store_url_engine

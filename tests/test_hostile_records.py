@@ -57,7 +57,7 @@ def run(url: str, *args: str) -> str:
 
 def inert(cell: str) -> bool:
     """Whether a spreadsheet reads the cell as a value, not a formula."""
-    return not cell.startswith(FORMULA_STARTS) or re.fullmatch(r"[+-]?[\d.]+([eE][+-]?\d+)?", cell) is not None
+    return not cell.startswith(FORMULA_STARTS) or re.fullmatch(r"[+-]?[\d.]+([eE][+-]?\d+)?|-", cell) is not None
 
 
 def test_find_csv_and_tsv(hostile):
@@ -78,7 +78,7 @@ def test_sql_csv_and_numbers(hostile):
     assert run(hostile, "sql", numbers_and_triggers, "--format", "tsv") == (
         "n\ts\tp\ta\tt\tr\t'=h\n-5\t-1.5\t+3\t'@x\t'\\tx\t'\\rx\t'=\n")
     assert run(hostile, "sql", numbers_and_triggers.replace("char(13) || 'x'", "'-'")) == (
-        "n,s,p,a,t,r,'=h\n-5,-1.5,+3,'@x,'\tx,'-,'=\n")
+        "n,s,p,a,t,r,'=h\n-5,-1.5,+3,'@x,'\tx,-,'=\n")  # a lone dash is no formula
 
 
 def test_json_keeps_the_text_and_real_lists(hostile):

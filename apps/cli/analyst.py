@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from apps.cli.common import DbOption, FormatOption, err, fail, print_rows, store_url
+from apps.cli.common import DbOption, FormatOption, console, err, fail, print_rows, store_url
 
 
 
@@ -29,12 +29,15 @@ def find(ctx: typer.Context,
     """Find trials by target, disease, cell, origin, modality, status, phase, country, sponsor, start.
 
     Repeat an option for any of several values; different options must all match. A table on a
-    terminal, CSV when piped (--format table|csv|tsv|json).
+    terminal, CSV when piped (--format table|csv|tsv|json|markdown).
 
     Example: trialkb find --status recruiting --target CD19 --disease lupus
     """
     from apps.cli.common import engine_from
+    from apps.output import pick_format
     from kb.analysis.find import Filters, FindError, find_trials
+    from kb.domain.lexicon import category_name
+    from kb.store.read import json_list
 
     filters = Filters(target=target or [], disease=disease or [], cell=cell or [], origin=origin or [],
                       modality=modality or [], status=status or [], phase=phase or [], country=country or [],
@@ -44,6 +47,13 @@ def find(ctx: typer.Context,
     except FindError as exc:
         fail(str(exc))
         return
+    try:
+        table = pick_format(fmt, console.is_terminal) == "table"
+    except ValueError:  # print_rows says what is wrong
+        table = False
+    if table:  # people read disease names; files keep the keys
+        at = columns.index("diseases")
+        rows = [(*row[:at], [category_name(k) for k in json_list(row[at])], *row[at + 1:]) for row in rows]
     print_rows(columns, rows, fmt, ["trial_id", "status", "start_date", "targets", "diseases", "title"])
     if not rows:
         err.print("no trial matches", highlight=False)

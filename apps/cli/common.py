@@ -117,17 +117,17 @@ def reader_from(ctx: typer.Context, db: str | None = None) -> ReadOnlyStore:
     return open_readonly(store_url(ctx, db))
 
 
-FORMAT_HELP = "table, csv, tsv or json (default: a table on a terminal, CSV when piped)"
+FORMAT_HELP = "table, csv, tsv, json or markdown (default: a table on a terminal, CSV when piped)"
 FormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 
 
 def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None,
                table_columns: list[str] | None = None) -> None:
-    """Query results in ``fmt`` (see :func:`apps.output.pick_format`): table, csv, tsv or json.
+    """Query results in ``fmt`` (see :func:`apps.output.pick_format`): table, csv, tsv, json or markdown.
 
     ``table_columns``: the columns a table shows (a terminal is narrower than a CSV file).
     """
-    from apps.output import pick_format, to_csv, to_json, to_tsv, typed_rows
+    from apps.output import pick_format, to_csv, to_json, to_markdown, to_tsv, typed_rows
 
     try:
         fmt = pick_format(fmt, console.is_terminal)
@@ -135,8 +135,8 @@ def print_rows(columns: list[str], rows: list[tuple], fmt: str | None = None,
         fail(str(exc))
     if fmt == "json":
         typer.echo(to_json(columns, rows))
-    elif fmt in ("csv", "tsv"):
-        typer.echo((to_csv if fmt == "csv" else to_tsv)(columns, rows), nl=False)
+    elif fmt in ("csv", "tsv", "markdown"):
+        typer.echo({"csv": to_csv, "tsv": to_tsv, "markdown": to_markdown}[fmt](columns, rows), nl=False)
     else:
         from rich.box import SIMPLE_HEAD
         from rich.table import Table
@@ -161,8 +161,8 @@ def _table_cell(value: object) -> str:
         return ", ".join(map(cell_text, value))
     if isinstance(value, dict):
         return "\n".join(f"{k}: {cell_text(v)}" for k, v in value.items())
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", value):
-        return value[:19].replace("T", " ")  # a time to the second reads better in a table
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?", value):
+        return value[:19].replace("T", " ") + " UTC"  # to the second, with its zone
     return cell_text(value)
 
 

@@ -39,25 +39,48 @@ def similar(ctx: typer.Context, trial_id: str,
     with reader_from(ctx, db) as store:
         index = _index(ctx, db, store)
         try:
-            results = index.similar(trial_id, top=top, car_only=car_only)
+            results = index.similar(trial_id, top=2 * top + 5, car_only=car_only)
         except UnknownTrial as exc:
             fail(str(exc))
+        results = once_per_trial(store, trial_id, results)[:top]
         ids = [r["trial_id"] for r in results]
         _, rows = store.query(f"SELECT trial_id, nct_id, brief_title FROM trial WHERE trial_id IN "
                               f"({', '.join([store.placeholder] * len(ids))})", ids) if ids else ([], [])
     nct_ids = {row[0]: row[1] for row in rows}
     if as_json:  # "nct_id" is the contract's key; "trial_id" names a registration of any registry
         typer.echo(json.dumps([{"trial_id": r["trial_id"], "nct_id": nct_ids.get(r["trial_id"]), "score": r["score"],
-                                "shared": [s["entity"] for s in r["shared"]], "why": r["why"]}
+                                "shared": [s["entity"] for s in r["shared"]], "why": r["why"],
+                                "other_ids": r["other_ids"]}
                                for r in results], indent=2, ensure_ascii=False))
         return
     from rich.table import Table
 
     titles = {row[0]: row[2] for row in rows}
-    table = Table("#", "trial", "score", "title", "why")
+    table = Table()
+    for name in ("#", "trial", "score"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("title", ratio=2, overflow="fold")  # whole titles, wrapped at words on any width
+    table.add_column("why", ratio=3, overflow="fold")
     for rank, r in enumerate(results, 1):
-        table.add_row(str(rank), r["trial_id"], f"{r['score']:.3f}", (titles.get(r["trial_id"]) or "")[:40], r["why"])
+        table.add_row(str(rank), r["trial_id"], f"{r['score']:.3f}", titles.get(r["trial_id"]) or "", r["why"])
     console.print(table)
+
+
+def once_per_trial(store: ReadOnlyStore, trial_id: str, results: list[dict]) -> list[dict]:
+    """Similar trials with a trial registered in several registries once (its best-ranked registration,
+    with ``other_ids``), and none of the asked trial's own registrations."""
+    from kb.store.registrations import groups
+
+    registrations = groups(store, [trial_id, *(r["trial_id"] for r in results)])
+    seen = set(registrations.get(trial_id, [trial_id]))
+    out = []
+    for r in results:
+        ids = registrations.get(r["trial_id"], [r["trial_id"]])
+        if seen.intersection(ids):
+            continue
+        seen.update(ids)
+        out.append({**r, "other_ids": [i for i in ids if i != r["trial_id"]]})
+    return out
 
 
 def _index(ctx: typer.Context, db: str | None, store: ReadOnlyStore) -> SimilarityIndex:

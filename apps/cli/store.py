@@ -93,12 +93,21 @@ def history(ctx: typer.Context, trial_id: str,
     if as_json:
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    console.print(f"{record['trial_id']}: first stored {record['first_seen_at']}, "
+    console.print(f"{record['trial_id']}: first stored {_when(record['first_seen_at'])}, "
                   f"{len(record['versions'])} change(s)", highlight=False)
     for version in record["versions"]:
-        console.print(f"[bold]{version['recorded_at']}[/bold] from {version['source']}")
+        late = ("; an older record that arrived later: history, not news" if version["late"] else "")
+        console.print(f"[bold]{version['posted_date'] or 'undated'}[/bold] (registry update; recorded "
+                      f"{_when(version['recorded_at'])}{late})", highlight=False, soft_wrap=True)
+        console.print(f"  before: {version['old_source'] or '(not recorded)'}", highlight=False, soft_wrap=True)
+        console.print(f"  after:  {version['source'] or '(not recorded)'}", highlight=False, soft_wrap=True)
         for name, (old, new) in version["diff"].items():
             console.print(f"  {name}: {old!r} -> {new!r}", highlight=False, soft_wrap=True)
+
+
+def _when(iso: str) -> str:
+    """An ISO time in UTC as people read it: ``2026-12-04 05:12:10 UTC``."""
+    return f"{iso[:19].replace('T', ' ')} UTC"
 
 
 def sql(ctx: typer.Context, statement: str,

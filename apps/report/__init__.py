@@ -5,7 +5,8 @@ interactive charts (starts per year by modality and by disease, target x disease
 sponsor type, status, countries), the product pipeline, the trial graph around the seed, what
 changed since a date, and the selection ledger with the evidence for every trial. Each chart's data
 is downloadable from the page as CSV. Modules: :mod:`apps.report.data` (queries and tables),
-:mod:`apps.report.network` (the seed's neighbourhood), :mod:`apps.report.charts` (Plotly figures),
+:mod:`apps.report.network` (the seed's neighbourhood),
+:mod:`apps.report.comparison` (the seed against its most similar trials), :mod:`apps.report.charts` (Plotly figures),
 :mod:`apps.report.page` (HTML).
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from kb.analysis.changes import Digest, collect_changes, describe, previous_run_start
 from apps.report import charts as ch
 from apps.report import data as rd
+from apps.report.comparison import SEED_COMPARED, seed_comparison
 from apps.report.network import SEED, seed_neighbourhood
 from apps.report.page import render_page
 
@@ -61,10 +63,10 @@ def _data_date(data: rd.ReportData) -> str:
 
 
 def _changes_table(digest: Digest) -> rd.Table:
-    rows = [[n.trial_id, n.first_seen_at, "new", n.title or "", ""] for n in digest.new]
-    rows += [[c.trial_id, c.recorded_at, " ".join(c.kinds), c.title or "",
+    rows = [[n.trial_id, None, n.first_seen_at, "new", n.title or "", ""] for n in digest.new]
+    rows += [[c.trial_id, c.posted_date, c.recorded_at, " ".join(c.kinds), c.title or "",
               "; ".join(describe(k, *pair) for k, pair in c.fields.items())] for c in digest.changes]
-    return rd.Table(["trial_id", "recorded_at", "kind", "title", "what changed"], rows)
+    return rd.Table(["trial_id", "registry_update", "recorded_at", "kind", "title", "what changed"], rows)
 
 
 def _charts(data: rd.ReportData, funnel: list[tuple[str, int]]) -> list[ch.Chart]:
@@ -127,7 +129,9 @@ def build_report(engine: Engine, since: datetime | None = None, *, seed: str = S
         "data_date": _data_date(data), "run_text": _run_text(data.last_run),
         "built": now.strftime("%Y-%m-%d %H:%M UTC"),
         "headline": list(rd.headline(data).items()), "charts": charts, "pipeline": rd.pipeline(data),
-        "similar": hood.similar if hood else None, "since": since.strftime("%Y-%m-%d %H:%M UTC"),
+        "similar": hood.similar if hood else None,
+        "comparison": seed_comparison(engine, hood) if hood else None, "compared": SEED_COMPARED, "seed": seed,
+        "since": since.strftime("%Y-%m-%d %H:%M UTC"),
         "since_note": since_note, "digest": digest, "changes_table": _changes_table(digest),
         "changes_summary": f"{c['new']} new trial(s), {c['status']} status, {c['phase']} phase, "
                            f"{c['enrollment']} enrollment, {c['dates']} date and {c['other']} other change(s)",

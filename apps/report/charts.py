@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from markupsafe import Markup
 from plotly.colors import qualitative
 
 from apps.report.data import Table, disease_label
 from apps.report.network import Neighbourhood
+from apps.report.static import figure_svg
 
 __all__ = ["Chart", "bar_chart", "stacked_bars", "heatmap", "funnel", "network_chart"]
 
@@ -42,6 +44,10 @@ class Chart:
     def figure_json(self) -> str:
         """The figure as Plotly JSON for ``Plotly.newPlot``."""
         return self.figure.to_json()
+
+    def static_svg(self) -> Markup:
+        """A static picture of the chart (:mod:`apps.report.static`), shown until (or unless) scripts draw it."""
+        return Markup(figure_svg(self.figure, self.title))
 
 
 def _figure(traces: Any) -> go.Figure:

@@ -70,6 +70,7 @@ class TrialRow:
     disease_evidence: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
     last_update: str | None = None
+    other_ids: list[str] = field(default_factory=list)  # the trial's registrations in other registries
 
     @property
     def immune(self) -> bool:
@@ -191,7 +192,7 @@ def load_report_data(engine: Engine) -> ReportData:
     with engine.connect() as conn:
         learned = {code: _json_dict(sources) for code, sources in conn.execute(
             select(StoredProduct.code, StoredProduct.sources).where(StoredProduct.status == "learned"))}
-    return ReportData(trials=trials, last_run=dict(last) if last else None,
+    return ReportData(trials=_once_per_trial(engine, trials), last_run=dict(last) if last else None,
                       data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect, learned=learned)
 
 
@@ -207,6 +208,26 @@ def facts_from(product: str, known: Any, learned: dict[str, dict[str, Any]]) -> 
     sources = learned.get(product.upper(), {})
     parts += [f"{kind} learned from {s['trial_id']} ({s['field']})" for kind, s in sorted(sources.items())]
     return "; ".join(parts) or "the trials' own text"
+
+
+def _once_per_trial(engine: Engine, trials: list[TrialRow]) -> list[TrialRow]:
+    """A trial registered in several registries once: its preferred registration, the others' ids in
+    ``other_ids`` (kb.store.registrations)."""
+    from kb.store.read import reader_of
+    from kb.store.registrations import all_groups
+
+    with reader_of(engine) as reader:
+        group = all_groups(reader)
+    members: dict[str, list[str]] = defaultdict(list)
+    for trial in trials:
+        members[group.get(trial.trial_id, trial.trial_id)].append(trial.trial_id)
+    out = []
+    for trial in trials:
+        representative = group.get(trial.trial_id, trial.trial_id)
+        if representative == trial.trial_id:
+            trial.other_ids = sorted(i for i in members[representative] if i != trial.trial_id)
+            out.append(trial)
+    return out
 
 
 def _disease_evidence(domain: list[str], quotes: list[str], diseases: list[str]) -> list[str]:
@@ -282,9 +303,7 @@ def pipeline(data: ReportData) -> Table:
             trials_of[product].append(t)
     rows = []
     for product, trials in trials_of.items():
-        known = PRODUCTS_BY_CODE.get(product.upper())
-        if known is not None and known.is_car is False or product.lower().endswith("mab"):
-            continue  # a drug given alongside (a monoclonal antibody: INN stem -mab), not a cell product
+        known = PRODUCTS_BY_CODE.get(product.upper())  # co-medications are facts of their own (kb.domain.extract)
         sponsors = Counter(t.sponsor for t in trials if t.sponsor)
         targets = list(known.targets) if known and known.targets else sorted({x for t in trials for x in t.targets})
         origin = known.origin if known and known.origin else None

@@ -50,8 +50,16 @@ def csv_link(table: Table, name: str, label: str = "CSV") -> Markup:
                   f'{_safe_json(payload)}</script>')
 
 
+def trial_link(trial_id: str) -> str:
+    """The page of a trial in its own registry (kb.core.ids); '#' for what is no registry's id."""
+    from kb.core.ids import match_trial_id, registry_url
+
+    found = match_trial_id(trial_id)
+    return registry_url(found.id) if found else "#"
+
+
 def html_table(table: Table, link_column: str | None = None) -> Markup:
-    """A table as HTML; NCT ids in ``link_column`` link to the registry."""
+    """A table as HTML; trial ids in ``link_column`` link to their registries' pages."""
     head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
     body = []
     for row in table.rows:
@@ -59,7 +67,7 @@ def html_table(table: Table, link_column: str | None = None) -> Markup:
         for name, value in zip(table.columns, row, strict=True):
             text = "" if value is None else str(value)
             if name == link_column:
-                cells.append("<td>" + " ".join(f'<a href="https://clinicaltrials.gov/study/{escape(v)}">{escape(v)}</a>'
+                cells.append("<td>" + " ".join(f'<a href="{escape(trial_link(v))}">{escape(v)}</a>'
                                                for v in text.split()) + "</td>")
             else:
                 cells.append(f"<td>{escape(text)}</td>")
@@ -98,7 +106,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["j2", "html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["safe_json"] = _safe_json
-    env.globals.update(csv_link=csv_link, html_table=html_table, describe=describe)
+    env.globals.update(csv_link=csv_link, html_table=html_table, describe=describe, trial_link=trial_link)
     return env
 
 

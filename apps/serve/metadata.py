@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["ANALYST_QUERIES", "FACETS", "metadata"]
 
-FACETS: list[Any] = ["status", {"array": "phases"}, {"array": "targets"}, {"array": "diseases"}, "cell_type",
+FACETS: list[Any] = ["status", {"array": "phases"}, {"array": "targets"}, {"array": "disease_names"}, "cell_type",
                      "origin", "modality", {"array": "countries"}, "sponsor"]
 """Facets of the analyst view ``relevant_trial``: status, phase, target, disease, cell, origin,
 modality, country, sponsor."""
@@ -45,7 +45,8 @@ _TABLES: dict[str, dict[str, Any]] = {
                        "to narrow the list, a trial id for its page (evidence, history, similar trials).",
         "facets": FACETS, "sort_desc": "start_date", "label_column": "title", "size": 50,
         "columns": {"phases": "registry phases", "targets": "antigens the CAR is directed at",
-                    "diseases": "disease categories (kb/domain/lexicon.py)", "modality": "platform",
+                    "diseases": "disease category keys (kb/domain/lexicon; what find --disease takes)",
+                    "disease_names": "the disease categories by name", "modality": "platform",
                     "cell_type": "effector cell", "origin": "autologous, allogeneic or in_vivo",
                     "countries": "countries with a site", "domain": "immune-mediated, oncology, mixed or other"},
     },

@@ -1,7 +1,9 @@
-"""The Datasette plugin: a page per trial (/trial/ID, any registry) and links from every trial id to it.
+"""The Datasette plugin: a page per trial (/trial/ID, any registry), the compare page (/compare,
+:mod:`apps.serve.compare_page`) and links from every trial id to its page.
 
 Configured through Datasette metadata, ``plugins: {"trialkb": {"store": PATH, "database": NAME}}``.
-The page shows the trial card (``kb.analysis.card``), each fact with its field and quote, the history
+The page shows the trial card (``kb.analysis.card``), each fact with its field and quote, the posted
+results (adverse events by arm), the history
 (``kb.store.read.get_history``) and the similar trials with their reasons (``graph.cache.load_index``),
 reading the store through a read-only SQLAlchemy engine.
 """
@@ -9,6 +11,7 @@ reading the store through a read-only SQLAlchemy engine.
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,8 +20,9 @@ from datasette import Response, hookimpl
 from markupsafe import Markup, escape
 from sqlalchemy import Engine, select
 
+log = logging.getLogger("trialkb.serve")
 SIMILAR_TOP = 10
-FACT_FACETS = {"target": "targets", "disease": "diseases", "product": "products", "cell_type": "cell_type",
+FACT_FACETS = {"target": "targets", "disease": "disease_names", "product": "products", "cell_type": "cell_type",
                "origin": "origin", "modality": "modality"}
 """Fact kinds that are facets of the analyst view (kind -> column)."""
 
@@ -80,24 +84,36 @@ def facet_url(datasette: Any, database: str, kind: str, value: str) -> str | Non
     column = FACT_FACETS.get(kind)
     if column is None:
         return None
-    op = "arraycontains" if column in ("targets", "diseases", "products") else "exact"
+    from kb.domain.lexicon import category_name
+
+    op = "arraycontains" if column in ("targets", "disease_names", "products") else "exact"
+    value = category_name(value) if kind == "disease" else value  # the facet lists diseases by name
     return datasette.urls.table(database, "relevant_trial") + "?" + urlencode({f"{column}__{op}": value})
 
 
 async def trial_page(request: Any, datasette: Any) -> Response:
-    """GET /trial/NCT........"""
-    from kb.analysis.card import FACT_LABELS, card_lines
+    """GET /trial/ID: one trial of any registry (any case), or a 404 page that says why."""
+    from kb.analysis.card import FACT_LABELS, card_lines, fact_value
+    from kb.core.errors import BadArgument
+    from kb.core.ids import parse_trial_id, registry_url
     from kb.store.read import NotFound
 
     config = datasette.plugin_config("trialkb") or {}
-    trial_id = request.url_vars["trial_id"]
+    asked = request.url_vars["trial_id"]
     try:
+        trial_id = parse_trial_id(asked)  # any case, any registry
         data = await asyncio.get_running_loop().run_in_executor(None, trial_page_data, config["store"], trial_id)
-    except NotFound as exc:
-        return Response.html(await datasette.render_template(
-            "trial_missing.html", {"trial_id": trial_id, "message": str(exc)}, request=request), status=404)
+    except (BadArgument, NotFound) as exc:
+        log.warning("trial page %s: %s", asked, exc)  # one line in the server's log, no traceback
+        known = isinstance(exc, NotFound)
+        return Response.html(await datasette.render_template("trial_missing.html", {
+            "trial_id": trial_id if known else asked, "message": str(exc),
+            "registry_url": registry_url(trial_id) if known else None,
+            "view_url": datasette.urls.table(config["database"], "relevant_trial"),
+            "all_url": datasette.urls.table(config["database"], "trial")}, request=request), status=404)
     database = config["database"]
-    context = {**data, "summary": card_lines(data["card"]), "fact_labels": FACT_LABELS, "database": database,
+    context = {**data, "summary": card_lines(data["card"]), "fact_labels": FACT_LABELS, "fact_value": fact_value,
+               "database": database,
                "facet_url": lambda kind, value: facet_url(datasette, database, kind, value)}
     return Response.html(await datasette.render_template("trial.html", context, request=request))
 
@@ -116,7 +132,10 @@ def startup(datasette: Any) -> None:
 
 @hookimpl
 def register_routes(datasette: Any) -> list[tuple[str, Any]]:
-    return [(r"^/trial/(?P<trial_id>.+)$", trial_page)]  # any registry's id; CTRI ids hold slashes
+    from apps.serve.compare_page import compare_page
+
+    return [(r"^/trial/(?P<trial_id>.+)$", trial_page),  # any registry's id; CTRI ids hold slashes
+            (r"^/compare$", compare_page)]
 
 
 @hookimpl
@@ -139,4 +158,5 @@ def menu_links(datasette: Any) -> list[dict[str, str]]:
     config = datasette.plugin_config("trialkb") or {}
     if not config:
         return []
-    return [{"href": datasette.urls.table(config["database"], "relevant_trial"), "label": "Analyst view"}]
+    return [{"href": datasette.urls.table(config["database"], "relevant_trial"), "label": "Analyst view"},
+            {"href": datasette.urls.path("/compare"), "label": "Compare trials"}]

@@ -55,12 +55,18 @@ class Change:
 
     trial_id: str
     title: str | None
+    posted_date: str | None  # the registry's update date of the newer record: the change's date
     recorded_at: str
     kinds: list[str]
     fields: dict[str, list[Any]]
     source: str | None
     url: str
     version_id: int
+
+    @property
+    def date(self) -> str:
+        """The registry's update date, else the day it was recorded."""
+        return self.posted_date or self.recorded_at[:10]
 
 
 @dataclass
@@ -107,12 +113,18 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def previous_run_start(engine: Engine) -> datetime | None:
-    """When the newest finished import or crawl started: "since the previous run" means its changes."""
+    """When the newest finished import or crawl started: "since the previous run" means its changes. A crawl
+    of both registries is two runs of one process: it started with the first."""
     run = RunLog.__table__.c
     with engine.connect() as conn:
-        started = conn.execute(select(run.started_at).where(run.status == "ok").order_by(run.id.desc()).limit(1)
-                               ).scalar_one_or_none()
-    return _aware(started) if started else None
+        newest = conn.execute(select(run.id, run.kind, run.pid, run.host, run.started_at).where(run.status == "ok")
+                              .order_by(run.id.desc()).limit(1)).first()
+        if newest is None:
+            return None
+        before = conn.execute(select(run.started_at).where(
+            run.id == newest.id - 1, run.kind == "crawl", run.pid == newest.pid, run.host == newest.host)
+        ).scalar_one_or_none() if newest.kind == "crawl" and newest.pid is not None else None
+    return _aware(before or newest.started_at)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -147,9 +159,10 @@ def change_kinds(diff: dict[str, list[Any]]) -> list[str]:
 
 def collect_changes(engine: Engine, since: datetime, *, until: datetime | None = None,
                     relevant_only: bool = True) -> Digest:
-    """New trials and version changes recorded in ``[since, until]``, newest first.
+    """New trials and version changes recorded in ``[since, until]``, newest first by the registry's date.
 
-    ``relevant_only`` keeps the trials the store counts as CAR cell therapies in immune-mediated
+    A version row written when its newer record was already stored (``late``: an older record that
+    arrived after a newer one) is history, never news. ``relevant_only`` keeps the trials the store counts as CAR cell therapies in immune-mediated
     disease (``is_relevant`` and ``is_car_therapy``); otherwise every trial.
     """
     until = until or datetime.now(timezone.utc)
@@ -158,9 +171,10 @@ def collect_changes(engine: Engine, since: datetime, *, until: datetime | None =
     lo, hi = _utc(since), _utc(until)
     new_q = (select(t.trial_id, t.brief_title, t.overall_status, t.first_seen_at)
              .where(t.first_seen_at >= lo, t.first_seen_at <= hi).order_by(t.first_seen_at.desc(), t.trial_id))
-    change_q = (select(v.id, v.trial_id, v.recorded_at, v.diff, v.source, t.brief_title)
+    change_q = (select(v.id, v.trial_id, v.recorded_at, v.posted_date, v.diff, v.source, t.brief_title)
                 .join(Trial.__table__, t.trial_id == v.trial_id)
-                .where(v.recorded_at >= lo, v.recorded_at <= hi).order_by(v.recorded_at.desc(), v.id.desc()))
+                .where(v.recorded_at >= lo, v.recorded_at <= hi, v.late.is_not(True))
+                .order_by(v.posted_date.desc().nulls_last(), v.recorded_at.desc(), v.id.desc()))
     if relevant_only:
         new_q, change_q = new_q.where(scope), change_q.where(scope)
     digest = Digest(since=_iso(since), until=_iso(until),
@@ -175,7 +189,7 @@ def collect_changes(engine: Engine, since: datetime, *, until: datetime | None =
         kinds = change_kinds(diff)
         if not kinds:  # only the update date moved
             continue
-        digest.changes.append(Change(row.trial_id, row.brief_title, _iso(row.recorded_at),
+        digest.changes.append(Change(row.trial_id, row.brief_title, row.posted_date, _iso(row.recorded_at),
                                      kinds, {k: diff[k] for k in sorted(diff, key=_field_order)}, row.source,
                                      registry_url(row.trial_id), row.id))
     return digest
@@ -245,7 +259,7 @@ def _text(digest: Digest) -> str:
     if digest.changes:
         lines.append("Changes:")
         for c in digest.changes:
-            lines.append(f"  {c.trial_id}  {c.recorded_at}  [{', '.join(c.kinds)}]  {c.title or ''}")
+            lines.append(f"  {c.trial_id}  {c.date}  [{', '.join(c.kinds)}]  {c.title or ''}")
             lines += [f"      {describe(k, *pair)}" for k, pair in c.fields.items()]
     if not digest.new and not digest.changes:
         lines.append("Nothing changed.")
@@ -267,7 +281,7 @@ def _markdown(digest: Digest) -> str:
     if digest.changes:
         lines += ["## Changes", ""]
         for c in digest.changes:
-            lines.append(f"- [{c.trial_id}]({c.url}) {_md_escape(c.title)} ({', '.join(c.kinds)}; {c.recorded_at[:10]})")
+            lines.append(f"- [{c.trial_id}]({c.url}) {_md_escape(c.title)} ({', '.join(c.kinds)}; {c.date})")
             lines += [f"  - {_md_describe(k, *pair)}" for k, pair in c.fields.items()]
         lines.append("")
     if not digest.new and not digest.changes:
@@ -290,7 +304,7 @@ def _atom(digest: Digest) -> str:
     entries = [(n.first_seen_at, f"urn:trialkb:new:{n.trial_id}", f"New trial {n.trial_id}: {n.title or ''}",
                 f"{n.trial_id} ({n.status or 'status unknown'}) was first stored {n.first_seen_at}.", n.url, ["new"])
                for n in digest.new]
-    entries += [(c.recorded_at, f"urn:trialkb:change:{c.trial_id}:{c.version_id}",
+    entries += [(f"{c.posted_date}T00:00:00+00:00" if c.posted_date else c.recorded_at, f"urn:trialkb:change:{c.trial_id}:{c.version_id}",
                  f"{c.trial_id} {', '.join(c.kinds)} change: {c.title or ''}",
                  "\n".join(describe(k, *pair) for k, pair in c.fields.items()), c.url, c.kinds)
                 for c in digest.changes]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kb.core.errors import BadArgument
 
-__all__ = ["REGISTRIES", "Registry", "TrialId", "is_nct_id", "match_trial_id", "parse_trial_id",
+__all__ = ["REGISTRIES", "Registry", "TrialId", "canonical_or_as_is", "is_nct_id", "match_trial_id", "parse_trial_id",
            "registry_name", "registry_of", "registry_url"]
 
 ICTRP_TRIAL_PAGE = "https://trialsearch.who.int/Trial2.aspx?TrialID={id}"
@@ -51,6 +51,10 @@ REGISTRIES: tuple[Registry, ...] = (
     Registry("jrct", "Japan Registry of Clinical Trials", _p(r"(?:JPRN-)?jRCT(?P<n>[a-z]?\d{9,10})"), "jRCT{n_lower}",
              "https://jrct.niph.go.jp/en-latest-detail/{id}"),
     Registry("umin", "UMIN-CTR", _p(r"(?:JPRN-)?UMIN(?P<n>\d{9})"), "UMIN{n}"),
+    Registry("japic", "JAPIC Clinical Trials Information", _p(r"(?:JPRN-)?JapicCTI-(?P<n>\d{6})"), "JapicCTI-{n}",
+             ICTRP_TRIAL_PAGE.replace("{id}", "JPRN-{id}")),
+    Registry("jma", "JMA Clinical Trials Registry", _p(r"(?:JPRN-)?JMA-(?P<n>IIA\d{5})"), "JMA-{n_upper}",
+             ICTRP_TRIAL_PAGE.replace("{id}", "JPRN-{id}")),
     Registry("anzctr", "ANZCTR", _p(r"ACTRN(?P<n>\d{14})"), "ACTRN{n}"),
     Registry("ctri", "Clinical Trials Registry - India", _p(r"CTRI/(?P<n>\d{4}/\d{2,3}/\d{6})"), "CTRI/{n}"),
     Registry("drks", "German Clinical Trials Register", _p(r"DRKS(?P<n>\d{8})"), "DRKS{n}",
@@ -129,6 +133,16 @@ def parse_trial_id(value: str) -> str:
         raise BadArgument(f"{value!r} is not a trial id (e.g. NCT06464679, ChiCTR2000034346, 2023-505613-24-00, "
                           "2021-004994-30, ISRCTN13281214, jRCT2031210001, ACTRN12620000123456, CTRI/2021/05/033581)")
     return found.id
+
+
+def canonical_or_as_is(text: str) -> str:
+    """``text`` as a canonical id when it is one (any case, blanks trimmed), else trimmed as it is.
+
+    >>> canonical_or_as_is(" chictr2000034346"), canonical_or_as_is("trial 7")
+    ('ChiCTR2000034346', 'trial 7')
+    """
+    found = match_trial_id(text.strip(" \t\r\n")) if isinstance(text, str) else None
+    return found.id if found else text.strip()
 
 
 def registry_of(trial_id: str) -> str:

@@ -19,6 +19,7 @@ import orjson
 
 from kb.core.ids import is_nct_id
 from kb.domain import extract
+from kb.domain.results import parse_results
 
 NORMALIZER_VERSION = 1
 
@@ -382,9 +383,19 @@ def normalize_study(data: Any) -> NormalizedStudy:
         "outcome": outcomes, "location": locations, "trial_sponsor": sponsor_links,
         "trial_mesh": mesh_links,
     }
+    return finish_study(trial, children, mesh_terms, sponsors, warnings, record=data)
+
+
+def finish_study(trial: dict[str, Any], children: dict[str, list[dict]], mesh_terms: dict[str, str],
+                 sponsors: dict[str, str | None], warnings: list[str], record: Any = None) -> NormalizedStudy:
+    """The study of a registry's parsed rows: the extracted domain facts added, posted results read from
+    an API v2 ``record`` (other registries post none here), every child row keyed by the trial id (every
+    registry's normalizer ends here)."""
+    trial_id = trial["trial_id"]
     facts = extract.extract_facts(trial, children, mesh_terms)
     trial |= facts.trial_columns()
     children["trial_fact"] = facts.rows()
+    children |= parse_results(record if isinstance(record, dict) else {}, classify=facts.is_car_therapy is not False or facts.cell_type is not None)
     for rows in children.values():
         for row in rows:
             row["trial_id"] = trial_id

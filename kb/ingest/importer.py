@@ -24,8 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from kb.process import gcpause
 from kb.core.errors import Interrupted, first_line
 from kb.process.interrupts import StopFlag, stop_on_signals
-from kb.domain.normalize import trial_id_of
 from kb.store.products import relearn_engine
+from kb.domain.records import record_id
 from kb.store.runlog import finish_run, start_run
 from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
@@ -68,7 +68,7 @@ def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> di
             from kb.store.db import make_engine
             _worker_engine = make_engine(store)
         store = _worker_engine
-    ids = [nct for nct in (trial_id_of(r.data) for r in records if not r.error) if nct]
+    ids = [nct for nct in (record_id(r.data) for r in records if not r.error) if nct]
     try:
         with store.connect() as conn:
             return stored_hashes(conn, ids)
@@ -202,7 +202,7 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
 def nothing_imported_reason(summary: ImportSummary) -> str:
     """Why an import stored nothing, in a sentence."""
     if summary.read == 0:
-        return "nothing imported: no API v2 study JSON found (.json, .jsonl, .ndjson or .zip)"
+        return "nothing imported: no API v2 study JSON or WHO ICTRP export found (.json, .jsonl, .ndjson, .xml, .csv or .zip)"
     first = summary.rejected[0] if summary.rejected else None
     return (f"nothing imported: all {summary.read} records were rejected"
             + (f" (first: {first.origin}: {first.reason})" if first else ""))

@@ -1,5 +1,7 @@
-"""Reading API v2 studies from files: one study, a search page, a JSON array, JSON Lines,
-a directory, or a zip archive of those (the registry's bulk archive holds one file per study).
+"""Reading registry records from files: API v2 studies (one study, a search page, a JSON array,
+JSON Lines), WHO ICTRP exports (XML or CSV, ``kb.ingest.ictrp_files``), a directory, or a zip
+archive of those (the registry's bulk archive holds one file per study). A file is recognised by
+its content: XML by its root element, CSV by a ``TrialID`` column, JSON by its shape.
 
 Streams: one file or archive member at a time, a JSON Lines file some lines at a time. Every
 record comes with its origin (``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``);
@@ -17,7 +19,11 @@ from typing import Any
 
 import orjson
 
+from kb.ingest.ictrp_files import csv_records, xml_records
+
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+EXPORT_SUFFIXES = (".xml", ".csv")
+INPUT_SUFFIXES = (*JSON_SUFFIXES, *EXPORT_SUFFIXES)
 
 
 @dataclass
@@ -46,6 +52,20 @@ def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Ite
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" or name.lower().endswith(".xml"):  # a UTF-8 BOM too
+        yield from _export_records(origin, xml_records(raw), "[{}]")
+        return
+    if name.lower().endswith(".csv"):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            yield SourceRecord(origin, error=f"not UTF-8 text: {exc}")
+            return
+        if "trialid" not in text[:2000].split("\n", 1)[0].lower():
+            yield SourceRecord(origin, error="not a WHO ICTRP CSV export (no TrialID column in the header)")
+            return
+        yield from _export_records(origin, csv_records(text), ":{}")
+        return
     if _is_json_lines(name):
         for number, line in enumerate(raw.splitlines(), first_line):
             if line.strip():
@@ -60,6 +80,12 @@ def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Ite
         yield SourceRecord(origin, error=f"invalid JSON: {exc}")
         return
     yield from studies_from_json(origin, data)
+
+
+def _export_records(origin: str, records: Iterator[tuple[int, Any, str | None]], where: str) -> Iterator[SourceRecord]:
+    """SourceRecords of a WHO ICTRP export's records, each origin naming its row or position."""
+    for position, record, error in records:
+        yield SourceRecord(origin + where.format(position), record, error)
 
 
 @dataclass
@@ -121,8 +147,9 @@ def _zip_units(path: Path) -> Iterator[SourceUnit]:
             if info.is_dir():
                 continue
             origin = f"{path}:{info.filename}"
-            if not info.filename.lower().endswith(JSON_SUFFIXES):
-                yield SourceUnit(origin, info.filename, error="not a JSON member (.json, .jsonl, .ndjson); skipped")
+            if not info.filename.lower().endswith(INPUT_SUFFIXES):
+                yield SourceUnit(origin, info.filename,
+                                 error="not a JSON, XML or CSV member (.json, .jsonl, .ndjson, .xml, .csv); skipped")
                 continue
             yield SourceUnit(origin, info.filename, str(path), info.filename)
 
@@ -133,7 +160,7 @@ def iter_units(path: str | Path, lines: int = 500) -> Iterator[SourceUnit]:
     path = Path(path)
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            if child.suffix.lower() in (*JSON_SUFFIXES, ".zip"):
+            if child.suffix.lower() in (*INPUT_SUFFIXES, ".zip"):
                 yield from iter_units(child, lines)
         return
     if not path.exists():
@@ -179,5 +206,5 @@ def count_inputs(path: str | Path) -> int | None:
         except zipfile.BadZipFile:
             return 1
     if path.is_dir():
-        return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*JSON_SUFFIXES, ".zip"))
+        return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*INPUT_SUFFIXES, ".zip"))
     return 1

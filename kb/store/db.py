@@ -37,6 +37,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _postgresql_utc(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """Store times are UTC: a session in another zone would turn the UTC times written into local ones."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
     """An engine for a SQLAlchemy URL (default :func:`default_url`)."""
     url = normalize_url(url or default_url())
@@ -48,6 +55,8 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_utc)
     return engine
 
 

@@ -209,7 +209,8 @@ class TrialFact(SQLModel, table=True):
     """An extracted domain fact and where it was found (kb.domain.extract).
 
     ``kind`` is one of target, cell_type, origin, modality, product, disease, cancer, domain,
-    armoring, lymphodepletion, dose_level, car_evidence; ``code`` holds a MeSH id for diseases
+    armoring, lymphodepletion, dose_level, endpoint (field primary_outcome / secondary_outcome /
+    other_outcome), car_evidence; ``code`` holds a MeSH id for diseases
     and cancers.
     """
 
@@ -221,6 +222,106 @@ class TrialFact(SQLModel, table=True):
     field: str = Field(primary_key=True, max_length=64)
     code: Optional[str] = None
     evidence: Optional[str] = _text()
+
+
+class ResultGroup(SQLModel, table=True):
+    """A group (arm) of a results module as posted (``FG000`` flow, ``BG000`` baseline, ``EG000`` adverse
+    events), with the adverse-event totals of an ``EG`` group."""
+
+    __tablename__ = "result_group"
+    trial_id: str = Field(sa_column=_trial_fk())
+    module: str = Field(primary_key=True, max_length=16)  # flow, baseline, adverse
+    group_code: str = Field(primary_key=True, max_length=16)
+    title: Optional[str] = _text()
+    description: Optional[str] = _text()
+    deaths_affected: Optional[int] = None
+    deaths_at_risk: Optional[int] = None
+    serious_affected: Optional[int] = None
+    serious_at_risk: Optional[int] = None
+    other_affected: Optional[int] = None
+    other_at_risk: Optional[int] = None
+
+
+class ResultFlow(SQLModel, table=True):
+    """Participant flow: a milestone (STARTED, COMPLETED ...) or a withdrawal reason, per period and group."""
+
+    __tablename__ = "result_flow"
+    trial_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    period: Optional[str] = _text()
+    step: str = Field(max_length=16)  # milestone, withdrawal
+    label: Optional[str] = _text()
+    group_code: Optional[str] = Field(default=None, max_length=16)
+    count: Optional[int] = None
+
+
+class Measurement(SQLModel):
+    """What a posted value of a baseline or outcome measure holds: where it sits (class, category,
+    group) and the value with its spread or limits, as posted (text)."""
+
+    class_title: Optional[str] = Field(default=None, sa_type=Text)
+    category: Optional[str] = Field(default=None, sa_type=Text)
+    group_code: Optional[str] = Field(default=None, max_length=16)
+    value: Optional[str] = None
+    spread: Optional[str] = None
+    lower: Optional[str] = None
+    upper: Optional[str] = None
+
+
+class ResultBaseline(Measurement, table=True):
+    """A baseline characteristic's value for one class, category and group."""
+
+    __tablename__ = "result_baseline"
+    trial_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    measure: Optional[str] = _text()
+    param_type: Optional[str] = None
+    unit: Optional[str] = _text()
+
+
+class ResultOutcome(SQLModel, table=True):
+    """A posted outcome measure and the endpoint kinds it is of (``kb.domain.lexicon.ENDPOINTS``)."""
+
+    __tablename__ = "result_outcome"
+    trial_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    type: Optional[str] = None  # PRIMARY, SECONDARY, OTHER_PRE_SPECIFIED, POST_HOC
+    title: Optional[str] = _text()
+    description: Optional[str] = _text()
+    time_frame: Optional[str] = _text()
+    population: Optional[str] = _text()
+    param_type: Optional[str] = None
+    dispersion: Optional[str] = None
+    unit: Optional[str] = _text()
+    reporting_status: Optional[str] = None
+    endpoint_kinds: Optional[list] = _json()
+
+
+class ResultValue(Measurement, table=True):
+    """A value of a posted outcome measure for one group (its title as the measure names it), class and category."""
+
+    __tablename__ = "result_value"
+    trial_id: str = Field(sa_column=_trial_fk())
+    position: int = Field(primary_key=True)
+    outcome_position: int
+    group_title: Optional[str] = _text()
+    participants: Optional[int] = None
+
+
+class ResultEvent(SQLModel, table=True):
+    """An adverse event term (serious or other) in one group: events, participants affected and at risk."""
+
+    __tablename__ = "result_event"
+    __table_args__ = (Index("ix_result_event_term", "term"),)
+    trial_id: str = Field(sa_column=_trial_fk())
+    seriousness: str = Field(primary_key=True, max_length=16)  # serious, other
+    position: int = Field(primary_key=True)
+    group_code: str = Field(primary_key=True, max_length=16)
+    term: Optional[str] = Field(default=None, sa_column=Column(Text))
+    organ_system: Optional[str] = _text()
+    num_events: Optional[int] = None
+    num_affected: Optional[int] = None
+    num_at_risk: Optional[int] = None
 
 
 class RawRecord(SQLModel, table=True):
@@ -236,7 +337,13 @@ class RawRecord(SQLModel, table=True):
 
 
 class TrialVersion(SQLModel, table=True):
-    """A content change of a trial, with a field-level diff ``{field: [old, new]}``."""
+    """A content change of a trial, with a field-level diff ``{field: [old, new]}``.
+
+    ``posted_date`` is the registry's last-update date of the newer record (the change's date),
+    ``source`` where the newer record came from and ``old_source`` the older one; ``late`` marks a
+    row written when the newer record was already stored (an older record that arrived later):
+    history, never news. Rows from before migration 0012 hold NULL where they did not record it.
+    """
 
     __tablename__ = "trial_version"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -246,6 +353,9 @@ class TrialVersion(SQLModel, table=True):
     new_hash: str = Field(max_length=64)
     diff: dict = Field(sa_column=Column(JSON, nullable=False))
     source: Optional[str] = _text()
+    posted_date: Optional[str] = Field(default=None, max_length=10)
+    old_source: Optional[str] = _text()
+    late: Optional[bool] = None
 
 
 class RunLog(SQLModel, table=True):
@@ -309,6 +419,33 @@ class ProductFill(SQLModel, table=True):
     given: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
+class TrialLink(SQLModel, table=True):
+    """A registry id a trial's record names, as its normalised key (kb.domain.links): its own id
+    (``field`` 'self') and the ids of its other registrations. Two trials sharing a key are one trial."""
+
+    __tablename__ = "trial_link"
+    __table_args__ = (Index("ix_trial_link_key", "key"),)
+    trial_id: str = Field(sa_column=_trial_fk())
+    key: str = Field(primary_key=True, max_length=64)
+    named_id: str = Field(max_length=TRIAL_ID_LENGTH)
+    field: str = Field(max_length=128)
+
+
+class LinkReview(SQLModel, table=True):
+    """A person's decision on a proposed link (a likeness of title, sponsor and start date):
+    ``confirmed`` makes the two registrations one trial, ``rejected`` stops proposing it.
+    ``trial_id`` sorts before ``other_id``."""
+
+    __tablename__ = "link_review"
+    trial_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
+    other_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
+    status: str = Field(max_length=16)
+    score: Optional[float] = None
+    reasons: Optional[list] = _json()
+    decided_at: datetime
+
+
 CHILD_TABLES = ("trial_condition", "intervention", "arm_group", "outcome", "location",
-                "trial_sponsor", "trial_mesh", "trial_fact")
+                "trial_sponsor", "trial_mesh", "trial_fact", "trial_link",
+                "result_group", "result_flow", "result_baseline", "result_outcome", "result_value", "result_event")
 """Tables that hold a trial's rows besides ``trial``; replaced whole when it changes."""

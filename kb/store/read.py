@@ -94,22 +94,41 @@ def reader_of(engine: Engine) -> ReadOnlyStore:
 
 
 def get_history(engine: Engine, trial_id: str) -> dict[str, Any]:
-    """When a trial was first seen and every recorded change, oldest first."""
+    """When a trial was first stored and every recorded change, oldest first by the registry's dates.
+
+    Each version has ``posted_date`` (the registry's update date of its newer record), ``recorded_at``
+    (UTC), ``source`` (where the newer record came from), ``old_source`` and ``late`` (an older
+    record that arrived after a newer one: history, never news).
+    """
     from sqlalchemy import select
 
     from kb.store.models import Trial, TrialVersion
 
     trial_id = parse_trial_id(trial_id)
+    v = TrialVersion.__table__.c
     with engine.connect() as conn:
         trial = conn.execute(select(Trial.first_seen_at, Trial.updated_at).where(Trial.trial_id == trial_id)).first()
         if trial is None:
             raise NotFound(f"{trial_id} is not in the store (import or crawl it first)")
-        versions = conn.execute(select(TrialVersion.recorded_at, TrialVersion.old_hash, TrialVersion.new_hash,
-                                       TrialVersion.diff, TrialVersion.source)
-                                .where(TrialVersion.trial_id == trial_id).order_by(TrialVersion.id)).all()
-    return {"trial_id": trial_id, "first_seen_at": trial.first_seen_at.isoformat(),
-            "versions": [{"recorded_at": v.recorded_at.isoformat(), "old_hash": v.old_hash,
-                          "new_hash": v.new_hash, "diff": v.diff, "source": v.source} for v in versions]}
+        versions = conn.execute(select(v.id, v.recorded_at, v.posted_date, v.old_hash, v.new_hash, v.diff, v.source,
+                                       v.old_source, v.late).where(v.trial_id == trial_id).order_by(v.id)).all()
+    versions = sorted(versions, key=lambda r: (r.posted_date or utc_text(r.recorded_at)[:10], r.id))
+    return {"trial_id": trial_id, "first_seen_at": utc_text(trial.first_seen_at),
+            "versions": [{"posted_date": r.posted_date, "recorded_at": utc_text(r.recorded_at), "old_hash": r.old_hash,
+                          "new_hash": r.new_hash, "diff": r.diff, "source": r.source, "old_source": r.old_source,
+                          "late": bool(r.late)} for r in versions]}
+
+
+def utc_text(moment: Any) -> str:
+    """A stored time (UTC; SQLite hands it back naive) as ISO text with its zone.
+
+    >>> from datetime import datetime
+    >>> utc_text(datetime(2026, 12, 4, 5, 12, 10))
+    '2026-12-04T05:12:10+00:00'
+    """
+    from datetime import timezone
+
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
 def run_readonly_sql(store: Engine | ReadOnlyStore, statement: str, limit: int | None = None,

@@ -5,7 +5,8 @@ lists as comma-separated text; ``is_relevant`` marks those in immune-mediated di
 immune-mediated or mixed).
 ``target_disease_count``: how many CAR cell-therapy trials study each target x disease.
 ``relevant_trial``: one row per CAR cell-therapy trial in immune-mediated disease (``is_relevant``),
-the facets an analyst filters on as columns, lists as JSON arrays (``trialkb serve`` facets them).
+the facets an analyst filters on as columns, lists as JSON arrays (``trialkb serve`` facets them);
+``disease_names`` holds the diseases as people read them (``diseases`` the category keys).
 """
 
 from __future__ import annotations
@@ -20,6 +21,21 @@ def _aggregate(dialect: str, expression: str) -> str:
     if dialect == "postgresql":
         return f"string_agg(DISTINCT {expression}, ',' ORDER BY {expression})"
     return f"group_concat(DISTINCT {expression})"
+
+
+def _names(dialect: str, column: str) -> str:
+    """A JSON array of the names people read for a JSON array of disease category keys (in order)."""
+    from kb.domain.lexicon import CATEGORY_NAMES
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    name = ("CASE j.value " + " ".join(f"WHEN {quoted(k)} THEN {quoted(v)}" for k, v in CATEGORY_NAMES.items())
+            + " ELSE j.value END")
+    if dialect == "postgresql":
+        return (f"(SELECT COALESCE(json_agg({name}), '[]'::json) FROM json_array_elements_text("
+                f"CASE WHEN json_typeof({column}) = 'array' THEN {column} ELSE '[]'::json END) AS j(value))")
+    return f"(SELECT json_group_array({name}) FROM json_each({column}) AS j)"
 
 
 def view_sql(dialect: str) -> dict[str, str]:
@@ -54,7 +70,7 @@ GROUP BY tg.value, d.value""",
 CREATE VIEW relevant_trial AS
 SELECT t.trial_id, t.brief_title AS title, t.overall_status AS status, t.phases, t.start_date,
        t.enrollment_count, t.modality, t.cell_type, t.origin, t.targets, t.products,
-       t.disease_categories AS diseases, t.countries, t.sponsor, t.sponsor_class, t.domain,
+       t.disease_categories AS diseases, {_names(dialect, 't.disease_categories')} AS disease_names, t.countries, t.sponsor, t.sponsor_class, t.domain,
        t.last_update_posted_date
 FROM trial t
 WHERE t.is_relevant = {true}""",

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
 from kb.store.models import (CHILD_TABLES, MeshTerm, ProductFill, RawRecord, Sponsor, Trial, TrialVersion)
-from kb.domain.normalize import (NormalizedStudy, RecordError, canonical_json, check_study, content_hash,
-                          diff_snapshots, normalize_study)
+from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, diff_snapshots
+from kb.domain.records import check_record, is_copy, normalize_record, record_hash
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class PreparedStudy:
 
     def tracked(self) -> dict[str, Any]:
         """The tracked fields for a version diff (normalized again from the body if not made)."""
-        return self.snapshot if self.snapshot is not None else normalize_study(load_raw(self.body)).snapshot()
+        return self.snapshot if self.snapshot is not None else normalize_record(load_raw(self.body)).snapshot()
 
 
 @dataclass
@@ -154,13 +154,13 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
     """
     trial_id = None
     try:
-        trial_id = check_study(data)
+        trial_id = check_record(data)
         canonical = canonical_json(data)
-        digest = content_hash(data, canonical)
+        digest = record_hash(data, canonical)
         if known and known.get(trial_id) == digest:
             return Unchanged(origin, trial_id, digest)
         # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
-        return _prepared(origin, trial_id, digest, _compress(canonical), normalize_study(data),
+        return _prepared(origin, trial_id, digest, _compress(canonical), normalize_record(data),
                          snapshot=known is None or trial_id in known)
     except RecordError as exc:
         return Rejected(origin, str(exc), trial_id)
@@ -208,6 +208,14 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
 
     ids = list(groups)
     current = dict(conn.execute(select(RAW.c.trial_id, RAW.c.content_hash).where(RAW.c.trial_id.in_(ids))).all())
+    for trial_id in _copies_of_stored_records(conn, groups, current):
+        for item in groups.pop(trial_id):  # the registry's own record stays: a copy never replaces it
+            result.unchanged += 1
+            result.warnings.append((trial_id, f"{item.origin}: WHO ICTRP's copy of a registry record "
+                                              "stored from the registry itself; not used"))
+    ids = list(groups)
+    if not groups:
+        return result
     updated = dict(conn.execute(select(TRIAL.c.trial_id, TRIAL.c.last_update_posted_date)
                                 .where(TRIAL.c.trial_id.in_(list(current)))).all()) if current else {}
     history = _history_hashes(conn, ids)
@@ -256,6 +264,18 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
     result.new_ids = [p.trial_id for p in todo if p.trial_id not in current]
     result.new = len(result.new_ids)
     return result
+
+
+def _copies_of_stored_records(conn: Connection, groups: dict[str, list[PreparedStudy | Unchanged]],
+                              current: dict[str, str]) -> list[str]:
+    """Trials whose new records are all WHO ICTRP copies while the stored record is the registry's own
+    (a ClinicalTrials.gov study from the API): the richer own record is kept."""
+    candidates = [trial_id for trial_id, items in groups.items() if trial_id in current
+                  and all(isinstance(i, PreparedStudy) and is_copy(load_raw(i.body)) for i in items)]
+    if not candidates:
+        return []
+    stored = conn.execute(select(RAW.c.trial_id, RAW.c.body).where(RAW.c.trial_id.in_(candidates))).all()
+    return [trial_id for trial_id, body in stored if not is_copy(load_raw(body))]
 
 
 @dataclass
@@ -319,7 +339,7 @@ def renormalize(conn: Connection, trial_ids: Sequence[str], now: datetime | None
     todo = []
     for trial_id, digest, body, source in rows:
         try:
-            todo.append(_prepared(source or "store", trial_id, digest, body, normalize_study(load_raw(body)),
+            todo.append(_prepared(source or "store", trial_id, digest, body, normalize_record(load_raw(body)),
                                   snapshot=False))  # no version rows: the record did not change
         except (RecordError, ValueError, zlib.error, zstandard.ZstdError) as exc:
             result.rejected.append(Rejected(source or "store", f"cannot renormalize: {exc}", trial_id))
@@ -330,17 +350,26 @@ def renormalize(conn: Connection, trial_ids: Sequence[str], now: datetime | None
 
 
 def _version_rows(conn: Connection, chains: list[tuple[str, list[_Link]]], now: datetime) -> list[dict[str, Any]]:
-    """A version row for each step of each chain that involves a new record, oldest first."""
+    """A version row for each step of each chain that involves a new record, oldest first.
+
+    A step is dated by the registry (``posted_date``: the newer record's last-update date) and names
+    where each side came from; a step that ends at or before the stored record is ``late``: an older
+    record arrived after a newer one, so it is history, never news.
+    """
     stored_ids = [trial_id for trial_id, chain in chains if any(link.item is None for link in chain)]
-    old_bodies = dict(conn.execute(select(RAW.c.trial_id, RAW.c.body).where(RAW.c.trial_id.in_(stored_ids))).all()
-                      ) if stored_ids else {}
+    stored = {trial_id: (body, origin) for trial_id, body, origin in conn.execute(
+        select(RAW.c.trial_id, RAW.c.body, RAW.c.source).where(RAW.c.trial_id.in_(stored_ids)))} if stored_ids else {}
     rows = []
     for trial_id, chain in chains:
-        for before, after in zip(chain, chain[1:]):
+        body, stored_origin = stored.get(trial_id, (None, None))
+        at = next((n for n, link in enumerate(chain) if link.item is None), -1)
+        for n, (before, after) in enumerate(zip(chain, chain[1:]), 1):
             rows.append({"trial_id": trial_id, "recorded_at": now, "old_hash": before.content_hash,
                          "new_hash": after.content_hash,
-                         "diff": diff_snapshots(_tracked(before, old_bodies.get(trial_id)), _tracked(after, old_bodies.get(trial_id))),
-                         "source": (after.item or before.item).origin})
+                         "diff": diff_snapshots(_tracked(before, body), _tracked(after, body)),
+                         "source": after.item.origin if after.item else stored_origin,
+                         "old_source": before.item.origin if before.item else stored_origin,
+                         "posted_date": after.updated or None, "late": n <= at})
     return rows
 
 
@@ -349,7 +378,7 @@ def _tracked(link: _Link, stored_body: bytes | None) -> dict[str, Any]:
     if link.item is not None:
         return link.item.tracked()
     try:
-        return normalize_study(load_raw(stored_body)).snapshot()
+        return normalize_record(load_raw(stored_body)).snapshot()
     except (RecordError, TypeError, KeyError, ValueError, zlib.error, zstandard.ZstdError) as exc:
         log.warning("stored record unreadable (%s); diff against nothing", exc)
         return {}

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from tests.support.ctgov_server import CtgovTestServer, load_studies
+from tests.support.ctgov_server import CtgovTestServer, LoopbackServer, load_studies
+from tests.support.ctis_server import CtisTestServer
 from kb.store.models import Trial
 from tests.conftest import CTGOV
 
@@ -34,9 +35,10 @@ def db(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'crawl.db'}"
 
 
-def crawl(db: str, server: CtgovTestServer, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``trialkb crawl`` against the test server."""
-    return subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, *args],
+def crawl(db: str, server: LoopbackServer, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``trialkb crawl`` against a test server (of ClinicalTrials.gov or of CTIS: that registry only)."""
+    flag = "--ctis-url" if isinstance(server, CtisTestServer) else "--api-url"
+    return subprocess.run([TRIALKB, "--db", db, "crawl", flag, server.url, *FAST, *args],
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -237,7 +237,7 @@ def test_scrapy_list_from_the_project_root():
     from tests.conftest import ROOT
     scrapy = str(__import__("pathlib").Path(TRIALKB).with_name("scrapy"))
     result = subprocess.run([scrapy, "list"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.stdout.split() == ["ctgov"]
+    assert result.stdout.split() == ["ctgov", "ctis"]
 
 
 @pytest.mark.slow

@@ -30,11 +30,11 @@ def test_offline_is_one_line_within_a_minute(db):
     result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", "https://nonexistent.invalid/api/v2"],
                             capture_output=True, text=True, timeout=120)
     seconds = time.monotonic() - started
-    print(f"offline: {seconds:.1f} s: {result.stdout.strip()}")
+    print(f"offline: {seconds:.1f} s: {result.stderr.strip()}")
     assert seconds < 60
     assert result.returncode == 1
-    assert result.stdout == "crawl failed (run 1): cannot reach nonexistent.invalid: DNS lookup failed; offline?\n"
-    assert result.stderr == ""
+    assert result.stderr == "crawl failed (run 1): cannot reach nonexistent.invalid: DNS lookup failed; offline?\n"
+    assert result.stdout == ""  # an error goes to stderr, like every command's
     assert run_log(db)["status"] == "failed"
     CrawlLock(open_store(db)).acquire()  # released
 
@@ -44,8 +44,8 @@ def test_a_bot_filter_that_never_lets_go_stops_the_run_with_advice(db, server):
     server.add_fault(Fault("403", times=1000))
     result = crawl(db, server)
     assert result.returncode == 1
-    assert "HTTP 403" in result.stdout and "DOWNLOAD_TLS_MAX_VERSION" in result.stdout
-    assert "USER_AGENT" in result.stdout and "H2DownloadHandler" in result.stdout
+    assert "HTTP 403" in result.stderr and "DOWNLOAD_TLS_MAX_VERSION" in result.stderr
+    assert "USER_AGENT" in result.stderr and "H2DownloadHandler" in result.stderr
     assert [r.status for r in server.log] == [403] * 4  # the first answer and three retries, then it stops
     waits = [b.at - a.at for a, b in zip(server.log, server.log[1:])]
     for wait, backoff in zip(waits, [0.2, 0.4, 0.8]):  # RETRY_BACKOFF_BASE=0.2, doubled: the waits really made
@@ -79,7 +79,7 @@ def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
 def test_a_400_shows_its_text(db, server):
     result = crawl(db, server, "--no-related", "--nct", "NCT123")
     assert result.returncode == 1
-    assert "study NCT123: HTTP 400: Invalid NCT number: NCT123" in result.stdout
+    assert "study NCT123: HTTP 400: Invalid NCT number: NCT123" in result.stderr
 
 
 def _malformed() -> dict:
@@ -119,7 +119,7 @@ def test_a_run_rejecting_too_much_fails(db, server):
     server.put(_malformed())
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.01")
     assert result.returncode == 1
-    assert "1 of 38 records rejected (more than 1%): has the registry's format changed?" in result.stdout
+    assert "1 of 38 records rejected (more than 1%): has the registry's format changed?" in result.stderr
 
 
 @pytest.mark.slow
@@ -137,7 +137,7 @@ def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, se
     print(f"worker killed: run ended after {time.monotonic() - killed:.1f} s")
     assert time.monotonic() - killed < 60
     assert process.returncode == 1, out + err
-    assert "a worker process died" in out
+    assert "a worker process died" in err
     assert run_log(db)["status"] == "failed"
     CrawlLock(open_store(db)).acquire()  # the lock is free
 

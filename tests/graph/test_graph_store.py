@@ -96,7 +96,7 @@ def test_similar_command(store):
     result = runner.invoke(app, ["--db", store[0], "similar", "NCT06464679", "--top", "3", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [set(r) for r in rows] == [{"trial_id", "nct_id", "score", "shared", "why"}] * 3
+    assert [set(r) for r in rows] == [{"trial_id", "nct_id", "score", "shared", "why", "other_ids"}] * 3
     assert all(r["nct_id"] == r["trial_id"] for r in rows)  # CT.gov registrations: the contract key is the NCT id
     assert rows[0]["trial_id"] in KN5501 and "product:KN5501" in rows[0]["shared"]
     assert rows[0]["why"].startswith("same product KN5501, same target CD19")

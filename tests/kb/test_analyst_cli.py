@@ -48,17 +48,17 @@ def test_find_piped_is_csv(db):
         "status": "RECRUITING", "phases": "PHASE1; PHASE2", "start_date": "2024-06-13", "modality": "CAR-NK",
         "cell_type": "NK", "origin": "allogeneic", "targets": "CD19",
         "diseases": "lupus_nephritis; membranous_nephropathy",
-        "countries": "Australia; Puerto Rico; United States", "sponsor": "Nkarta, Inc."}
+        "countries": "Australia; Puerto Rico; United States", "sponsor": "Nkarta, Inc.", "other_ids": ""}
 
 
 def test_find_tsv_exact(db):
     lines = run(db, *FIND, "--format", "tsv").splitlines()
     assert lines[0] == "\t".join(["trial_id", "title", "status", "phases", "start_date", "modality", "cell_type",
-                                  "origin", "targets", "diseases", "countries", "sponsor"])
+                                  "origin", "targets", "diseases", "countries", "sponsor", "other_ids"])
     assert lines[4] == "\t".join(["NCT06010472", "An Exploratory Clinical Study of Anti-CD19 CAR NK Cells in the "
                                   "Treatment of Systemic Lupus Erythematosus", "RECRUITING", "EARLY_PHASE1",
                                   "2023-08-20", "CAR-NK", "NK", "", "CD19", "sle", "China",
-                                  "Changhai Hospital"])
+                                  "Changhai Hospital", ""])
     assert len(lines) == 5
 
 
@@ -69,7 +69,7 @@ def test_find_json_has_real_lists_and_nulls(db):
                                "Injection for the Treatment of Relapsed/Refractory Autoimmune Diseases",
                       "status": None, "phases": None, "start_date": None, "modality": "allogeneic CAR-T",
                       "cell_type": "T", "origin": "allogeneic", "targets": ["CD19", "BCMA"],
-                      "diseases": ["autoimmune"], "countries": [], "sponsor": None}]
+                      "diseases": ["autoimmune"], "countries": [], "sponsor": None, "other_ids": []}]
 
 
 def test_find_table_on_request(db):
@@ -82,7 +82,7 @@ def test_find_table_on_request(db):
     (("--disease", "gout"), "unknown disease 'gout'"),
     (("--phase", "7"), "unknown phase '7'"),
     (("--started-after", "last year"), "not a date: 'last year'"),
-    (("--modality", "car-x"), "no modality matches 'car-x'"),
+    (("--modality", "car-x"), "unknown modality 'car-x'"),
     (("--format", "xml"), "unknown format 'xml'"),
 ])
 def test_find_bad_input_is_a_clean_error(db, args, message):
@@ -157,15 +157,16 @@ def test_show_card(db):
                  "modality          CAR-NK",
                  "targets           CD19",
                  "products          KN5501",
-                 "diseases          sjogren, systemic_sclerosis, myositis, rheumatoid_arthritis",
+                 "diseases          Sjogren's syndrome (sjogren), systemic sclerosis, idiopathic",
+                 "                  inflammatory myopathy (myositis), rheumatoid arthritis",
                  "sites             China",
                  "registry          https://clinicaltrials.gov/study/NCT06464679",
                  "- CD19 CAR NK cells: anti-CD19 CAR NK cells",
-                 "disease sjogren",
+                 "disease Sjogren's syndrome (sjogren)",
                  "    eligibility_cohort: “Relapsing refractory dry syndrome”",
                  "product KN5501"):
         assert line in lines, line
-    assert lines[lines.index("disease sjogren") + 1] == "    eligibility_cohort: “Relapsing refractory dry syndrome”"
+    assert lines[lines.index("disease Sjogren's syndrome (sjogren)") + 1] == "    eligibility_cohort: “Relapsing refractory dry syndrome”"
 
 
 def test_show_card_dose_levels(db):

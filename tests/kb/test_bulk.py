@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert, select
 
 from kb.store.bulk import table_rows, upsert
 from kb.store.models import CHILD_TABLES, CrawlState, Intervention, MeshTerm, RawRecord, RunLog, Sponsor, Trial
-from kb.domain.normalize import normalize_study
+from kb.domain.records import normalize_record
 from kb.store.runlog import finish_run, start_run
 from kb.store.write import TABLES, prepare, write_studies
 from tests.conftest import load
@@ -51,7 +51,7 @@ def test_write_studies_stores_what_sqlalchemy_stores(engine):
     with engine.begin() as conn:
         for origin, data in studies:
             prepared = prepare(origin, data)
-            study = normalize_study(data)
+            study = normalize_record(data)
             conn.execute(insert(Sponsor.__table__), [{"name": n, "agency_class": c} for n, c in study.sponsors.items()])
             if study.mesh_terms:
                 conn.execute(insert(MeshTerm.__table__), [{"mesh_id": m, "term": t} for m, t in study.mesh_terms.items()])

@@ -82,7 +82,8 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert re.search(rf"trialkb (?:--db \S+ )?{' '.join(words)}\b", readme), f"{words} is missing from README.md"
 
 
-@pytest.mark.parametrize("module", ["apps.cli.graph", "apps.cli.crawl", "apps.cli.store", "apps.cli.analyst", "apps.cli.report"])
+@pytest.mark.parametrize("module", ["apps.cli.graph", "apps.cli.crawl", "apps.cli.store", "apps.cli.analyst", "apps.cli.compare",
+                                    "apps.cli.report"])
 def test_a_command_group_imported_first_still_builds_the_app(module):
     import subprocess
     import sys
@@ -90,4 +91,4 @@ def test_a_command_group_imported_first_still_builds_the_app(module):
     code = f"import {module}; from apps.cli import app; print(sorted(c.name or c.callback.__name__ for c in app.registered_commands))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert {"crawl", "similar", "show", "find", "report"} <= set(eval(done.stdout))
+    assert {"crawl", "similar", "show", "find", "compare", "report"} <= set(eval(done.stdout))

@@ -86,7 +86,7 @@ def test_import_of_nothing_fails_and_says_why(tmp_path):
     db = str(tmp_path / "kb.db")
     (tmp_path / "empty").mkdir()
     clean_error(runner.invoke(app, ["--db", db, "import", str(tmp_path / "empty")]),
-                "nothing imported: no API v2 study JSON found")
+                "nothing imported: no API v2 study JSON or WHO ICTRP export found")
     (tmp_path / "bad.json").write_text('{"x": 1}')
     clean_error(runner.invoke(app, ["--db", db, "import", str(tmp_path / "bad.json")]),
                 "nothing imported: all 1 records were rejected .*no protocolSection")

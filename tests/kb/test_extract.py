@@ -127,7 +127,7 @@ def test_effector_cells(title, cell):
 
 def test_prior_car_t_is_not_evidence():
     t = minimal("Rituximab in Lupus After Prior CAR-T Therapy", [("DRUG", "Rituximab")])
-    assert (t["is_car_therapy"], t["products"]) == (False, ["Rituximab"])
+    assert (t["is_car_therapy"], t["products"]) == (False, ["Rituximab"])  # no CAR: the antibody is what it tests
 
 
 def test_icd_code_f01_in_a_description_is_not_the_product():

@@ -45,7 +45,7 @@ def test_zip_archive_with_bad_members(sqlite_engine, tmp_path):
         zf.writestr("NCT06518668.json", json.dumps(load(OTHERS[1])))
     summary = import_paths(sqlite_engine, [archive])
     reasons = {r.origin.split(":")[-1]: r.reason for r in summary.rejected}
-    assert reasons["README.txt"] == "not a JSON member (.json, .jsonl, .ndjson); skipped"
+    assert reasons["README.txt"] == "not a JSON, XML or CSV member (.json, .jsonl, .ndjson, .xml, .csv); skipped"
     assert reasons["NCT06010472.json"].startswith("invalid JSON: unexpected end of data")
     assert _ids(sqlite_engine) == ["NCT06464679", "NCT06518668"]
 

@@ -84,7 +84,7 @@ def test_a_mixed_trial_says_why_it_is_relevant():
 
 @pytest.mark.parametrize("trial_id,is_car,origin,products", [
     ("NCT06142175", True, "autologous", ["JWCAR029"]),    # 'Relmacabtagene Autoleucel in Patients With LBCL'
-    ("NCT06876688", True, "autologous", ["JWCAR029", "Tislelizumab"]),  # 'Relma-cel Followed by Tislelizumab'
+    ("NCT06876688", True, "autologous", ["JWCAR029"]),    # 'Relma-cel Followed by Tislelizumab' (a co-medication)
     ("NCT07577583", True, "allogeneic", ["azer-cel"]),    # 'LTFU of Participants Who Received Azer-Cel'
     ("NCT07752264", True, "autologous", ["CT103A"]),      # 'Eque-cel' (equecabtagene autoleucel)
     ("NCT06375993", True, "allogeneic", ["ADI-001"]),     # 'Prulacabtagene Leucel (Prula-cel, Formerly ADI-001)'

@@ -10,7 +10,8 @@ import pytest
 from kb.domain.extract.fields import READS, trial_texts
 from kb.domain.extract.speed import SHORTCUTS
 from kb.domain.normalize import RecordError, normalize_study
-from tests.conftest import CTGOV
+from kb.domain.lexicon import CHINESE, CHINESE_CAR_PHRASES, CHINESE_CELLS
+from tests.conftest import CTGOV, DATA, ROOT
 
 
 def _texts() -> tuple[int, list[str]]:
@@ -27,7 +28,26 @@ def _texts() -> tuple[int, list[str]]:
             continue
         texts.update(text for _, text in trial_texts(study.trial, study.children))
         records += 1
+    for study in _ictrp_studies():  # registry text of other registries, Chinese included
+        texts.update(text for _, text in trial_texts(study.trial, study.children))
+        records += 1
+    texts.update((ROOT / "tests" / "files" / "ictrp" / "chictr_titles_zh.txt").read_text(encoding="utf-8").splitlines())
+    for entry in CHINESE["diseases"]:  # every Chinese term in a sentence, after a CAR wording
+        texts.update(f"CD19 CAR-T细胞治疗难治性{term}的临床研究" for term in entry["terms"])
+    texts.update(f"靶向CD19的{phrase}{cell}" for phrase in CHINESE_CAR_PHRASES for cell in CHINESE_CELLS)
     return records, sorted(texts)
+
+
+def _ictrp_studies() -> list:
+    """The WHO ICTRP samples and test files, normalized."""
+    from kb.domain.ictrp import normalize_record
+    from kb.ingest.ictrp_files import csv_records, xml_records
+
+    sample = DATA / "ictrp" / "ictrp_main_sample.csv"
+    records = [r for _, r, _ in csv_records(sample.read_text(encoding="utf-8"))]
+    for path in (DATA / "ictrp" / "ChiCTR2000034346.xml", ROOT / "tests" / "files" / "ictrp" / "chictr_car_autoimmune.xml"):
+        records += [r for _, r, _ in xml_records(path.read_bytes())]
+    return [normalize_record(r) for r in records]
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,7 @@ def test_every_chart_draws_without_errors_or_requests(browser, report):
     assert marks["chart-status"][1] == 7  # one bar per status of the 32 included trials
     assert marks["chart-countries"][1] == 8
     assert marks["chart-funnel"][1] == 4  # fetched, CAR, immune-mediated, included
+    assert browser.execute_script("return document.querySelectorAll('svg.static-chart').length") == 0  # replaced
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
     assert errors == []
     urls = requested_urls(browser)
@@ -84,3 +85,25 @@ def test_csv_links_give_the_tables(browser, report, tmp_path: Path):
 def _table_from_csv_json(browser, element_id: str):
     data = browser.execute_script(f"return JSON.parse(document.getElementById('{element_id}').textContent)")
     return data["columns"], data["rows"]
+
+
+def test_without_javascript_every_chart_is_a_static_picture(chromium_ready, report, tmp_path: Path):
+    path, result = report
+    driver = headless_chromium(javascript=False)
+    try:
+        driver.get(path.resolve().as_uri())
+        pictures = driver.execute_script(
+            "var out = {}; document.querySelectorAll('div.chart').forEach(function (d) {"
+            " var svg = d.querySelector('svg.static-chart');"
+            " out[d.id] = svg ? [svg.getBoundingClientRect().height, svg.querySelectorAll('rect, circle').length,"
+            " svg.querySelector('title').textContent] : null; }); return out;")
+        status = driver.execute_script("return document.querySelector('#chart-status svg').textContent")
+        assert driver.execute_script("return document.body.dataset.charts || null") is None  # no script ran
+    finally:
+        driver.quit()
+    assert sorted(pictures) == sorted(f"chart-{key}" for key in result.charts)
+    for chart, picture in pictures.items():
+        assert picture and picture[0] > 100 and picture[1] > 0, f"{chart}: {picture}"
+    assert pictures["chart-status"][1:] == [7, "Overall status"]  # a bar per status, as the drawn chart
+    assert pictures["chart-countries"][1] == 8 and pictures["chart-funnel"][1] == 4
+    assert "RECRUITING" in status

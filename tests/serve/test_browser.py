@@ -52,7 +52,7 @@ def test_trial_page_shows_facts_with_field_and_quote(page):
     cells = [[" ".join(td.text.split()) for td in row.find_elements(By.TAG_NAME, "td")]
              for row in driver.find_elements(By.CSS_SELECTOR, "tr.fact")]
     rows = {(kind, value): quotes for kind, value, quotes in cells}
-    assert rows[("disease", "sjogren")] == "eligibility_cohort “Relapsing refractory dry syndrome”"
+    assert rows[("disease", "Sjogren's syndrome (sjogren)")] == "eligibility_cohort “Relapsing refractory dry syndrome”"
     assert rows[("product", "KN5501")].startswith("outcome “…terize the safety of CD19 CAR NK Cells (KN5501)")
     summary = text_of(driver, "#summary")
     assert "lymphodepletion fludarabine 25 mg/m2 on days -5, -4, -3; cyclophosphamide 300 mg/m2 on days -5, -4, -3" \
@@ -83,8 +83,8 @@ def test_a_fact_links_to_the_filtered_analyst_view(page):
     from selenium.webdriver.common.by import By
 
     driver = page(f"/trial/{SEED}")
-    driver.find_element(By.LINK_TEXT, "sjogren").click()
-    assert re.match(r"\d+ rows? where diseases contains \"sjogren\"", text_of(driver, "h3"))
+    driver.find_element(By.LINK_TEXT, "Sjogren's syndrome (sjogren)").click()
+    assert re.match(r"\d+ rows? where disease_names contains \"Sjogren's syndrome\"", text_of(driver, "h3"))
 
 
 def row_count(driver) -> int:

@@ -20,22 +20,22 @@ from kb.store.db import open_store
 from kb.ingest.importer import import_paths
 from kb.store.read import get_history
 from apps.serve.snapshot import copy_to_sqlite
-from tests.conftest import CTGOV
+from tests.conftest import CTGOV, ROOT
 from tests.support.browser import serving
-from tests.support.manual import sql_queries
+from tests.support.manual import ANALYST_QUESTIONS, sql_queries
 
 runner = CliRunner()
 
 
 def test_canned_queries_are_the_manuals_questions():
-    readme = [q.strip() for q in sql_queries()]
+    readme = [q.strip() for q in sql_queries([ANALYST_QUESTIONS])]
     readme = ["\n".join(line for line in q.splitlines() if not line.startswith("--")) for q in readme]
     assert readme == [q["sql"] for q in ANALYST_QUERIES.values()]
 
 
 def test_facets_cover_what_an_analyst_filters_on():
     names = [f if isinstance(f, str) else f["array"] for f in FACETS]
-    assert names == ["status", "phases", "targets", "diseases", "cell_type", "origin", "modality", "countries",
+    assert names == ["status", "phases", "targets", "disease_names", "cell_type", "origin", "modality", "countries",
                      "sponsor"]
 
 
@@ -75,7 +75,7 @@ def test_a_copy_holds_the_same_store(engine, tmp_path):
     import_paths(engine, [CTGOV / "domain"], workers=0)
     counts = copy_to_sqlite(engine, tmp_path / "copy.db")
     copy = open_store(f"sqlite:///{tmp_path / 'copy.db'}")
-    assert counts["trial"] == 42 and counts["trial_version"] == 1 and counts["trial_fact"] == 382
+    assert counts["trial"] == 42 and counts["trial_version"] == 1 and counts["trial_fact"] == 385
     with engine.connect() as a, copy.connect() as b:
         for table, rows in counts.items():
             assert b.execute(text(f"SELECT count(*) FROM {table}")).scalar() == rows
@@ -97,34 +97,41 @@ def test_the_store_is_opened_read_only(served_store):
 
 
 @pytest.mark.postgres
-@pytest.mark.slow
-def test_serve_a_postgresql_store(pg_url, tmp_path):
+def test_serve_a_postgresql_store(pg_schema_url, tmp_path):
     """``trialkb serve --db postgresql://...`` serves a SQLite copy: its trial pages answer."""
     import urllib.request
-    import uuid
 
-    from sqlalchemy import create_engine
-
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    try:
-        store = open_store(url)
-        import_paths(store, [CTGOV / "domain"], workers=0)
-        store.dispose()
-        with serving(["--db", url, "serve", "--copy", str(tmp_path / "copy.db")]) as (_, base):
-            with urllib.request.urlopen(f"{base}/trial/NCT06464679") as answer:
-                page = answer.read().decode()
-        assert "KN5501" in page and "eligibility_cohort" in page
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    store = open_store(pg_schema_url)
+    import_paths(store, [CTGOV / "domain"], workers=0)
+    store.dispose()
+    with serving(["--db", pg_schema_url, "serve", "--copy", str(tmp_path / "copy.db")]) as (_, base):
+        with urllib.request.urlopen(f"{base}/trial/NCT06464679") as answer:
+            page = answer.read().decode()
+    assert "KN5501" in page and "eligibility_cohort" in page
 
 
 def test_only_the_store_is_served(served_store):
     datasette = build_datasette(served_store)
     assert [name for name in datasette.databases if name != "_internal"] == ["trialkb"]  # _internal: Datasette's own, hidden
+
+
+def test_a_chictr_trial_page_links_every_registration(tmp_path):
+    """A ChiCTR registration served: its own registry named and linked, the CT.gov registration it
+    names linked to its page, where they differ; no registry's id is a 404 page with the reason."""
+    import urllib.error
+    import urllib.request
+
+    store = open_store(f"sqlite:///{tmp_path / 'kb.db'}")
+    import_paths(store, [ROOT / "tests" / "files" / "ictrp" / "chictr_car_autoimmune.xml",
+                         CTGOV / "domain" / "NCT06010472.json"], workers=0)
+    store.dispose()
+    with serving(["--db", str(tmp_path / "kb.db"), "serve"]) as (_, base):
+        with urllib.request.urlopen(f"{base}/trial/ChiCTR2499999901") as answer:
+            page = answer.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/trial/banana")
+    assert ">ChiCTR2499999901 on Chinese Clinical Trial Registry</a>" in page
+    assert 'href="https://trialsearch.who.int/Trial2.aspx?TrialID=ChiCTR2499999901"' in page
+    assert 'class="registration" href="/trial/NCT06010472"' in page
+    assert "enrollment_count differs: NCT06010472 36; ChiCTR2499999901 12" in page
+    assert missing.value.code == 404 and "&#39;banana&#39; is not a trial id" in missing.value.read().decode()

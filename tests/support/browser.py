@@ -40,8 +40,10 @@ def browser_missing() -> str | None:
     return None
 
 
-def headless_chromium(width: int = 1400, height: int = 1000, download_dir: Path | None = None) -> Any:
-    """A headless Chromium WebDriver that records console messages and network requests."""
+def headless_chromium(width: int = 1400, height: int = 1000, download_dir: Path | None = None,
+                      javascript: bool = True) -> Any:
+    """A headless Chromium WebDriver that records console messages and network requests (scripts off:
+    ``javascript=False``, as a mail preview or a locked-down browser shows a page)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -52,6 +54,8 @@ def headless_chromium(width: int = 1400, height: int = 1000, download_dir: Path 
                      "--no-first-run", "--disable-background-networking", "--disable-component-update",
                      "--disable-default-apps", "--disable-sync"):
         options.add_argument(argument)
+    if not javascript:
+        options.add_argument("--blink-settings=scriptEnabled=false")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     if download_dir is not None:
         options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.essie import ExpressionError, compile_expression, token_text
@@ -169,7 +169,80 @@ def _markdown(study: Any) -> Any:
     return study
 
 
-class CtgovTestServer:
+class LoopbackServer:
+    """What the registry look-alikes share: an HTTP server on 127.0.0.1 in a background thread, faults on
+    demand and the log of requests (``with Server(...) as s``)."""
+
+    _lock: threading.Lock
+    faults: list[Fault]
+    log: list[LoggedRequest]
+    httpd: ThreadingHTTPServer
+    thread: threading.Thread
+
+    def _listen(self, port: int, post: bool = False) -> None:
+        """Make the server (started by ``with``): GET (and with ``post``, POST) requests go to ``_handle``."""
+        self.faults, self.log = [], []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                server._handle(self, b"")
+
+            def do_POST(self) -> None:  # noqa: N802
+                if not post:
+                    return self.send_error(501)
+                server._handle(self, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        raise NotImplementedError
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def _fault_for(self, target: str) -> Fault | None:
+        """The first fault still due whose path is in ``target`` (used up once per answer)."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.path in target:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _send_raw(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str], status: int, raw: bytes,
+                  headers: dict[str, str], content_type: str = "application/json", agent: str = "") -> None:
+        self.log.append(LoggedRequest(path, params, status, getattr(handler, "arrived", time.monotonic()), agent))
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(raw)))
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(raw)
+
+    def requests(self, path_part: str = "") -> list[LoggedRequest]:
+        return [r for r in self.log if path_part in r.path]
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class CtgovTestServer(LoopbackServer):
     """Serve ``studies`` on 127.0.0.1 in a background thread (``with CtgovTestServer(...) as s``)."""
 
     def __init__(self, studies: list[dict[str, Any]], *, port: int = 0, data_timestamp: str = "2026-11-26T09:00:00",
@@ -181,25 +254,9 @@ class CtgovTestServer:
         self.aliases = aliases or {}
         self.robots_txt = _shared_robots_txt() if robots_txt is None else robots_txt
         self.bot_filter_every = bot_filter_every  # every Nth API request answers 403 (0: never)
-        self.faults: list[Fault] = []
-        self.log: list[LoggedRequest] = []
         self._api_requests = 0
         self._tokens: dict[str, tuple[str, int]] = {}
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802
-                server._handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._listen(port)
 
     # ---------------------------------------------------------------- control
 
@@ -235,21 +292,6 @@ class CtgovTestServer:
             params = {k: v for k, v in params.items() if k != "countTotal"}  # as the spider pages
             params["pageToken"] = body["nextPageToken"]
 
-    def add_fault(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
-
-    def requests(self, path_part: str = "") -> list[LoggedRequest]:
-        return [r for r in self.log if path_part in r.path]
-
-    def __enter__(self) -> "CtgovTestServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
     # ---------------------------------------------------------------- answers
 
     def _fault_for(self, target: str) -> Fault | None:
@@ -258,13 +300,9 @@ class CtgovTestServer:
                 self._api_requests += 1
                 if self._api_requests % self.bot_filter_every == 0:
                     return Fault("403")
-            for fault in self.faults:
-                if fault.times > 0 and fault.path in target:
-                    fault.times -= 1
-                    return fault
-        return None
+        return super()._fault_for(target)
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes = b"") -> None:
         handler.arrived = time.monotonic()  # type: ignore[attr-defined]
         split = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -376,17 +414,6 @@ class CtgovTestServer:
         if text is None:
             text = self._text_cache[key] = token_text(_area_values(study, area))
         return text
-
-    def _send_raw(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str], status: int, raw: bytes,
-                  headers: dict[str, str], content_type: str = "application/json", agent: str = "") -> None:
-        self.log.append(LoggedRequest(path, params, status, getattr(handler, "arrived", time.monotonic()), agent))
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(raw)))
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.end_headers()
-        handler.wfile.write(raw)
 
 
 def load_studies(*paths: str | Path) -> list[dict[str, Any]]:

@@ -35,9 +35,13 @@ def spans(page: Path) -> list[str]:
     return re.findall(r"`([^`\n]+)`", prose(page))
 
 
-def sql_queries() -> list[str]:
-    """Every ```sql block of every page, in reading order (the analyst's questions)."""
-    return [query for page in PAGES for query in blocks(page, "sql")]
+ANALYST_QUESTIONS = DOCS / "03-data-and-sql.md"
+"""The page with the analyst's three questions (also the served store's canned queries)."""
+
+
+def sql_queries(pages: list[Path] | None = None) -> list[str]:
+    """Every ```sql block of the pages (default: all), in reading order."""
+    return [query for page in (PAGES if pages is None else pages) for query in blocks(page, "sql")]
 
 
 SHELL_OPERATORS = re.compile(r"\s(?:\|\|?|&&|;|>>?|<|2>&1)\s")

@@ -1,5 +1,6 @@
 """Domain facts from registry text: whether a trial tests a CAR cell therapy, its targets, effector
-cell, origin and modality, products, diseases and cancers (and so its domain), lymphodepletion.
+cell, origin and modality, products, diseases and cancers (and so its domain), lymphodepletion, and the
+kinds of its endpoints (of cell therapies only).
 
 Pure functions over a normalized trial (``kb.domain.normalize``). Every fact keeps the field it was
 found in and a snippet of evidence. Rules are lexicons (``kb.domain.lexicon``) plus patterns, one module
@@ -9,9 +10,11 @@ per topic; none names a trial. Which fields each kind of fact reads is one table
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kb.domain.extract.car import car_mentions, mention_cell, plain_cells
+from kb.domain.extract.endpoints import parse_endpoints
 from kb.domain.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.domain.extract.facts import Fact, Facts, snippet
 from kb.domain.extract.fields import READS, trial_texts
@@ -62,9 +65,12 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     facts.lymphodepletion = parse_lymphodepletion(texts, facts) if cell_therapy else []
     if cell_therapy:
         parse_dose_levels(texts, facts)
+        parse_endpoints(children["outcome"], facts)
 
     facts.targets = facts.values("target")
     facts.armoring = facts.values("armoring")
+    if facts.is_car_therapy is not False:  # beside a (possible) CAR; a trial of an antibody alone tests it
+        _separate_co_medications(facts)
     facts.products = facts.values("product")
     cell = facts.first("cell_type")
     facts.cell_type = cell.value if cell and cell_therapy else None
@@ -72,6 +78,18 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
     decide_domain(facts)
     decide_modality(facts)
     return facts
+
+
+def _separate_co_medications(facts: Facts) -> None:
+    """In a CAR trial, a product the lexicon says is no CAR (ALLO-647, an anti-CD52 antibody) or an
+    antibody or fusion-protein INN is a ``co_medication`` fact, not a ``product``: its products are
+    cell products."""
+    for n, fact in enumerate(facts.facts):
+        if fact.kind != "product":
+            continue
+        known = PRODUCTS_BY_CODE.get(fact.value.upper())
+        if (known.is_car is False) if known is not None else is_drug_name(fact.value):
+            facts.facts[n] = replace(fact, kind="co_medication")
 
 
 def _given(facts: Facts, car: list, texts: list, trial: dict[str, Any], children: dict[str, list[dict]],

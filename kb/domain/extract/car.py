@@ -8,6 +8,7 @@ import re
 from kb.domain.extract.facts import snippet
 from kb.domain.extract.fields import Texts, reads, tier
 from kb.domain.extract.speed import CuedPattern, shortcut
+from kb.domain.lexicon import CHINESE_CAR_PHRASES, CHINESE_CELLS
 
 DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
 
@@ -20,20 +21,24 @@ def _effector(group: str) -> str:
 
 CAR_PHRASE = re.compile(
     r"(?<![A-Za-z])(?:U[\s\-]?)?c?(?P<caar>CAA?R)" + DASH + r"*" + _effector("cell") + r"(?![a-z])"
-    r"|(?<![A-Za-z])U?CART(?=\d|\b)"
+    r"|(?<![A-Za-z])U?CART(?=\d|\b|细胞)"
     r"|(?i:chimeric\W+(?:(?:auto)?antigen|T[\s\-]?cell|immune|immuno)\W*receptors?)(?:\W+\(c?CAA?R\))?(?:" + DASH
     + r"+(?i:modified|engineered|expressing|transduced|redirected))?(?:" + DASH + r"+" + _effector("cell2")
     + r"(?i:[\s\-]*cells?))?"
     r"|(?<![\w\-])(?P<code>(?:[A-Za-z]{1,6}-?)?CART?(?:-?\d[\w.\-]*|-[A-Z][\w.\-]*))"
     r"|(?<![A-Za-z])(?P<bare>c?CAA?Rs?)(?![A-Za-z0-9])"
     r"|(?P<inn>(?i:\b[a-z]{3,}cabtagene\b)(?P<auto>\s+(?i:autoleucel))?)"
+    r"|(?:" + "|".join(map(re.escape, CHINESE_CAR_PHRASES)) + r")(?:[^\s，。；;,.]{0,12}?(?P<zhcell>"
+    + "|".join(map(re.escape, sorted(CHINESE_CELLS, key=len, reverse=True))) + r"))?"
 )
 """A CAR named: 'CAR-T', 'CAR NK', 'cCAR', 'CAAR-T', 'UCART19', 'chimeric antigen receptor', a code
-holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), or a CAR-T INN ('-cabtagene autoleucel')."""
-_CAR_CUED = CuedPattern(CAR_PHRASE, ("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE"), 20)
+holding CAR ('LCAR-AIO', 'MB-CART19.1', 'C-CAR168'), a CAR-T INN ('-cabtagene autoleucel'), or a Chinese CAR
+wording with the cell it names ('嵌合抗原受体基因修饰的T细胞'; kb/domain/lexicon/chinese.json)."""
+_CAR_CUED = CuedPattern(CAR_PHRASE, ("CAR", "CAAR", "himeric", "HIMERIC", "abtagene", "ABTAGENE",
+                                     *(phrase[:2] for phrase in CHINESE_CAR_PHRASES)), 20)
 car_phrases = shortcut("car phrase", CAR_PHRASE.finditer, _CAR_CUED.finditer)
-"""Every CAR phrase starts at most 20 characters before 'CAR', 'CAAR', 'chimeric' or '-cabtagene' (a
-code's or an INN's prefix): only those starts are tried."""
+"""Every CAR phrase starts at most 20 characters before 'CAR', 'CAAR', 'chimeric', '-cabtagene' (a
+code's or an INN's prefix) or the first two characters of a Chinese CAR wording: only those starts are tried."""
 
 BARE_CAR_CONTEXT = re.compile(
     r"(?i:\banti\b|anti-|specific|target|directed|chimeric|vector|transduc|gene|\bcells?\b|lymphocyte|construct|"
@@ -106,6 +111,8 @@ def mention_cell(match: re.Match) -> str | None:
     if match.group(0).startswith(("UCART", "CART")) or match.group("auto") or (
             match.group("code") and "CART" in match.group("code")):
         return "T"
+    if match.group("zhcell"):
+        return CHINESE_CELLS[match.group("zhcell")]
     return normal_cell(match.group("cell") or match.group("cell2"))
 
 

@@ -16,7 +16,7 @@ from kb.domain.extract.car import CAR_PHRASE, DASH, negated
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import READS, Texts, tier
 from kb.domain.extract.speed import CuedAlternation, lower_same_offsets, shortcut
-from kb.domain.lexicon import ANTIGENS
+from kb.domain.lexicon import ANTIGENS, CHINESE_CAR_PHRASES, CHINESE_CELLS, CHINESE_TARGETING
 
 ANTIGEN_GROUPS = {f"a{i}": symbol for i, symbol in enumerate(ANTIGENS)}
 _SPELLINGS = "|".join(f"(?P<{g}>{'|'.join(ANTIGENS[s])})" for g, s in ANTIGEN_GROUPS.items())
@@ -31,7 +31,8 @@ antigen_mentions = shortcut("antigen", ANTIGEN.finditer, lambda text: _ANTIGEN_C
 character cost 40 us a title and milliseconds a description)."""
 CELL_TERM = re.compile(
     r"c?CAA?R(?![a-z])|(?i:chimeric\W+antigen)|(?<![A-Za-z])(?:(?:iNKT|NKT|NK|DNT|Treg|T|γδ ?T)[\s\-]*)?"
-    r"(?i:cells?)(?![a-z])|(?i:cell\W+(?:injection|therapy))")
+    r"(?i:cells?)(?![a-z])|(?i:cell\W+(?:injection|therapy))|"
+    + "|".join(map(re.escape, (*CHINESE_CAR_PHRASES, *CHINESE_CELLS))))
 TARGET_GAP_FORBIDDEN = re.compile(
     r"[+⁺]|^[\-−]\s|\.(?=\s|[A-Z][a-z])|(?i:positive|negative|\bB[\s\-]?cells?|\bafter\b|\bbefore\b|deplet|count|"
     r"level|express|antibod|engager|\bmab\b|conjugate|\bCD3\b(?!\W?(?:z|ζ))|\bin\b(?![\s\-]?vivo)|\bwith\b|\bfor\b|"
@@ -43,12 +44,15 @@ AFTER_TERM_FORBIDDEN = re.compile(r"^\W*(?i:engager|bispecific|antibod|count|dep
 TARGETING_BEFORE = re.compile(r"(?i:targeting|targeted\W+(?:to|against|at)|to\W+target|directed\W+(?:against|at|to)|"
                               r"specific\W+for|against)\W+(?:the\W+)?(?:(?i:both|either|simultaneously|dual)\W+)?"
                               r"(?:(?:[A-Za-z\-]+\W+){0,3}?(?i:antigens?)\W+"
-                              r"|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$")
-"""'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19'."""
+                              r"|(?:[A-Za-z\-]+\W+){1,8}?(?i:called|named|known\W+as)\W+)?$"
+                              r"|(?:" + "|".join(map(re.escape, CHINESE_TARGETING)) + r")\W*$")
+"""'CAR T cells targeting CD7', 'T cells genetically targeted to the B-cell specific antigen CD19', '靶向CD19'."""
 PAIR_GAP = re.compile(r"(?:[\s()\[\]]*(?:/|\\|\+|&|,|-|x|×|(?i:and|or))?[\s()\[\]]*){1,3}$")
 """Between the two antigens of a pair: 'CD19/BCMA', 'CD19 and BCMA', 'CD19 x BCMA', '(CD19+CD22)'."""
 CD_NUMBERS = re.compile(r"(?:\s*[/+&,x×]\s*(?:CD)?\d{1,3}[a-z]?(?![\d\w]))+", re.IGNORECASE)
 """Further CD numbers after a CD antigen: 'CD19/20', 'CD19/22/20'."""
+ANTIGEN_LIST_REST = re.compile(r"(?:[\s,/;&]|(?i:\band\b|\bor\b))*")
+"""What may stand between the antigens of a bracketed list: separators only."""
 NUMBER = re.compile(r"\d{1,3}[a-z]?")
 NEGATIVE = re.compile(r"[\-−]\s|\W*(?i:negative)")
 """'CD19- ALL', 'CD19 negative': a marker the tumour lacks."""
@@ -109,6 +113,8 @@ def targets_in(where: str, text: str, facts: Facts) -> None:
         text = CLUSTER.sub("CD", text)
     found = list(_antigens(text))
     accepted = _chained(text, found, [_accepted(where, text, match) for match, _ in found])
+    if where in READS["target"][0] and CAR_PHRASE.search(text):
+        accepted = [term or _in_antigen_list(text, match, found) for term, (match, _) in zip(accepted, found)]
     for (match, symbol), term in zip(found, accepted):
         if not term:
             continue
@@ -141,6 +147,19 @@ def _chained(text: str, found: list[tuple[re.Match, str]], accepted: list) -> li
             for i in chain:
                 accepted[i] = accepted[i] or True
     return accepted
+
+
+def _in_antigen_list(text: str, match: re.Match, found: list[tuple[re.Match, str]]) -> bool:
+    """Whether an antigen stands in a bracketed list of antigens and nothing else: the targets
+    of a CAR named in the same title ('Dual-Targeting CAR-NK Cells ... (MSLN, FRα, MUC16)')."""
+    opened, closed = text.rfind("(", 0, match.start()), text.find(")", match.end())
+    if opened < 0 or closed < 0 or ")" in text[opened:match.start()] or "(" in text[match.end():closed]:
+        return False
+    rest = text[opened + 1:closed]
+    for other, _ in found:
+        if opened < other.start() and other.end() <= closed:
+            rest = rest.replace(other.group(0), " ", 1)
+    return ANTIGEN_LIST_REST.fullmatch(rest) is not None
 
 
 def _antigens(text: str) -> Iterator[tuple[re.Match, str]]:

@@ -21,8 +21,19 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
 
 
-ANTIGENS: dict[str, tuple[str, ...]] = {a["symbol"]: tuple(a["spellings"]) for a in _load("antigens")["antigens"]}
-"""Antigen symbol -> regex spellings (case-insensitive, matched as whole tokens)."""
+CHINESE = _load("chinese")
+"""Chinese wordings of registry text (ChiCTR), each with the page where its meaning was read."""
+CHINESE_CAR_PHRASES: tuple[str, ...] = tuple(e["text"] for e in CHINESE["car_phrases"])
+CHINESE_CELLS: dict[str, str] = {e["text"]: e["cell"] for e in CHINESE["cells"]}
+CHINESE_TARGETING: tuple[str, ...] = tuple(e["text"] for e in CHINESE["targeting"])
+_CHINESE_ANTIGENS: dict[str, list[str]] = {}
+for _e in CHINESE["antigens"]:
+    _CHINESE_ANTIGENS.setdefault(_e["symbol"], []).append(re.escape(_e["text"]))
+_CHINESE_DISEASES: dict[str, list[str]] = {e["key"]: [re.escape(t) for t in e["terms"]] for e in CHINESE["diseases"]}
+
+ANTIGENS: dict[str, tuple[str, ...]] = {a["symbol"]: (*a["spellings"], *_CHINESE_ANTIGENS.get(a["symbol"], ()))
+                                        for a in _load("antigens")["antigens"]}
+"""Antigen symbol -> regex spellings (case-insensitive, matched as whole tokens), Chinese ones included."""
 
 CELL_TYPES = ("T", "NK", "iNKT", "DNT", "gdT", "Treg", "macrophage")
 
@@ -78,7 +89,8 @@ class Disease:
 
 
 def _disease(entry: dict[str, Any]) -> Disease:
-    return Disease(entry["key"], entry["label"], entry["mesh_id"], tuple(entry["patterns"]),
+    patterns = (*entry["patterns"], *_CHINESE_DISEASES.get(entry["key"], ()))
+    return Disease(entry["key"], entry["label"], entry["mesh_id"], patterns,
                    tuple(entry.get("abbreviations", ())), tuple(entry.get("mesh_ids", ())), entry.get("parent"),
                    entry.get("family"))
 
@@ -110,3 +122,37 @@ def disease_ancestors(key: str) -> list[str]:
     if key != UMBRELLA:
         out.append(UMBRELLA)
     return out
+
+
+@dataclass(frozen=True)
+class EndpointKind:
+    """A kind of outcome measure an analyst compares (CRS grading, SLEDAI-2K ...), and its defining source."""
+
+    key: str
+    label: str
+    group: str  # safety, pharmacology, efficacy, disease activity, patient-reported
+    patterns: tuple[str, ...]  # case-insensitive regexes over an outcome's measure and description
+    source: str
+
+
+ENDPOINTS: tuple[EndpointKind, ...] = tuple(
+    EndpointKind(e["key"], e["label"], e["group"], tuple(e["patterns"]), e["source"])
+    for e in _load("endpoints")["endpoints"])
+"""Outcome-measure kinds in display order (``endpoints.json``)."""
+ENDPOINTS_BY_KEY: dict[str, EndpointKind] = {e.key: e for e in ENDPOINTS}
+
+
+CATEGORY_NAMES: dict[str, str] = {d.key: d.label for d in (*CANCERS, *DISEASES)}
+"""Disease and cancer category keys -> the names people read ("sjogren" -> "Sjogren's syndrome")."""
+
+
+def category_name(key: str, with_key: bool = False) -> str:
+    """A disease or cancer category for people, optionally with its key (what ``find --disease`` takes).
+
+    >>> category_name("aav"), category_name("sle", with_key=True), category_name("unheard_of")
+    ('ANCA-associated vasculitis', 'systemic lupus erythematosus (sle)', 'unheard_of')
+    """
+    name = CATEGORY_NAMES.get(key)
+    if name is None:
+        return key
+    return f"{name} ({key})" if with_key and name.lower() != key.replace("_", " ") else name

@@ -1,12 +1,12 @@
 """Products learned from the store (product) and what they filled in trials (product_fill)
 
-Revision ID: 0010
+Revision ID: 0007
 Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
