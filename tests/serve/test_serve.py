@@ -115,6 +115,7 @@ def test_only_the_store_is_served(served_store):
     assert [name for name in datasette.databases if name != "_internal"] == ["trialkb"]  # _internal: Datasette's own, hidden
 
 
+@pytest.mark.slow
 def test_a_chictr_trial_page_links_every_registration(tmp_path):
     """A ChiCTR registration served: its own registry named and linked, the CT.gov registration it
     names linked to its page, where they differ; no registry's id is a 404 page with the reason."""
