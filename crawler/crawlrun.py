@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine
 
-from kb.process.lock import CrawlLock
+from kb.process.lock import WriterLock
 from crawler.ctis_plan import CtisPlan, make_ctis_plan
 from crawler.plan import CrawlPlan, make_plan
 from kb.store.db import open_store
@@ -38,6 +38,7 @@ class CrawlOptions:
     recheck: int = 200
     max_rejected_share: float = 0.05
     registry: str = "ctgov"  # the spider's name: ctgov or ctis
+    wait: bool = True  # wait for the store's writer lock (an import, a rebuild) instead of failing
 
 
 @dataclass
@@ -72,12 +73,14 @@ class CrawlRun:
     """Owns the lock, the run-log row, the state (watermarks, data timestamp) and the run's counts."""
 
     def __init__(self, db_url: str | None, options: CrawlOptions,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         self.db_url = db_url
         self.options = options
         self.on_progress = on_progress
+        self.on_wait = on_wait  # told once when the crawl waits for the store's writer lock
         self.engine: Engine | None = None
-        self.lock: CrawlLock | None = None
+        self.lock: WriterLock | None = None
         self.run_id: int | None = None
         self.plan: CrawlPlan | CtisPlan | None = None
         self.abandoned: list[int] = []
@@ -103,12 +106,12 @@ class CrawlRun:
     # ------------------------------------------------------------------ blocking (not in the event loop)
 
     def open(self) -> None:
-        """Take the lock (LockBusy if another crawl holds it), log the run, plan it."""
+        """Take the store's writer lock (waiting for it, or LockBusy), log the run, plan it."""
         if self.run_id is not None:
             return
         self.engine = open_store(self.db_url)
-        self.lock = CrawlLock(self.engine)
-        self.lock.acquire()
+        self.lock = WriterLock(self.engine, "crawl")
+        self.lock.acquire(wait=self.options.wait, on_wait=self.on_wait)
         try:
             self.abandoned = abandon_dead_runs(self.engine, locked_kind="crawl")  # under the crawl lock
             o = self.options
@@ -205,7 +208,7 @@ class CrawlRun:
         if self.skipped:
             return "skipped", self.skipped
         if self.run_id is None:
-            return "failed", "the run did not start (another crawl holds the store's lock?)"
+            return "failed", "the run did not start (another trialkb writer holds the store's lock?)"
         if self.fatal:
             return "failed", self.fatal
         refused = stats.get("trialkb/failed_requests", 0)

@@ -11,11 +11,14 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet.defer import Deferred, inlineCallbacks
 
+from kb.core.errors import BadArgument
+from kb.core.ids import is_nct_id, parse_trial_id
 from crawler.crawlrun import CrawlOptions, CrawlResult, CrawlRun, Progress
 from crawler.spiders.base import RegistrySpider
 from crawler.spiders.ctgov import CtgovSpider
 from crawler.spiders.ctis import CtisSpider
-from kb.core.ids import match_trial_id
+from kb.core.errors import BadArgument
+from kb.core.ids import match_trial_id, parse_trial_id, registry_of
 
 SPIDERS: dict[str, type[RegistrySpider]] = {"ctgov": CtgovSpider, "ctis": CtisSpider}
 """The crawled registries by name (the spider's name is the registry slug of kb.core.ids)."""
@@ -58,17 +61,21 @@ def run_crawl(db_url: str | None, *, api_url: str | None = None, trial_ids: list
 def run_crawls(db_url: str | None, registries: list[str], *, urls: dict[str, str | None] | None = None,
                trial_ids: list[str] | None = None, since: date | None = None, full: bool = False,
                related: bool = True, force: bool = False, overrides: dict[str, Any] | None = None,
-               verbose: bool = False, on_progress: Callable[[Progress], None] | None = None) -> list[CrawlResult]:
+               verbose: bool = False, on_progress: Callable[[Progress], None] | None = None, wait: bool = True,
+               on_wait: Callable[[str], None] | None = None) -> list[CrawlResult]:
     """Crawl ``registries`` (``ctgov``, ``ctis``) one after the other, each to its end with a run of its
     own, and return their results (blocks; once per process, as Twisted's reactor cannot restart).
     ``trial_ids`` go to the registry that issued them (CTIS numbers to ``ctis``, the rest to ``ctgov``).
-    Raises LockBusy when another crawl holds the store.
+    Each run waits while another import, crawl or rebuild writes to the store (telling ``on_wait``);
+    with ``wait=False`` LockBusy is raised instead. An id that is no NCT id or CTIS number is a
+    BadArgument before anything starts.
 
     Scrapy logs only with ``verbose``; otherwise trialkb's own warnings (retries, rejects) go to stderr.
     """
     settings = crawl_settings(db_url, overrides)
+    trial_ids = [crawl_id(i) for i in trial_ids or []]
     runs = [CrawlRun(db_url, _options(settings, registry, (urls or {}).get(registry), trial_ids, since, full,
-                                      related, force), on_progress) for registry in registries]
+                                      related, force, wait), on_progress, on_wait) for registry in registries]
     runs[0].open()  # before the reactor: lock, run log, plan (LockBusy stops here, before any request)
     settings.set("LOG_INSTALL_ROOT_HANDLER", verbose, priority="cmdline")
     if not verbose:
@@ -84,7 +91,7 @@ def run_crawls(db_url: str | None, registries: list[str], *, urls: dict[str, str
 
 
 def _options(settings: Settings, registry: str, url: str | None, trial_ids: list[str] | None, since: date | None,
-             full: bool, related: bool, force: bool) -> CrawlOptions:
+             full: bool, related: bool, force: bool, wait: bool = True) -> CrawlOptions:
     """One registry's run options; its own ids of ``trial_ids``."""
     ids = [i.strip().upper() for i in trial_ids or []]
     if registry == "ctis":
@@ -93,7 +100,16 @@ def _options(settings: Settings, registry: str, url: str | None, trial_ids: list
         mine = [i for i in ids if _registry_of(i) != "ctis"]
     return CrawlOptions((url or settings.get(SPIDERS[registry].url_setting)).rstrip("/"), mine, since, full, related,
                         force, settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"),
-                        registry=registry)
+                        registry=registry, wait=wait)
+
+
+def crawl_id(value: str) -> str:
+    """A ``--nct`` / ``--id`` value as a canonical NCT id or CTIS number (kb.core.ids: ASCII, whole),
+    or BadArgument."""
+    trial_id = parse_trial_id(value)
+    if registry_of(trial_id) not in SPIDERS:
+        raise BadArgument(f"--nct takes a ClinicalTrials.gov id (NCT and 8 digits) or a CTIS number, got {value!r}")
+    return trial_id
 
 
 def _registry_of(text: str) -> str | None:
@@ -122,6 +138,14 @@ def _in_turn(process: _Process, runs: list[CrawlRun]) -> Generator[Deferred[Any]
             yield process.crawl(CtisSpider, ids=",".join(o.trial_ids), **common)
         else:
             yield process.crawl(CtgovSpider, nct=",".join(o.trial_ids), force="1" if o.force else "0", **common)
+
+
+def nct_argument(value: str) -> str:
+    """A ``--nct`` value as an NCT id (ASCII, whole: kb.core.ids), or BadArgument."""
+    trial_id = parse_trial_id(value)
+    if not is_nct_id(trial_id):
+        raise BadArgument(f"--nct takes a ClinicalTrials.gov id (NCT and 8 digits), got {value!r}")
+    return trial_id
 
 
 def _own_log_lines() -> None:

@@ -48,6 +48,15 @@ DbOption = Annotated[Optional[str], typer.Option("--db", help=DB_HELP + " (also 
 """Every command takes ``--db`` after its name too; it wins over the one before the command."""
 
 
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Fail at once if another import, crawl or rebuild "
+                                                                "is writing to the store (default: wait for it)")]
+
+
+def say_waiting(message: str) -> None:
+    """Tell the user (on stderr) that the command waits for the store's writer lock."""
+    err.print(message, highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a domain error as one line and exit (1, or 130 for an interrupt)."""
     err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)

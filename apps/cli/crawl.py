@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from apps.cli.common import DbOption, console, err, fail, store_url
+from apps.cli.common import DbOption, NoWaitOption, console, err, fail, say_waiting, store_url
 
 
 def crawl(ctx: typer.Context,
@@ -26,6 +26,7 @@ def crawl(ctx: typer.Context,
           jobdir: Annotated[Optional[str], typer.Option(help="Scrapy JOBDIR: a long backfill can resume")] = None,
           setting: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Scrapy setting KEY=VALUE")] = None,
           verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's own log")] = False,
+          no_wait: NoWaitOption = False,
           db: DbOption = None) -> None:
     """Crawl ClinicalTrials.gov API v2 and EU CTIS: the seed NCT06464679, every CAR cell therapy and
     every cell therapy in immune-mediated disease, known products, re-checks (docs/ctis.md for CTIS).
@@ -33,7 +34,8 @@ def crawl(ctx: typer.Context,
     Incremental by default: each CT.gov search covers trials updated since its last successful run,
     and that run is skipped when the registry's data timestamp has not moved; CTIS trials are
     retrieved when their search row's last update differs from the stored one. Each registry is
-    one run. Exit status: 0 ok or skipped, 1 failed (either run), 130 interrupted.
+    one run. A run waits while an import or rebuild writes to the store (--no-wait: fail at once).
+    Exit status: 0 ok or skipped, 1 failed (either run), 130 interrupted.
 
     Example: trialkb crawl --nct NCT06010472 --since 2026-01-01;  trialkb crawl --registry ctis
     """
@@ -78,7 +80,7 @@ def crawl(ctx: typer.Context,
             live.start()
         results = run_crawls(db_url, registries, urls={"ctgov": api_url, "ctis": ctis_url}, trial_ids=nct,
                              since=since_date, full=full, related=related, force=force, overrides=overrides,
-                             verbose=verbose, on_progress=show)
+                             verbose=verbose, on_progress=show, wait=not no_wait, on_wait=say_waiting)
     except LockBusy as exc:
         fail(str(exc))
         return

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from kb.core.errors import BadArgument
-from apps.cli.common import DbOption, FormatOption, at_least, console, engine_from, err, fail, print_rows, reader_from
+from apps.cli.common import (DbOption, FormatOption, NoWaitOption, at_least, console, engine_from, err, fail, print_rows,
+                             reader_from, say_waiting)
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
@@ -23,8 +24,14 @@ def _progress(label: str):  # type: ignore[no-untyped-def]
 def import_command(ctx: typer.Context,
                    paths: Annotated[list[Path], typer.Argument(help="Files, directories or zip archives")],
                    batch_size: Annotated[int, typer.Option(help="Studies per committed batch")] = 500,
+                   no_wait: NoWaitOption = False,
                    db: DbOption = None) -> None:
     """Import API v2 study JSON: one study, a search page, an array, JSON Lines, a directory or a zip.
+
+    Only regular files are read, each up to TRIALKB_MAX_FILE_MB (512) MiB; large arrays and
+    search pages are read study by study. Waits while another import, crawl or rebuild writes to
+    the store (--no-wait: fail at once). Exit status: 0 something stored, 1 nothing stored or an
+    error, 130 interrupted.
 
     Example: trialkb import ctgov-archive.zip
     """
@@ -39,12 +46,13 @@ def import_command(ctx: typer.Context,
     total = sum(count_inputs(p) or 0 for p in paths) or None
     with _progress("importing") as progress:
         task = progress.add_task("import", total=total)
-        summary = import_paths(engine, paths, batch_size=batch_size,
-                               on_batch=lambda n: progress.advance(task, n))
+        summary = import_paths(engine, paths, batch_size=batch_size, on_batch=lambda n: progress.advance(task, n),
+                               wait=not no_wait, on_wait=say_waiting)
     c = summary.counts()
     console.print(f"read {c['read']}, new {c['new']}, changed {c['changed']}, unchanged {c['unchanged']}, "
                   f"rejected {c['rejected']}, warnings {c['warnings']}"
-                  + (f", older versions kept as history {c['history']}" if c["history"] else ""),
+                  + (f", older versions kept as history {c['history']}" if c["history"] else "")
+                  + (f", records with repeated keys {c['duplicate_keys']}" if c["duplicate_keys"] else ""),
                   highlight=False, soft_wrap=True)
     for rejected in summary.rejected[:50]:
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
@@ -134,7 +142,7 @@ def sql(ctx: typer.Context, statement: str,
     print_rows(columns, rows, "json" if as_json else fmt)
 
 
-def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
+def rebuild(ctx: typer.Context, no_wait: NoWaitOption = False, db: DbOption = None) -> None:
     """Re-normalize every stored raw record with this version's normalizer and extraction rules.
 
     Run it after upgrading trialkb: no crawl needed, and no version rows (the records did not change).
@@ -146,9 +154,13 @@ def rebuild(ctx: typer.Context, db: DbOption = None) -> None:
     engine = engine_from(ctx, db)
     with _progress("rebuilding") as progress:
         task = progress.add_task("rebuild", total=None)
-        result = rebuild_store(engine, on_batch=lambda n: progress.advance(task, n))
+        result = rebuild_store(engine, on_batch=lambda n: progress.advance(task, n), wait=not no_wait,
+                               on_wait=say_waiting)
     console.print(f"rebuilt {result.changed} trials, {len(result.rejected)} could not be re-normalized",
                   highlight=False)
+    for trial_id, message in result.warnings:
+        if not trial_id:  # a stored id that is no registry's id (kb.store.idcheck)
+            err.print(f"WARNING: stored id {message}", highlight=False, soft_wrap=True)
     for rejected in result.rejected[:20]:
         console.print(f"  {rejected.trial_id}: {rejected.reason}", highlight=False)
 

@@ -131,7 +131,10 @@ def card_lines(card: dict[str, Any]) -> list[tuple[str, str]]:
         f"{card['enrollment_count']}" + (f" ({card['enrollment_type'].lower()})" if card["enrollment_type"] else ""))
     lymphodepletion = "; ".join(map(regimen_text, card["lymphodepletion"] or [])) or "-"
     sites = ", ".join(f"{s['country']} ({s['sites']})" if s["sites"] > 1 else s["country"] for s in card["sites"]) or "-"
+    asked = [("asked", f"{card['asked_id']} is not stored; a stored registration of the same trial names it")] \
+        if card.get("asked_id") else []
     return [
+        *asked,
         ("status", card["status"] or "-"), ("phases", phases), ("dates", dates), ("enrollment", enrollment),
         ("sponsor", card["sponsor"] or "-"), ("conditions", _list(card["conditions"])),
         ("CAR cell therapy", _yes_no(card["is_car_therapy"])), ("modality", card.get("modality") or "-"),

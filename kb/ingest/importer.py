@@ -13,7 +13,8 @@ import os
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -29,7 +30,8 @@ from kb.domain.records import record_id
 from kb.store.runlog import finish_run, start_run
 from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
-from kb.process.workers import start_worker
+from kb.process.lock import writer_lock
+from kb.process.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -49,7 +51,8 @@ class ImportSummary:
         return self.result.rejected
 
     def counts(self) -> dict[str, int]:
-        return {"read": self.read, **self.result.counts()}
+        duplicates = sum(1 for _, message in self.result.warnings if message.startswith(DUPLICATE_KEY))
+        return {"read": self.read, **self.result.counts(), "duplicate_keys": duplicates}
 
 
 _worker_engine: Engine | None = None
@@ -83,7 +86,21 @@ def prepare_records(records: Iterable[SourceRecord], store: Engine | str | None 
     studies whose stored hash matches are not normalized again."""
     records = list(records)
     known = _known_hashes(store, records)
-    return [Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data, known) for r in records]
+    return [_with_key_warnings(r, Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data, known))
+            for r in records]
+
+
+DUPLICATE_KEY = "duplicate key"
+"""How a duplicate-key warning starts (the run log counts them as ``duplicate_keys``)."""
+
+
+def _with_key_warnings(record: SourceRecord, item: PreparedStudy | Unchanged | Rejected
+                       ) -> PreparedStudy | Unchanged | Rejected:
+    """A stored study's warnings name the keys its record repeats (the last value was kept)."""
+    if record.duplicate_keys and isinstance(item, PreparedStudy):
+        item.warnings = [*item.warnings, *(f"{DUPLICATE_KEY} {key!r} in {record.origin}: the last value was kept"
+                                           for key in record.duplicate_keys)]
+    return item
 
 
 _worker_archives: dict[str, zipfile.ZipFile] = {}
@@ -116,10 +133,10 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int, engine: Engine,
+def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | None, engine: Engine,
                       stop: StopFlag | None = None) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
-    """Prepared batches in input order, from ``workers`` processes (0: this process)."""
-    if workers <= 0:
+    """Prepared batches in input order, from the ``pool``'s processes (None: this process)."""
+    if pool is None:
         archives: dict[str, zipfile.ZipFile] = {}
         try:
             for units_chunk in _unit_batches(units, batch_size):
@@ -130,19 +147,15 @@ def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, workers: int
                 archive.close()
         return
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),))
-    try:
-        pending: deque[Future] = deque()
-        for chunk in _unit_batches(units, batch_size):
-            if stop and stop.requested:
-                return
-            pending.append(pool.submit(prepare_units, chunk, db_url))
-            if len(pending) > 2 * workers:  # bounded memory: a few batches in flight
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:  # interrupted or failed: drop the batches in flight instead of waiting for them
-        pool.shutdown(wait=True, cancel_futures=True)
+    pending: deque[Future] = deque()
+    for chunk in _unit_batches(units, batch_size):
+        if stop:
+            stop.check()
+        pending.append(pool.submit(prepare_units, chunk, db_url))
+        if len(pending) > 2 * pool.workers:  # bounded memory: a few batches in flight
+            yield pool.result(pending.popleft())
+    while pending:
+        yield pool.result(pending.popleft())
 
 
 def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Unchanged | Rejected],
@@ -161,42 +174,71 @@ def default_workers() -> int:
 
 
 def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int = BATCH_SIZE,
-                 workers: int | None = None, on_batch: Callable[[int], None] | None = None) -> ImportSummary:
+                 workers: int | None = None, on_batch: Callable[[int], None] | None = None,
+                 wait: bool = True, on_wait: Callable[[str], None] | None = None) -> ImportSummary:
     """Import every study under ``paths`` and write the run to the run log.
 
-    The first SIGINT / SIGTERM stops it between batches: complete batches stay committed, the
-    rest is not written, the run is marked ``interrupted`` and :class:`Interrupted` is raised.
+    The store's writer lock is held throughout (:class:`kb.process.lock.WriterLock`: ``wait`` for
+    another import, crawl or rebuild to finish, telling ``on_wait``; or raise ``LockBusy``).
+    The first SIGINT / SIGTERM stops it within a fraction of a second, even while a worker reads:
+    complete batches stay committed, the rest is not written, the run is marked ``interrupted``
+    and :class:`Interrupted` is raised. A run that stores nothing ends ``empty`` (nothing to read)
+    or ``failed`` (every record rejected), never ``ok``.
     """
     paths = [str(p) for p in paths]
     workers = default_workers() if workers is None else workers
-    run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
-    summary = ImportSummary(run_id=run_id)
-    units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
-    try:
-        with stop_on_signals() as stop, gcpause.paused():
-            batches = _prepared_batches(units, batch_size, workers, engine, stop)
-            for number, prepared in enumerate(batches, 1):
-                for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
-                    stop.check()
-                    _write(engine, summary, chunk, "import")
-                    if on_batch:
-                        on_batch(len(chunk))
-                if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
-                    gcpause.collect()
-            stop.check()
-    except Interrupted as exc:
-        finish_run(engine, run_id, "interrupted", summary.counts(), [str(exc)])
-        raise Interrupted(f"{exc}; {summary.result.stored} studies of complete batches committed "
-                          f"(run {run_id} marked interrupted; run the import again to finish)") from None
-    except BaseException as exc:
-        finish_run(engine, run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                   summary.counts(), [f"{type(exc).__name__}: {exc}"])
-        raise
-    if summary.result.stored:
-        summary.products = relearn_engine(engine)  # a new trial may teach, or name, a learned product
-    errors = [f"{r.origin}: {r.reason}" for r in summary.rejected]
-    finish_run(engine, run_id, "ok", summary.counts(), errors)
+    with writer_lock(engine, "import", wait=wait, on_wait=on_wait):
+        run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
+        summary = ImportSummary(run_id=run_id)
+        try:
+            _import_units(engine, summary, paths, batch_size, workers, on_batch)
+        except BaseException as exc:
+            status, reason = _failure(exc)
+            finish_run(engine, run_id, status, summary.counts(), [reason])
+            if isinstance(exc, Interrupted):
+                raise Interrupted(f"{exc}; {summary.result.stored} studies of complete batches committed "
+                                  f"(run {run_id} marked interrupted; run the import again to finish)") from None
+            raise
+        if summary.result.stored:
+            summary.products = relearn_engine(engine)  # a new trial may teach, or name, a learned product
+        status, reason = import_status(summary)
+        finish_run(engine, run_id, status, summary.counts(),
+                   ([reason] if reason else []) + [f"{r.origin}: {r.reason}" for r in summary.rejected])
     return summary
+
+
+def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batch_size: int, workers: int,
+                  on_batch: Callable[[int], None] | None) -> None:
+    """Read, prepare and write every batch (the body of :func:`import_paths`)."""
+    units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
+    with stop_on_signals() as stop, gcpause.paused(), \
+            (WorkerPool(workers, stop) if workers > 0 else nullcontext()) as pool, \
+            closing(_prepared_batches(units, batch_size, pool, engine, stop)) as batches:
+        for number, prepared in enumerate(batches, 1):
+            for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
+                stop.check()
+                _write(engine, summary, chunk, "import")
+                if on_batch:
+                    on_batch(len(chunk))
+            if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
+                gcpause.collect()
+        stop.check()
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    """The run-log status and reason of a job that raised."""
+    if isinstance(exc, (Interrupted, KeyboardInterrupt)):
+        return "interrupted", str(exc) or "interrupted by SIGINT"
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return "failed", f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def import_status(summary: ImportSummary) -> tuple[str, str | None]:
+    """The run-log status of a finished import and why: ``ok``; ``empty`` when there was nothing to
+    read; ``failed`` when every record was rejected (the command exits 1 for both)."""
+    if summary.result.stored:
+        return "ok", None
+    return ("empty" if summary.read == 0 else "failed"), nothing_imported_reason(summary)
 
 
 def nothing_imported_reason(summary: ImportSummary) -> str:
@@ -208,27 +250,43 @@ def nothing_imported_reason(summary: ImportSummary) -> str:
             + (f" (first: {first.origin}: {first.reason})" if first else ""))
 
 
-def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE,
-                  on_batch: Callable[[int], None] | None = None) -> WriteResult:
-    """Re-normalize every stored raw record with the current normalizer (no crawl needed)."""
+def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Callable[[int], None] | None = None,
+                  wait: bool = True, on_wait: Callable[[str], None] | None = None) -> WriteResult:
+    """Re-normalize every stored raw record with the current normalizer (no crawl needed), under the
+    store's writer lock; stored ids that are no registry's id are reported as warnings
+    (:func:`kb.store.idcheck.bad_stored_ids`)."""
     from sqlalchemy import select
 
+    from kb.store.idcheck import bad_stored_ids, is_canonical
     from kb.store.models import RawRecord
+    from kb.store.rejects import recover_rejected
     from kb.store.write import renormalize
 
-    run_id = start_run(engine, "rebuild", {})
-    with engine.connect() as conn:
-        ids = conn.execute(select(RawRecord.trial_id).order_by(RawRecord.trial_id)).scalars().all()
-    total = WriteResult()
-    for chunk in _chunks(ids, batch_size):
-        with engine.begin() as conn:
-            total.add(renormalize(conn, chunk))
-        if on_batch:
-            on_batch(len(chunk))
-    from kb.store.rejects import recover_rejected
-
-    total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
-    relearn_engine(engine)
-    finish_run(engine, run_id, "ok", {"rebuilt": total.changed, "recovered": total.new, "rejected": len(total.rejected)},
-               [f"{r.trial_id}: {r.reason}" for r in total.rejected])
+    with writer_lock(engine, "rebuild", wait=wait, on_wait=on_wait):
+        run_id = start_run(engine, "rebuild", {})
+        total = WriteResult()
+        try:
+            with engine.connect() as conn:
+                ids = [i for i in conn.execute(select(RawRecord.trial_id).order_by(RawRecord.trial_id)).scalars()
+                       if is_canonical(i)]  # the others are reported, not touched
+                bad = bad_stored_ids(conn)
+            total.warnings += [("", line) for line in bad]
+            for chunk in _chunks(ids, batch_size):
+                with engine.begin() as conn:
+                    total.add(renormalize(conn, chunk))
+                if on_batch:
+                    on_batch(len(chunk))
+            total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
+            relearn_engine(engine)
+        except BaseException as exc:
+            status, reason = _failure(exc)
+            finish_run(engine, run_id, status, _rebuild_counts(total), [reason])
+            raise
+        finish_run(engine, run_id, "ok", _rebuild_counts(total),
+                   [f"{r.trial_id}: {r.reason}" for r in total.rejected] + [f"bad id: {line}" for line in bad])
     return total
+
+
+def _rebuild_counts(total: WriteResult) -> dict[str, int]:
+    return {"rebuilt": total.changed, "recovered": total.new, "rejected": len(total.rejected),
+            "bad_ids": sum(1 for trial_id, _ in total.warnings if trial_id == "")}

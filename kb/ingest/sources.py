@@ -3,19 +3,30 @@ JSON Lines), WHO ICTRP exports (XML or CSV, ``kb.ingest.ictrp_files``), a direct
 archive of those (the registry's bulk archive holds one file per study). A file is recognised by
 its content: XML by its root element, CSV by a ``TrialID`` column, JSON by its shape.
 
-Streams: one file or archive member at a time, a JSON Lines file some lines at a time. Every
-record comes with its origin (``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``);
-unreadable input comes as an error with that origin instead of a study.
+Streams: one file or archive member at a time, a JSON Lines file some lines at a time, and a
+JSON file or member above :data:`STREAM_BYTES` study by study (ijson), so memory stays flat
+whatever the input (an export is read whole, up to the cap). Every record comes with its origin
+(``archive.zip:NCT0..json``, ``page.json[3]``, ``file.jsonl:12``); unreadable input comes as an
+error with that origin instead of a study.
+
+Only regular files are read: a FIFO, a device or a socket is refused by name (opened without
+blocking, checked again after opening). Every read is bounded by :func:`max_input_bytes` (per
+file and per archive member, ``TRIALKB_MAX_FILE_MB``); a member whose declared size is more than
+:data:`MAX_ZIP_RATIO` times its compressed size is refused as a zip bomb without inflating it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -24,6 +35,24 @@ from kb.ingest.ictrp_files import csv_records, xml_records
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 EXPORT_SUFFIXES = (".xml", ".csv")
 INPUT_SUFFIXES = (*JSON_SUFFIXES, *EXPORT_SUFFIXES)
+MAX_FILE_MB_ENV = "TRIALKB_MAX_FILE_MB"
+DEFAULT_MAX_FILE_MB = 512
+STREAM_BYTES = 32 * 2**20
+"""Above this size a file or member is streamed study by study instead of read whole."""
+MAX_ZIP_RATIO = 100
+"""A member inflating more than this many times (and to more than 1 MiB) is refused as a zip bomb:
+registry JSON compresses 5-20 times."""
+CHUNK = 2**20
+
+
+def max_input_bytes() -> int:
+    """The size cap of one file or archive member: ``TRIALKB_MAX_FILE_MB`` (default 512) MiB."""
+    value = os.environ.get(MAX_FILE_MB_ENV, "").strip()
+    try:
+        megabytes = float(value) if value else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_FILE_MB
+    return int(max(megabytes, 0.001) * 2**20)
 
 
 @dataclass
@@ -33,6 +62,7 @@ class SourceRecord:
     origin: str
     data: Any = None
     error: str | None = None
+    duplicate_keys: tuple[str, ...] = ()  # keys that occur twice in one object of the record (the last value kept)
 
 
 def studies_from_json(origin: str, data: Any) -> Iterator[SourceRecord]:
@@ -47,7 +77,39 @@ def studies_from_json(origin: str, data: Any) -> Iterator[SourceRecord]:
         yield SourceRecord(origin, data)
 
 
-def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iterator[SourceRecord]:
+def duplicate_keys(raw: bytes, data: Any) -> tuple[str, ...]:
+    """Keys that occur twice in one object of the JSON text ``raw`` (parsed as ``data``), in order.
+
+    Cheap when there are none: the ``":`` pairs of the text are counted against those of the
+    parsed value serialized again (a repeated key is lost in parsing, so the text has more);
+    only a difference (a repeat, or unusual spacing or escapes) parses again, exactly.
+
+    >>> duplicate_keys(b'{"a": 1, "b": {"c": 2, "c": 3}}', {"a": 1, "b": {"c": 3}})
+    ('c',)
+    """
+    try:
+        if raw.count(b'":') == orjson.dumps(data).count(b'":'):
+            return ()
+    except TypeError:  # nested deeper than orjson writes: the slow way
+        pass
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and key not in found:
+                found.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return ()
+    return tuple(found)
+
+
+def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iterator[SourceRecord]:
     """Studies in a file's bytes (or some lines of a JSON Lines file), by its name's suffix."""
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
@@ -66,20 +128,25 @@ def _parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Ite
             return
         yield from _export_records(origin, csv_records(text), ":{}")
         return
-    if _is_json_lines(name):
+    if is_json_lines(name):
         for number, line in enumerate(raw.splitlines(), first_line):
             if line.strip():
-                try:
-                    yield from studies_from_json(f"{origin}:{number}", orjson.loads(line))
-                except orjson.JSONDecodeError as exc:
-                    yield SourceRecord(f"{origin}:{number}", error=f"invalid JSON: {exc}")
+                yield from _parse_document(f"{origin}:{number}", line)
         return
+    yield from _parse_document(origin, raw)
+
+
+def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         yield SourceRecord(origin, error=f"invalid JSON: {exc}")
         return
-    yield from studies_from_json(origin, data)
+    repeated = duplicate_keys(raw, data)
+    for number, record in enumerate(studies_from_json(origin, data)):
+        if repeated and number == 0:  # said once, for the document's first record
+            record.duplicate_keys = repeated
+        yield record
 
 
 def _export_records(origin: str, records: Iterator[tuple[int, Any, str | None]], where: str) -> Iterator[SourceRecord]:
@@ -97,9 +164,16 @@ class SourceUnit:
     path: str | None = None
     member: str | None = None
     error: str | None = None
-    lines: bytes | None = None  # some lines of a JSON Lines file, read already
+    lines: bytes | None = None  # some lines of a JSON Lines file (or streamed studies), read already
     first_line: int = 1
     studies: int = 1  # how many studies it holds, about (for batching)
+    crc: int | None = None  # an archive member's CRC-32 and size, from the archive's directory
+    size: int | None = None
+    max_bytes: int | None = None  # the read cap (None: max_input_bytes())
+
+
+class UnreadableUnit(Exception):
+    """A file or archive member that cannot be read; the message says why."""
 
 
 def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | None = None
@@ -117,29 +191,77 @@ def parse_units(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile] | 
                 yield SourceRecord(unit.origin, error=unit.error)
                 continue
             try:
-                if unit.lines is not None:
-                    raw = unit.lines
-                elif unit.member is None:
-                    raw = Path(unit.path).read_bytes()  # type: ignore[arg-type]
-                else:
-                    if unit.path not in archives:
-                        archives[unit.path] = zipfile.ZipFile(unit.path)  # type: ignore[arg-type]
-                    raw = archives[unit.path].read(unit.member)  # type: ignore[index]
-            except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-                what = "file" if unit.member is None else "archive member"
-                yield SourceRecord(unit.origin, error=f"unreadable {what}: {exc}")
+                raw = unit_bytes(unit, archives)
+            except UnreadableUnit as exc:
+                yield SourceRecord(unit.origin, error=str(exc))
                 continue
-            yield from _parse_bytes(unit.origin, unit.name, raw, unit.first_line)
+            yield from parse_bytes(unit.origin, unit.name, raw, unit.first_line)
     finally:
         if owned:
             for archive in archives.values():
                 archive.close()
 
 
-def _zip_units(path: Path) -> Iterator[SourceUnit]:
+def unit_bytes(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> bytes:
+    """The bytes of a unit, read with its cap (opening its archive once into ``archives``), or
+    :class:`UnreadableUnit`."""
+    if unit.lines is not None:
+        return unit.lines
+    cap = unit.max_bytes or max_input_bytes()
+    what = "file" if unit.member is None else "archive member"
+    try:
+        if unit.member is None:
+            with open_regular(unit.path) as handle:  # type: ignore[arg-type]
+                raw = handle.read(cap + 1)
+        else:
+            if unit.path not in archives:
+                archives[unit.path] = zipfile.ZipFile(unit.path)  # type: ignore[arg-type]
+            with archives[unit.path].open(unit.member) as handle:  # type: ignore[index]
+                raw = handle.read(cap + 1)
+    except NotRegular as exc:
+        raise UnreadableUnit(str(exc)) from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error) as exc:
+        raise UnreadableUnit(f"unreadable {what}: {exc}") from None
+    if len(raw) > cap:
+        raise UnreadableUnit(too_large(what, None, cap))
+    return raw
+
+
+class NotRegular(OSError):
+    """A path that is not a regular file (FIFO, device, socket, directory)."""
+
+
+def file_kind(mode: int) -> str:
+    """A file type in words, from ``st_mode``."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: str | Path) -> IO[bytes]:
+    """Open ``path`` for reading if it is a regular file (never blocking on a FIFO), else :class:`NotRegular`."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegular(f"{file_kind(mode)}, not a regular file: not read")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def too_large(what: str, size: int | None, cap: int) -> str:
+    """Why a file or member above the cap is not read."""
+    told = f"{size:,} bytes" if size is not None else "larger than that"
+    return (f"{what} of {told}, above the {cap / 2**20:g} MiB cap per file and archive member "
+            f"(set {MAX_FILE_MB_ENV} to read it); skipped")
+
+
+def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError) as exc:
         yield SourceUnit(str(path), path.name, error=f"not a readable zip archive: {exc}")
         return
     with archive:
@@ -151,44 +273,150 @@ def _zip_units(path: Path) -> Iterator[SourceUnit]:
                 yield SourceUnit(origin, info.filename,
                                  error="not a JSON, XML or CSV member (.json, .jsonl, .ndjson, .xml, .csv); skipped")
                 continue
-            yield SourceUnit(origin, info.filename, str(path), info.filename)
+            if info.file_size > cap:
+                yield SourceUnit(origin, info.filename, error=too_large("archive member", info.file_size, cap))
+            elif info.file_size > 2**20 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+                yield SourceUnit(origin, info.filename, error=(
+                    f"archive member of {info.file_size:,} bytes compressed to {info.compress_size:,} "
+                    f"(more than {MAX_ZIP_RATIO}:1): a zip bomb? skipped"))
+            elif info.file_size > STREAM_BYTES and not _is_export(info.filename):
+                yield from _streamed(origin, info.filename, lambda i=info: archive.open(i), lines)
+            else:
+                yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
+                                 size=info.file_size, max_bytes=cap)
 
 
-def iter_units(path: str | Path, lines: int = 500) -> Iterator[SourceUnit]:
-    """Every file or archive member under ``path`` (file, directory or zip), in a stable order;
-    a JSON Lines file comes as units of ``lines`` lines, so a large one is never read whole."""
+def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None) -> Iterator[SourceUnit]:
+    """Every file or archive member under ``path`` (file, directory or zip), in a stable order.
+
+    A JSON Lines file comes as units of ``lines`` lines, and a file or member above
+    :data:`STREAM_BYTES` as units of ``lines`` studies, so a large one is never read whole.
+    Anything but a regular file or directory comes as an error naming what it is.
+    """
     path = Path(path)
-    if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            if child.suffix.lower() in (*INPUT_SUFFIXES, ".zip"):
-                yield from iter_units(child, lines)
-        return
-    if not path.exists():
-        yield SourceUnit(str(path), path.name, error="no such file or directory")
-    elif path.suffix.lower() == ".zip":
-        yield from _zip_units(path)
-    elif _is_json_lines(path.name):
-        yield from _json_lines_units(path, lines)
-    else:
-        yield SourceUnit(str(path), path.name, str(path))
-
-
-def _json_lines_units(path: Path, lines: int) -> Iterator[SourceUnit]:
+    cap = max_bytes or max_input_bytes()
     try:
-        with path.open("rb") as handle:
-            first = 1
-            while chunk := list(islice(handle, lines)):
-                yield SourceUnit(str(path), path.name, str(path), lines=b"".join(chunk), first_line=first,
-                                 studies=len(chunk))
-                first += len(chunk)
-            if first == 1:
-                yield SourceUnit(str(path), path.name, str(path), lines=b"")  # reported as an empty file
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        yield SourceUnit(str(path), path.name, error="no such file or directory")
+        return
     except OSError as exc:
-        yield SourceUnit(str(path), path.name, error=f"unreadable file: {exc}")
+        yield SourceUnit(str(path), path.name, error=f"unreadable: {exc.strerror or exc}")
+        return
+    if stat.S_ISDIR(mode):
+        for child in sorted(path.rglob("*")):
+            if child.suffix.lower() in (*INPUT_SUFFIXES, ".zip") and not child.is_dir():
+                yield from iter_units(child, lines, cap)
+        return
+    if not stat.S_ISREG(mode):
+        yield SourceUnit(str(path), path.name, error=f"{file_kind(mode)}, not a regular file: not read")
+        return
+    size = path.stat().st_size
+    if path.suffix.lower() == ".zip":  # an archive of any size: the cap is per member
+        yield from _zip_units(path, lines, cap)
+    elif size > cap:
+        yield SourceUnit(str(path), path.name, error=too_large("file", size, cap))
+    elif is_json_lines(path.name) or (size > STREAM_BYTES and not _is_export(path.name)):
+        yield from _streamed(str(path), path.name, lambda: open_regular(path), lines)
+    else:
+        yield SourceUnit(str(path), path.name, str(path), size=size, max_bytes=cap)
 
 
-def _is_json_lines(name: str) -> bool:
+def _streamed(origin: str, name: str, opener: Callable[[], AbstractContextManager[IO[bytes]]],
+              lines: int) -> Iterator[SourceUnit]:
+    """A JSON Lines file, or a large JSON file or member, as units of ``lines`` lines or studies."""
+    try:
+        with opener() as handle:
+            if is_json_lines(name):
+                yield from _line_units(origin, name, handle, lines)
+            else:
+                yield from _item_units(origin, name, handle, lines)
+    except NotRegular as exc:
+        yield SourceUnit(origin, name, error=str(exc))
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        yield SourceUnit(origin, name, error=f"unreadable: {exc}")
+
+
+def _line_units(origin: str, name: str, handle: IO[bytes], lines: int) -> Iterator[SourceUnit]:
+    """Units of ``lines`` lines; a line longer than :data:`STREAM_BYTES` is skipped with its number."""
+    chunk: list[bytes] = []
+    number = first = 1
+    while line := handle.readline(STREAM_BYTES + 1):
+        if len(line) > STREAM_BYTES and not line.endswith(b"\n"):
+            while (rest := handle.readline(CHUNK)) and not rest.endswith(b"\n"):
+                pass  # skip the rest of the long line without holding it
+            yield SourceUnit(f"{origin}:{number}", name, error=f"line longer than {STREAM_BYTES // 2**20} MiB; skipped")
+            chunk.append(b"\n")  # keeps the line numbers of the unit
+        else:
+            chunk.append(line)
+        number += 1
+        if len(chunk) == lines:
+            yield SourceUnit(origin, name, lines=b"".join(chunk), first_line=first, studies=len(chunk))
+            chunk, first = [], number
+    if chunk or number == 1:  # an empty file is reported as such
+        yield SourceUnit(origin, name, lines=b"".join(chunk), first_line=first, studies=max(len(chunk), 1))
+
+
+def _item_units(origin: str, name: str, handle: IO[bytes], lines: int) -> Iterator[SourceUnit]:
+    """A large JSON array or search page, study by study (ijson), as units of JSON Lines."""
+    import ijson
+
+    head = _skip_space(handle)
+    if not head:
+        yield SourceUnit(origin, name, error="empty file")
+        return
+    prefix = "item" if head[:1] == b"[" else "studies.item"
+    stream = _Prefixed(head, handle)
+    chunk: list[bytes] = []
+    count, error = 0, None
+    try:
+        for count, item in enumerate(ijson.items(stream, prefix, use_float=True), 1):
+            chunk.append(orjson.dumps(item) + b"\n")
+            if len(chunk) == lines:
+                yield SourceUnit(f"{origin} item", f"{name}.jsonl", lines=b"".join(chunk),
+                                 first_line=count - len(chunk) + 1, studies=len(chunk))
+                chunk = []
+    except (ijson.JSONError, orjson.JSONEncodeError) as exc:  # the studies before it are read
+        error = SourceUnit(f"{origin} item {count + 1}", name, error=f"invalid JSON: {str(exc)[:200]}")
+    if chunk:
+        yield SourceUnit(f"{origin} item", f"{name}.jsonl", lines=b"".join(chunk),
+                         first_line=count - len(chunk) + 1, studies=len(chunk))
+    if error:
+        yield error
+    elif count == 0:
+        yield SourceUnit(origin, name, error=f"no studies found in a file above {STREAM_BYTES // 2**20} MiB "
+                                             "(a JSON array or a search page is read study by study; "
+                                             "a single study this large is not read)")
+
+
+def _skip_space(handle: IO[bytes]) -> bytes:
+    """The input from its first non-blank byte on (at least one chunk of it; b"" when it is all blank)."""
+    while block := handle.read(CHUNK):
+        if block := block.lstrip():
+            return block
+    return b""
+
+
+class _Prefixed:
+    """A binary stream that first returns ``head``, then the rest of ``handle`` (for ijson)."""
+
+    def __init__(self, head: bytes, handle: IO[bytes]) -> None:
+        self.head, self.handle = head, handle
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head and size != 0:  # ijson reads 0 bytes first to tell bytes from text
+            head, self.head = self.head, b""
+            return head
+        return self.handle.read(size)
+
+
+def is_json_lines(name: str) -> bool:
     return name.lower().endswith((".jsonl", ".ndjson"))
+
+
+def _is_export(name: str) -> bool:
+    """A WHO ICTRP export (read whole, up to the cap), by its name."""
+    return name.lower().endswith(EXPORT_SUFFIXES)
 
 
 def read_path(path: str | Path) -> Iterator[SourceRecord]:
@@ -203,7 +431,7 @@ def count_inputs(path: str | Path) -> int | None:
         try:
             with zipfile.ZipFile(path) as archive:
                 return sum(1 for i in archive.infolist() if not i.is_dir())
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, OSError):
             return 1
     if path.is_dir():
         return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*INPUT_SUFFIXES, ".zip"))

@@ -22,8 +22,11 @@ def start_worker(job_pid: int) -> None:
     """Worker initializer: pause the garbage collector, and exit when process ``job_pid`` ends.
 
     Ctrl-C reaches the whole process group: a worker ignores it and lets the job stop cleanly.
+    SIGTERM ends a worker at once (a forked worker would otherwise inherit the job's handler, which
+    only sets a flag, and could not be stopped while it reads).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gcpause.pause()
     threading.Thread(target=_exit_after, args=(job_pid,), name="trialkb-watch-job", daemon=True).start()
 

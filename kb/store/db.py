@@ -71,12 +71,26 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def init_db(engine: Engine) -> None:
-    """Create or upgrade the schema so that it matches the models."""
-    tables = set(inspect(engine).get_table_names())
-    if "trial" in tables and "alembic_version" in tables and _revision(engine) == SCHEMA_REVISION:
+    """Create or upgrade the schema so that it matches the models (under the store's writer lock,
+    so two commands opening a new store at once do not both create it)."""
+    if _schema_ready(engine):
         return
+    from kb.process.lock import writer_lock
+
+    with writer_lock(engine, "schema"):
+        if not _schema_ready(engine):
+            _create_or_upgrade(engine)
+
+
+def _schema_ready(engine: Engine) -> bool:
+    tables = set(inspect(engine).get_table_names())
+    return "trial" in tables and "alembic_version" in tables and _revision(engine) == SCHEMA_REVISION
+
+
+def _create_or_upgrade(engine: Engine) -> None:
     from alembic import command
 
+    tables = set(inspect(engine).get_table_names())
     config = alembic_config(engine)
     if "trial" not in tables:
         SQLModel.metadata.create_all(engine)

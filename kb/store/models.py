@@ -342,7 +342,7 @@ class TrialVersion(SQLModel, table=True):
     ``posted_date`` is the registry's last-update date of the newer record (the change's date),
     ``source`` where the newer record came from and ``old_source`` the older one; ``late`` marks a
     row written when the newer record was already stored (an older record that arrived later):
-    history, never news. Rows from before migration 0012 hold NULL where they did not record it.
+    history, never news. Rows from before migration 0010 hold NULL where they did not record it.
     """
 
     __tablename__ = "trial_version"

@@ -58,7 +58,12 @@ def get_trial(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
     p = store.placeholder
     columns, rows = store.query(f"SELECT {', '.join(SHOW_FIELDS)} FROM trial WHERE trial_id = {p}", (trial_id,))
     if not rows:
-        raise NotFound(f"{trial_id} is not in the store (import or crawl it first)")
+        stored = _registration_naming(store, trial_id)
+        if stored is None:
+            raise NotFound(f"{trial_id} is not in the store (import or crawl it first)")
+        out = get_trial(store, stored)  # the same trial, through a stored registration that names this id
+        out["asked_id"] = trial_id
+        return out
     _, conditions = store.query(f"SELECT name FROM trial_condition WHERE trial_id = {p} ORDER BY position", (trial_id,))
     _, interventions = store.query(f"SELECT type, name FROM intervention WHERE trial_id = {p} ORDER BY position",
                                    (trial_id,))
@@ -71,6 +76,14 @@ def get_trial(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:
         evidence.setdefault(kind, {}).setdefault(value, []).append(where)
     out["evidence"] = evidence
     return out
+
+
+def _registration_naming(store: ReadOnlyStore, trial_id: str) -> str | None:
+    """A stored trial whose record names ``trial_id`` as another registration of itself (``trial_link``), if any:
+    asked for a registration not stored, ``show`` answers with the trial it belongs to."""
+    _, rows = store.query(f"SELECT trial_id FROM trial_link WHERE named_id = {store.placeholder} "
+                          "AND trial_id <> named_id ORDER BY trial_id", (trial_id,))
+    return rows[0][0] if rows else None
 
 
 def _value(dialect: str, column: str, value: Any) -> Any:

@@ -25,8 +25,10 @@ DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
 """The state key of the registry's data timestamp of the last complete crawl (written by the crawl,
 read by the next crawl and by the report)."""
 
-FINAL = ("ok", "skipped", "failed", "interrupted", "abandoned")
-"""The statuses a run ends in."""
+FINAL = ("ok", "skipped", "empty", "failed", "interrupted", "abandoned")
+"""The statuses a run ends in. A command that exits non-zero never leaves ``ok``: ``empty`` (an
+import that found nothing to read), ``failed`` (every record rejected, an error, a worker that
+died) or ``interrupted`` (SIGINT / SIGTERM), with the reason first among the run's errors."""
 
 
 def start_run(engine: Engine, kind: str, args: dict[str, Any]) -> int:

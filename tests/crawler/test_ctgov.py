@@ -163,15 +163,15 @@ def test_unknown_nct_id_is_reported(db, server):
 
 
 @pytest.mark.slow
-def test_a_second_crawl_on_a_locked_store_refuses(db, server):
-    lock = CrawlLock(open_store(db))
+def test_a_crawl_on_a_locked_store_with_no_wait_refuses(db, server):
+    lock = CrawlLock(open_store(db), "import")
     lock.acquire()
     try:
-        result = crawl(db, server)
+        result = crawl(db, server, "--no-wait")
     finally:
         lock.release()
     assert result.returncode == 1
-    assert "another trialkb crawl is running" in result.stderr + result.stdout
+    assert result.stderr.startswith(f"Error: another trialkb writer (trialkb import pid {os.getpid()} on ")
     assert server.log == []
 
 

@@ -152,14 +152,18 @@ def test_faults_are_retried_and_the_crawl_completes(db, ctis):
                                     "0 unchanged, 0 up to date, not retrieved), 0 rejected, 6 retries")
 
 
+def summary_line(result: subprocess.CompletedProcess) -> str:
+    """The run's summary among a failed crawl's stderr lines (warnings and progress come before it)."""
+    return next(line for line in result.stderr.splitlines() if line.startswith("ctis crawl "))
+
+
 @pytest.mark.slow
 def test_a_search_that_fails_for_good_does_not_hold_back_the_others(db, ctis):
     ctis.add_fault(Fault("500", times=3, path="POST"))  # the first search: its answer and two retries
     result = crawl(db, ctis, "-s", "RETRY_TIMES=2")
     assert result.returncode == 1
-    assert result.stdout.startswith("ctis crawl failed (run 1): 1 request(s) failed for good; their searches run again "
-                                    "next time\n")
-    assert re.search(r"  search \w+ page 1: HTTP 500\n", result.stdout)
+    assert "\nctis crawl failed (run 1): 1 request(s) failed for good; their searches run again next time\n" in result.stderr
+    assert re.search(r"  search \w+ page 1: HTTP 500\n", result.stderr)
     assert sorted(stored(db)) == CONSTRUCTED  # the other searches found them all
 
 
@@ -167,10 +171,10 @@ def test_a_search_past_ten_thousand_trials_fails_and_says_so(db, ctis):
     ctis.add_fault(Fault("oversize", path='"medicalCondition":"lupus"'))
     result = crawl(db, ctis)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[0] == ("ctis crawl failed (run 1): searches that did not complete: "
+    assert summary_line(result) == ("ctis crawl failed (run 1): searches that did not complete: "
                                              "cell_therapy_x_lupus; they run again next time")
     assert "  search cell_therapy_x_lupus: 10,001 trials, but CTIS answers only the first 10,000 of a search: " \
-           "narrow it" in result.stdout
+           "narrow it" in result.stderr
     assert sorted(stored(db)) == CONSTRUCTED  # what it answered is stored
 
 
@@ -178,7 +182,7 @@ def test_a_firewall_that_never_lets_go_stops_the_run_cleanly(db, ctis):
     ctis.add_fault(Fault("403", times=1000))
     result = crawl(db, ctis)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[0] == (
+    assert summary_line(result) == (
         "ctis crawl failed (run 1): CTIS's firewall refused the crawl (HTTP 403, after retries); it blocks clients "
         "that send too much: run again later, or slower (-s DOWNLOAD_DELAY=2)")
     assert stored(db) == {}
@@ -190,7 +194,7 @@ def test_a_firewall_that_never_lets_go_stops_the_run_cleanly(db, ctis):
 def test_a_changed_answer_is_not_read_as_no_trials(db, ctis):
     ctis.add_fault(Fault("shape", times=1000, path="POST"))
     result = crawl(db, ctis)
-    assert (result.returncode, result.stdout) == (1, (
+    assert (result.returncode, summary_line(result) + "\n") == (1, (
         "ctis crawl failed (run 1): CTIS's search answer has changed shape (no pagination.totalRecords or no data "
         "list); nothing was read as 'no trials': trialkb needs an update\n"))
     assert len(ctis.log) == 1
@@ -199,7 +203,7 @@ def test_a_changed_answer_is_not_read_as_no_trials(db, ctis):
 def test_answers_that_stay_truncated_fail_the_run(db, ctis):
     ctis.add_fault(Fault("truncate", times=1000, path="POST"))
     result = crawl(db, ctis, "-s", "TRIALKB_PAGE_RETRIES=1")
-    assert (result.returncode, result.stdout) == (1, "ctis crawl failed (run 1): every request was refused (33); "
+    assert (result.returncode, summary_line(result) + "\n") == (1, "ctis crawl failed (run 1): every request was refused (33); "
                                                      "nothing stored\n")
     assert len(ctis.log) == 66  # each search and its one re-fetch
 
@@ -210,11 +214,11 @@ def test_offline_is_one_line_within_seconds(db):
                              "--ctis-url", "https://nonexistent.invalid/ctis-public-api"],
                             capture_output=True, text=True, timeout=120)
     seconds = time.monotonic() - started
-    print(f"offline: {seconds:.1f} s: {result.stdout.strip()}")
+    print(f"offline: {seconds:.1f} s: {result.stderr.strip()}")
     assert seconds < 30
     assert result.returncode == 1
-    assert result.stdout == "ctis crawl failed (run 1): cannot reach nonexistent.invalid: DNS lookup failed; offline?\n"
-    assert result.stderr == ""
+    assert result.stderr == "ctis crawl failed (run 1): cannot reach nonexistent.invalid: DNS lookup failed; offline?\n"
+    assert result.stdout == ""
 
 
 def test_both_registries_run_one_after_the_other(db, ctis):

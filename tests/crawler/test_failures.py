@@ -75,11 +75,15 @@ def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
     assert server.requests("/robots.txt") == []  # the API is not asked about
 
 
+@pytest.mark.parametrize("value", ["NCT123", "NCT\u0660\u0666\u0664\u0666\u0664\u0666\u0667\u0669", "ISRCTN13281214"])
 @pytest.mark.slow
-def test_a_400_shows_its_text(db, server):
-    result = crawl(db, server, "--no-related", "--nct", "NCT123")
+def test_an_nct_argument_that_is_no_nct_id_is_refused_before_any_request(db, server, value):
+    result = crawl(db, server, "--no-related", "--nct", value)
     assert result.returncode == 1
-    assert "study NCT123: HTTP 400: Invalid NCT number: NCT123" in result.stderr
+    message = (f"--nct takes a ClinicalTrials.gov id (NCT and 8 digits) or a CTIS number, got {value!r}"
+               if value.startswith("ISRCTN") else f"{value!r} is not a trial id")
+    assert result.stderr.startswith(f"Error: {message}") and result.stderr.count("\n") == 1
+    assert server.log == []
 
 
 def _malformed() -> dict:

@@ -21,7 +21,7 @@ def _ids(engine):
 
 def test_directory_of_single_studies(sqlite_engine):
     summary = import_paths(sqlite_engine, [CTGOV / "domain"])
-    assert summary.counts() == {"read": 42, "new": 42, "changed": 0, "unchanged": 0, "history": 0, "rejected": 0, "warnings": 0}
+    assert summary.counts() == {"read": 42, "new": 42, "changed": 0, "unchanged": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}
 
 
 def test_search_page_array_and_json_lines(sqlite_engine, tmp_path):
@@ -87,7 +87,7 @@ def test_run_log_records_counts_and_errors(sqlite_engine, tmp_path):
     with sqlite_engine.connect() as conn:
         run = conn.execute(select(RunLog.__table__)).mappings().one()
     assert run["kind"] == "import" and run["status"] == "ok"
-    assert run["counts"] == {"read": 2, "new": 1, "changed": 0, "unchanged": 0, "history": 0, "rejected": 1, "warnings": 0}
+    assert run["counts"] == {"read": 2, "new": 1, "changed": 0, "unchanged": 0, "history": 0, "rejected": 1, "warnings": 0, "duplicate_keys": 0}
     assert run["errors"] == [f"{bad}: empty file"]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from kb.store.models import RunLog
 from kb.store.runlog import abandon_dead_runs, start_run
 from tests.conftest import CTGOV, ROOT
+from tests.support.records import renumbered, write_jsonl
 
 STUDIES = 12000
 BATCH = 200
@@ -24,14 +25,7 @@ BATCH = 200
 @pytest.fixture(scope="module")
 def big_jsonl(tmp_path_factory):
     """Real records under new NCT ids, as one JSON Lines file: long enough to interrupt."""
-    records = [json.loads(p.read_text()) for p in sorted((CTGOV / "realworld").rglob("*.json"))]
-    path = tmp_path_factory.mktemp("big") / "studies.jsonl"
-    with path.open("w") as out:
-        for n in range(STUDIES):
-            study = records[n % len(records)]
-            study["protocolSection"]["identificationModule"]["nctId"] = f"NCT9{n:07d}"
-            out.write(json.dumps(study) + "\n")
-    return path
+    return write_jsonl(tmp_path_factory.mktemp("big") / "studies.jsonl", renumbered(CTGOV / "realworld", STUDIES, "*.json"))
 
 
 def _start_import(db, path):

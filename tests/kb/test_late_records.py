@@ -1,5 +1,5 @@
 """A change is dated by the registry; an older record imported after a newer one is history, never news
-(changes in every format, the report's digest) and history names each side's file (migration 0012)."""
+(changes in every format, the report's digest) and history names each side's file (migration 0010)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_a_newer_record_is_news_dated_by_the_registry(engine):
     assert entry.updated.startswith("2025-08-29")
 
 
-def test_0012_dates_existing_versions_from_their_diff(store_url_engine):
+def test_0010_dates_existing_versions_from_their_diff(store_url_engine):
     _, engine = store_url_engine
     config = alembic_config(engine)
     command.upgrade(config, "0006")

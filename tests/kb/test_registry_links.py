@@ -85,6 +85,15 @@ def test_each_registration_names_the_other(linked):
     assert trial_card(linked, "NCT06464679")["linked_ids"] == []
 
 
+def test_a_registration_not_stored_answers_with_the_trial_that_names_it(engine):
+    import_paths(engine, [FILES / "chictr_car_autoimmune.xml"], workers=0)  # the NCT record is not imported
+    card = trial_card(engine, "NCT06010472")
+    assert (card["trial_id"], card["asked_id"], card["linked_ids"]) == ("ChiCTR2499999901", "NCT06010472",
+                                                                        ["NCT06010472"])
+    with pytest.raises(NotFound, match="NCT00000009 is not in the store"):
+        trial_card(engine, "NCT00000009")
+
+
 def test_find_counts_a_linked_trial_once_with_all_its_ids(linked):
     columns, rows = find_trials(linked, Filters(disease=["lupus"], relevant_only=True))
     found = {row[0]: row[columns.index("other_ids")] for row in rows}
@@ -118,7 +127,7 @@ def test_a_decision_needs_two_stored_registrations(linked, first, second, error)
         decide(linked, first, second, "confirmed")
 
 
-def test_0007_links_the_trials_already_stored(store_url_engine):
+def test_0009_links_the_trials_already_stored(store_url_engine):
     _, engine = store_url_engine
     config = alembic_config(engine)
     command.upgrade(config, "0006")

@@ -5,7 +5,7 @@ record was already stored: an out-of-order record, history and never news)
 Revision ID: 0010
 Revises: 0009
 
-Rows written before 0012 get their posted_date from their diff's last_update_posted_date; their
+Rows written before 0010 get their posted_date from their diff's last_update_posted_date; their
 old_source and late stay NULL (unknown: the store did not record them).
 """
 import json

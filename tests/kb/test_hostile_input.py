@@ -1,0 +1,252 @@
+"""Hostile input: files that are no files, archives that lie, ids that only look like ids, repeated keys.
+
+Real ``trialkb import`` processes where the behaviour is about a process (blocking, memory, exit);
+the library where it is about what is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kb.ingest import sources
+from kb.ingest.importer import import_paths
+from kb.ingest.sources import duplicate_keys, iter_units, read_path
+from kb.store.models import RawRecord, Trial
+from kb.store.runlog import last_run
+from tests.conftest import CTGOV, ROOT
+from tests.support.records import renumbered
+
+SEED = CTGOV / "domain" / "NCT06464679.json"
+PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+"""Runs a command and prints the peak resident memory (KiB) of it and its workers, and its exit code."""
+
+
+def trialkb(db: Path, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "apps.cli", "--db", str(db), "import", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def peak_import(db: Path, path: Path, env: dict | None = None) -> tuple[int, int, float, str]:
+    """(peak KiB, exit code, seconds, stderr) of ``trialkb import path`` in a fresh parent process."""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "apps.cli", "--db", str(db),
+                             "import", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **(env or {})})
+    peak, code = result.stdout.split()[-2:]
+    return int(peak), int(code), time.monotonic() - started, result.stderr
+
+
+def run_row(db: Path) -> tuple[str, dict, list]:
+    with sqlite3.connect(db) as conn:
+        status, counts, errors = conn.execute("SELECT status, counts, errors FROM run_log ORDER BY id DESC").fetchone()
+    return status, json.loads(counts), json.loads(errors)
+
+
+def seed_with_id(nct_id: str) -> dict:
+    study = json.loads(SEED.read_text())
+    study["protocolSection"]["identificationModule"]["nctId"] = nct_id
+    return study
+
+
+# ---------------------------------------------------------------- only regular files
+
+def test_a_fifo_named_on_the_command_line_is_refused_in_one_line(tmp_path):
+    fifo = tmp_path / "studies.json"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    result = trialkb(tmp_path / "kb.db", str(fifo), timeout=15)
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1
+    assert result.stderr == (f"Error: nothing imported: all 1 records were rejected (first: {fifo}: a FIFO, not a "
+                             "regular file: not read)\n")
+    assert run_row(tmp_path / "kb.db")[0] == "failed"
+
+
+def test_dev_zero_is_refused_at_once(tmp_path):
+    started = time.monotonic()
+    result = trialkb(tmp_path / "kb.db", "/dev/zero", timeout=15)
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1
+    assert "/dev/zero: a character device, not a regular file: not read" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_fifo_and_a_socket_in_a_folder_are_named_and_the_rest_imported(tmp_path, sqlite_engine):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "NCT06464679.json").write_bytes(SEED.read_bytes())
+    os.mkfifo(folder / "pipe.json")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(folder / "sock.json"))
+    try:
+        summary = import_paths(sqlite_engine, [folder], workers=0)
+    finally:
+        listener.close()
+    assert summary.result.new == 1
+    assert [(r.origin, r.reason) for r in summary.rejected] == [
+        (str(folder / "pipe.json"), "a FIFO, not a regular file: not read"),
+        (str(folder / "sock.json"), "a socket, not a regular file: not read")]
+
+
+# ---------------------------------------------------------------- bounded reads
+
+def test_a_member_above_the_cap_is_rejected_with_its_name_and_size_and_the_rest_imported(tmp_path, monkeypatch):
+    archive = tmp_path / "mixed.zip"
+    big = json.dumps(seed_with_id("NCT91000001")).encode() + b" " * 2_000_000
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
+        out.write(SEED, "NCT06464679.json")
+        out.writestr("NCT91000001.json", big)
+        out.write(CTGOV / "domain" / "NCT05030779.json", "NCT05030779.json")
+    monkeypatch.setenv("TRIALKB_MAX_FILE_MB", "1")
+    records = list(read_path(archive))
+    assert [(r.origin, r.error) for r in records if r.error] == [
+        (f"{archive}:NCT91000001.json", f"archive member of {len(big):,} bytes, above the 1 MiB cap per file "
+                                        "and archive member (set TRIALKB_MAX_FILE_MB to read it); skipped")]
+    assert [r.data["protocolSection"]["identificationModule"]["nctId"] for r in records if not r.error] == [
+        "NCT06464679", "NCT05030779"]
+
+
+def test_a_file_above_the_cap_is_rejected_with_its_size(tmp_path, monkeypatch):
+    path = tmp_path / "big.json"
+    path.write_bytes(SEED.read_bytes() + b" " * 1_100_000)
+    monkeypatch.setenv("TRIALKB_MAX_FILE_MB", "1")
+    [unit] = iter_units(path)
+    assert unit.error == (f"file of {path.stat().st_size:,} bytes, above the 1 MiB cap per file and archive "
+                          "member (set TRIALKB_MAX_FILE_MB to read it); skipped")
+
+
+def test_a_large_search_page_is_streamed_study_by_study_with_exact_origins(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "STREAM_BYTES", 1000)
+    page = tmp_path / "page.json"
+    studies = [seed_with_id(f"NCT9100000{n}") for n in range(5)]
+    page.write_text(json.dumps({"studies": studies, "nextPageToken": "abc"}, indent=1))
+    units = list(iter_units(page, lines=2))
+    assert [(u.origin, u.first_line, u.studies) for u in units] == [
+        (f"{page} item", 1, 2), (f"{page} item", 3, 2), (f"{page} item", 5, 1)]
+    records = list(read_path(page))
+    assert [(r.origin, r.data["protocolSection"]["identificationModule"]["nctId"]) for r in records] == [
+        (f"{page} item:{n + 1}", f"NCT9100000{n}") for n in range(5)]
+    assert records[0].data == studies[0]
+
+
+def test_a_broken_large_array_keeps_the_studies_before_the_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "STREAM_BYTES", 1000)
+    path = tmp_path / "array.json"
+    path.write_text(json.dumps([seed_with_id("NCT91000001"), seed_with_id("NCT91000002")])[:-40])
+    records = list(read_path(path))
+    assert [r.data["protocolSection"]["identificationModule"]["nctId"] for r in records if not r.error] == [
+        "NCT91000001"]
+    assert [r.origin for r in records if r.error] == [f"{path} item 2"]
+    assert records[-1].error.startswith("invalid JSON: ")
+
+
+def test_a_json_lines_line_above_the_stream_size_is_skipped_by_number(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "STREAM_BYTES", 50_000)
+    path = tmp_path / "studies.jsonl"
+    line = json.dumps(seed_with_id("NCT91000001"))
+    path.write_text(line + "\n" + "[" + " " * 60_000 + "]\n" + json.dumps(seed_with_id("NCT91000002")) + "\n")
+    records = list(read_path(path))
+    assert [(r.origin, r.error) for r in records if r.error] == [(f"{path}:2", "line longer than 0 MiB; skipped")]
+    assert [r.origin for r in records if not r.error] == [f"{path}:1", f"{path}:3"]
+
+
+def _zip_bomb(path: Path, gigabytes: float = 1.0) -> None:
+    """A zip whose one member inflates to ``gigabytes`` GB of JSON whitespace (about 1 MB on disk)."""
+    block = b" " * 2**20
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        with out.open("NCT91000001.json", "w", force_zip64=True) as member:
+            for _ in range(int(gigabytes * 1000)):
+                member.write(block)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("gigabytes", "reason"), [(1.0, "1,048,576,000 bytes, above the 512 MiB cap"),
+                                                   (0.3, "compressed to 305,") ])
+def test_a_zip_bomb_is_refused_within_seconds_in_bounded_memory(tmp_path, gigabytes, reason):
+    """Above the cap it is refused by its size, below by its compression ratio: never inflated."""
+    bomb = tmp_path / "bomb.zip"
+    _zip_bomb(bomb, gigabytes)
+    assert bomb.stat().st_size < 2_000_000
+    peak, code, seconds, stderr = peak_import(tmp_path / "kb.db", bomb)
+    print(f"zip bomb ({bomb.stat().st_size:,} bytes -> {gigabytes} GB): {seconds:.1f} s, peak {peak / 1024:.0f} MiB")
+    assert code == 1 and seconds < 20 and peak < 1024 * 1024
+    assert stderr.count("\n") == 1 and reason in stderr and f"{bomb}:NCT91000001.json" in stderr
+    assert run_row(tmp_path / "kb.db")[0] == "failed"
+
+
+@pytest.mark.slow
+def test_a_zip_bomb_under_a_raised_cap_and_ratio_is_streamed_in_bounded_memory(tmp_path, monkeypatch):
+    """Even past both guards (cap raised, the member stored uncompressed), memory stays flat."""
+    path = tmp_path / "blank.json"
+    with path.open("wb") as out:
+        out.write(b" " * 2**30)
+    peak, code, seconds, stderr = peak_import(tmp_path / "kb.db", path, env={"TRIALKB_MAX_FILE_MB": "2048"})
+    print(f"1 GiB of blanks: {seconds:.1f} s, peak {peak / 1024:.0f} MiB")
+    assert code == 1 and peak < 1024 * 1024
+    assert stderr == f"Error: nothing imported: all 1 records were rejected (first: {path}: empty file)\n"
+
+
+@pytest.mark.slow
+def test_a_large_array_is_imported_in_flat_memory(tmp_path):
+    path = tmp_path / "array.json"
+    count = 0
+    with path.open("w") as out:
+        out.write("[")
+        for count, study in enumerate(renumbered(CTGOV / "domain", 10**6), 1):
+            out.write(("," if count > 1 else "") + json.dumps(study))
+            if out.tell() > 40 * 2**20:  # above the 32 MiB from which files are streamed
+                break
+        out.write("]")
+    peak, code, seconds, stderr = peak_import(tmp_path / "kb.db", path)
+    size = path.stat().st_size / 2**20
+    print(f"{size:.0f} MiB array of {count} studies: {seconds:.1f} s, peak {peak / 1024:.0f} MiB")
+    assert code == 0, stderr
+    assert peak < 1024 * 1024
+    status, counts, _ = run_row(tmp_path / "kb.db")
+    assert (status, counts["read"], counts["new"], counts["rejected"]) == ("ok", count, count, 0)
+
+
+# ---------------------------------------------------------------- ids and keys
+
+@pytest.mark.parametrize("nct_id", ["NCT\u0660\u0666\u0664\u0666\u0664\u0666\u0667\u0669",  # Arabic-Indic digits
+                                    "NCT\uff10\uff16\uff14\uff16\uff14\uff16\uff17\uff19",  # full-width digits
+                                    "NCT91000009\n", " NCT91000009", "nct91000009"])
+def test_an_id_that_only_looks_like_an_nct_id_is_rejected_with_the_reason(engine, tmp_path, nct_id):
+    path = tmp_path / "lookalike.json"
+    path.write_text(json.dumps([seed_with_id(nct_id), seed_with_id("NCT06464679")]))
+    summary = import_paths(engine, [path], workers=0)
+    assert [(r.origin, r.reason) for r in summary.rejected] == [
+        (f"{path}[0]", f"invalid nctId {nct_id!r} (expected NCT and 8 ASCII digits, nothing around them)")]
+    with engine.connect() as conn:
+        assert conn.execute(select(Trial.trial_id, Trial.nct_id)).all() == [("NCT06464679", "NCT06464679")]
+        assert conn.execute(select(RawRecord.trial_id)).scalars().all() == ["NCT06464679"]
+
+
+def test_a_repeated_key_is_a_warning_naming_it_and_counted_in_the_run_log(engine, tmp_path):
+    text = SEED.read_text()
+    path = tmp_path / "NCT06464679.json"
+    path.write_text(text.replace('"briefTitle":', '"briefTitle": "an earlier title", "briefTitle":', 1))
+    summary = import_paths(engine, [path], workers=0)
+    assert summary.result.new == 1
+    assert summary.result.warnings == [
+        ("NCT06464679", f"duplicate key 'briefTitle' in {path}: the last value was kept")]
+    run = last_run(engine, "import", status=None)
+    assert (run["status"], run["counts"]["duplicate_keys"], run["counts"]["warnings"]) == ("ok", 1, 1)
+
+
+def test_duplicate_keys_are_found_only_where_they_are():
+    assert duplicate_keys(SEED.read_bytes(), json.loads(SEED.read_text())) == ()
+    raw = b'{"a": "say \\"b\\": twice", "c": {"d": 1, "d": 2}, "e": [{"f": 1}, {"f": 2}]}'
+    assert duplicate_keys(raw, json.loads(raw)) == ("d",)

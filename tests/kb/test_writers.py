@@ -1,0 +1,268 @@
+"""Writers that meet: imports, crawls and ``rebuild`` into one store take turns through one lock,
+and every way an import ends is told truthfully in the run log. Real processes, both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, insert, select, text
+
+from kb.ingest.importer import import_paths, rebuild_store
+from kb.process.lock import LockBusy, WriterLock
+from kb.store.db import init_db, make_engine
+from kb.store.models import RawRecord, RunLog, Trial, TrialCondition
+from kb.store.runlog import last_run
+from tests.conftest import CTGOV, ROOT, _pg_engine
+from tests.support.records import renumbered, write_jsonl
+
+AUTOIMMUNE = sorted((CTGOV / "realworld" / "autoimmune").glob("NCT*.json"))
+ONCOLOGY = sorted((CTGOV / "realworld" / "oncology").glob("NCT*.json"))
+SEED = CTGOV / "domain" / "NCT06464679.json"
+
+
+def start_import(url: str, *paths: Path | str, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "apps.cli", "--db", url, "import", *map(str, paths), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def folder_of(tmp_path: Path, name: str, files: list[Path]) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for path in files:
+        (folder / path.name).symlink_to(path)
+    return folder
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):  # type: ignore[no-untyped-def]
+    """(URL for a subprocess, engine) of a store that does not exist yet, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'kb.db'}"
+        engine = make_engine(url)
+        yield url, engine
+        engine.dispose()
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    engine, admin, schema = _pg_engine(pg_url)
+    yield f"{pg_url}?options=-csearch_path%3D{schema}", engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def stored(engine) -> tuple[list[str], int, int]:  # type: ignore[no-untyped-def]
+    """Stored trial ids, raw records and condition rows."""
+    with engine.connect() as conn:
+        ids = conn.execute(select(Trial.trial_id).order_by(Trial.trial_id)).scalars().all()
+        raws = conn.execute(select(func.count()).select_from(RawRecord)).scalar_one()
+        conditions = conn.execute(select(func.count()).select_from(TrialCondition)).scalar_one()
+    return ids, raws, conditions
+
+
+@pytest.mark.slow
+def test_two_imports_at_once_both_finish_and_the_store_holds_the_union(store, tmp_path):
+    url, engine = store
+    first = folder_of(tmp_path, "a", AUTOIMMUNE[:80] + ONCOLOGY[:100])
+    second = folder_of(tmp_path, "b", AUTOIMMUNE[40:] + ONCOLOGY[60:160])
+    union = sorted({p.stem for p in AUTOIMMUNE + ONCOLOGY[:160]})
+    assert len(union) == 280
+    for round_ in range(3):  # the store is new in round one, then both re-import over each other
+        a, b = start_import(url, first), start_import(url, second)
+        (out_a, err_a), (out_b, err_b) = a.communicate(timeout=300), b.communicate(timeout=300)
+        assert (a.returncode, b.returncode) == (0, 0), err_a + err_b
+        for err in (err_a, err_b):
+            assert err == "" or err.startswith("waiting for another trialkb writer (trialkb "), err
+        ids, raws, conditions = stored(engine)
+        assert ids == union and raws == 280
+        if round_ == 0:
+            expected_conditions = conditions
+        assert conditions == expected_conditions
+    with engine.connect() as conn:
+        assert conn.execute(select(RunLog.status)).scalars().all() == ["ok"] * 6
+
+
+def test_an_import_waits_for_the_lock_and_says_so(store, tmp_path):
+    url, engine = store
+    init_db(engine)
+    import_paths(engine, [SEED], workers=0)  # the store exists
+    lock = WriterLock(engine, "crawl")
+    lock.acquire()
+    try:
+        waiting = start_import(url, CTGOV / "domain" / "NCT05030779.json")
+        deadline = time.monotonic() + 30
+        line = waiting.stderr.readline()
+        assert time.monotonic() < deadline
+        assert line.startswith(f"waiting for another trialkb writer (trialkb crawl pid {os.getpid()} on ")
+        time.sleep(0.5)
+        assert waiting.poll() is None
+    finally:
+        lock.release()
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert stored(engine)[0] == ["NCT05030779", "NCT06464679"]
+
+
+def test_no_wait_fails_at_once_in_one_line(store):
+    url, engine = store
+    init_db(engine)
+    import_paths(engine, [SEED], workers=0)
+    lock = WriterLock(engine, "rebuild")
+    lock.acquire()
+    try:
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", "--no-wait", str(SEED)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert time.monotonic() - started < 15
+        with pytest.raises(LockBusy, match="another trialkb writer"):
+            rebuild_store(engine, wait=False)
+    finally:
+        lock.release()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: another trialkb writer (trialkb rebuild pid {os.getpid()} on ")
+    assert result.stderr.endswith("is writing to this store; run again later, or without --no-wait to wait for it\n")
+    assert [status for _, status, _ in run_rows(engine)] == ["ok"]  # the refused import has no run row
+
+
+@pytest.mark.slow
+def test_an_import_during_a_crawl_waits_and_both_are_stored(tmp_path):
+    from tests.crawler.conftest import FAST, TRIALKB, fixture_studies, wait_for_trials
+    from tests.support.ctgov_server import CtgovTestServer, Fault
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    with CtgovTestServer(fixture_studies()) as server:
+        server.add_fault(Fault("slow", path="/studies", times=1000, seconds=0.3))
+        crawl = subprocess.Popen([TRIALKB, "--db", url, "crawl", "--api-url", server.url, *FAST],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert wait_for_trials(url, 1) >= 1
+        importing = start_import(url, folder_of(tmp_path, "in", ONCOLOGY[:50]))
+        line = importing.stderr.readline()
+        crawled = crawl.communicate(timeout=300)
+        imported = importing.communicate(timeout=300)
+    assert line.startswith("waiting for another trialkb writer (trialkb crawl pid ")
+    assert crawl.returncode == 0, crawled[1][-2000:]
+    assert importing.returncode == 0, imported[1]
+    engine = create_engine(url)
+    ids = stored(engine)[0]
+    assert {p.stem for p in ONCOLOGY[:50]} <= set(ids) and "NCT06464679" in ids
+    with engine.connect() as conn:
+        runs = conn.execute(select(RunLog.kind, RunLog.status).order_by(RunLog.id)).all()
+    assert runs == [("crawl", "ok"), ("import", "ok")]
+
+
+# ---------------------------------------------------------------- the run log tells the truth
+
+def run_rows(engine) -> list[tuple[str, str, list]]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(RunLog.kind, RunLog.status, RunLog.errors).order_by(RunLog.id))]
+
+
+def test_an_empty_folder_is_an_empty_run_and_exit_1(store, tmp_path):
+    url, engine = store
+    init_db(engine)
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", str(tmp_path / "empty")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    reason = ("nothing imported: no API v2 study JSON or WHO ICTRP export found "
+              "(.json, .jsonl, .ndjson, .xml, .csv or .zip)")
+    assert result.stderr == f"Error: {reason}\n"
+    assert run_rows(engine) == [("import", "empty", [reason])]
+
+
+def test_every_record_rejected_is_a_failed_run(store, tmp_path):
+    url, engine = store
+    init_db(engine)
+    path = tmp_path / "bad.json"
+    path.write_text('[{"protocolSection": {}}, 7]')
+    result = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", str(path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    [(kind, status, errors)] = run_rows(engine)
+    assert (kind, status) == ("import", "failed")
+    assert errors == [f"nothing imported: all 2 records were rejected (first: {path}[0]: no "
+                      "protocolSection.identificationModule.nctId)",
+                      f"{path}[0]: no protocolSection.identificationModule.nctId",
+                      f"{path}[1]: expected a study object, got int"]
+
+
+def _big_jsonl(tmp_path: Path, count: int) -> Path:
+    return write_jsonl(tmp_path / "big.jsonl", renumbered(CTGOV / "domain", count))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _wait_for_workers(process: subprocess.Popen, count: int = 2) -> list[int]:
+    deadline = time.monotonic() + 60
+    while len(children := _children(process.pid)) < count:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)  # the workers are busy with their first batch
+    return children
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_workers_are_busy_stops_within_seconds(tmp_path):
+    """A batch of 3,000 studies keeps each worker busy for seconds: the stop does not wait for it."""
+    db = tmp_path / "kb.db"
+    process = start_import(f"sqlite:///{db}", _big_jsonl(tmp_path, 6000), extra=("--batch-size", "3000"))
+    workers = _wait_for_workers(process)
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=60)
+    took = time.monotonic() - sent
+    print(f"stopped {took:.2f} s after SIGTERM")
+    assert took < 3 and process.returncode == 130
+    assert err.startswith("Error: interrupted by SIGTERM") and err.count("\n") == 1
+    time.sleep(0.5)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]  # no orphan workers
+    engine = create_engine(f"sqlite:///{db}")
+    [(kind, status, errors)] = run_rows(engine)
+    assert (kind, status) == ("import", "interrupted") and errors[0].startswith("interrupted by SIGTERM")
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_the_run_in_one_line(tmp_path):
+    db = tmp_path / "kb.db"
+    process = start_import(f"sqlite:///{db}", _big_jsonl(tmp_path, 6000), extra=("--batch-size", "3000"))
+    workers = _wait_for_workers(process)
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.startswith("Error: a worker process ended unexpectedly (killed, or out of memory?)")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    [(kind, status, errors)] = run_rows(create_engine(f"sqlite:///{db}"))
+    assert (kind, status) == ("import", "failed") and errors[0].startswith("WorkerFailed: a worker process ended")
+
+
+# ---------------------------------------------------------------- ids stored before they were checked
+
+def test_rebuild_reports_stored_ids_that_are_no_registry_id(engine):
+    import_paths(engine, [SEED], workers=0)
+    with engine.begin() as conn:
+        raw = conn.execute(select(RawRecord.__table__)).mappings().one()
+        trial = conn.execute(select(Trial.__table__)).mappings().one()
+        for bad in ("NCT\u0660\u0666\u0664\u0666\u0664\u0666\u0667\u0669", "NCT91000009\n"):  # as 0.1 stored them
+            conn.execute(insert(Trial.__table__).values({**trial, "trial_id": bad, "nct_id": None}))
+            conn.execute(insert(RawRecord.__table__).values({**raw, "trial_id": bad}))
+    result = rebuild_store(engine)
+    assert [m for t, m in result.warnings if t == ""] == [
+        "trial.trial_id 'NCT91000009\\n': blanks or a newline around the id",
+        "trial.trial_id 'NCT٠٦٤٦٤٦٧٩': not ASCII (look-alike digits or letters): no registry's id",
+        "raw_record.trial_id 'NCT91000009\\n': blanks or a newline around the id",
+        "raw_record.trial_id 'NCT٠٦٤٦٤٦٧٩': not ASCII (look-alike digits or letters): no registry's id"]
+    run = last_run(engine, "rebuild", status=None)
+    assert (run["status"], run["counts"]["bad_ids"]) == ("ok", 4)
