@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     archive = OUT / f"corpus-{args.count}.zip"
     if not archive.exists():
-        write_zip(archive, args.count)
+        write_zip(archive, args.count, mix="car")  # the corpus its figures were measured on
     with zipfile.ZipFile(archive) as zf:
         corpus = inputs([json.loads(zf.read(info)) for info in zf.infolist()])
     realworld = inputs([json.loads(p.read_text()) for p in sorted(REALWORLD.glob("*/*.json"))])

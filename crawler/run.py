@@ -11,8 +11,6 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet.defer import Deferred, inlineCallbacks
 
-from kb.core.errors import BadArgument
-from kb.core.ids import is_nct_id, parse_trial_id
 from crawler.crawlrun import CrawlOptions, CrawlResult, CrawlRun, Progress
 from crawler.spiders.base import RegistrySpider
 from crawler.spiders.ctgov import CtgovSpider
@@ -138,14 +136,6 @@ def _in_turn(process: _Process, runs: list[CrawlRun]) -> Generator[Deferred[Any]
             yield process.crawl(CtisSpider, ids=",".join(o.trial_ids), **common)
         else:
             yield process.crawl(CtgovSpider, nct=",".join(o.trial_ids), force="1" if o.force else "0", **common)
-
-
-def nct_argument(value: str) -> str:
-    """A ``--nct`` value as an NCT id (ASCII, whole: kb.core.ids), or BadArgument."""
-    trial_id = parse_trial_id(value)
-    if not is_nct_id(trial_id):
-        raise BadArgument(f"--nct takes a ClinicalTrials.gov id (NCT and 8 digits), got {value!r}")
-    return trial_id
 
 
 def _own_log_lines() -> None:

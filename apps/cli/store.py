@@ -13,17 +13,34 @@ from apps.cli.common import (DbOption, FormatOption, NoWaitOption, at_least, con
                              reader_from, say_waiting)
 
 
-def _progress(label: str):  # type: ignore[no-untyped-def]
-    """A transient progress bar on stderr (hidden when stderr is not a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress(label: str, unit: str = "studies"):  # type: ignore[no-untyped-def]
+    """A transient progress bar on stderr with the rate and the time left (hidden when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err.real, transient=True, disable=not err.is_terminal)
+    rate = TextColumn(f"{{task.fields[rate]}} {unit}/s")
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), rate, TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=err.real, transient=True,
+                        disable=not err.is_terminal)
+    return progress
+
+
+def _advance(progress, task, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Advance a task and show its rate (rich's own estimate, over the last half minute)."""
+    progress.advance(task, n)
+    speed = progress.tasks[task].speed
+    progress.update(task, rate=f"{speed:,.0f}" if speed else "-")
 
 
 def import_command(ctx: typer.Context,
                    paths: Annotated[list[Path], typer.Argument(help="Files, directories or zip archives")],
                    batch_size: Annotated[int, typer.Option(help="Studies per committed batch")] = 500,
+                   relevant_only: Annotated[bool, typer.Option(
+                       "--relevant-only", help="Store only CAR cell-therapy trials (every study is read, "
+                                               "classified and kept in the import ledger)")] = False,
+                   cell_therapy: Annotated[bool, typer.Option(
+                       "--cell-therapy", help="With --relevant-only: every cell-therapy trial too")] = False,
+                   workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: one per core)",
+                                                                  callback=at_least(0))] = None,
                    no_wait: NoWaitOption = False,
                    db: DbOption = None) -> None:
     """Import API v2 study JSON: one study, a search page, an array, JSON Lines, a directory or a zip.
@@ -33,33 +50,43 @@ def import_command(ctx: typer.Context,
     the store (--no-wait: fail at once). Exit status: 0 something stored, 1 nothing stored or an
     error, 130 interrupted.
 
+    The registry's whole archive, keeping only CAR trials (a second import re-reads only what changed):
+    trialkb import ctg-studies.json.zip --relevant-only
+
     Example: trialkb import ctgov-archive.zip
     """
     from kb.core.errors import NothingImported
-    from kb.ingest.importer import import_paths, nothing_imported_reason
+    from kb.ingest.importer import import_paths, import_status
     from kb.ingest.sources import count_inputs
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise BadArgument(f"no such file or directory: {', '.join(missing)} (nothing imported)")
+    if cell_therapy and not relevant_only:
+        raise BadArgument("--cell-therapy selects what --relevant-only keeps: give both")
+    selection = ("cell" if cell_therapy else "car") if relevant_only else None
     engine = engine_from(ctx, db)
     total = sum(count_inputs(p) or 0 for p in paths) or None
     with _progress("importing") as progress:
-        task = progress.add_task("import", total=total)
-        summary = import_paths(engine, paths, batch_size=batch_size, on_batch=lambda n: progress.advance(task, n),
-                               wait=not no_wait, on_wait=say_waiting)
+        task = progress.add_task("import", total=total, rate="-")
+        summary = import_paths(engine, paths, batch_size=batch_size, workers=workers, selection=selection,
+                               on_batch=lambda n: _advance(progress, task, n), wait=not no_wait, on_wait=say_waiting)
     c = summary.counts()
     console.print(f"read {c['read']}, new {c['new']}, changed {c['changed']}, unchanged {c['unchanged']}, "
-                  f"rejected {c['rejected']}, warnings {c['warnings']}"
+                  + (f"skipped (not relevant) {c['skipped']}, " if selection else "")
+                  + f"rejected {c['rejected']}, warnings {c['warnings']}"
                   + (f", older versions kept as history {c['history']}" if c["history"] else "")
-                  + (f", records with repeated keys {c['duplicate_keys']}" if c["duplicate_keys"] else ""),
+                  + (f", records with repeated keys {c['duplicate_keys']}" if c["duplicate_keys"] else "")
+                  + (f"; {c['unread']} archive members unchanged since the last import, not read again"
+                     if c["unread"] else ""),
                   highlight=False, soft_wrap=True)
     for rejected in summary.rejected[:50]:
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 50:
         console.print(f"  ... and {len(summary.rejected) - 50} more (see the run log: trialkb runs)")
-    if summary.result.stored == 0:
-        raise NothingImported(nothing_imported_reason(summary))
+    status, reason = import_status(summary)  # the run log's rule, so a non-zero exit is never 'ok' there
+    if status != "ok":
+        raise NothingImported(reason or status)
 
 
 def show(ctx: typer.Context, trial_id: str,

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 ENV_VAR = "TRIALKB_DB"
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 """The newest migration (a test checks it is Alembic's head): a store at it needs no Alembic,
 which every command would otherwise import (90 ms); the read-only opener refuses any other."""
 

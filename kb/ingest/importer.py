@@ -19,19 +19,20 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, select
 
+from kb.core.errors import Interrupted
+from kb.domain.extract.select import rules_key
+from kb.ingest.sources import SourceUnit, iter_units
+from kb.ingest.triage import DUPLICATE_KEY, Batch, triage_units
 from kb.process import gcpause
-from kb.core.errors import Interrupted, first_line
 from kb.process.interrupts import StopFlag, stop_on_signals
-from kb.store.products import relearn_engine
-from kb.domain.records import record_id
-from kb.store.runlog import finish_run, start_run
-from kb.ingest.sources import SourceRecord, SourceUnit, iter_units, parse_units
-from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, prepare, stored_hashes, write_prepared
 from kb.process.lock import writer_lock
 from kb.process.pool import WorkerPool
+from kb.store import ledger
+from kb.store.products import relearn_engine
+from kb.store.runlog import finish_run, start_run
+from kb.store.write import Rejected, WriteResult, utcnow, write_prepared
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -42,6 +43,7 @@ class ImportSummary:
     """What an import read and did."""
 
     read: int = 0
+    unread: int = 0  # archive members the ledger knows unchanged: not read again
     result: WriteResult = field(default_factory=WriteResult)
     run_id: int | None = None
     products: dict[str, int] = field(default_factory=dict)  # what relearning found (kb.store.products)
@@ -50,67 +52,25 @@ class ImportSummary:
     def rejected(self) -> list[Rejected]:
         return self.result.rejected
 
+    def count(self, batch: Batch) -> None:
+        """Count what a batch needs no write for (the ledger knew it)."""
+        self.read += batch.unchanged
+        self.unread += batch.unread
+        self.result.unchanged += batch.unchanged + batch.unread_stored
+        self.result.skipped += batch.unread_skipped
+
     def counts(self) -> dict[str, int]:
         duplicates = sum(1 for _, message in self.result.warnings if message.startswith(DUPLICATE_KEY))
-        return {"read": self.read, **self.result.counts(), "duplicate_keys": duplicates}
-
-
-_worker_engine: Engine | None = None
-
-
-def _known_hashes(store: Engine | str | None, records: list[SourceRecord]) -> dict[str, str]:
-    """Stored hashes of the records' ids ({} if the store cannot be read: then all are normalized).
-
-    In a worker process ``store`` is a URL and the process opens its own read connection.
-    """
-    global _worker_engine
-    if store is None:
-        return {}
-    if isinstance(store, str):
-        if _worker_engine is None:
-            from kb.store.db import make_engine
-            _worker_engine = make_engine(store)
-        store = _worker_engine
-    ids = [nct for nct in (record_id(r.data) for r in records if not r.error) if nct]
-    try:
-        with store.connect() as conn:
-            return stored_hashes(conn, ids)
-    except SQLAlchemyError as exc:
-        log.warning("cannot read stored hashes (%s); normalizing every study", first_line(exc))
-        return {}
-
-
-def prepare_records(records: Iterable[SourceRecord], store: Engine | str | None = None
-                    ) -> list[PreparedStudy | Unchanged | Rejected]:
-    """Prepare parsed records (unreadable ones become Rejected); with a ``store`` (engine or URL),
-    studies whose stored hash matches are not normalized again."""
-    records = list(records)
-    known = _known_hashes(store, records)
-    return [_with_key_warnings(r, Rejected(r.origin, r.error) if r.error else prepare(r.origin, r.data, known))
-            for r in records]
-
-
-DUPLICATE_KEY = "duplicate key"
-"""How a duplicate-key warning starts (the run log counts them as ``duplicate_keys``)."""
-
-
-def _with_key_warnings(record: SourceRecord, item: PreparedStudy | Unchanged | Rejected
-                       ) -> PreparedStudy | Unchanged | Rejected:
-    """A stored study's warnings name the keys its record repeats (the last value was kept)."""
-    if record.duplicate_keys and isinstance(item, PreparedStudy):
-        item.warnings = [*item.warnings, *(f"{DUPLICATE_KEY} {key!r} in {record.origin}: the last value was kept"
-                                           for key in record.duplicate_keys)]
-    return item
+        return {"read": self.read, "unread": self.unread, **self.result.counts(), "duplicate_keys": duplicates}
 
 
 _worker_archives: dict[str, zipfile.ZipFile] = {}
 """Archives a worker process keeps open for the import it serves (the pool lives as long)."""
 
 
-def prepare_units(units: list[SourceUnit], db_url: str | None = None) -> list[PreparedStudy | Unchanged | Rejected]:
-    """Parse and prepare the studies of some files or archive members (runs in a worker)."""
-    gcpause.collect()  # the last batch's leftovers, before this batch's objects are alive
-    return prepare_records(parse_units(units, _worker_archives), db_url)
+def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str | None) -> Batch:
+    """:func:`kb.ingest.triage.triage_units` in a worker process, its archives kept open."""
+    return triage_units(units, db_url, selection, _worker_archives)
 
 
 def _unit_batches(units: Iterable[SourceUnit], size: int) -> Iterator[list[SourceUnit]]:
@@ -133,38 +93,65 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _prepared_batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | None, engine: Engine,
-                      stop: StopFlag | None = None) -> Iterator[list[PreparedStudy | Unchanged | Rejected]]:
-    """Prepared batches in input order, from the ``pool``'s processes (None: this process)."""
+def _unread(engine: Engine, units: list[SourceUnit], selection: str | None) -> tuple[list[SourceUnit], Batch]:
+    """The units to read, and a batch counting the archive members the ledger knows unchanged (by CRC-32
+    and size) whose decision still holds: they are not read at all."""
+    members = [(u.member, u.crc, u.size) for u in units if u.member and u.crc is not None and u.error is None]
+    if not members:
+        return units, Batch()
+    with engine.connect() as conn:
+        known = ledger.unchanged_members(conn, members, rules_key(selection))
+    stored = sum(decision == "stored" for decision in known.values())
+    return [u for u in units if u.member not in known], Batch(unread_stored=stored, unread_skipped=len(known) - stored)
+
+
+def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | None, engine: Engine,
+             selection: str | None, stop: StopFlag | None = None) -> Iterator[Batch]:
+    """Triaged batches in input order, from the ``pool``'s processes (None: this process)."""
+    with engine.connect() as conn:  # an empty ledger (a first import) knows no member: no lookups
+        fresh = conn.execute(select(ledger.LEDGER.c.trial_id).limit(1)).first() is None
+    chunks = ((chunk, Batch()) if fresh else _unread(engine, chunk, selection)
+              for chunk in _unit_batches(units, batch_size))
     if pool is None:
         archives: dict[str, zipfile.ZipFile] = {}
         try:
-            for units_chunk in _unit_batches(units, batch_size):
-                gcpause.collect()
-                yield prepare_records(parse_units(units_chunk, archives), engine)
+            for todo, unread in chunks:
+                yield unread
+                if todo:
+                    yield triage_units(todo, engine, selection, archives)
         finally:
             for archive in archives.values():
                 archive.close()
         return
     db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
-    pending: deque[Future] = deque()
-    for chunk in _unit_batches(units, batch_size):
+    pending: deque[Future | Batch] = deque()
+    for todo, unread in chunks:
         if stop:
             stop.check()
-        pending.append(pool.submit(prepare_units, chunk, db_url))
-        if len(pending) > 2 * pool.workers:  # bounded memory: a few batches in flight
-            yield pool.result(pending.popleft())
+        pending.append(unread)
+        if todo:
+            pending.append(pool.submit(triage_in_worker, todo, db_url, selection))
+        while sum(isinstance(p, Future) for p in pending) > 2 * pool.workers:  # bounded memory: a few in flight
+            yield _result(pool, pending.popleft())
     while pending:
-        yield pool.result(pending.popleft())
+        yield _result(pool, pending.popleft())
 
 
-def _write(engine: Engine, summary: ImportSummary, prepared: list[PreparedStudy | Unchanged | Rejected],
-           source: str) -> None:
+def _result(pool: WorkerPool, item: Future | Batch) -> Batch:
+    return pool.result(item) if isinstance(item, Future) else item
+
+
+def _write(engine: Engine, summary: ImportSummary, items: list, ledger_rows: list) -> None:
+    """Store some items of a batch and their ledger rows in one transaction."""
+    now = utcnow()
     with engine.begin() as conn:
-        result = write_prepared(conn, prepared, source=source)
-    for rejected in result.rejected:
-        log.warning("rejected %s: %s", rejected.origin, rejected.reason)
-    summary.read += len(prepared)
+        result = write_prepared(conn, items, source="import", now=now)
+        rejected = {r.trial_id for r in result.rejected}
+        ledger.write_entries(conn, [row for row in ledger_rows if row["trial_id"] not in rejected],
+                             run_id=summary.run_id, now=now)
+    for item in result.rejected:
+        log.warning("rejected %s: %s", item.origin, item.reason)
+    summary.read += len(items)
     summary.result.add(result)
 
 
@@ -174,24 +161,29 @@ def default_workers() -> int:
 
 
 def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int = BATCH_SIZE,
-                 workers: int | None = None, on_batch: Callable[[int], None] | None = None,
+                 workers: int | None = None, selection: str | None = None,
+                 on_batch: Callable[[int], None] | None = None,
                  wait: bool = True, on_wait: Callable[[str], None] | None = None) -> ImportSummary:
     """Import every study under ``paths`` and write the run to the run log.
 
+    ``selection`` (``"car"`` or ``"cell"``, :mod:`kb.domain.extract.select`): store only those trials
+    (and keep the stored ones current); every study read gets a ledger row either way
+    (:mod:`kb.ingest.triage`). ``on_batch`` is told how many studies each committed batch handled.
     The store's writer lock is held throughout (:class:`kb.process.lock.WriterLock`: ``wait`` for
     another import, crawl or rebuild to finish, telling ``on_wait``; or raise ``LockBusy``).
     The first SIGINT / SIGTERM stops it within a fraction of a second, even while a worker reads:
-    complete batches stay committed, the rest is not written, the run is marked ``interrupted``
-    and :class:`Interrupted` is raised. A run that stores nothing ends ``empty`` (nothing to read)
-    or ``failed`` (every record rejected), never ``ok``.
+    complete batches stay committed with their ledger rows, the rest is not written, the run is
+    marked ``interrupted`` and :class:`Interrupted` is raised; the next run does not read again what
+    was committed. A run that stores nothing ends ``empty`` (nothing to read) or ``failed`` (every
+    record rejected), never ``ok``.
     """
     paths = [str(p) for p in paths]
     workers = default_workers() if workers is None else workers
     with writer_lock(engine, "import", wait=wait, on_wait=on_wait):
-        run_id = start_run(engine, "import", {"paths": paths, "workers": workers})
+        run_id = start_run(engine, "import", {"paths": paths, "workers": workers, "selection": selection})
         summary = ImportSummary(run_id=run_id)
         try:
-            _import_units(engine, summary, paths, batch_size, workers, on_batch)
+            _import_units(engine, summary, paths, batch_size, workers, selection, on_batch)
         except BaseException as exc:
             status, reason = _failure(exc)
             finish_run(engine, run_id, status, summary.counts(), [reason])
@@ -208,18 +200,19 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
 
 
 def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batch_size: int, workers: int,
-                  on_batch: Callable[[int], None] | None) -> None:
-    """Read, prepare and write every batch (the body of :func:`import_paths`)."""
+                  selection: str | None, on_batch: Callable[[int], None] | None) -> None:
+    """Read, triage and write every batch (the body of :func:`import_paths`)."""
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
     with stop_on_signals() as stop, gcpause.paused(), \
             (WorkerPool(workers, stop) if workers > 0 else nullcontext()) as pool, \
-            closing(_prepared_batches(units, batch_size, pool, engine, stop)) as batches:
-        for number, prepared in enumerate(batches, 1):
-            for chunk in _chunks(prepared, batch_size):  # a unit may hold a page of many studies
+            closing(_batches(units, batch_size, pool, engine, selection, stop)) as batches:
+        for number, batch in enumerate(batches, 1):
+            summary.count(batch)
+            for items, rows in _split(batch, batch_size):  # a unit may hold a page of many studies
                 stop.check()
-                _write(engine, summary, chunk, "import")
-                if on_batch:
-                    on_batch(len(chunk))
+                _write(engine, summary, items, rows)
+            if on_batch and batch.studies:
+                on_batch(batch.studies)
             if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
                 gcpause.collect()
         stop.check()
@@ -234,17 +227,36 @@ def _failure(exc: BaseException) -> tuple[str, str]:
 
 
 def import_status(summary: ImportSummary) -> tuple[str, str | None]:
-    """The run-log status of a finished import and why: ``ok``; ``empty`` when there was nothing to
-    read; ``failed`` when every record was rejected (the command exits 1 for both)."""
-    if summary.result.stored:
+    """The run-log status of a finished import and why: ``ok`` when it stored, kept or decided something;
+    ``empty`` when there was nothing to read; ``failed`` when every record was rejected (the command
+    exits 1 for both: one rule for the status and the exit code)."""
+    if summary.result.stored + summary.result.skipped + summary.unread:
         return "ok", None
     return ("empty" if summary.read == 0 else "failed"), nothing_imported_reason(summary)
+
+
+def _split(batch: Batch, size: int) -> Iterator[tuple[list, list]]:
+    """A batch's items in transactions of ``size``, each with the ledger rows of its trials."""
+    if len(batch.items) <= size:
+        if batch.items or batch.ledger:
+            yield batch.items, batch.ledger
+        return
+    by_id: dict[str, list[dict]] = {}
+    for row in batch.ledger:
+        by_id.setdefault(row["trial_id"], []).append(row)
+    for chunk in _chunks(batch.items, size):
+        ids = {getattr(item, "trial_id", None) for item in chunk}
+        yield chunk, [row for i in ids if i in by_id for row in by_id.pop(i)]
+    rest = [row for rows in by_id.values() for row in rows]
+    if rest:  # ledger rows of records the ledger knew (no item)
+        yield [], rest
 
 
 def nothing_imported_reason(summary: ImportSummary) -> str:
     """Why an import stored nothing, in a sentence."""
     if summary.read == 0:
-        return "nothing imported: no API v2 study JSON or WHO ICTRP export found (.json, .jsonl, .ndjson, .xml, .csv or .zip)"
+        return ("nothing imported: no API v2 study JSON or WHO ICTRP export found "
+                "(.json, .jsonl, .ndjson, .xml, .csv or .zip)")
     first = summary.rejected[0] if summary.rejected else None
     return (f"nothing imported: all {summary.read} records were rejected"
             + (f" (first: {first.origin}: {first.reason})" if first else ""))

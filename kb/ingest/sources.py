@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -170,6 +171,7 @@ class SourceUnit:
     crc: int | None = None  # an archive member's CRC-32 and size, from the archive's directory
     size: int | None = None
     max_bytes: int | None = None  # the read cap (None: max_input_bytes())
+    at: tuple[int, int, int] | None = None  # its local header's offset, packed size and method: read without the directory
 
 
 class UnreadableUnit(Exception):
@@ -214,6 +216,8 @@ def unit_bytes(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> bytes:
             with open_regular(unit.path) as handle:  # type: ignore[arg-type]
                 raw = handle.read(cap + 1)
         else:
+            if unit.at is not None and unit.size is not None and unit.size <= cap:
+                return _read_member(unit)  # a worker need not load the archive's directory
             if unit.path not in archives:
                 archives[unit.path] = zipfile.ZipFile(unit.path)  # type: ignore[arg-type]
             with archives[unit.path].open(unit.member) as handle:  # type: ignore[index]
@@ -225,6 +229,26 @@ def unit_bytes(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> bytes:
     if len(raw) > cap:
         raise UnreadableUnit(too_large(what, None, cap))
     return raw
+
+
+def _read_member(unit: SourceUnit) -> bytes:
+    """A stored or deflated member read at its offset (its size, already checked against the cap, and its
+    CRC-32 come from the archive's directory): a worker process need not load the directory (64 MB a
+    process for 100,000 members)."""
+    offset, packed, method = unit.at  # type: ignore[misc]
+    with open_regular(unit.path) as handle:  # type: ignore[arg-type]
+        handle.seek(offset)
+        header = handle.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"no local header at {offset}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        handle.seek(offset + 30 + name_length + extra_length)
+        data = handle.read(packed)
+    if method == zipfile.ZIP_DEFLATED:
+        data = zlib.decompressobj(-15).decompress(data, unit.size + 1)  # never more than the directory says
+    if len(data) != unit.size or zlib.crc32(data) != unit.crc:
+        raise zipfile.BadZipFile("CRC-32 or size does not match the archive's directory")
+    return data
 
 
 class NotRegular(OSError):
@@ -282,8 +306,10 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
             elif info.file_size > STREAM_BYTES and not _is_export(info.filename):
                 yield from _streamed(origin, info.filename, lambda i=info: archive.open(i), lines)
             else:
+                plain = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and not info.flag_bits & 1
                 yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
-                                 size=info.file_size, max_bytes=cap)
+                                 size=info.file_size, max_bytes=cap,
+                                 at=(info.header_offset, info.compress_size, info.compress_type) if plain else None)
 
 
 def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None) -> Iterator[SourceUnit]:

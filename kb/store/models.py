@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -443,6 +443,24 @@ class LinkReview(SQLModel, table=True):
     score: Optional[float] = None
     reasons: Optional[list] = _json()
     decided_at: datetime
+
+
+class ImportLedger(SQLModel, table=True):
+    """Every study an import has read, stored or not: its record's hash and what was decided, so that the next
+    import of an archive re-reads only what changed (``kb.ingest.triage``)."""
+
+    __tablename__ = "import_ledger"
+    trial_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
+    last_update: Optional[str] = Field(default=None, max_length=10)  # lastUpdatePostDate as the record states it
+    record_hash: str = Field(max_length=64)  # SHA-256 of the record's bytes as read, versionHolder cut out
+    member: Optional[str] = Field(default=None, index=True)  # the archive member it was alone in
+    member_crc: Optional[int] = Field(default=None, sa_type=BigInteger)  # that member's CRC-32 and size
+    member_size: Optional[int] = Field(default=None, sa_type=BigInteger)
+    decision: str = Field(max_length=16)  # "stored" or "skipped"
+    reason: Optional[str] = _text()  # why it was skipped: no cue, or the rules' evidence
+    rules: str = Field(max_length=40)  # which rules and selection decided (kb.domain.extract.select.rules_key)
+    run_id: Optional[int] = None
+    seen_at: datetime
 
 
 CHILD_TABLES = ("trial_condition", "intervention", "arm_group", "outcome", "location",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -47,12 +47,22 @@ class Rejected:
 
 
 @dataclass
+class Skipped:
+    """A study read and classified but not stored (an import with ``--relevant-only``), and why."""
+
+    origin: str
+    trial_id: str
+    reason: str
+
+
+@dataclass
 class WriteResult:
     """Counts of one or more batches."""
 
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    skipped: int = 0  # read and not stored: not relevant (kb.ingest.triage)
     history: int = 0  # records older than the current one, kept as version rows
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
@@ -67,6 +77,7 @@ class WriteResult:
         self.new += other.new
         self.changed += other.changed
         self.unchanged += other.unchanged
+        self.skipped += other.skipped
         self.history += other.history
         self.rejected += other.rejected
         self.warnings += other.warnings
@@ -74,7 +85,8 @@ class WriteResult:
         self.changed_ids += other.changed_ids
 
     def counts(self) -> dict[str, int]:
-        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "history": self.history,
+        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "skipped": self.skipped,
+                "history": self.history,
                 "rejected": len(self.rejected), "warnings": len(self.warnings)}
 
 
@@ -147,10 +159,12 @@ def _prepared(origin: str, trial_id: str, digest: str, body: bytes, study: Norma
                          study.sponsors, study.mesh_terms, study.warnings, study.snapshot() if snapshot else None)
 
 
-def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> PreparedStudy | Unchanged | Rejected:
+def prepare(origin: str, data: Any, known: dict[str, str] | None = None,
+            skip: Callable[[dict[str, Any]], str | None] | None = None) -> PreparedStudy | Unchanged | Rejected | Skipped:
     """Check, hash, normalize and compress one study; pure, so it can run in a worker process.
 
     ``known`` maps NCT ids to stored content hashes: a study whose hash matches is not normalized.
+    ``skip`` gives the reason not to store a normalized trial that is not stored yet, or None.
     """
     trial_id = None
     try:
@@ -159,8 +173,11 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None) -> Prep
         digest = record_hash(data, canonical)
         if known and known.get(trial_id) == digest:
             return Unchanged(origin, trial_id, digest)
+        study = normalize_record(data)
+        if skip and not (known and trial_id in known) and (reason := skip(study.trial)):
+            return Skipped(origin, trial_id, reason)
         # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
-        return _prepared(origin, trial_id, digest, _compress(canonical), normalize_record(data),
+        return _prepared(origin, trial_id, digest, _compress(canonical), study,
                          snapshot=known is None or trial_id in known)
     except RecordError as exc:
         return Rejected(origin, str(exc), trial_id)
@@ -183,7 +200,7 @@ def write_studies(conn: Connection, records: Iterable[tuple[str, Any]], *, sourc
     return write_prepared(conn, [prepare(origin, data) for origin, data in records], source=source, now=now)
 
 
-def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchanged | Rejected], *, source: str,
+def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchanged | Rejected | Skipped], *, source: str,
                    now: datetime | None = None) -> WriteResult:
     """Store prepared studies in the caller's transaction: skip known content, the newest record wins.
 
@@ -201,6 +218,8 @@ def write_prepared(conn: Connection, prepared: Iterable[PreparedStudy | Unchange
     for item in prepared:
         if isinstance(item, Rejected):
             result.rejected.append(item)
+        elif isinstance(item, Skipped):
+            result.skipped += 1
         else:
             groups.setdefault(item.trial_id, []).append(item)
     if not groups:
@@ -390,5 +409,5 @@ def touch(conn: Connection, trial_ids: Sequence[str], now: datetime | None = Non
         conn.execute(update(RAW).where(RAW.c.trial_id.in_(list(trial_ids))).values(checked_at=now or utcnow()))
 
 
-__all__ = ["PreparedStudy", "Unchanged", "Rejected", "WriteResult", "prepare", "renormalize", "stored_hashes",
+__all__ = ["PreparedStudy", "Unchanged", "Rejected", "Skipped", "WriteResult", "prepare", "renormalize", "stored_hashes",
            "write_prepared", "write_studies", "load_raw", "touch", "utcnow"]

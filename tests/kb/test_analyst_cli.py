@@ -136,13 +136,13 @@ def test_tsv_escapes_tabs_and_newlines(db):
 def test_runs_shows_every_count(db):
     runs = json.loads(run(db, "runs", "--json"))
     assert [(r["id"], r["kind"], r["status"], r["counts"], r["errors"]) for r in runs] == [
-        (2, "import", "ok", {"read": 42, "new": 41, "changed": 1, "unchanged": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}, []),
-        (1, "import", "ok", {"read": 1, "new": 1, "changed": 0, "unchanged": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}, [])]
+        (2, "import", "ok", {"read": 42, "unread": 0, "new": 41, "changed": 1, "unchanged": 0, "skipped": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}, []),
+        (1, "import", "ok", {"read": 1, "unread": 0, "new": 1, "changed": 0, "unchanged": 0, "skipped": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}, [])]
     assert runs[0]["started_at"][10] == "T"
     rows = list(csv.DictReader(io.StringIO(run(db, "runs"))))
     assert [(r["id"], r["kind"], r["counts"]) for r in rows] == [
-        ("2", "import", '{"read":42,"new":41,"changed":1,"unchanged":0,"history":0,"rejected":0,"warnings":0,"duplicate_keys":0}'),
-        ("1", "import", '{"read":1,"new":1,"changed":0,"unchanged":0,"history":0,"rejected":0,"warnings":0,"duplicate_keys":0}')]
+        ("2", "import", '{"read":42,"unread":0,"new":41,"changed":1,"unchanged":0,"skipped":0,"history":0,"rejected":0,"warnings":0,"duplicate_keys":0}'),
+        ("1", "import", '{"read":1,"unread":0,"new":1,"changed":0,"unchanged":0,"skipped":0,"history":0,"rejected":0,"warnings":0,"duplicate_keys":0}')]
     table = run(db, "runs", "--format", "table")
     assert "unchanged: 0" in table and "…" not in table
 

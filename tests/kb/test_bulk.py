@@ -120,3 +120,23 @@ def test_table_rows_serializes_json_columns_only():
     values = dict(zip([c.name for c in Intervention.__table__.columns], rows[0]))
     assert values == {"trial_id": "NCT00000001", "position": 0, "type": None, "name": '["not", "json"]',
                       "description": None, "other_names": '["KN5501","CD19 CAR-NK"]', "arm_labels": None}
+
+
+def test_copy_upsert_inserts_and_updates_many_rows_like_upsert(engine):
+    """Through COPY and a temporary table on PostgreSQL (100 rows or more), plain upsert elsewhere."""
+    from kb.store.bulk import copy_upsert
+    from kb.store.models import ImportLedger
+
+    table = ImportLedger.__table__
+    rows = [{"trial_id": f"NCT{n:08d}", "last_update": "2026-01-02", "record_hash": "a" * 64, "decision": "skipped",
+             "reason": "no CAR cue", "rules": "car:x", "member": f"m/{n}.json", "member_crc": 2**32 - 1,
+             "member_size": n, "run_id": 1, "seen_at": FROZEN} for n in range(150)]
+    with engine.begin() as conn:
+        copy_upsert(conn, table, rows, ["trial_id"])
+        again = [{**row, "decision": "stored", "reason": None, "run_id": 2} for row in rows[50:]]
+        copy_upsert(conn, table, again + [{**again[0], "run_id": 3}], ["trial_id"])  # a key twice: the last wins
+    with engine.connect() as conn:
+        stored = conn.execute(select(table.c.trial_id, table.c.decision, table.c.run_id, table.c.member_crc)
+                              .order_by(table.c.trial_id)).all()
+    assert len(stored) == 150 and stored[0] == ("NCT00000000", "skipped", 1, 4294967295)
+    assert stored[50] == ("NCT00000050", "stored", 3, 4294967295) and stored[149][1:3] == ("stored", 2)

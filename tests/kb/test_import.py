@@ -21,7 +21,7 @@ def _ids(engine):
 
 def test_directory_of_single_studies(sqlite_engine):
     summary = import_paths(sqlite_engine, [CTGOV / "domain"])
-    assert summary.counts() == {"read": 42, "new": 42, "changed": 0, "unchanged": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}
+    assert summary.counts() == {"read": 42, "unread": 0, "new": 42, "changed": 0, "unchanged": 0, "skipped": 0, "history": 0, "rejected": 0, "warnings": 0, "duplicate_keys": 0}
 
 
 def test_search_page_array_and_json_lines(sqlite_engine, tmp_path):
@@ -87,7 +87,7 @@ def test_run_log_records_counts_and_errors(sqlite_engine, tmp_path):
     with sqlite_engine.connect() as conn:
         run = conn.execute(select(RunLog.__table__)).mappings().one()
     assert run["kind"] == "import" and run["status"] == "ok"
-    assert run["counts"] == {"read": 2, "new": 1, "changed": 0, "unchanged": 0, "history": 0, "rejected": 1, "warnings": 0, "duplicate_keys": 0}
+    assert run["counts"] == {"read": 2, "unread": 0, "new": 1, "changed": 0, "unchanged": 0, "skipped": 0, "history": 0, "rejected": 1, "warnings": 0, "duplicate_keys": 0}
     assert run["errors"] == [f"{bad}: empty file"]
 
 
@@ -105,14 +105,14 @@ def test_batches_are_committed_as_they_go(sqlite_engine, tmp_path):
 
 
 def test_unchanged_studies_are_not_normalized_again(engine):
-    from kb.ingest.importer import prepare_records
-    from kb.ingest.sources import read_path
-    from kb.store.write import PreparedStudy, Unchanged
+    from kb.ingest.sources import iter_units
+    from kb.ingest.triage import triage_units
+    from kb.store.write import PreparedStudy
 
     import_paths(engine, [CTGOV / SEED], workers=0)
-    records = list(read_path(CTGOV / SEED)) + list(read_path(CTGOV / OTHERS[0]))
-    prepared = prepare_records(records, engine)
-    assert [type(p) for p in prepared] == [Unchanged, PreparedStudy]
+    units = [*iter_units(CTGOV / SEED), *iter_units(CTGOV / OTHERS[0])]
+    batch = triage_units(units, engine, None, {})
+    assert batch.unchanged == 1 and [type(p) for p in batch.items] == [PreparedStudy]
     again = import_paths(engine, [CTGOV / SEED, CTGOV / OTHERS[0]], workers=0)
     assert (again.result.unchanged, again.result.new) == (1, 1)
 
@@ -158,3 +158,19 @@ def test_json_lines_are_read_in_pieces_with_their_line_numbers(sqlite_engine, tm
     assert [(r.origin, r.reason) for r in summary.rejected] == [
         (f"{lines}:4", "no protocolSection.identificationModule.nctId")]
     assert summary.result.new == 4
+
+
+def test_a_damaged_archive_member_is_reported_and_the_others_stored(sqlite_engine, tmp_path):
+    """Members are read at their offsets (no worker loads the archive's directory); damage is caught by CRC-32."""
+    archive = tmp_path / "studies.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a/NCT06464679.json", (CTGOV / SEED).read_bytes())
+        zf.writestr("b/NCT06010472.json", (CTGOV / OTHERS[0]).read_bytes())
+    body = archive.read_bytes()
+    at = body.index(b'"NCT06010472"')
+    archive.write_bytes(body[:at] + b'"NCT06010473"' + body[at + 13:])
+    summary = import_paths(sqlite_engine, [archive], workers=0)
+    assert _ids(sqlite_engine) == ["NCT06464679"]
+    assert [(r.origin, r.reason) for r in summary.rejected] == [
+        (f"{archive}:b/NCT06010472.json",
+         "unreadable archive member: CRC-32 or size does not match the archive's directory")]

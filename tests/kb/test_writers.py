@@ -4,7 +4,6 @@ and every way an import ends is told truthfully in the run log. Real processes, 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

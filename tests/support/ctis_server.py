@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from tests.support.ctgov_server import Fault, LoggedRequest, LoopbackServer, _strings
+from tests.support.ctgov_server import LoopbackServer, _strings
 
 MAX_PAGE_SIZE = 100
 SEARCH_WINDOW = 10_000

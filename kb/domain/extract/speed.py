@@ -213,3 +213,73 @@ class CuedAlternation:
 
 _SUBSETS: dict[tuple[int, tuple[int, ...]], re.Pattern] = {}
 _SUBSETS_MAX = 4096
+
+
+# ---------------------------------------------------------------- the import's pre-filter
+
+CAR_ENUMS = (b"SUPPORTIVE_CARE", b"CARE_PROVIDER")
+"""API enum values that hold 'CAR' (primaryPurpose, whoMasked): not a cue."""
+UNSURE_BYTES = (b"\\u", b"&#", b"&lowbar;", b"&UnderBar;", b"&period;",
+                "ı".encode(), "İ".encode(), "ſ".encode(), "\u212a".encode())
+"""What could hide a cue from a byte search: a JSON or HTML escape that decodes into a cue's
+characters, or a letter that a case-insensitive pattern matches to an ASCII one ('ı' is 'i' to
+``(?i)``). A record holding one goes to the full rules."""
+
+
+class CueWords:
+    """Whether a study's raw JSON bytes hold any cue of a CAR (or, with ``cells``, of any cell
+    therapy), without parsing them: two passes of a byte automaton (Rust's aho-corasick DFA,
+    ~4 ns a byte; pyahocorasick took ~20 ns a character).
+
+    Every way the rules (:func:`kb.domain.extract.extract_facts`) come to ``is_car_therapy`` true
+    starts from one of these, so a record without any cannot be a CAR trial: 'CAR' or 'CAAR' in
+    capitals (every CAR phrase and CAR code holds one) outside the enum values :data:`CAR_ENUMS`,
+    'chimeric' or 'cabtagene' in any case, or a code or alias of a CAR product of the lexicon.
+    With ``cells`` also 'cell' and 'lymphocyte' (cells given without a CAR) and the products of a
+    known effector cell. A cue word's punctuation may come CommonMark-escaped (:func:`escaped_forms`);
+    :data:`UNSURE_BYTES` send a record to the full rules.
+    ``tests/kb/test_prefilter.py`` checks both agree on every real record.
+    """
+
+    def __init__(self, cells: bool) -> None:
+        import ahocorasick_rs
+        from kb.domain.lexicon import PRODUCTS
+
+        words = {"chimeric", "cabtagene"}
+        for product in PRODUCTS:
+            if product.is_car or (cells and product.cell_type):
+                words |= {w.lower() for w in (product.code, *product.aliases)}
+        if cells:
+            words |= {"cell", "lymphocyte"}
+        if not all(w.isascii() for w in words):  # lower() and the automaton below work on ASCII bytes
+            raise ValueError(f"non-ASCII cue words: {sorted(w for w in words if not w.isascii())}")
+        dfa, longest = ahocorasick_rs.Implementation.DFA, ahocorasick_rs.MatchKind.LeftmostLongest
+        self.exact_words = [*CAR_ENUMS, *UNSURE_BYTES, b"CAR", b"CAAR"]
+        self.exact = ahocorasick_rs.BytesAhoCorasick(self.exact_words, matchkind=longest, implementation=dfa)
+        self.enums = frozenset(range(len(CAR_ENUMS)))  # their indexes: a match of one is no cue
+        forms = sorted({form for w in words for form in escaped_forms(w.encode())})
+        self.words = ahocorasick_rs.BytesAhoCorasick(forms, implementation=dfa)
+
+    def __call__(self, raw: bytes) -> bool:
+        if any(index not in self.enums for index, _, _ in self.exact.find_matches_as_indexes(raw)):
+            return True  # leftmost-longest: 'CARE_PROVIDER' is one match, not a 'CAR' in it
+        return bool(self.words.find_matches_as_indexes(raw.lower()))
+
+
+def escaped_forms(word: bytes) -> set[bytes]:
+    """A cue word as JSON bytes may hold it: each of its punctuation marks as is or after a CommonMark
+    escape (the text's backslash, written as two in JSON: 'kyv\\\\-101')."""
+    forms = {b""}
+    for char in (word[i:i + 1] for i in range(len(word))):
+        forms = {f + char for f in forms} | ({f + b"\\\\" + char for f in forms} if char in b"-._" else set())
+    return forms
+
+
+_CUE_WORDS: dict[bool, CueWords] = {}
+
+
+def has_cue(raw: bytes, cells: bool = False) -> bool:
+    """Whether ``raw`` (a study's JSON bytes) may be a CAR trial (with ``cells``: any cell therapy)."""
+    if cells not in _CUE_WORDS:
+        _CUE_WORDS[cells] = CueWords(cells)
+    return _CUE_WORDS[cells](raw)
