@@ -4,7 +4,10 @@ Markdown for a document.
 SQLite hands booleans back as 0/1 and JSON columns as text; PostgreSQL hands back ``True`` and
 parsed lists. :func:`typed_rows` makes both the same, from the store's own column types (a result
 column named like a Boolean or JSON column of :mod:`kb.store.models`), so ``--format json`` prints
-``true`` and ``["CD19"]`` on every database, and CSV prints ``true`` and ``["CD19"]`` too.
+``true`` and ``["CD19"]`` on every database.
+
+CSV and TSV are for spreadsheets (:func:`spreadsheet_cell`): a list reads ``CD19; BCMA``, and text
+a spreadsheet would run as a formula (registry text is untrusted) is neutralised as OWASP advises.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import datetime as dt
 import decimal
 import io
 import json
+import re
 from functools import cache
 from typing import Any, Iterable, Sequence
 
 from kb.store.read import utc_text
 
-__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "to_markdown", "cell_text"]
+__all__ = ["FORMATS", "pick_format", "typed_rows", "to_json", "to_csv", "to_tsv", "to_markdown", "cell_text",
+           "spreadsheet_cell"]
 
 FORMATS = ("table", "csv", "tsv", "json", "markdown")
 
@@ -98,20 +103,40 @@ def to_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
                       indent=2, ensure_ascii=False)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+_INERT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|-")
+"""What stays as it is although it starts like a formula: a number, or a lone dash (the "none" of a table)."""
+
+
+def spreadsheet_cell(value: Any) -> str:
+    r"""A typed value as a spreadsheet cell: lists joined by ``; ``, and text that a spreadsheet
+    would run as a formula (leading ``=``, ``+``, ``-``, ``@``, tab or CR) prefixed with ``'`` as
+    OWASP advises; numbers (``-3``, ``+1.5e3``) stay numbers, and a lone ``-`` stays a dash.
+
+    >>> spreadsheet_cell(["CD19", "BCMA"]), spreadsheet_cell('=HYPERLINK("http://x","y")'), spreadsheet_cell(-3)
+    ('CD19; BCMA', '\'=HYPERLINK("http://x","y")', '-3')
+    """
+    text = "; ".join(map(cell_text, value)) if isinstance(value, list) else cell_text(value)
+    if text.startswith(FORMULA_STARTS) and not _INERT.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _rows_as(columns: Sequence[str], rows: Iterable[Sequence[Any]], typed: bool) -> Iterable[Sequence[Any]]:
     """``rows`` through :func:`typed_rows`, unless the caller's values are typed already (no store columns)."""
     return typed_rows(columns, rows) if typed else rows
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, typed: bool = True) -> str:
-    """CSV with a header row (RFC 4180 quoting); lists and objects as JSON text.
+    """CSV with a header row (RFC 4180 quoting), each cell a :func:`spreadsheet_cell`.
 
     ``typed=False``: the values are Python values already, not store columns (no type lookup).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([cell_text(v) for v in row] for row in _rows_as(columns, rows, typed))
+    writer.writerow([spreadsheet_cell(c) for c in columns])
+    writer.writerows([spreadsheet_cell(v) for v in row] for row in _rows_as(columns, rows, typed))
     return buffer.getvalue()
 
 
@@ -119,9 +144,11 @@ _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 
 
 def to_tsv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, typed: bool = True) -> str:
-    """TSV with a header row, unquoted; tab, newline and backslash escaped as ``\\t \\n \\\\``."""
-    lines = ["\t".join(columns)]
-    lines += ["\t".join(cell_text(v).translate(_TSV_ESCAPES) for v in row) for row in _rows_as(columns, rows, typed)]
+    """TSV with a header row, unquoted, each cell a :func:`spreadsheet_cell`; tab, newline and
+    backslash escaped as ``\\t \\n \\\\``."""
+    lines = ["\t".join(spreadsheet_cell(c).translate(_TSV_ESCAPES) for c in columns)]
+    lines += ["\t".join(spreadsheet_cell(v).translate(_TSV_ESCAPES) for v in row)
+              for row in _rows_as(columns, rows, typed)]
     return "\n".join(lines) + "\n"
 
 

@@ -5,10 +5,11 @@ Usage: python bench/startup_bench.py [--trials 10000] [--runs 15] [--source DIR]
 Builds (once, kept in bench/out/) a SQLite store of N trials from bench/corpus.py with
 `trialkb import`, warms the similarity index once (`trialkb similar`, which builds and caches it),
 then runs each command N times as a new process and prints the median and the spread of wall
-times and the median CPU time (user + system) of the process. `--source DIR` runs the commands
+times, the median CPU time (user + system) of the process, each also as a multiple of a bare
+`python -c pass` measured alongside (on a busy machine the CPU multiple is the steadier figure). `--source DIR` runs the commands
 from another checkout's source tree (e.g. `git archive main` unpacked), `--python PATH` with another
-venv's interpreter (with that tree installed), for before/after figures. Targets: `trialkb show` < 0.3 s, `trialkb
-similar` < 0.5 s with the index built, `trialkb --help` < 0.2 s.
+venv's interpreter (with that tree installed), for before/after figures. Targets: `trialkb --help` and a mistyped command
+<= 5x `python -c pass`, `trialkb show` <= 7x, `trialkb similar` <= 11x with the index built.
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ def make_store(path: Path, trials: int, command: list[str], env: dict[str, str])
                    stdout=subprocess.DEVNULL)
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU) seconds of one run of ``command``."""
+def timed(command: list[str], env: dict[str, str], fails: bool = False) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of ``command`` (which must succeed, or fail when ``fails``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=OUT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
+    if bool(done.returncode) != fails:
         raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()}")
     return elapsed, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
@@ -76,8 +77,11 @@ def main() -> None:
         started = time.perf_counter()
         make_store(store, args.trials, base, env)
         print(f"store of {args.trials:,} trials imported in {time.perf_counter() - started:.0f} s")
+    bare = [sys.executable, "-c", "pass"]
     commands = {
+        "python -c pass": None,
         "trialkb --help": ["--help"],
+        "trialkb shwo (mistyped)": ["shwo"],
         "trialkb show NCTID": ["--db", str(store), "show", QUERY],
         "trialkb show NCTID --json": ["--db", str(store), "show", QUERY, "--json"],
         "trialkb similar NCTID": ["--db", str(store), "similar", QUERY],
@@ -91,11 +95,14 @@ def main() -> None:
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for _ in range(args.runs):  # interleaved, so that a change of load touches every command alike
         for name, extra in commands.items():
-            runs[name].append(timed(base + extra, env))
+            runs[name].append(timed(bare if extra is None else base + extra, env, fails=extra == ["shwo"]))
+    unit = statistics.median(w for w, _ in runs["python -c pass"])
+    cpu_unit = statistics.median(c for _, c in runs["python -c pass"])
     for name, measured in runs.items():
         walls = sorted(w for w, _ in measured)
-        print(f"  {name:<30} wall median {statistics.median(walls):.3f} s (min {walls[0]:.3f}, max {walls[-1]:.3f}); "
-              f"CPU median {statistics.median(c for _, c in measured):.3f} s")
+        cpu = statistics.median(c for _, c in measured)
+        print(f"  {name:<30} wall median {statistics.median(walls):.3f} s (min {walls[0]:.3f}, max {walls[-1]:.3f}) "
+              f"= {statistics.median(walls) / unit:.1f}x python -c pass; CPU median {cpu:.3f} s = {cpu / cpu_unit:.1f}x")
 
 
 if __name__ == "__main__":

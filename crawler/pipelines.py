@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.crawlrun import CrawlRun
 from crawler.items import StudyPage
 from crawler.page_workers import RejectedRecord, prepare_slice, slices
+from kb.core.errors import first_line
 from kb.store.models import RejectedRecord as RejectedTable
 from kb.store.products import relearn_engine
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, utcnow, write_prepared
@@ -201,7 +202,7 @@ class StorePipeline:
             asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="worker_died"))
             raise DropItem(str(exc)) from exc
         except SQLAlchemyError as exc:
-            run.note_error(item.query, f"{item.url}: not stored: {str(exc).splitlines()[0]}")
+            run.note_error(item.query, f"{item.url}: not stored: {first_line(exc)}")
             raise DropItem(f"page not stored: {exc}") from exc
         for rejected in page.result.rejected:
             log.warning("rejected %s: %s", rejected.origin, rejected.reason)

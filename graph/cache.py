@@ -9,16 +9,15 @@ and index otherwise. Checking and loading need no SQLAlchemy or networkx: only a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import re
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from graph.fingerprint import FINGERPRINT_SQL, fingerprint
 from graph.index import SimilarityIndex
+from kb.core.location import cache_file
 from kb.store.readonly import sqlite_path
 
 if TYPE_CHECKING:
@@ -37,10 +36,7 @@ def cache_path(url: str, relevant_only: bool = False) -> Path:
     database = sqlite_path(url) if url.startswith("sqlite") else None
     if database is not None:
         return database.with_name(database.name + f".similarity{suffix}.idx")
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trialkb"
-    without_password = re.sub(r"^([^:/]+://[^:/@]+):[^@]*@", r"\1@", url)
-    key = hashlib.sha1(without_password.encode()).hexdigest()[:12]
-    return base / f"similarity-{key}{suffix}.idx"
+    return cache_file(url, "similarity", f"{suffix}.idx")
 
 
 def store_fingerprint_of(store: ReadOnlyStore) -> str:

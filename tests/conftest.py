@@ -28,6 +28,14 @@ if not CTGOV.is_dir():
     raise RuntimeError(f"test data not found at {DATA}: put shared/data beside the checkout or set TRIALKB_SHARED_DATA")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL variants count as slow (a schema each, about a second): ``pytest -m "not slow"``,
+    the edit-test loop, runs SQLite; CI runs both."""
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.slow)
+
+
 def load(relative: str) -> dict:
     """A record from ../shared/data/ctgov_v2 (a one-study array gives the study)."""
     data = json.loads((CTGOV / relative).read_text())

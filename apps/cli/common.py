@@ -10,10 +10,9 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
-from kb.core.errors import BadArgument, TrialkbError
+from kb.core.errors import BadArgument, TrialkbError, first_line
 from kb.core.location import ENV_VAR
 
 if TYPE_CHECKING:
@@ -21,8 +20,28 @@ if TYPE_CHECKING:
 
     from kb.store.readonly import ReadOnlyStore
 
-console = Console()
-err = Console(stderr=True)
+class LazyConsole:
+    """A rich Console made on first use: importing rich costs every start 14 ms, ``--help`` included."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options: dict[str, Any] = options
+        self._console: Any = None
+
+    @property
+    def real(self) -> Any:
+        """The Console itself (for rich objects that take one: Live, Progress)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+console = LazyConsole()
+err = LazyConsole(stderr=True)
 
 DB_HELP = "Store: a SQLite path or a postgresql:// URL; default ~/.local/share/trialkb/trialkb.db"
 DbOption = Annotated[Optional[str], typer.Option("--db", help=DB_HELP + " (also before the command)")]
@@ -59,9 +78,7 @@ def clean_error(exc: BaseException) -> tuple[str, int] | None:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{where}", 1
     if type(exc).__module__.split(".")[0] in DRIVER_MODULES:
-        cause = getattr(exc, "orig", None) or exc
-        text = str(cause).strip()
-        return f"database error: {text.splitlines()[0] if text else type(cause).__name__}", 1
+        return f"database error: {first_line(exc)}", 1
     return None
 
 

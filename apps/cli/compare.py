@@ -43,7 +43,8 @@ def compare(ctx: typer.Context,
 
     Example: trialkb compare NCT06464679 NCT06613490 NCT06010472 --evidence
     """
-    from kb.analysis.compare import compare_trials, pick_trials
+    from graph.pick import pick_trials
+    from kb.analysis.compare import compare_trials
 
     lists = dict(target=target, disease=disease, cell=cell, origin=origin, modality=modality, status=status,
                  phase=phase, country=country, sponsor=sponsor)

@@ -65,7 +65,7 @@ def crawl(ctx: typer.Context,
         fail(f"--registry takes {' or '.join(SPIDERS)}, got {registry!r}")
     pointed = [name for name, url in (("ctgov", api_url), ("ctis", ctis_url)) if url]
     registries = [registry] if registry else pointed or list(SPIDERS)
-    live = Live(Text(""), console=err, transient=True, auto_refresh=True) if err.is_terminal else None
+    live = Live(Text(""), console=err.real, transient=True, auto_refresh=True) if err.is_terminal else None
     done: dict[int, int] = {}  # searches done, per run's progress
 
     def show(p) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ def _progress(label: str, unit: str = "studies"):  # type: ignore[no-untyped-def
 
     rate = TextColumn(f"{{task.fields[rate]}} {unit}/s")
     progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), rate, TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True,
+                        TextColumn("ETA"), TimeRemainingColumn(), console=err.real, transient=True,
                         disable=not err.is_terminal)
     return progress
 
@@ -148,18 +148,24 @@ def _when(iso: str) -> str:
 def sql(ctx: typer.Context, statement: str,
         as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON objects (--format json)")] = False,
         limit: Annotated[Optional[int], typer.Option(help="At most this many rows", callback=at_least(1))] = None,
+        timeout: Annotated[float, typer.Option(help="Stop the query after this many seconds (0: no limit)",
+                                               callback=at_least(0))] = 30.0,
         fmt: FormatOption = None,
         db: DbOption = None) -> None:
     """Run a read-only SQL query against the store (writes are refused by the database).
 
-    A table on a terminal, CSV when piped; JSON has true/false and nested lists and objects.
+    A table on a terminal, CSV when piped (lists as "CD19; BCMA"); JSON has true/false and nested
+    lists and objects. A query still running after --timeout seconds is stopped (exit 1).
 
     Example: trialkb sql "SELECT trial_id, title FROM car_trial WHERE targets LIKE '%CD19%'"
     """
-    from kb.store.readonly import run_sql
+    from kb.store.readonly import QueryTimeout, run_sql
 
     with reader_from(ctx, db) as store:  # errors: one line and exit 1 (apps.cli.common.CleanErrors)
-        columns, rows = run_sql(store, statement, limit)
+        try:
+            columns, rows = run_sql(store, statement, limit, timeout)
+        except QueryTimeout as exc:
+            fail(f"{exc} (--timeout SECONDS sets another limit)")
     print_rows(columns, rows, "json" if as_json else fmt)
 
 

@@ -21,24 +21,30 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from kb.analysis.changes import describe
+from apps.output import spreadsheet_cell
 from apps.report.data import Table
 
 __all__ = ["csv_text", "csv_link", "html_table", "plotly_bundle", "render_page"]
 
 
+def spreadsheet_rows(table: Table) -> list[list[str]]:
+    """The header and rows of a table as spreadsheet cells (:func:`apps.output.spreadsheet_cell`:
+    lists as ``CD19; BCMA``, formulas in registry text neutralised)."""
+    return [[spreadsheet_cell(v) for v in row] for row in [table.columns, *table.rows]]
+
+
 def csv_text(table: Table) -> str:
-    """A table as CSV text."""
+    """A table as CSV text, as its CSV link in the page writes it."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    csv.writer(out, lineterminator="\n").writerows(spreadsheet_rows(table))
     return out.getvalue()
 
 
 def csv_link(table: Table, name: str, label: str = "CSV") -> Markup:
-    """A link that downloads ``table`` as ``name``.csv: the page builds the CSV from the table's JSON into a Blob."""
-    payload = json.dumps({"columns": table.columns, "rows": table.rows}, ensure_ascii=False, default=str,
-                         separators=(",", ":"))
+    """A link that downloads ``table`` as ``name``.csv: the page builds the CSV from the table's JSON into a Blob
+    (its cells already spreadsheet-safe)."""
+    columns, *rows = spreadsheet_rows(table)
+    payload = json.dumps({"columns": columns, "rows": rows}, ensure_ascii=False, separators=(",", ":"))
     return Markup(f'<a class="csv" href="#" download="{escape(name)}.csv" data-table="csv-{escape(name)}">'
                   f'{escape(label)}</a><script type="application/json" id="csv-{escape(name)}">'
                   f'{_safe_json(payload)}</script>')
@@ -90,8 +96,9 @@ def _plotlyjs_version(plotly: Any) -> str:
 
 
 def _safe_json(text: str) -> Markup:
-    """JSON to place inside a <script> element (no closing tag can appear in it)."""
-    return Markup(text.replace("</", "<\\/").replace("<!--", "<\\!--"))
+    """JSON to place inside a <script> element: ``<``, ``>`` and ``&`` (only ever inside its strings) as
+    ``\\u003c``, ``\\u003e``, ``\\u0026``, so no tag, comment or entity of registry text can appear there."""
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 @lru_cache(maxsize=1)

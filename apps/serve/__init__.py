@@ -7,10 +7,12 @@ through a read-only SQLAlchemy engine. Titles, descriptions, facets and canned q
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
+from kb.core.errors import first_line
 from kb.store.readonly import sqlite_path
 
 __all__ = ["ServeError", "servable_file", "build_datasette", "run_server"]
@@ -50,22 +52,29 @@ DATABASE = "trialkb"
 """The store's name in URLs (/trialkb/relevant_trial), whatever its file is called."""
 
 
-def build_datasette(file: Path) -> Any:
+SQL_TIME_LIMIT_MS = 5000
+"""How long a query of the served store may run (Datasette's own limit; ``trialkb sql`` has ``--timeout``)."""
+
+
+def build_datasette(file: Path, sql_time_limit_ms: int = SQL_TIME_LIMIT_MS) -> Any:
     """A Datasette instance serving the store ``file`` read-only, with trialkb's plugin."""
     from datasette.app import Datasette
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from apps.serve import plugin
+    from apps.serve import errors, plugin
     from apps.serve.metadata import metadata
 
     if not pm.is_registered(plugin):
         pm.register(plugin, name="trialkb")
+    if not pm.is_registered(errors):  # in place of Datasette's handler (rich tracebacks with locals; 500s)
+        pm.unregister(name=errors.DEFAULT_HANDLER)
+        pm.register(errors, name="trialkb-errors")
     meta = metadata(DATABASE)
     meta["plugins"] = {"trialkb": {"store": str(file), "database": DATABASE}}
     datasette = Datasette(metadata=meta, template_dir=str(HERE / "templates"),
                           static_mounts=[("trialkb-static", str(HERE / "static"))],
-                          settings={"facet_time_limit_ms": 2000, "sql_time_limit_ms": 5000,
+                          settings={"facet_time_limit_ms": 2000, "sql_time_limit_ms": sql_time_limit_ms,
                                     "allow_download": False, "default_page_size": 50})
     datasette.remove_database("_memory")  # Datasette's scratch database when it is given no files
     datasette.add_database(Database(datasette, path=str(file), is_mutable=True), name=DATABASE)  # opened mode=ro
@@ -74,14 +83,9 @@ def build_datasette(file: Path) -> Any:
 
 def default_copy_path(url: str) -> Path:
     """Where the SQLite copy of a server store goes by default (the user's cache directory)."""
-    import hashlib
-    import os
+    from kb.core.location import cache_file
 
-    from sqlalchemy.engine import make_url
-
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trialkb"
-    key = hashlib.sha1(make_url(url).render_as_string(hide_password=True).encode()).hexdigest()[:12]
-    return base / f"serve-{key}.db"
+    return cache_file(url, "serve", ".db")
 
 
 def copy_store(url: str, path: Path, say: Callable[[str], None]) -> Path:
@@ -99,7 +103,7 @@ def copy_store(url: str, path: Path, say: Callable[[str], None]) -> Path:
     try:
         counts = copy_to_sqlite(engine, path)
     except SQLAlchemyError as exc:
-        raise ServeError(f"cannot copy the store: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
+        raise ServeError(f"cannot copy the store: {first_line(exc)}") from None
     finally:
         engine.dispose()
     say(f"copied {counts.get('trial', 0)} trials in {time.perf_counter() - started:.1f} s")
@@ -120,5 +124,6 @@ def run_server(url: str, host: str = "127.0.0.1", port: int = 8001, copy: Path |
     app = build_datasette(file).app()
     if host not in ("127.0.0.1", "localhost", "::1"):
         announce(f"warning: listening on {host}: anyone who can reach this machine can read the store")
+    logging.getLogger("trialkb.serve").setLevel(logging.INFO)  # one line per refused request (apps.serve.errors)
     announce(f"serving http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

@@ -56,7 +56,8 @@ def _top(text: str | None) -> int:
 
 def compare_page_data(path: str, args: Any) -> dict[str, Any]:
     """What the page shows for its query string: the form's state, the facet options, the comparison or an error."""
-    from kb.analysis.compare import compare_trials, pick_trials
+    from graph.pick import pick_trials
+    from kb.analysis.compare import compare_trials
     from kb.analysis.find import Filters
     from kb.core.errors import TrialkbError
     from apps.serve.plugin import store_engine

@@ -3,8 +3,8 @@
 :func:`compare_trials` returns a :class:`Comparison` (data only); ``trialkb compare``, the served
 compare page and the report render it. Values come from the trial card (:mod:`kb.analysis.card`):
 the store's columns, its extracted facts (each with the field and words it was read from, the
-evidence) and the posted results (:mod:`kb.analysis.results`). :func:`pick_trials` turns ids, a
-``similar to`` trial or ``find`` filters into the list of trials to compare.
+evidence) and the posted results (:mod:`kb.analysis.results`). :func:`graph.pick.pick_trials` turns
+ids, a ``similar to`` trial or ``find`` filters into the list of trials to compare.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from kb.store.readonly import ReadOnlyStore
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from kb.analysis.find import Filters
-
-__all__ = ["ATTRIBUTES", "Attribute", "Comparison", "compare_trials", "pick_trials", "value_text", "MAX_TRIALS"]
+__all__ = ["ATTRIBUTES", "Attribute", "Comparison", "compare_trials", "value_text", "MAX_TRIALS"]
 
 MAX_TRIALS = 25
 """More columns than this help nobody read a comparison."""
@@ -221,22 +219,3 @@ def compare_trials(store: Engine | ReadOnlyStore, trial_ids: Sequence[str], *, e
     differs = {a.key: len(trials) > 1 and not _same([t[a.key] for t in trials]) for a in ATTRIBUTES}
     return Comparison([c["trial_id"] for c in cards], trials, differs,
                       [_evidence(c) for c in cards] if evidence else None)
-
-
-def pick_trials(engine: Engine, trial_ids: Sequence[str] = (), *, similar_to: str | None = None, top: int = 10,
-                filters: Filters | None = None) -> list[str]:
-    """The trials to compare: the ids given, then ``similar_to`` and its ``top`` most similar trials (the
-    ranking of ``trialkb similar``), then up to ``top`` trials that match ``filters`` (``trialkb find``)."""
-    picked = [parse_trial_id(t) for t in trial_ids]
-    if similar_to:
-        from graph.cache import load_index
-
-        seed = parse_trial_id(similar_to)
-        index, _ = load_index(engine)
-        picked += [seed, *(r["trial_id"] for r in index.similar(seed, top=top))]
-    if filters is not None:
-        from kb.analysis.find import find_trials
-
-        _, rows = find_trials(engine, filters, limit=top)
-        picked += [row[0] for row in rows]
-    return list(dict.fromkeys(picked))

@@ -5,6 +5,18 @@ Kept free of heavy imports so that any module (and the command line) can raise a
 
 from __future__ import annotations
 
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (of the driver's error under a SQLAlchemy one), else its type.
+
+    >>> first_line(ValueError("no such table: x\\n[SQL: SELECT ...]")), first_line(KeyError())
+    ('no such table: x', 'KeyError')
+    """
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
+
+
 class TrialkbError(Exception):
     """An error whose message is meant for the user: printed as one line, exit 1, no traceback."""
 

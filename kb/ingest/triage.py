@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from kb.core.errors import first_line
 from kb.core.ids import is_nct_id
 from kb.domain.extract.select import cue_reason, rules_key, skip_reason
 from kb.domain.extract.speed import has_cue
@@ -180,7 +181,7 @@ def _lookups(store: Engine | str | None, ids: list[str]) -> tuple[dict[str, str]
         with _engine(store).connect() as conn:
             return stored_hashes(conn, ids), ledger.entries(conn, ids)
     except SQLAlchemyError as exc:
-        log.warning("cannot read stored hashes (%s); normalizing every study", str(exc).splitlines()[0])
+        log.warning("cannot read stored hashes (%s); normalizing every study", first_line(exc))
         return {}, {}
 
 

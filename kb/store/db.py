@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlmodel import SQLModel
 
 from kb.store import models  # noqa: F401  (registers the tables)
-from kb.core.errors import CannotOpen
+from kb.core.errors import CannotOpen, first_line
 from kb.core.location import ENV_VAR, SCHEMA_REVISION, default_url, normalize_url  # noqa: F401  (re-exported)
 from kb.store.readonly import connect_sqlite_readonly, dialect_of, open_readonly, sqlite_path
 from kb.store.views import create_views
@@ -120,9 +120,7 @@ def open_store(url: str | None = None) -> Engine:
         engine = make_engine(url)
         init_db(engine)
     except (SQLAlchemyError, OSError, ImportError) as exc:
-        cause = getattr(exc, "orig", None) or exc
-        text = str(cause).strip()
-        raise CannotOpen(f"cannot open the store: {text.splitlines()[0] if text else type(cause).__name__}") from None
+        raise CannotOpen(f"cannot open the store: {first_line(exc)}") from None
     return engine
 
 

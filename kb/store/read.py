@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.core.errors import NotFound, ReadOnlyViolation
 from kb.core.ids import parse_trial_id
-from kb.store.readonly import ReadOnlyStore, connect_sqlite_readonly, run_sql
+from kb.store.readonly import DEFAULT_TIMEOUT, ReadOnlyStore, connect_sqlite_readonly, run_sql
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -144,14 +144,14 @@ def utc_text(moment: Any) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
-def run_readonly_sql(store: Engine | ReadOnlyStore, statement: str,
-                     limit: int | None = None) -> tuple[list[str], list[tuple]]:
+def run_readonly_sql(store: Engine | ReadOnlyStore, statement: str, limit: int | None = None,
+                     timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
     """Run one statement with the database itself enforcing read-only; (columns, rows).
 
     ``store`` is a :class:`ReadOnlyStore` (what ``trialkb sql`` opens) or an engine, from which a
     read-only connection is made: see :func:`kb.store.readonly.run_sql` for what guarantees it.
     """
     if isinstance(store, ReadOnlyStore):
-        return run_sql(store, statement, limit)
+        return run_sql(store, statement, limit, timeout)
     with reader_of(store) as reader:
-        return run_sql(reader, statement, limit)
+        return run_sql(reader, statement, limit, timeout)

@@ -14,20 +14,23 @@ authorizer allows only reads (no ATTACH, no VACUUM INTO, no PRAGMA that sets a v
 PostgreSQL it runs as a prepared statement inside a READ ONLY transaction that already holds
 its snapshot (so ``SET TRANSACTION READ WRITE`` is refused), as the role ``pg_read_all_data``
 when the login is a superuser (no server files, no programs), and the transaction is rolled back.
+A statement still running after its time limit (``--timeout``, default 30 s) is stopped by the
+database: SQLite's progress handler, PostgreSQL's ``statement_timeout``.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.core.errors import CannotOpen, NoStore, ReadOnlyViolation, SchemaMismatch, TrialkbError
-from kb.core.location import SCHEMA_REVISION, default_url, normalize_url
+from kb.core.errors import CannotOpen, NoStore, ReadOnlyViolation, SchemaMismatch, TrialkbError, first_line
+from kb.core.location import SCHEMA_REVISION, default_url, normalize_url, without_password
 
-__all__ = ["ReadOnlyStore", "QueryFailed", "open_readonly", "run_sql", "sqlite_path", "dialect_of",
+__all__ = ["ReadOnlyStore", "QueryFailed", "QueryTimeout", "DEFAULT_TIMEOUT", "open_readonly", "run_sql", "sqlite_path", "dialect_of",
            "connect_sqlite_readonly", "READING_STATEMENTS"]
 
 READING_STATEMENTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "SHOW", "PRAGMA"})
@@ -36,6 +39,17 @@ READING_STATEMENTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", 
 
 class QueryFailed(TrialkbError):
     """A query the database could not run (syntax error, unknown column...)."""
+
+
+class QueryTimeout(QueryFailed):
+    """A query stopped by its time limit."""
+
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds ``trialkb sql`` lets a query run: a runaway query (a recursive CTE without end) would
+otherwise hold a core until killed."""
+_TICKS = 10_000
+"""SQLite virtual-machine steps between two looks at the clock (well under a millisecond)."""
 
 
 @dataclass
@@ -136,8 +150,7 @@ def _connect_postgres(url: str) -> Any:
     try:
         conn = psycopg.connect(conninfo, connect_timeout=10)
     except psycopg.Error as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CannotOpen(f"cannot open the store: {message}") from None
+        raise CannotOpen(f"cannot open the store: {first_line(exc)}") from None
     conn.read_only = True
     with conn.cursor() as cursor:
         cursor.execute("SET default_transaction_read_only = on")
@@ -187,11 +200,8 @@ def open_readonly(url: str | None = None, *, check: bool = True) -> ReadOnlyStor
 
 
 def _display(url: str) -> str:
-    """A URL without its password."""
-    scheme, rest = url.split("://", 1)
-    if "@" in rest.split("/", 1)[0]:
-        userinfo, host = rest.split("@", 1)
-        rest = f"{userinfo.split(':', 1)[0]}@{host}"
+    """A URL as people write it: without its password or driver."""
+    scheme, rest = without_password(url).split("://", 1)
     return f"{scheme.split('+', 1)[0]}://{rest}"
 
 
@@ -237,21 +247,31 @@ def _refusal(message: str) -> bool:
                                             "one statement", "multiple commands", "read-write", "query_only"))
 
 
-def run_sql(store: ReadOnlyStore, text: str, limit: int | None = None) -> tuple[list[str], list[tuple]]:
-    """(columns, rows) of one reading statement; the database refuses writes (see the module doc)."""
+def run_sql(store: ReadOnlyStore, text: str, limit: int | None = None,
+            timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of one reading statement; the database refuses writes (see the module doc).
+
+    A statement still running after ``timeout`` seconds (None or 0: no limit) is stopped:
+    :class:`QueryTimeout`.
+    """
     statement = one_statement(text)
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"the time limit must be positive, got {timeout}")
     if store.dialect == "sqlite":
-        return _run_sqlite(store.connection, statement, limit)
-    return _run_postgres(store.connection, statement, limit)
+        return _run_sqlite(store.connection, statement, limit, timeout or None)
+    return _run_postgres(store.connection, statement, limit, timeout or None)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _stopped(timeout: float) -> QueryTimeout:
+    return QueryTimeout(f"query stopped: still running after its time limit of {timeout:g} s")
 
 
-def _run_sqlite(conn: sqlite3.Connection, statement: str, limit: int | None) -> tuple[list[str], list[tuple]]:
+def _run_sqlite(conn: sqlite3.Connection, statement: str, limit: int | None,
+                timeout: float | None = None) -> tuple[list[str], list[tuple]]:
     conn.set_authorizer(_authorize)
+    deadline = time.monotonic() + timeout if timeout else None
+    if deadline is not None:
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, _TICKS)
     try:
         cursor = conn.execute(statement)
         if cursor.description is None:
@@ -260,17 +280,21 @@ def _run_sqlite(conn: sqlite3.Connection, statement: str, limit: int | None) -> 
         rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
         return columns, [tuple(r) for r in rows]
     except (sqlite3.Error, sqlite3.Warning) as exc:  # Warning: "You can only execute one statement at a time."
-        message = _first_line(exc)
+        message = first_line(exc)
+        if deadline is not None and message == "interrupted" and time.monotonic() > deadline:
+            raise _stopped(timeout) from None
         if _refusal(message):
             raise ReadOnlyViolation(f"refused: trialkb sql is read-only ({message})") from None
         raise QueryFailed(f"query failed: {message}") from None
     finally:
+        conn.set_progress_handler(None, 0)
         conn.set_authorizer(None)
         if conn.in_transaction:
             conn.rollback()
 
 
-def _run_postgres(conn: Any, statement: str, limit: int | None) -> tuple[list[str], list[tuple]]:
+def _run_postgres(conn: Any, statement: str, limit: int | None,
+                  timeout: float | None = None) -> tuple[list[str], list[tuple]]:
     import psycopg
 
     conn.rollback()
@@ -282,6 +306,7 @@ def _run_postgres(conn: Any, statement: str, limit: int | None) -> tuple[list[st
             # the snapshot is taken: the statement can no longer make this transaction read-write
             if cursor.fetchone()[0]:
                 cursor.execute("SET LOCAL ROLE pg_read_all_data")
+            cursor.execute(f"SET LOCAL statement_timeout = {round(timeout * 1000) if timeout else 0}")
             # prepare=True: the extended query protocol, which refuses a second statement
             cursor.execute(statement, prepare=True)
             if cursor.description is None:
@@ -290,7 +315,9 @@ def _run_postgres(conn: Any, statement: str, limit: int | None) -> tuple[list[st
             rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
             return columns, [tuple(r) for r in rows]
     except psycopg.Error as exc:
-        message = _first_line(exc)
+        message = first_line(exc)
+        if isinstance(exc, psycopg.errors.QueryCanceled) and timeout:
+            raise _stopped(timeout) from None
         if isinstance(exc, (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege)) \
                 or _refusal(message):
             raise ReadOnlyViolation(f"refused: trialkb sql is read-only ({message})") from None

@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import create_engine, func, select
 
 from kb.process.lock import CrawlLock
@@ -37,6 +38,7 @@ def run_log(db: str) -> dict:
     return last_run(open_store(db), "crawl", status=None)
 
 
+@pytest.mark.slow
 def test_seed_crawl_stores_the_seed_with_exact_values(db, server):
     result = crawl(db, server, "--no-related")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -52,6 +54,7 @@ def test_seed_crawl_stores_the_seed_with_exact_values(db, server):
     assert criteria == load("domain/NCT06464679.json")["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
 
 
+@pytest.mark.slow
 def test_related_crawl_stores_every_car_trial_and_counts_match(db, server):
     result = crawl(db, server)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -69,6 +72,7 @@ def test_related_crawl_stores_every_car_trial_and_counts_match(db, server):
     assert set(CAR_TRIALS) <= set(relevant)
 
 
+@pytest.mark.slow
 def test_token_paging_keeps_the_other_parameters(db, server):
     result = crawl(db, server, "-s", "TRIALKB_PAGE_SIZE=7")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,6 +88,7 @@ def test_token_paging_keeps_the_other_parameters(db, server):
         assert len(page.params["pageToken"]) > 100 and set(page.params["pageToken"]) >= {"-", "_"}
 
 
+@pytest.mark.slow
 def test_second_run_with_nothing_changed_fetches_only_version(db, server):
     assert crawl(db, server).returncode == 0
     seen = len(server.log)
@@ -93,6 +98,7 @@ def test_second_run_with_nothing_changed_fetches_only_version(db, server):
     assert run_log(db)["status"] == "skipped"
 
 
+@pytest.mark.slow
 def test_changed_record_yields_one_version_row_and_searches_use_the_watermark(db, server):
     server.put(load("history/NCT06464679.2024-06.json"))
     assert crawl(db, server).returncode == 0
@@ -113,6 +119,7 @@ def test_changed_record_yields_one_version_row_and_searches_use_the_watermark(db
     assert windows == {f"AREA[LastUpdatePostDate]RANGE[{day_before},MAX]"}
 
 
+@pytest.mark.slow
 def test_faults_are_retried_and_counted(db, server):
     server.add_fault(Fault("429", path="/api/v2/studies/NCT06464679", retry_after=1))
     server.add_fault(Fault("500", path="query.intr", times=2))
@@ -130,6 +137,7 @@ def test_faults_are_retried_and_counted(db, server):
     assert seed_requests[1].at - seed_requests[0].at >= 0.95  # Retry-After: 1 was honoured
 
 
+@pytest.mark.slow
 def test_page_that_stays_corrupt_is_reported_not_half_stored(db, server):
     server.add_fault(Fault("truncate", path="KN5501", times=10))
     result = crawl(db, server)
@@ -146,6 +154,7 @@ def test_page_that_stays_corrupt_is_reported_not_half_stored(db, server):
     assert get_state(engine, watermark_key(query_named("car_therapies").key)) is not None
 
 
+@pytest.mark.slow
 def test_unknown_nct_id_is_reported(db, server):
     result = crawl(db, server, "--no-related", "--nct", "NCT99999999")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -153,6 +162,7 @@ def test_unknown_nct_id_is_reported(db, server):
     assert stored_ids(db) == ["NCT06464679"]
 
 
+@pytest.mark.slow
 def test_a_crawl_on_a_locked_store_with_no_wait_refuses(db, server):
     lock = CrawlLock(open_store(db), "import")
     lock.acquire()
@@ -200,6 +210,7 @@ def _gone(pids: set[int], within: float) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_killed_crawl_rerun_leaves_the_store_complete_without_duplicates(db, server, tmp_path):
     clean_db = f"sqlite:///{tmp_path / 'clean.db'}"
     assert crawl(clean_db, server, "-s", "TRIALKB_PAGE_SIZE=3").returncode == 0
@@ -229,6 +240,7 @@ def test_scrapy_list_from_the_project_root():
     assert result.stdout.split() == ["ctgov", "ctis"]
 
 
+@pytest.mark.slow
 def test_scrapy_crawl_from_the_project_root_with_a_jobdir(db, server, tmp_path):
     from pathlib import Path
 
@@ -243,6 +255,7 @@ def test_scrapy_crawl_from_the_project_root_with_a_jobdir(db, server, tmp_path):
     assert (tmp_path / "job" / "requests.seen").exists()
 
 
+@pytest.mark.slow
 def test_a_crawl_closed_early_is_failed_and_does_not_mark_the_data_seen(db, server):
     result = crawl(db, server, "-s", "CLOSESPIDER_PAGECOUNT=2")
     run = run_log(db)

@@ -22,6 +22,8 @@ from tests.crawler.conftest import FAST, TRIALKB, crawl
 from tests.support.ctgov_server import CtgovTestServer, Fault, load_studies
 from tests.support.ctis_server import CtisTestServer, load_trials
 
+pytestmark = pytest.mark.slow  # real CTIS crawls against the look-alike: 1-3 s each
+
 REAL = DATA / "registries" / "ctis"
 CONSTRUCTED = ["2025-590001-11-00", "2025-590002-22-00", "2025-590003-33-00"]  # found by the CAR and disease searches
 SEARCHES = 33

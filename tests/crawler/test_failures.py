@@ -24,6 +24,7 @@ from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
 from tests.crawler.test_ctgov import _descendants, run_log, stored_ids
 
 
+@pytest.mark.slow
 def test_offline_is_one_line_within_a_minute(db):
     started = time.monotonic()
     result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", "https://nonexistent.invalid/api/v2"],
@@ -38,6 +39,7 @@ def test_offline_is_one_line_within_a_minute(db):
     CrawlLock(open_store(db)).acquire()  # released
 
 
+@pytest.mark.slow
 def test_a_bot_filter_that_never_lets_go_stops_the_run_with_advice(db, server):
     server.add_fault(Fault("403", times=1000))
     result = crawl(db, server)
@@ -54,12 +56,14 @@ def test_a_bot_filter_that_never_lets_go_stops_the_run_with_advice(db, server):
     assert stored_ids(db) == []
 
 
+@pytest.mark.slow
 def test_the_user_agent_names_the_real_version(db, server):
     from importlib.metadata import version
     assert crawl(db, server, "--no-related").returncode == 0
     assert {r.user_agent.split(" ")[0] for r in server.log} == {f"trialkb/{version('trialkb')}"}
 
 
+@pytest.mark.slow
 def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
     from protego import Protego
     robots = Protego.parse(server.robots_txt)
@@ -72,6 +76,7 @@ def test_the_real_robots_txt_does_not_stop_the_api_crawl(db, server):
 
 
 @pytest.mark.parametrize("value", ["NCT123", "NCT\u0660\u0666\u0664\u0666\u0664\u0666\u0667\u0669", "ISRCTN13281214"])
+@pytest.mark.slow
 def test_an_nct_argument_that_is_no_nct_id_is_refused_before_any_request(db, server, value):
     result = crawl(db, server, "--no-related", "--nct", value)
     assert result.returncode == 1
@@ -89,6 +94,7 @@ def _malformed() -> dict:
     return study
 
 
+@pytest.mark.slow
 def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(db, server):
     server.put(_malformed())
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.5")
@@ -112,6 +118,7 @@ def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(
         assert conn.execute(select(func.count()).select_from(RejectedRecord)).scalar_one() == 0
 
 
+@pytest.mark.slow
 def test_a_run_rejecting_too_much_fails(db, server):
     server.put(_malformed())
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.01")
@@ -119,6 +126,7 @@ def test_a_run_rejecting_too_much_fails(db, server):
     assert "1 of 38 records rejected (more than 1%): has the registry's format changed?" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_the_run_within_a_minute_and_frees_the_lock(db, server):
     server.add_fault(Fault("slow", path="/api/v2/studies?", times=1000, seconds=0.3))
     process = subprocess.Popen([TRIALKB, "--db", db, "crawl", "--api-url", server.url, *FAST, "-s", "TRIALKB_PAGE_SIZE=3",
@@ -165,6 +173,7 @@ def _interrupt(db: str, server, sig: int) -> tuple[subprocess.CompletedProcess, 
     return subprocess.CompletedProcess(process.args, process.returncode, out, err), time.monotonic() - sent
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_within_seconds_and_marks_the_run_interrupted(db, server):
     result, seconds = _interrupt(db, server, signal.SIGINT)
     print(f"SIGINT: stopped after {seconds:.1f} s: {result.stderr.strip()}")
@@ -177,6 +186,7 @@ def test_ctrl_c_stops_within_seconds_and_marks_the_run_interrupted(db, server):
     CrawlLock(open_store(db)).acquire()
 
 
+@pytest.mark.slow
 def test_sigterm_does_the_same_and_the_next_run_completes(db, server):
     result, seconds = _interrupt(db, server, signal.SIGTERM)
     assert (result.returncode, seconds < 10) == (130, True)
@@ -185,6 +195,7 @@ def test_sigterm_does_the_same_and_the_next_run_completes(db, server):
     assert len(stored_ids(db)) == 37
 
 
+@pytest.mark.slow
 def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(db, server):
     engine = open_store(db)
     gone = start_run(engine, "crawl", {})  # as a SIGKILLed crawl leaves it
@@ -194,6 +205,7 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(db, server):
     assert last_run(engine, "crawl", status="abandoned")["id"] == gone
 
 
+@pytest.mark.slow
 def test_requests_to_the_registry_are_a_second_apart(db, server):
     result = subprocess.run([TRIALKB, "--db", db, "crawl", "--api-url", server.url, "--no-related", "--nct", "NCT06010472"],
                             capture_output=True, text=True, timeout=120)

@@ -3,6 +3,7 @@ ThisCART19A is, the other names it only."""
 
 import json
 
+import pytest
 from sqlalchemy import create_engine, select
 
 from kb.store.models import StoredProduct, Trial, TrialFact
@@ -13,6 +14,7 @@ from tests.support.ctgov_server import CtgovTestServer
 IDS = ["NCT05691153", "NCT05340829"]
 
 
+@pytest.mark.slow
 def test_a_crawl_learns_products_and_fills_the_trials_naming_them(tmp_path):
     db = f"sqlite:///{tmp_path / 'crawl.db'}"
     studies = [json.loads((CTGOV / "realworld" / "oncology" / f"{nct}.json").read_text()) for nct in IDS]

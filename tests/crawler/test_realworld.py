@@ -21,6 +21,8 @@ from kb.store.models import Trial
 from tests.conftest import CTGOV
 from tests.crawler.conftest import crawl
 
+pytestmark = pytest.mark.slow  # one real crawl of 1,241 trials (11 s), shared by the module
+
 CAR_PRODUCTS = "|".join(re.escape(n) for n in lexicon_product_names())
 NAMES_A_CAR = re.compile(r"(?i:chimeric\W+(?:antigen|autoantibody)\W+receptor|cabtagene|leucel|\b[a-z]+-cel\b|"
                          rf"\bcar[- ]?t\b|\b(?:{CAR_PRODUCTS})\b)|CAA?R")

@@ -50,6 +50,7 @@ def test_seed_top_ten_are_car_trials_led_by_kn5501(graph):
     assert KN5501 <= set(ids[:7])
 
 
+@pytest.mark.slow
 def test_index_is_cached_until_the_store_changes(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'kb.db'}")
     import_paths(engine, [CTGOV / "history/NCT06464679.2024-06.json", CTGOV / "registry_samples"], workers=0)
@@ -134,6 +135,7 @@ def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_similar_on_postgresql_caches_its_index_and_answers_like_sqlite(pg_url, tmp_path, monkeypatch, store):
     """A team store: the index goes to the user's cache directory; the second lookup loads it."""
     from sqlalchemy import create_engine, text

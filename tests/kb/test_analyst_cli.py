@@ -45,11 +45,10 @@ def test_find_piped_is_csv(db):
     assert [r["trial_id"] for r in rows] == LUPUS_CD19_NK
     assert rows[2] == {
         "trial_id": "NCT06557265", "title": "A Phase 1/2 Study of NKX019 in Subjects With Autoimmune Disease (Ntrust-1)",
-        "status": "RECRUITING", "phases": '["PHASE1","PHASE2"]', "start_date": "2024-06-13", "modality": "CAR-NK",
-        "cell_type": "NK", "origin": "allogeneic", "targets": '["CD19"]',
-        "diseases": '["lupus_nephritis","membranous_nephropathy"]',
-        "countries": '["Australia","Puerto Rico","United States"]', "sponsor": "Nkarta, Inc.",
-        "other_ids": "[]"}
+        "status": "RECRUITING", "phases": "PHASE1; PHASE2", "start_date": "2024-06-13", "modality": "CAR-NK",
+        "cell_type": "NK", "origin": "allogeneic", "targets": "CD19",
+        "diseases": "lupus_nephritis; membranous_nephropathy",
+        "countries": "Australia; Puerto Rico; United States", "sponsor": "Nkarta, Inc.", "other_ids": ""}
 
 
 def test_find_tsv_exact(db):
@@ -57,9 +56,9 @@ def test_find_tsv_exact(db):
     assert lines[0] == "\t".join(["trial_id", "title", "status", "phases", "start_date", "modality", "cell_type",
                                   "origin", "targets", "diseases", "countries", "sponsor", "other_ids"])
     assert lines[4] == "\t".join(["NCT06010472", "An Exploratory Clinical Study of Anti-CD19 CAR NK Cells in the "
-                                  "Treatment of Systemic Lupus Erythematosus", "RECRUITING", '["EARLY_PHASE1"]',
-                                  "2023-08-20", "CAR-NK", "NK", "", '["CD19"]', '["sle"]', '["China"]',
-                                  "Changhai Hospital", "[]"])
+                                  "Treatment of Systemic Lupus Erythematosus", "RECRUITING", "EARLY_PHASE1",
+                                  "2023-08-20", "CAR-NK", "NK", "", "CD19", "sle", "China",
+                                  "Changhai Hospital", ""])
     assert len(lines) == 5
 
 
@@ -110,12 +109,12 @@ SQL = ("sql", "SELECT trial_id, is_car_therapy, is_relevant, phases, targets, en
 def test_sql_formats(db):
     assert run(db, *SQL) == (
         "trial_id,is_car_therapy,is_relevant,phases,targets,enrollment_count\n"
-        'NCT06464679,true,true,"[""PHASE1""]","[""CD19""]",72\n'
-        'NCT98000001,false,false,"[""PHASE3""]",[],190\n')
+        "NCT06464679,true,true,PHASE1,CD19,72\n"
+        "NCT98000001,false,false,PHASE3,,190\n")
     assert run(db, *SQL, "--format", "tsv") == (
         "trial_id\tis_car_therapy\tis_relevant\tphases\ttargets\tenrollment_count\n"
-        'NCT06464679\ttrue\ttrue\t["PHASE1"]\t["CD19"]\t72\n'
-        'NCT98000001\tfalse\tfalse\t["PHASE3"]\t[]\t190\n')
+        "NCT06464679\ttrue\ttrue\tPHASE1\tCD19\t72\n"
+        "NCT98000001\tfalse\tfalse\tPHASE3\t\t190\n")
     assert json.loads(run(db, *SQL, "--json")) == json.loads(run(db, *SQL, "--format", "json")) == [
         {"trial_id": "NCT06464679", "is_car_therapy": True, "is_relevant": True, "phases": ["PHASE1"],
          "targets": ["CD19"], "enrollment_count": 72},

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.analysis.compare import compare_trials, pick_trials
+from graph.pick import pick_trials
+from kb.analysis.compare import compare_trials
 from kb.analysis.find import Filters
 from kb.core.errors import BadArgument, NotFound
 from kb.ingest.importer import import_paths

@@ -36,6 +36,7 @@ def report():
 
 @FAST
 @given(st.lists(mutated_record(), min_size=BATCH, max_size=BATCH))
+@pytest.mark.slow
 def test_the_normalizer_stores_or_rejects_every_record(records):
     for record in records:
         result = prepare("fuzz", record.data)  # must not raise, whatever the record
@@ -58,6 +59,7 @@ IMPORT_BATCHES = max(1, RECORDS // 200)
 
 @settings(FAST, max_examples=IMPORT_BATCHES)
 @given(st.lists(mutated_record(), min_size=10, max_size=10), st.data())
+@pytest.mark.slow
 def test_import_stores_or_rejects_each_record_and_keeps_the_rest(tmp_path_factory, records, data):
     """One JSON Lines file per example: mutated records (some with duplicated keys) and a good one."""
     from kb.store.db import open_store

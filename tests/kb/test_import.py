@@ -117,6 +117,7 @@ def test_unchanged_studies_are_not_normalized_again(engine):
     assert (again.result.unchanged, again.result.new) == (1, 1)
 
 
+@pytest.mark.slow
 def test_workers_of_a_killed_import_exit_too(tmp_path):
     """A SIGKILLed import leaves no worker process behind (they watch the import's process)."""
     import os

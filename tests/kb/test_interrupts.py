@@ -56,6 +56,7 @@ def _runs(db):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.slow
 def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
     db = tmp_path / "kb.db"
     process = _start_import(db, big_jsonl)
@@ -81,6 +82,7 @@ def test_first_signal_stops_the_import_cleanly(tmp_path, big_jsonl, signum):
         assert [s for s, _ in _runs(db)] == ["interrupted", "ok"]
 
 
+@pytest.mark.slow
 def test_a_killed_import_is_marked_abandoned_by_the_next_run(tmp_path, big_jsonl):
     db = tmp_path / "kb.db"
     process = _start_import(db, big_jsonl)

@@ -21,6 +21,7 @@ def _versions(engine):
 
 
 @pytest.mark.parametrize("order", [(OLD, NEW), (NEW, OLD)], ids=["old-then-new", "new-then-old"])
+@pytest.mark.slow
 def test_either_order_ends_recruiting_with_the_change_in_history(engine, order):
     for path in order:
         import_paths(engine, [path], workers=0)
@@ -55,6 +56,7 @@ def test_the_import_summary_counts_the_older_version(tmp_path):
                                              "older versions kept as history 1")
 
 
+@pytest.mark.slow
 def test_realworld_and_domain_in_one_import_repeated_rejects_nothing(sqlite_engine):
     """With worker processes (where the race was): the same state every time, nothing rejected."""
     paths = [CTGOV / "realworld", CTGOV / "domain"]

@@ -22,7 +22,11 @@ def test_json_csv_and_tsv_alike_on_every_database(engine):
         "enrollment_count": 72,
         "diff": {"overall_status": ["NOT_YET_RECRUITING", "RECRUITING"], "start_date": ["2024-06-30", "2024-06-27"],
                  "start_date_type": ["ESTIMATED", "ACTUAL"], "last_update_posted_date": [None, "2025-08-29"]}}]
-    assert to_csv(columns, rows).splitlines()[1].startswith('NCT06464679,true,"[""PHASE1""]","[""CD19""]",')
-    assert to_tsv(columns, rows).splitlines()[1].startswith('NCT06464679\ttrue\t["PHASE1"]\t["CD19"]\t[{"drug":')
+    # for spreadsheets: a list's items joined by "; " (objects stay JSON)
+    assert to_csv(columns, rows).splitlines()[1].startswith(
+        'NCT06464679,true,PHASE1,CD19,"{""drug"":""fludarabine"",""dose_mg_m2"":25,""days"":[-5,-4,-3]}; '
+        '{""drug"":""cyclophosphamide"",""dose_mg_m2"":300,""days"":[-5,-4,-3]}",72,"{""overall_status"":')
+    assert to_tsv(columns, rows).splitlines()[1].startswith(
+        'NCT06464679\ttrue\tPHASE1\tCD19\t{"drug":"fludarabine","dose_mg_m2":25,"days":[-5,-4,-3]}; {"drug":')
     (first_seen,) = run_readonly_sql(engine, "SELECT first_seen_at FROM trial")[1]
     assert json.loads(to_json(["first_seen_at"], [first_seen]))[0]["first_seen_at"][10] == "T"

@@ -78,6 +78,7 @@ def test_attacks_are_refused_and_change_nothing(stored, tmp_path, attack):
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.slow
 def test_the_database_layer_alone_refuses_every_attack(stored, tmp_path, attack):
     """The statement filter bypassed: the read-only connection, authorizer or READ ONLY transaction holds."""
     statement = attack.format(tmp=tmp_path)

@@ -60,11 +60,13 @@ def texts(read) -> list[str]:
     return read[1]
 
 
+@pytest.mark.slow
 def test_every_record_is_read(read):
     assert read[0] >= 1241 + 44  # the real-world records and the labelled development set at least
 
 
 @pytest.mark.parametrize("shortcut", SHORTCUTS, ids=lambda s: s.name)
+@pytest.mark.slow
 def test_shortcut_finds_what_its_pattern_finds(shortcut, texts):
     found = 0
     for text in texts:
@@ -75,6 +77,7 @@ def test_shortcut_finds_what_its_pattern_finds(shortcut, texts):
 
 
 @pytest.mark.parametrize("shortcut", SHORTCUTS, ids=lambda s: s.name)
+@pytest.mark.slow
 def test_shortcut_keeps_matches_in_upper_and_odd_case(shortcut, texts):
     for text in texts:
         if shortcut.spans(text, fast=False):

@@ -89,6 +89,7 @@ def test_two_imports_at_once_both_finish_and_the_store_holds_the_union(store, tm
         assert conn.execute(select(RunLog.status)).scalars().all() == ["ok"] * 6
 
 
+@pytest.mark.slow
 def test_an_import_waits_for_the_lock_and_says_so(store, tmp_path):
     url, engine = store
     init_db(engine)

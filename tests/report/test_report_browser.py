@@ -17,6 +17,8 @@ from apps.report import data as rd
 from apps.report.page import csv_text
 from tests.conftest import require_browser
 
+pytestmark = pytest.mark.slow  # a real Chromium: seconds a page
+
 MARKS = "g.point path, g.hm image, .scatterlayer path.point"
 """What a drawn chart holds: bars and funnel stages, the heatmap image, scatter markers."""
 

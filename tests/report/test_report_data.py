@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from apps.cli import app
@@ -38,6 +39,7 @@ def test_headline_ledger_and_pipeline(store):
     assert rd.by_country(data).rows[:2] == [["China", 16], ["United States", 7]]
 
 
+@pytest.mark.slow
 def test_report_page(store):
     result = build_report(store.engine, store.between)
     html = result.html

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.browser import requested_urls
 
+pytestmark = pytest.mark.slow  # a real Chromium: seconds a page
+
 SEED = "NCT06464679"
 
 

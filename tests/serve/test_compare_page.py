@@ -62,6 +62,7 @@ def cells(driver) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_compare_page_shows_the_same_values_as_the_library(page, compare_store):
     from selenium.webdriver.common.by import By
 
@@ -80,6 +81,7 @@ def test_compare_page_shows_the_same_values_as_the_library(page, compare_store):
     assert {label for label, row in table.items() if row[0] == "≠"} == differing
 
 
+@pytest.mark.slow
 def test_facets_pick_the_trials_and_the_url_is_shareable(page, compare_store):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait

@@ -22,12 +22,13 @@ from kb.store.read import get_history
 from apps.serve.snapshot import copy_to_sqlite
 from tests.conftest import CTGOV, ROOT
 from tests.support.browser import serving
+from tests.support.manual import ANALYST_QUESTIONS, sql_queries
 
 runner = CliRunner()
 
 
-def test_canned_queries_are_the_readme_questions():
-    readme = [q.strip() for q in re.findall(r"```sql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+def test_canned_queries_are_the_manuals_questions():
+    readme = [q.strip() for q in sql_queries([ANALYST_QUESTIONS])]
     readme = ["\n".join(line for line in q.splitlines() if not line.startswith("--")) for q in readme]
     assert readme == [q["sql"] for q in ANALYST_QUERIES.values()]
 
@@ -114,6 +115,7 @@ def test_only_the_store_is_served(served_store):
     assert [name for name in datasette.databases if name != "_internal"] == ["trialkb"]  # _internal: Datasette's own, hidden
 
 
+@pytest.mark.slow
 def test_a_chictr_trial_page_links_every_registration(tmp_path):
     """A ChiCTR registration served: its own registry named and linked, the CT.gov registration it
     names linked to its page, where they differ; no registry's id is a 404 page with the reason."""

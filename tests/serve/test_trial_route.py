@@ -6,6 +6,8 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+import pytest
+
 from tests.support.browser import serving
 
 
@@ -17,6 +19,7 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+@pytest.mark.slow
 def test_any_case_and_helpful_404s_with_one_log_line_each(served_store):
     with serving(["--db", str(served_store), "serve"]) as (process, base):
         status, page = _get(f"{base}/trial/nct06464679")
