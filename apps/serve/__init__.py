@@ -113,17 +113,14 @@ def copy_store(url: str, path: Path, say: Callable[[str], None]) -> Path:
 def run_server(url: str, host: str = "127.0.0.1", port: int = 8001, copy: Path | None = None,
                announce: Callable[[str], None] = lambda _: None) -> None:
     """Serve the store at ``url`` until interrupted; a non-SQLite store (or ``copy`` given) through a SQLite copy."""
-    import logging
-
     import uvicorn
 
-    logging.getLogger("trialkb.serve").setLevel(logging.WARNING)  # a missing trial page: one line on stderr
     if copy is not None or not url.startswith("sqlite"):
         url = f"sqlite:///{copy_store(url, Path(copy or default_copy_path(url)).resolve(), announce)}"
     file = servable_file(url)
     app = build_datasette(file).app()
     if host not in ("127.0.0.1", "localhost", "::1"):
         announce(f"warning: listening on {host}: anyone who can reach this machine can read the store")
-    logging.getLogger("trialkb.serve").setLevel(logging.INFO)  # one line per refused request (apps.serve.errors)
+    logging.getLogger("trialkb.serve").setLevel(logging.INFO)  # one line per refused request or missing trial page
     announce(f"serving http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

@@ -76,7 +76,7 @@ def test_two_imports_at_once_both_finish_and_the_store_holds_the_union(store, tm
     assert len(union) == 280
     for round_ in range(3):  # the store is new in round one, then both re-import over each other
         a, b = start_import(url, first), start_import(url, second)
-        (out_a, err_a), (out_b, err_b) = a.communicate(timeout=300), b.communicate(timeout=300)
+        (_, err_a), (_, err_b) = a.communicate(timeout=300), b.communicate(timeout=300)
         assert (a.returncode, b.returncode) == (0, 0), err_a + err_b
         for err in (err_a, err_b):
             assert err == "" or err.startswith("waiting for another trialkb writer ("), err  # its name, or the lock file while it starts
