@@ -5,20 +5,10 @@ Kept free of Scrapy so a worker process starts quickly (the forkserver preloads 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import orjson
-import zstandard
 
 from kb.process import gcpause
-from kb.store.write import PreparedStudy, Rejected, Unchanged, prepare
-
-
-@dataclass
-class RejectedRecord(Rejected):
-    """A rejected study with its JSON as fetched (zstd), so it is kept and can be recovered."""
-
-    body: bytes = b""
+from kb.store.write import PreparedStudy, Rejected, Unchanged, keeping, prepare
 
 
 def prepare_slice(url: str, start: int, records: list[bytes], known: dict[str, str]
@@ -33,13 +23,9 @@ def _prepare(origin: str, record: bytes, known: dict[str, str]) -> PreparedStudy
     try:
         data = orjson.loads(record)
     except orjson.JSONDecodeError as exc:  # the spider checked the page: this would be a bug
-        return _kept(Rejected(origin, f"invalid JSON: {exc}"), record)
+        return keeping(Rejected(origin, f"invalid JSON: {exc}"), record)
     prepared = prepare(origin, data, known)
-    return _kept(prepared, record) if isinstance(prepared, Rejected) else prepared
-
-
-def _kept(rejected: Rejected, record: bytes) -> RejectedRecord:
-    return RejectedRecord(rejected.origin, rejected.reason, rejected.trial_id, zstandard.ZstdCompressor().compress(record))
+    return keeping(prepared, record) if isinstance(prepared, Rejected) else prepared  # kept, so rebuild can recover it
 
 
 def slices(count: int, most: int, smallest: int = 100) -> list[tuple[int, int]]:

@@ -21,21 +21,20 @@ from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.crawlrun import CrawlRun
 from crawler.items import StudyPage
-from crawler.page_workers import RejectedRecord, prepare_slice, slices
+from crawler.page_workers import prepare_slice, slices
 from kb.core.errors import first_line
-from kb.store.models import RejectedRecord as RejectedTable
+from kb.store.rejects import keep_rejected
 from kb.store.products import relearn_engine
-from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, utcnow, write_prepared
+from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, write_prepared
 from kb.process.workers import start_worker
 
 log = logging.getLogger(__name__)
 
-REJECTED = RejectedTable.__table__
 SLICES_PER_WORKER = 4
 """A page is prepared in this many slices per worker, so writing starts before the last is ready."""
 Prepared = list[PreparedStudy | Unchanged | Rejected]
@@ -60,16 +59,8 @@ class PageTransaction:
         """Store a slice; rejected records are kept raw with the reason, and a stored id's old rejects go."""
         started = time.perf_counter()
         result = write_prepared(self.conn, prepared, source="crawl")
-        stored = [p.trial_id for p in prepared if isinstance(p, PreparedStudy)]
-        if stored:
-            self.conn.execute(delete(REJECTED).where(REJECTED.c.trial_id.in_(stored)))
-        kept = [{"trial_id": r.trial_id, "origin": r.origin, "reason": r.reason, "body": r.body, "run_id": self.run_id,
-                 "rejected_at": utcnow()} for r in result.rejected if isinstance(r, RejectedRecord)]
-        if kept:  # one row per record: the latest rejection
-            ids = [k["trial_id"] for k in kept if k["trial_id"]]
-            if ids:
-                self.conn.execute(delete(REJECTED).where(REJECTED.c.trial_id.in_(ids)))
-            self.conn.execute(insert(REJECTED), list({k["trial_id"] or id(k): k for k in kept}.values()))
+        keep_rejected(self.conn, result.rejected, [p.trial_id for p in prepared if isinstance(p, PreparedStudy)],
+                      self.run_id)
         self.result.add(result)
         self.seconds += time.perf_counter() - started
 

@@ -32,7 +32,8 @@ from kb.process.pool import WorkerPool
 from kb.store import ledger
 from kb.store.products import relearn_engine
 from kb.store.runlog import finish_run, start_run
-from kb.store.write import Rejected, WriteResult, utcnow, write_prepared
+from kb.store.rejects import keep_rejected
+from kb.store.write import PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -146,6 +147,7 @@ def _write(engine: Engine, summary: ImportSummary, items: list, ledger_rows: lis
     now = utcnow()
     with engine.begin() as conn:
         result = write_prepared(conn, items, source="import", now=now)
+        keep_rejected(conn, result.rejected, [i.trial_id for i in items if isinstance(i, PreparedStudy)], summary.run_id)
         rejected = {r.trial_id for r in result.rejected}
         ledger.write_entries(conn, [row for row in ledger_rows if row["trial_id"] not in rejected],
                              run_id=summary.run_id, now=now)

@@ -38,7 +38,7 @@ from kb.domain.records import record_id
 from kb.ingest.sources import SourceRecord, SourceUnit, UnreadableUnit, is_json_lines, parse_bytes, unit_bytes
 from kb.process import gcpause
 from kb.store import ledger
-from kb.store.write import PreparedStudy, Rejected, Skipped, Unchanged, prepare, stored_hashes
+from kb.store.write import PreparedStudy, Rejected, Skipped, Unchanged, keeping, prepare, stored_hashes
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,8 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
                     batch, record.origin, trial_id, record_digest, entries, known, rules, member, None):
                 continue
             item = _with_key_warnings(record, prepare(record.origin, record.data, known, skip=skip))
+            if isinstance(item, Rejected):
+                _keep_body(item, record.data)
             batch.items.append(item)
             if isinstance(item, Rejected) or record_digest is None:
                 continue
@@ -228,6 +230,14 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
             batch.ledger.append(_row(item.trial_id, _last_update(record.data), record_digest,
                                      "skipped" if reason else "stored", reason, rules, member))
     return batch
+
+
+def _keep_body(rejected: Rejected, data: Any) -> None:
+    """Attach the record a normalizer rejected, so that it is kept and ``rebuild`` can recover it."""
+    try:
+        keeping(rejected, orjson.dumps(data))
+    except (TypeError, RecursionError):  # nested deeper than orjson writes: kept as its reason only
+        pass
 
 
 DUPLICATE_KEY = "duplicate key"

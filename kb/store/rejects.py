@@ -1,20 +1,39 @@
 """Records the normalizer rejected, kept raw with the reason (``rejected_record``), and their recovery.
 
-``trialkb rebuild`` calls :func:`recover_rejected`: after a fix of the normalizer, a kept record
-it now accepts is stored like a fetched one, and its row leaves the table.
+The one writer of that table: the crawl pipeline and ``trialkb import`` call :func:`keep_rejected`
+in the transaction that writes their batch. ``trialkb rebuild`` calls :func:`recover_rejected`:
+after a fix of the normalizer, a kept record it now accepts is stored like a fetched one, and its
+row leaves the table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import orjson
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from kb.store.models import RejectedRecord
-from kb.store.write import Rejected, WriteResult, decompress, prepare, write_prepared
+from kb.store.write import Rejected, WriteResult, decompress, prepare, utcnow, write_prepared
 
 REJECTED = RejectedRecord.__table__
+
+
+def keep_rejected(conn: Connection, rejected: Sequence[Rejected], stored: Sequence[str],
+                  run_id: int | None = None) -> None:
+    """Keep the rejected records that carry their body (one row per trial id: the latest rejection), and
+    forget the old rejections of the trials just ``stored``."""
+    if stored:
+        conn.execute(delete(REJECTED).where(REJECTED.c.trial_id.in_(list(stored))))
+    kept = [{"trial_id": r.trial_id, "origin": r.origin, "reason": r.reason, "body": r.body, "run_id": run_id,
+             "rejected_at": utcnow()} for r in rejected if r.body is not None]
+    if not kept:
+        return
+    ids = [k["trial_id"] for k in kept if k["trial_id"]]
+    if ids:
+        conn.execute(delete(REJECTED).where(REJECTED.c.trial_id.in_(ids)))
+    conn.execute(insert(REJECTED), list({k["trial_id"] or id(k): k for k in kept}.values()))
 
 
 def recover_rejected(engine: Engine, *, transform: Callable[[Any], Any] | None = None) -> WriteResult:

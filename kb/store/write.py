@@ -39,11 +39,19 @@ TRIAL_UPDATE = [c for c in TRIAL.columns.keys() if c not in ("trial_id", "first_
 
 @dataclass
 class Rejected:
-    """A record that was not stored, where it came from, and why."""
+    """A record that was not stored, where it came from, and why; ``body`` is the record as read (zstd), kept
+    in ``rejected_record`` so that ``rebuild`` can recover it after a fix (:mod:`kb.store.rejects`)."""
 
     origin: str
     reason: str
     trial_id: str | None = None
+    body: bytes | None = None
+
+
+def keeping(rejected: Rejected, record: bytes) -> Rejected:
+    """``rejected`` with the record's bytes (JSON as read or as parsed) attached, compressed."""
+    rejected.body = _compress(record)
+    return rejected
 
 
 @dataclass

@@ -174,3 +174,28 @@ def test_a_damaged_archive_member_is_reported_and_the_others_stored(sqlite_engin
     assert [(r.origin, r.reason) for r in summary.rejected] == [
         (f"{archive}:b/NCT06010472.json",
          "unreadable archive member: CRC-32 or size does not match the archive's directory")]
+
+
+def test_a_record_the_normalizer_rejects_is_kept_and_rebuild_recovers_it_once_fixed(engine, tmp_path):
+    from kb.ingest.importer import import_status
+    from kb.store.models import RejectedRecord
+    from kb.store.rejects import recover_rejected
+
+    study = load("domain/NCT06464679.json")
+    study["protocolSection"]["conditionsModule"]["conditions"] = "Lupus"  # a string where the API gives a list
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(study))
+    assert import_status(import_paths(engine, [path], workers=0))[0] == "failed"
+    with engine.connect() as conn:
+        kept = conn.execute(select(RejectedRecord.trial_id, RejectedRecord.reason)).all()
+    assert [tuple(r) for r in kept] == [("NCT06464679", "conditions: expected list, got str 'Lupus'")]
+
+    def fix(data: dict) -> dict:  # as a better normalizer would read it
+        data["protocolSection"]["conditionsModule"]["conditions"] = ["Lupus"]
+        return data
+
+    assert recover_rejected(engine, transform=fix).new == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(RejectedRecord)).scalar_one() == 0
+        assert conn.execute(select(Trial.trial_id)).scalars().all() == ["NCT06464679"]
+
