@@ -25,7 +25,7 @@ from kb.store.write import WriteResult
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CrawlOptions:
     """What a user asked of a crawl."""
 

@@ -96,9 +96,10 @@ def _options(settings: Settings, registry: str, url: str | None, trial_ids: list
         mine = [found.id for i in ids if (found := match_trial_id(i)) and found.registry == "ctis"]
     else:
         mine = [i for i in ids if _registry_of(i) != "ctis"]
-    return CrawlOptions((url or settings.get(SPIDERS[registry].url_setting)).rstrip("/"), mine, since, full, related,
-                        force, settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"),
-                        registry=registry, wait=wait)
+    return CrawlOptions(api_url=(url or settings.get(SPIDERS[registry].url_setting)).rstrip("/"), trial_ids=mine,
+                        since=since, full=full, related=related, force=force,
+                        recheck=settings.getint("TRIALKB_RECHECK"),
+                        max_rejected_share=settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"), registry=registry, wait=wait)
 
 
 def crawl_id(value: str) -> str:

@@ -39,8 +39,9 @@ class CtgovSpider(RegistrySpider):
 
     def options(self) -> CrawlOptions:
         settings = self.settings
-        return CrawlOptions(self.api_url, self.trial_ids, self.since, self.full, self.related, self.force,
-                            settings.getint("TRIALKB_RECHECK"), settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"))
+        return CrawlOptions(api_url=self.api_url, trial_ids=self.trial_ids, since=self.since, full=self.full,
+                            related=self.related, force=self.force, recheck=settings.getint("TRIALKB_RECHECK"),
+                            max_rejected_share=settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"))
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         await self.open_run()

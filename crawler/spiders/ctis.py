@@ -42,8 +42,9 @@ class CtisSpider(RegistrySpider):
 
     def options(self) -> CrawlOptions:
         settings = self.settings
-        return CrawlOptions(self.api_url, self.trial_ids, self.since, self.full, self.related, False,
-                            0, settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"), registry="ctis")
+        return CrawlOptions(api_url=self.api_url, trial_ids=self.trial_ids, since=self.since, full=self.full,
+                            related=self.related, force=False, recheck=0,
+                            max_rejected_share=settings.getfloat("TRIALKB_MAX_REJECTED_SHARE"), registry="ctis")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         await self.open_run()

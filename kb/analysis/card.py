@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kb.analysis.results import trial_results
 from kb.core.ids import registry_name, registry_of
@@ -87,12 +87,20 @@ def _dose_order(dose: str) -> tuple[float, str]:
     return (float(number.group(1)) * 10 ** int(number.group(2) or number.group(3) or 0), dose)
 
 
-def group_facts(facts: list[dict[str, Any]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """Facts as (kind, value, [(field, quote), ...]) in card order."""
+class GroupedFact(NamedTuple):
+    """One fact of a card with every place it was read."""
+
+    kind: str
+    value: str
+    quotes: list[tuple[str, str]]  # (field, the words read there)
+
+
+def group_facts(facts: list[dict[str, Any]]) -> list[GroupedFact]:
+    """Facts with their quotes, in card order."""
     grouped: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for fact in facts:
         grouped.setdefault((fact["kind"], fact["value"]), []).append((fact["field"], fact["evidence"] or ""))
-    return [(kind, value, quotes) for (kind, value), quotes in grouped.items()]
+    return [GroupedFact(kind, value, quotes) for (kind, value), quotes in grouped.items()]
 
 
 def fact_value(kind: str, value: str) -> str:

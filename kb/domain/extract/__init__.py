@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kb.domain.extract.car import car_mentions, mention_cell, plain_cells
+from kb.domain.extract.car import PlainCells, car_mentions, mention_cell, plain_cells
 from kb.domain.extract.endpoints import parse_endpoints
 from kb.domain.extract.diseases import DOMAINS, decide_domain, parse_diseases
 from kb.domain.extract.facts import Fact, Facts, snippet
@@ -57,8 +57,8 @@ def extract_facts(trial: dict[str, Any], children: dict[str, list[dict]], mesh_t
             facts.add("origin", product.origin, f"product:{product.code}", product.source)
     if facts.is_car_therapy is not False and not facts.has("target"):
         parse_selected_antigens(texts, facts)
-    if plain and plain[0] and cell_therapy:
-        facts.add("cell_type", *plain[:3])
+    if plain and plain.cell and cell_therapy:
+        facts.add("cell_type", plain.cell, plain.field, plain.evidence)
     if cell_therapy:
         parse_origin(texts, facts)
     parse_diseases(trial, texts, mesh_terms, children, facts)
@@ -105,14 +105,14 @@ def _given(facts: Facts, car: list, texts: list, trial: dict[str, Any], children
         facts.add("car_evidence", mesh.split(": ", 1)[1], "mesh:intervention", mesh)
 
 
-def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str | None, str, str, str | None] | None) -> None:
+def _decide_car(facts: Facts, car: list, products: list, plain: PlainCells | None) -> None:
     """is_car_therapy and its evidence: a CAR phrase, else the product lexicon, else engineered
     cells of unstated receptor (unknown), else what the trial gives instead (an antibody,
     unmodified cells, a TCR: false), else unknown for an unknown code."""
     named = [f.value for f in facts.facts if f.kind == "product"]
     unknown_code = any(not is_drug_name(v) and v.upper() not in PRODUCTS_BY_CODE for v in named)
     antibody_only = not car and any(map(is_drug_name, named))
-    engineered = plain is not None and plain[3] not in (None, "TCR")
+    engineered = plain is not None and plain.engineered not in (None, "TCR")
     if car:
         where, text, match = car[0]
         facts.is_car_therapy, facts.car_evidence = True, f"{where}: {snippet(text, match.start(), match.end())}"
@@ -121,15 +121,15 @@ def _decide_car(facts: Facts, car: list, products: list, plain: tuple[str | None
         facts.is_car_therapy, facts.car_evidence = True, f"product lexicon: {product.code} ({product.source})"
     elif engineered:
         facts.is_car_therapy = None
-        facts.car_evidence = f"{plain[0] or 'engineered'} cells: {plain[3]}: {plain[2]}"
+        facts.car_evidence = f"{plain.cell or 'engineered'} cells: {plain.engineered}: {plain.evidence}"
     elif any(p.is_car is False for p in products) and not unknown_code:  # a co-medication beside a new code: unknown
         product = next(p for p in products if p.is_car is False)
         facts.is_car_therapy, facts.car_evidence = False, f"product lexicon: {product.code} ({product.source})"
     elif antibody_only or plain:
         facts.is_car_therapy = False
         facts.car_evidence = ("tests an antibody or drug, no CAR named" if antibody_only
-                              else f"{'TCR-engineered' if plain[3] else 'unmodified'} {plain[0]} cells, no CAR "
-                                   f"named: {plain[2]}")
+                              else f"{'TCR-engineered' if plain.engineered else 'unmodified'} {plain.cell} cells, no CAR "
+                                   f"named: {plain.evidence}")
     elif products or named:
         facts.is_car_therapy = None
         unstated = next((p for p in products if p.is_car is None), None)

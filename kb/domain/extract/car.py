@@ -4,6 +4,7 @@ tests, negated ones (prior treatment, failure) left out; cells given without a C
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from kb.domain.extract.facts import snippet
 from kb.domain.extract.fields import Texts, reads, tier
@@ -116,20 +117,28 @@ def mention_cell(match: re.Match) -> str | None:
     return normal_cell(match.group("cell") or match.group("cell2"))
 
 
-def plain_cells(texts: Texts) -> tuple[str | None, str, str, str | None] | None:
-    """(cell, field, evidence, engineered) of cells given as an intervention without a CAR named;
-    ``engineered`` says why a receptor is implied (targeted or engineered cells, a product code, a
-    TCR), None for unmodified cells."""
+class PlainCells(NamedTuple):
+    """Cells given as an intervention without a CAR named."""
+
+    cell: str | None  # the effector cell, None when no effector is named
+    field: str  # where it was read
+    evidence: str  # the words read
+    engineered: str | None  # why a receptor is implied (targeted or engineered cells, a product code, a TCR);
+    # None for unmodified cells
+
+
+def plain_cells(texts: Texts) -> PlainCells | None:
+    """Cells given as an intervention without a CAR named, or None."""
     for where, text in reads(texts, "plain_cells"):
         for match in PLAIN_CELLS.finditer(text):
             if "CAR" in text[max(0, match.start() - 5):match.start()] or NOT_GIVEN_CELLS.search(
                     text[match.end():match.end() + 20]):
                 continue
-            return (normal_cell(match.group(1)), where, snippet(text, match.start(), match.end()),
-                    _engineered(texts, where, text))
+            return PlainCells(normal_cell(match.group(1)), where, snippet(text, match.start(), match.end()),
+                              _engineered(texts, where, text))
     for where, text in reads(texts, "plain_cells"):  # 'Genetically Engineered Lymphocytes': no effector named
         if (match := ENGINEERED_CELLS.search(text)):
-            return None, where, snippet(text, match.start(), match.end()), "engineered cells, receptor not stated"
+            return PlainCells(None, where, snippet(text, match.start(), match.end()), "engineered cells, receptor not stated")
     return None
 
 
