@@ -39,17 +39,17 @@ def products(ctx: typer.Context,
     """
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}: use learned or candidate")
-    where = f" WHERE status = '{status}'" if status else ""
     with reader_from(ctx, db) as store:
+        where = f" WHERE status = {store.placeholder}" if status else ""
         _, rows = store.query("SELECT code, status, facts, sources, trials, reason FROM product"
-                              f"{where} ORDER BY status DESC, code")
+                              f"{where} ORDER BY status DESC, code", (status,) if status else ())
     items = [{"code": code, "status": state, "facts": _json(facts) or {}, "sources": _json(sources) or {},
               "trials": _json(trials) or [], "reason": reason} for code, state, facts, sources, trials, reason in rows]
     if as_json or fmt == "json":
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return
     flat = [(p["code"], p["status"], p["facts"].get("is_car"), p["facts"].get("targets", []),
-             p["facts"].get("cell_type"), p["facts"].get("origin"), " ".join(p["trials"]),
+             p["facts"].get("cell_type"), p["facts"].get("origin"), p["trials"],
              evidence_text(p["sources"], p["reason"])) for p in items]
     print_rows(TABLE_COLUMNS, flat, fmt)
 

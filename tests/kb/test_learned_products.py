@@ -107,7 +107,7 @@ def test_products_command_lists_facts_sources_and_trials(sqlite_engine, tmp_path
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "code,status,is_car,targets,cell_type,origin,trials,evidence",
-        'ADI-270,learned,true,CD70,gdT,,NCT06480565 NCT09000001,car: NCT06480565 summary; '
+        'ADI-270,learned,true,CD70,gdT,,NCT06480565; NCT09000001,car: NCT06480565 summary; '
         "cell_type: NCT06480565 summary; target: NCT06480565 summary"]
     data = json.loads(CliRunner().invoke(app, ["--db", url, "products", "--json"]).output)
     assert data[0]["sources"]["target"]["trial_id"] == "NCT06480565" and data[0]["trials"] == [
