@@ -38,7 +38,10 @@ class WorkerPool:
         self._pool = ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        return self._pool.submit(fn, *args)
+        try:
+            return self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:  # a worker died before this batch was handed over
+            raise WorkerFailed(f"a worker process ended unexpectedly (killed, or out of memory?): {exc}") from None
 
     def result(self, future: Future[T]) -> T:
         """The future's result; a requested stop raises :class:`~kb.core.errors.Interrupted` within
@@ -67,9 +70,19 @@ class WorkerPool:
         if kill is not None:
             kill()
             return
-        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        for process in processes:
             if process.is_alive():
                 process.kill()
+        for process in processes:
+            process.join(timeout=5)
+        # A worker killed while it wrote its result leaves the executor's thread waiting for the rest of
+        # that message, and shutdown() joining it forever (seen: one stop in four). With every worker gone,
+        # the write end this process holds is the last one: closing it gives the reader EOF, so the thread
+        # sees a broken pool and ends.
+        writer = getattr(getattr(self._pool, "_result_queue", None), "_writer", None)
+        if writer is not None and not any(p.is_alive() for p in processes):
+            writer.close()
 
     def __enter__(self) -> WorkerPool:
         return self
