@@ -234,6 +234,10 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
     """SQLite authorizer of user SQL: reads only (no ATTACH, VACUUM INTO, writes, PRAGMA that sets)."""
     if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE):
         return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+        # a table-valued function (json_each, json_tree) declares its columns this way; a statement can never
+        # change sqlite_master itself (SQLite refuses it, and the connection is read-only by URI)
+        return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_PRAGMA:
         name = (arg1 or "").lower()
         if name in _TABLE_PRAGMAS or (name in _VALUE_PRAGMAS and arg2 is None):

@@ -20,6 +20,7 @@ from kb.store.write import write_studies
 from tests.conftest import ROOT, load
 
 ATTACKS = [
+    "WITH x AS (SELECT 1) UPDATE sqlite_master SET name = 'y'",
     "SELECT 1; COMMIT; DELETE FROM trial_fact",
     "COMMIT; DROP TABLE trial_fact CASCADE",
     "COMMIT; ALTER TABLE trial RENAME TO x",
@@ -115,6 +116,12 @@ def test_query_returns_columns_and_rows(stored):
         (["trial_id", "enrollment_count"], [("NCT06464679", 72)])
     assert run_readonly_sql(stored, "SELECT trial_id FROM trial WHERE trial_id LIKE '%464%';") == \
         (["trial_id"], [("NCT06464679",)])
+
+
+def test_table_valued_json_functions_read_list_columns(sqlite_engine):
+    with sqlite_engine.begin() as conn:
+        write_studies(conn, [("seed", load("domain/NCT06464679.json"))], source="test")
+    assert run_readonly_sql(sqlite_engine, "SELECT j.value FROM trial, json_each(trial.targets) j") == (["value"], [("CD19",)])
 
 
 def test_sqlite_reads_table_info_but_not_pragmas_that_set(sqlite_engine):
