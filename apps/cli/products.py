@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,11 +11,6 @@ from apps.cli.common import DbOption, FormatOption, fail, print_rows, reader_fro
 
 STATUSES = ("learned", "candidate")
 TABLE_COLUMNS = ["code", "status", "is_car", "targets", "cell_type", "origin", "trials", "evidence"]
-
-
-def _json(value: Any) -> Any:
-    """A JSON column as SQLite (text) or PostgreSQL (parsed) hands it back."""
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def evidence_text(sources: dict[str, dict[str, str]], reason: str | None) -> str:
@@ -39,12 +34,14 @@ def products(ctx: typer.Context,
     """
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}: use learned or candidate")
+    from kb.store.read import json_value
+
     with reader_from(ctx, db) as store:
         where = f" WHERE status = {store.placeholder}" if status else ""
         _, rows = store.query("SELECT code, status, facts, sources, trials, reason FROM product"
                               f"{where} ORDER BY status DESC, code", (status,) if status else ())
-    items = [{"code": code, "status": state, "facts": _json(facts) or {}, "sources": _json(sources) or {},
-              "trials": _json(trials) or [], "reason": reason} for code, state, facts, sources, trials, reason in rows]
+    items = [{"code": code, "status": state, "facts": json_value(facts) or {}, "sources": json_value(sources) or {},
+              "trials": json_value(trials) or [], "reason": reason} for code, state, facts, sources, trials, reason in rows]
     if as_json or fmt == "json":
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return

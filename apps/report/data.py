@@ -8,7 +8,6 @@ included trials into a small table (a list of rows) that a chart draws and the p
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, select
 from kb.domain.extract.origin import modality_for
 from kb.domain.lexicon import DISEASES_BY_KEY, PRODUCTS_BY_CODE
 from kb.store.models import RunLog, StoredProduct, Trial, TrialCondition, TrialFact
-from kb.store.read import json_list
+from kb.store.read import json_list, json_value
 from kb.store.runlog import DATA_TIMESTAMP_KEY, get_state
 
 __all__ = ["ReportData", "Table", "TrialRow", "load_report_data", "modality_of", "phase_label", "phase_rank",
@@ -190,15 +189,10 @@ def load_report_data(engine: Engine) -> ReportData:
                                                                       facts[nct]["disease"]),
             conditions=conditions[nct], last_update=row.get("last_update_posted_date")))
     with engine.connect() as conn:
-        learned = {code: _json_dict(sources) for code, sources in conn.execute(
+        learned = {code: (json_value(sources) or {}) for code, sources in conn.execute(
             select(StoredProduct.code, StoredProduct.sources).where(StoredProduct.status == "learned"))}
     return ReportData(trials=_once_per_trial(engine, trials), last_run=dict(last) if last else None,
                       data_timestamp=get_state(engine, DATA_TIMESTAMP_KEY), dialect=dialect, learned=learned)
-
-
-def _json_dict(value: Any) -> dict[str, Any]:
-    """A JSON object column as a dict (SQLite may hand back text)."""
-    return (json.loads(value) if isinstance(value, str) else value) or {}
 
 
 def facts_from(product: str, known: Any, learned: dict[str, dict[str, Any]]) -> str:

@@ -14,7 +14,7 @@ from kb.domain import ctis, ictrp
 from kb.domain.links import link_rows
 from kb.domain.normalize import NormalizedStudy, check_study, content_hash, normalize_study, trial_id_of
 
-__all__ = ["check_record", "is_copy", "normalize_record", "record_hash", "record_id"]
+__all__ = ["check_record", "content_hash_of", "is_copy", "normalize_record", "record_id"]
 
 
 def record_id(data: Any) -> str | None:
@@ -34,7 +34,7 @@ def check_record(data: Any) -> str:
     return ctis.check_trial(data) if ctis.is_ctis_record(data) else check_study(data)
 
 
-def record_hash(data: Any, canonical: bytes) -> str:
+def content_hash_of(data: Any, canonical: bytes) -> str:
     """The content hash that says whether a record changed: an ICTRP record's text (its HTML read), an API
     v2 study's or a CTIS trial's canonical JSON without its volatile parts."""
     return ictrp.text_hash(data) if ictrp.is_ictrp_record(data) else content_hash(data, canonical)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -30,6 +29,7 @@ from kb.process.interrupts import StopFlag, stop_on_signals
 from kb.process.lock import writer_lock
 from kb.process.pool import WorkerPool
 from kb.store import ledger
+from kb.store.bulk import chunks
 from kb.store.products import relearn_engine
 from kb.store.runlog import finish_run, start_run
 from kb.store.rejects import keep_rejected
@@ -86,12 +86,6 @@ def _unit_batches(units: Iterable[SourceUnit], size: int) -> Iterator[list[Sourc
             batch, studies = [], 0
     if batch:
         yield batch
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def _unread(engine: Engine, units: list[SourceUnit], selection: str | None) -> tuple[list[SourceUnit], Batch]:
@@ -246,7 +240,7 @@ def _split(batch: Batch, size: int) -> Iterator[tuple[list, list]]:
     by_id: dict[str, list[dict]] = {}
     for row in batch.ledger:
         by_id.setdefault(row["trial_id"], []).append(row)
-    for chunk in _chunks(batch.items, size):
+    for chunk in chunks(batch.items, size):
         ids = {getattr(item, "trial_id", None) for item in chunk}
         yield chunk, [row for i in ids if i in by_id for row in by_id.pop(i)]
     rest = [row for rows in by_id.values() for row in rows]
@@ -285,7 +279,7 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
                        if is_canonical(i)]  # the others are reported, not touched
                 bad = bad_stored_ids(conn)
             total.warnings += [("", line) for line in bad]
-            for chunk in _chunks(ids, batch_size):
+            for chunk in chunks(ids, batch_size):
                 with engine.begin() as conn:
                     total.add(renormalize(conn, chunk))
                 if on_batch:

@@ -9,13 +9,27 @@ share the ``INSERT ... ON CONFLICT (keys) DO UPDATE SET c = excluded.c`` syntax.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import JSON, Column, Connection, Table
 from sqlalchemy.engine import Dialect
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter): bounded statements and transactions.
+
+    >>> list(chunks(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 @lru_cache(maxsize=64)

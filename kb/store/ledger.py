@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from kb.store.bulk import copy_upsert
+from kb.store.bulk import chunks, copy_upsert
 from kb.store.models import ImportLedger
 
 LEDGER = ImportLedger.__table__
@@ -41,10 +41,9 @@ class Entry:
 def entries(conn: Connection, trial_ids: Iterable[str]) -> dict[str, Entry]:
     """The ledger rows of these trials."""
     out: dict[str, Entry] = {}
-    ids = list(dict.fromkeys(trial_ids))
-    for start in range(0, len(ids), LOOKUP_CHUNK):
+    for ids in chunks(dict.fromkeys(trial_ids), LOOKUP_CHUNK):
         rows = conn.execute(select(LEDGER.c.trial_id, LEDGER.c.record_hash, LEDGER.c.decision, LEDGER.c.reason,
-                                   LEDGER.c.rules).where(LEDGER.c.trial_id.in_(ids[start:start + LOOKUP_CHUNK])))
+                                   LEDGER.c.rules).where(LEDGER.c.trial_id.in_(ids)))
         out.update((trial_id, Entry(*rest)) for trial_id, *rest in rows)
     return out
 
@@ -54,10 +53,9 @@ def unchanged_members(conn: Connection, members: Sequence[tuple[str, int, int]],
     that still holds: ``{member: decision}``."""
     out: dict[str, str] = {}
     wanted = {name: (crc, size) for name, crc, size in members}
-    names = list(wanted)
-    for start in range(0, len(names), LOOKUP_CHUNK):
+    for names in chunks(wanted, LOOKUP_CHUNK):
         rows = conn.execute(select(LEDGER.c.member, LEDGER.c.member_crc, LEDGER.c.member_size, LEDGER.c.decision,
-                                   LEDGER.c.rules).where(LEDGER.c.member.in_(names[start:start + LOOKUP_CHUNK])))
+                                   LEDGER.c.rules).where(LEDGER.c.member.in_(names)))
         for member, crc, size, decision, row_rules in rows:
             if wanted[member] == (crc, size) and (decision == "stored" or row_rules == rules):
                 out[member] = decision

@@ -10,13 +10,14 @@ evidence is the chain). The result depends on the trials' own text only, never o
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, or_, select, update
 
 from kb.domain.extract.fields import trial_texts
 from kb.domain.learned import LEARNED_FIELD, LearnedProduct, fill, learn, readings, trial_codes
+from kb.store.bulk import chunks
 from kb.store.models import ArmGroup, Intervention, ProductFill, StoredProduct, Trial, TrialFact
 
 __all__ = ["RelearnResult", "relearn", "relearn_engine"]
@@ -30,11 +31,6 @@ CHUNK = 500
 
 class RelearnResult(dict):
     """Counts of one relearn: learned, candidates, filled (trials)."""
-
-
-def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), CHUNK):
-        yield list(items[start:start + CHUNK])
 
 
 def _restore(conn: Connection) -> None:
@@ -60,7 +56,7 @@ def _product_facts(conn: Connection) -> dict[str, list[dict[str, Any]]]:
 
 def _trials(conn: Connection, ids: Sequence[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
     out = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, CHUNK):
         for row in conn.execute(select(TRIAL.c.trial_id, *(TRIAL.c[c] for c in columns)).where(TRIAL.c.trial_id.in_(chunk))):
             out[row[0]] = {"trial_id": row[0], **dict(zip(columns, row[1:]))}
     return out
@@ -70,7 +66,7 @@ def _children(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, list[
     """Interventions and arms of some trials, as the normalizer's child rows (for trial_texts)."""
     out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: {"intervention": [], "arm_group": [], "outcome": [], "trial_condition": []})
     iv, arm = Intervention.__table__, ArmGroup.__table__
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, CHUNK):
         for row in conn.execute(select(iv.c.trial_id, iv.c.name, iv.c.other_names, iv.c.description)
                                 .where(iv.c.trial_id.in_(chunk)).order_by(iv.c.trial_id, iv.c.position)):
             out[row[0]]["intervention"].append({"name": row[1], "other_names": row[2], "description": row[3]})

@@ -32,17 +32,22 @@ BOOL_FIELDS = frozenset({"is_car_therapy", "has_results", "is_relevant"})
 __all__ = ["NotFound", "ReadOnlyViolation", "get_history", "get_trial", "run_readonly_sql"]
 
 
+def json_value(value: Any) -> Any:
+    """A JSON column's value (SQLite hands back text, PostgreSQL the value).
+
+    >>> json_value('{"a": [1]}'), json_value({"a": [1]}), json_value(None)
+    ({'a': [1]}, {'a': [1]}, None)
+    """
+    return json.loads(value) if isinstance(value, (bytes, str)) else value
+
+
 def json_list(value: Any) -> list[Any]:
     """A JSON list column as a list without empty items (SQLite hands back text, PostgreSQL a list).
 
     >>> json_list('["CD19", "", null]'), json_list(None), json_list(["BCMA"])
     (['CD19'], [], ['BCMA'])
     """
-    if value is None:
-        return []
-    if isinstance(value, (bytes, str)):
-        value = json.loads(value)
-    return [v for v in value or () if v not in (None, "")]
+    return [v for v in json_value(value) or () if v not in (None, "")]
 
 
 def get_trial(store: Engine | ReadOnlyStore, trial_id: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
 from kb.store.models import (CHILD_TABLES, MeshTerm, ProductFill, RawRecord, Sponsor, Trial, TrialVersion)
 from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, diff_snapshots
-from kb.domain.records import check_record, is_copy, normalize_record, record_hash
+from kb.domain.records import check_record, content_hash_of, is_copy, normalize_record
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None,
     try:
         trial_id = check_record(data)
         canonical = canonical_json(data)
-        digest = record_hash(data, canonical)
+        digest = content_hash_of(data, canonical)
         if known and known.get(trial_id) == digest:
             return Unchanged(origin, trial_id, digest)
         study = normalize_record(data)

@@ -29,8 +29,6 @@ PRODUCT_WORDS = re.compile(r"(?i:\bcells?\b|\bcellular\b|lymphocytes?|infusion|i
 """Words of an intervention that gives a cell or gene product."""
 CAR_MESH_TERMS = frozenset({"Receptors, Chimeric Antigen"})
 """MeSH terms of the registry's intervention browse that say a CAR is given."""
-CELL_MESH_TERMS = frozenset({"Immunotherapy, Adoptive"})
-"""MeSH terms that say cells are given (CAR or not)."""
 
 
 def car_only_as_setting(car: list, texts: Texts, trial: dict[str, Any], children: dict[str, list[dict]],

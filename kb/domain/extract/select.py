@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SELECTIONS = {"car": "CAR cell therapies", "cell": "cell therapies (a CAR or cells given)"}
 DOMAIN = Path(__file__).resolve().parents[1]
 
 
