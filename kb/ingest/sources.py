@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import orjson
 
+from kb.domain.normalize import canonical_json
 from kb.ingest.ictrp_files import csv_records, xml_records
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -64,6 +65,7 @@ class SourceRecord:
     data: Any = None
     error: str | None = None
     duplicate_keys: tuple[str, ...] = ()  # keys that occur twice in one object of the record (the last value kept)
+    canonical: bytes | None = None  # its canonical JSON (kb.domain.normalize.canonical_json), if made while reading
 
 
 def studies_from_json(origin: str, data: Any) -> Iterator[SourceRecord]:
@@ -78,18 +80,19 @@ def studies_from_json(origin: str, data: Any) -> Iterator[SourceRecord]:
         yield SourceRecord(origin, data)
 
 
-def duplicate_keys(raw: bytes, data: Any) -> tuple[str, ...]:
+def duplicate_keys(raw: bytes, data: Any, dumped: bytes | None = None) -> tuple[str, ...]:
     """Keys that occur twice in one object of the JSON text ``raw`` (parsed as ``data``), in order.
 
     Cheap when there are none: the ``":`` pairs of the text are counted against those of the
-    parsed value serialized again (a repeated key is lost in parsing, so the text has more);
-    only a difference (a repeat, or unusual spacing or escapes) parses again, exactly.
+    parsed value serialized again (``dumped``, if made already; a repeated key is lost in parsing,
+    so the text has more); only a difference (a repeat, or unusual spacing or escapes) parses
+    again, exactly.
 
     >>> duplicate_keys(b'{"a": 1, "b": {"c": 2, "c": 3}}', {"a": 1, "b": {"c": 3}})
     ('c',)
     """
     try:
-        if raw.count(b'":') == orjson.dumps(data).count(b'":'):
+        if raw.count(b'":') == (dumped if dumped is not None else orjson.dumps(data)).count(b'":'):
             return ()
     except TypeError:  # nested deeper than orjson writes: the slow way
         pass
@@ -143,10 +146,16 @@ def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
     except orjson.JSONDecodeError as exc:
         yield SourceRecord(origin, error=f"invalid JSON: {exc}")
         return
-    repeated = duplicate_keys(raw, data)
+    try:  # a study's canonical JSON, made once: for the key count here and the store's hash and body
+        dumped = canonical_json(data)
+    except TypeError:  # nested deeper than orjson writes
+        dumped = None
+    repeated = duplicate_keys(raw, data, dumped)
     for number, record in enumerate(studies_from_json(origin, data)):
         if repeated and number == 0:  # said once, for the document's first record
             record.duplicate_keys = repeated
+        if record.data is data:  # the document is the study
+            record.canonical = dumped
         yield record
 
 

@@ -220,7 +220,8 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
             if digest is None and record_digest and isinstance(trial_id, str) and _known(
                     batch, record.origin, trial_id, record_digest, entries, known, rules, member, None):
                 continue
-            item = _with_key_warnings(record, prepare(record.origin, record.data, known, skip=skip))
+            item = _with_key_warnings(record, prepare(record.origin, record.data, known, skip=skip,
+                                                          canonical=record.canonical))
             if isinstance(item, Rejected):
                 _keep_body(item, record.data)
             batch.items.append(item)

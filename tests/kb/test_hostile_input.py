@@ -250,3 +250,14 @@ def test_duplicate_keys_are_found_only_where_they_are():
     assert duplicate_keys(SEED.read_bytes(), json.loads(SEED.read_text())) == ()
     raw = b'{"a": "say \\"b\\": twice", "c": {"d": 1, "d": 2}, "e": [{"f": 1}, {"f": 2}]}'
     assert duplicate_keys(raw, json.loads(raw)) == ("d",)
+
+
+def test_a_study_read_alone_carries_its_canonical_json_and_a_page_of_studies_does_not():
+    from kb.domain.normalize import canonical_json
+    from kb.store.write import prepare
+
+    [record] = sources.parse_bytes("seed", "NCT06464679.json", SEED.read_bytes())
+    assert record.canonical == canonical_json(json.loads(SEED.read_text()))
+    assert prepare("seed", record.data, canonical=record.canonical) == prepare("seed", record.data)  # one hash, one body
+    page = b'{"studies": [' + SEED.read_bytes() + b"]}"
+    assert [r.canonical for r in sources.parse_bytes("page", "page.json", page)] == [None]
