@@ -32,6 +32,7 @@ from typing import IO, Any
 import orjson
 
 from kb.domain.normalize import canonical_json
+from kb.ingest import zipdir
 from kb.ingest.ictrp_files import csv_records, xml_records
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -292,13 +293,12 @@ def too_large(what: str, size: int | None, cap: int) -> str:
 
 
 def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
+    """The units of an archive, its directory read entry by entry (:mod:`kb.ingest.zipdir`: memory does
+    not grow with the archive); a member to stream opens the archive with ``zipfile`` (then its directory
+    is read whole)."""
+    archive: zipfile.ZipFile | None = None
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        yield SourceUnit(str(path), path.name, error=f"not a readable zip archive: {exc}")
-        return
-    with archive:
-        for info in archive.infolist():
+        for info in zipdir.members(path):
             if info.is_dir():
                 continue
             origin = f"{path}:{info.filename}"
@@ -313,12 +313,18 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
                     f"archive member of {info.file_size:,} bytes compressed to {info.compress_size:,} "
                     f"(more than {MAX_ZIP_RATIO}:1): a zip bomb? skipped"))
             elif info.file_size > STREAM_BYTES and not _is_export(info.filename):
-                yield from _streamed(origin, info.filename, lambda i=info: archive.open(i), lines)
+                archive = archive or zipfile.ZipFile(path)
+                yield from _streamed(origin, info.filename, lambda a=archive, n=info.filename: a.open(n), lines)
             else:
                 plain = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and not info.flag_bits & 1
                 yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
                                  size=info.file_size, max_bytes=cap,
                                  at=(info.header_offset, info.compress_size, info.compress_type) if plain else None)
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield SourceUnit(str(path), path.name, error=f"not a readable zip archive: {exc}")
+    finally:
+        if archive is not None:
+            archive.close()
 
 
 def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None) -> Iterator[SourceUnit]:
@@ -464,8 +470,7 @@ def count_inputs(path: str | Path) -> int | None:
     path = Path(path)
     if path.suffix.lower() == ".zip" and path.is_file():
         try:
-            with zipfile.ZipFile(path) as archive:
-                return sum(1 for i in archive.infolist() if not i.is_dir())
+            return sum(1 for member in zipdir.members(path) if not member.is_dir())
         except (zipfile.BadZipFile, OSError):
             return 1
     if path.is_dir():
