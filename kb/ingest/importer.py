@@ -41,7 +41,7 @@ BATCH_SIZE = 2000
 20,000-study archive (bench/import_bench.py's mix, SQLite, 2 cores, paired runs): 18.3-18.5 s at 2,000,
 19.5 s at 1,000, 20.3-21.0 s at 500 (a commit checkpoints SQLite's write-ahead log: fewer, larger ones
 cost less), 19.6 s at 4,000 (too few batches to keep both workers busy at the end); with
---relevant-only the same at 500 and 2,000 (3.1-3.5 s)."""
+--relevant-only the same at 500 and 2,000 (3.1-3.5 s, in-process runs without the command's start)."""
 
 
 @dataclass

@@ -312,9 +312,13 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
                 yield SourceUnit(origin, info.filename, error=(
                     f"archive member of {info.file_size:,} bytes compressed to {info.compress_size:,} "
                     f"(more than {MAX_ZIP_RATIO}:1): a zip bomb? skipped"))
+            elif not info.fits:
+                yield SourceUnit(origin, info.filename, error=(
+                    f"archive member of {info.compress_size:,} compressed bytes at offset {info.header_offset:,}: "
+                    "more than the archive holds before its directory (a corrupt archive?); skipped"))
             elif info.file_size > STREAM_BYTES and not _is_export(info.filename):
                 archive = archive or zipfile.ZipFile(path)
-                yield from _streamed(origin, info.filename, lambda a=archive, n=info.filename: a.open(n), lines)
+                yield from _streamed(origin, info.filename, _member_opener(archive, info.header_offset), lines)
             else:
                 plain = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and not info.flag_bits & 1
                 yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
@@ -325,6 +329,17 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
     finally:
         if archive is not None:
             archive.close()
+
+
+def _member_opener(archive: zipfile.ZipFile, offset: int) -> Callable[[], IO[bytes]]:
+    """Opens the member whose local header is at ``offset`` (a name may occur twice in an archive, and
+    ``zipfile`` maps a name to its last entry)."""
+    def opener() -> IO[bytes]:
+        info = next((i for i in archive.infolist() if i.header_offset == offset), None)
+        if info is None:
+            raise zipfile.BadZipFile(f"no member at offset {offset} in zipfile's reading of the directory")
+        return archive.open(info)
+    return opener
 
 
 def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None) -> Iterator[SourceUnit]:

@@ -26,3 +26,10 @@ def test_collect_frees_a_cycle_and_freezes_what_lives_on() -> None:
         assert gc.get_freeze_count() >= frozen_before + len(kept)
         assert not gc.isenabled()
     assert gc.get_freeze_count() == 0  # the block's end unfreezes everything
+
+
+def test_collect_outside_a_pause_freezes_nothing() -> None:
+    assert gc.isenabled()
+    frozen_before = gc.get_freeze_count()
+    gcpause.collect()
+    assert gc.get_freeze_count() == frozen_before
