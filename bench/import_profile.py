@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kb.domain import records  # noqa: E402
+from kb.ingest.importer import BATCH_SIZE  # noqa: E402
 from kb.domain import normalize  # noqa: E402
 from kb.ingest import sources, triage  # noqa: E402
 from kb.process import gcpause  # noqa: E402
@@ -77,7 +78,7 @@ def plain_parse(archive: Path, units: list[sources.SourceUnit]) -> float:
         return time.perf_counter() - start
 
 
-def prepare(units: list[sources.SourceUnit], batch: int = 500) -> tuple[float, list[triage.Batch]]:
+def prepare(units: list[sources.SourceUnit], batch: int = BATCH_SIZE) -> tuple[float, list[triage.Batch]]:
     gcpause.pause()  # as in a worker process
     start = time.perf_counter()
     batches = [triage.triage_units(units[i:i + batch], None, None, {}) for i in range(0, len(units), batch)]

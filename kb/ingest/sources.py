@@ -298,7 +298,7 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
     is read whole)."""
     archive: zipfile.ZipFile | None = None
     try:
-        for info in zipdir.members(path):
+        for info in zipdir.members(path, open_regular):
             if info.is_dir():
                 continue
             origin = f"{path}:{info.filename}"
@@ -485,7 +485,7 @@ def count_inputs(path: str | Path) -> int | None:
     path = Path(path)
     if path.suffix.lower() == ".zip" and path.is_file():
         try:
-            return sum(1 for member in zipdir.members(path) if not member.is_dir())
+            return sum(1 for member in zipdir.members(path, open_regular) if not member.is_dir())
         except (zipfile.BadZipFile, OSError):
             return 1
     if path.is_dir():

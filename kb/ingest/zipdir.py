@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 __all__ = ["Member", "members"]
 
@@ -48,13 +49,14 @@ class Member:
         return self.filename.endswith("/")
 
 
-def members(path: str | Path, buffer: int = 1 << 20) -> Iterator[Member]:
+def members(path: str | Path, open_file: Callable[[str | Path], IO[bytes]] = open) -> Iterator[Member]:
     """Every entry of the archive at ``path``, in directory order.
 
     As ``zipfile`` does, entries are read until the directory's size is used up (the end record's
     count of entries is wrong in some archives), a self-extractor's stub before the archive moves
-    every offset, and a damaged ZIP64 end record falls back to the plain one."""
-    with open(path, "rb", buffering=buffer) as handle:
+    every offset, and a damaged ZIP64 end record falls back to the plain one. ``open_file`` opens
+    ``path`` for binary reading (kb.ingest.sources: regular files only)."""
+    with _binary(open_file, path) as handle:
         start, size, concat = _directory(handle)
         handle.seek(start)
         read = 0
@@ -76,6 +78,10 @@ def members(path: str | Path, buffer: int = 1 << 20) -> Iterator[Member]:
                 raise zipfile.BadZipFile(f"a member's name is not UTF-8: {raw_name[:80]!r}") from None
             fits = offset + concat + LOCAL_HEADER + packed <= start
             yield Member(name.split("\x00", 1)[0], offset + concat, packed, file_size, crc, method, flags, fits)
+
+
+def _binary(open_file: Callable[..., IO[bytes]], path: str | Path) -> IO[bytes]:
+    return open(path, "rb", buffering=1 << 20) if open_file is open else open_file(path)
 
 
 def _directory(handle) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

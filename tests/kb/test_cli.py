@@ -92,3 +92,13 @@ def test_a_command_group_imported_first_still_builds_the_app(module):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert {"crawl", "similar", "show", "find", "compare", "report"} <= set(eval(done.stdout))
+
+
+def test_the_import_command_s_batch_size_is_the_importer_s():
+    """The command keeps its own default (importing the importer costs every command 0.6 s): one value."""
+    import inspect
+
+    from apps.cli.store import import_command
+    from kb.ingest.importer import BATCH_SIZE
+
+    assert inspect.signature(import_command).parameters["batch_size"].default == BATCH_SIZE == 2000
