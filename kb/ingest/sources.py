@@ -297,6 +297,7 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
     not grow with the archive); a member to stream opens the archive with ``zipfile`` (then its directory
     is read whole)."""
     archive: zipfile.ZipFile | None = None
+    by_offset: dict[int, zipfile.ZipInfo] = {}  # zipfile's entries, once it is opened
     try:
         for info in zipdir.members(path, open_regular):
             if info.is_dir():
@@ -317,8 +318,11 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
                     f"archive member of {info.compress_size:,} compressed bytes at offset {info.header_offset:,}: "
                     "more than the archive holds before its directory (a corrupt archive?); skipped"))
             elif info.file_size > STREAM_BYTES and not _is_export(info.filename):
-                archive = archive or zipfile.ZipFile(path)
-                yield from _streamed(origin, info.filename, _member_opener(archive, info.header_offset), lines)
+                if archive is None:  # by offset: a name may occur twice, and zipfile maps it to its last entry
+                    archive = zipfile.ZipFile(path)
+                    by_offset = {i.header_offset: i for i in archive.infolist()}
+                yield from _streamed(origin, info.filename,
+                                     lambda a=archive, o=info.header_offset: _open_at(a, by_offset, o), lines)
             else:
                 plain = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and not info.flag_bits & 1
                 yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
@@ -331,15 +335,11 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
             archive.close()
 
 
-def _member_opener(archive: zipfile.ZipFile, offset: int) -> Callable[[], IO[bytes]]:
-    """Opens the member whose local header is at ``offset`` (a name may occur twice in an archive, and
-    ``zipfile`` maps a name to its last entry)."""
-    def opener() -> IO[bytes]:
-        info = next((i for i in archive.infolist() if i.header_offset == offset), None)
-        if info is None:
-            raise zipfile.BadZipFile(f"no member at offset {offset} in zipfile's reading of the directory")
-        return archive.open(info)
-    return opener
+def _open_at(archive: zipfile.ZipFile, by_offset: dict[int, zipfile.ZipInfo], offset: int) -> IO[bytes]:
+    """The member whose local header is at ``offset``."""
+    if offset not in by_offset:
+        raise zipfile.BadZipFile(f"no member at offset {offset} in zipfile's reading of the directory")
+    return archive.open(by_offset[offset])
 
 
 def iter_units(path: str | Path, lines: int = 500, max_bytes: int | None = None) -> Iterator[SourceUnit]:

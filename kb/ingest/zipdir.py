@@ -43,20 +43,24 @@ class Member:
     CRC: int
     compress_type: int
     flag_bits: int
-    fits: bool = True  # its local header and data can lie before the central directory (else the entry lies)
+    fits: bool  # its local header and data can lie before the central directory (else the entry lies)
 
     def is_dir(self) -> bool:
         return self.filename.endswith("/")
 
 
-def members(path: str | Path, open_file: Callable[[str | Path], IO[bytes]] = open) -> Iterator[Member]:
+def _open(path: str | Path) -> IO[bytes]:
+    return open(path, "rb", buffering=1 << 20)
+
+
+def members(path: str | Path, open_file: Callable[[str | Path], IO[bytes]] = _open) -> Iterator[Member]:
     """Every entry of the archive at ``path``, in directory order.
 
     As ``zipfile`` does, entries are read until the directory's size is used up (the end record's
     count of entries is wrong in some archives), a self-extractor's stub before the archive moves
     every offset, and a damaged ZIP64 end record falls back to the plain one. ``open_file`` opens
     ``path`` for binary reading (kb.ingest.sources: regular files only)."""
-    with _binary(open_file, path) as handle:
+    with open_file(path) as handle:
         start, size, concat = _directory(handle)
         handle.seek(start)
         read = 0
@@ -78,10 +82,6 @@ def members(path: str | Path, open_file: Callable[[str | Path], IO[bytes]] = ope
                 raise zipfile.BadZipFile(f"a member's name is not UTF-8: {raw_name[:80]!r}") from None
             fits = offset + concat + LOCAL_HEADER + packed <= start
             yield Member(name.split("\x00", 1)[0], offset + concat, packed, file_size, crc, method, flags, fits)
-
-
-def _binary(open_file: Callable[..., IO[bytes]], path: str | Path) -> IO[bytes]:
-    return open(path, "rb", buffering=1 << 20) if open_file is open else open_file(path)
 
 
 def _directory(handle) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
