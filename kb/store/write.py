@@ -103,6 +103,7 @@ def utcnow() -> datetime:
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_MAGIC = b"\x1f\x8b"
 _codecs = threading.local()  # zstd (de)compressors are not thread-safe: one per thread
 
 
@@ -115,7 +116,10 @@ def _compress(canonical: bytes) -> bytes:
 
 
 def decompress(body: bytes) -> bytes:
-    """A stored body's JSON bytes: zstd, or zlib as stores written before trialkb 0.2 hold."""
+    """A stored body's JSON bytes: zstd; gzip, an archive member's own deflate data (imported without
+    compressing it again); or zlib as stores written before trialkb 0.2 hold."""
+    if body[:2] == GZIP_MAGIC:
+        return zlib.decompress(body, 31)
     if body[:4] != ZSTD_MAGIC:
         return zlib.decompress(body)
     if not hasattr(_codecs, "decompressor"):
@@ -170,12 +174,13 @@ def _prepared(origin: str, trial_id: str, digest: str, body: bytes, study: Norma
 
 def prepare(origin: str, data: Any, known: dict[str, str] | None = None,
             skip: Callable[[dict[str, Any]], str | None] | None = None,
-            canonical: bytes | None = None) -> PreparedStudy | Unchanged | Rejected | Skipped:
+            canonical: bytes | None = None, body: bytes | None = None) -> PreparedStudy | Unchanged | Rejected | Skipped:
     """Check, hash, normalize and compress one study; pure, so it can run in a worker process.
 
     ``known`` maps NCT ids to stored content hashes: a study whose hash matches is not normalized.
     ``skip`` gives the reason not to store a normalized trial that is not stored yet, or None.
-    ``canonical``: the study's :func:`canonical_json`, if the reader made it already.
+    ``canonical``: the study's :func:`canonical_json`, if the reader made it already. ``body``: the
+    record's bytes compressed already (a gzip stream, :func:`decompress` reads it), kept as they are.
     """
     trial_id = None
     try:
@@ -188,7 +193,7 @@ def prepare(origin: str, data: Any, known: dict[str, str] | None = None,
         if skip and not (known and trial_id in known) and (reason := skip(study.trial)):
             return Skipped(origin, trial_id, reason)
         # a study not stored yet needs no snapshot unless an earlier batch of this run stores it
-        return _prepared(origin, trial_id, digest, _compress(canonical), study,
+        return _prepared(origin, trial_id, digest, body if body is not None else _compress(canonical), study,
                          snapshot=known is None or trial_id in known)
     except RecordError as exc:
         return Rejected(origin, str(exc), trial_id)

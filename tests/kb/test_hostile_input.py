@@ -250,6 +250,10 @@ def test_duplicate_keys_are_found_only_where_they_are():
     assert duplicate_keys(SEED.read_bytes(), json.loads(SEED.read_text())) == ()
     raw = b'{"a": "say \\"b\\": twice", "c": {"d": 1, "d": 2}, "e": [{"f": 1}, {"f": 2}]}'
     assert duplicate_keys(raw, json.loads(raw)) == ("d",)
+    spaced = b'{"a" : 1,\n "b":{"a" :2},  "a"\t:3}'  # whitespace around colons, the same key in another object
+    assert duplicate_keys(spaced, json.loads(spaced)) == ("a",)
+    escaped = b'{"t": "10\\u003a30", "u": "http://x"}'  # a colon written as an escape: counted apart, no repeat
+    assert duplicate_keys(escaped, json.loads(escaped)) == ()
 
 
 def test_a_study_read_alone_carries_its_canonical_json_and_a_page_of_studies_does_not():

@@ -199,3 +199,26 @@ def test_a_record_the_normalizer_rejects_is_kept_and_rebuild_recovers_it_once_fi
         assert conn.execute(select(func.count()).select_from(RejectedRecord)).scalar_one() == 0
         assert conn.execute(select(Trial.trial_id)).scalars().all() == ["NCT06464679"]
 
+
+
+def test_a_deflated_member_is_stored_as_its_own_gzip_stream(engine, tmp_path):
+    """The archive's compressed bytes become the raw record as they are (nothing compressed again); a stored
+    (uncompressed) member and a search page are compressed as before; every body reads back as its study."""
+    import gzip
+
+    from kb.store.models import RawRecord
+    from kb.store.write import GZIP_MAGIC, ZSTD_MAGIC, load_raw
+
+    seed, other, stored = load(SEED), load(OTHERS[0]), load(OTHERS[1])
+    seed_bytes = json.dumps(seed, indent=2).encode()
+    archive = tmp_path / "ctg-studies.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("NCT06464679.json", seed_bytes)
+        zf.writestr("page.json", json.dumps({"studies": [other]}))  # one study, but not the document
+        zf.writestr(zipfile.ZipInfo("NCT06518668.json"), json.dumps(stored))  # ZIP_STORED
+    assert import_paths(engine, [archive], workers=0).result.new == 3
+    with engine.connect() as conn:
+        bodies = dict(conn.execute(select(RawRecord.trial_id, RawRecord.body)).all())
+    assert bodies["NCT06464679"][:2] == GZIP_MAGIC and gzip.decompress(bodies["NCT06464679"]) == seed_bytes
+    assert bodies["NCT06010472"][:4] == ZSTD_MAGIC and bodies["NCT06518668"][:4] == ZSTD_MAGIC
+    assert [load_raw(bodies[i]) for i in ("NCT06464679", "NCT06010472", "NCT06518668")] == [seed, other, stored]

@@ -25,6 +25,12 @@ def test_fresh_store_is_stamped_and_upgrade_is_a_no_op(store_url_engine):
     init_db(engine)
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == SCHEMA_REVISION
+    assert SCHEMA_REVISION == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    stamped = _version_table(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    command.stamp(alembic_config(engine), "head")  # as Alembic itself stamps
+    assert _version_table(engine) == stamped
     init_db(engine)  # existing store: alembic upgrade head, nothing to do
     assert set(VIEW_NAMES) <= set(inspect(engine).get_view_names())
 
@@ -92,3 +98,11 @@ def test_0006_renames_the_key_to_trial_id_and_keeps_every_row(store_url_engine):
     assert left == 0  # the foreign key still cascades after the rename
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def _version_table(engine):
+    table = inspect(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return ([(c["name"], str(c["type"]), c["nullable"]) for c in table.get_columns("alembic_version")],
+            table.get_pk_constraint("alembic_version"), rows)
