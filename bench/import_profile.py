@@ -35,7 +35,7 @@ from kb.process import gcpause  # noqa: E402
 from kb.store import write  # noqa: E402
 
 STAGES = [  # (module, function, label): the calls of triage_units worth naming
-    (triage, "unit_bytes", "read and inflate the member"),
+    (triage, "read_unit", "read and inflate the member"),
     (sources.orjson, "loads", "parse (orjson)"),
     (sources, "duplicate_keys", "repeated-key check"),
     (triage, "record_hash", "ledger hash"),
