@@ -33,12 +33,12 @@ import orjson
 
 from kb.domain.normalize import canonical_json
 from kb.ingest import zipdir
+from kb.ingest.ictrp_files import csv_records, xml_records
 
-try:  # ISA-L's inflate: the same bytes as zlib's in half the time (tests/kb/test_sources.py compares them)
+try:  # ISA-L's inflate: the same bytes as zlib's in half the time (tests/kb/test_inflate.py compares them)
     from isal import isal_zlib as inflating
 except ImportError:  # pragma: no cover - a platform without its wheel
     inflating = zlib  # type: ignore[assignment]
-from kb.ingest.ictrp_files import csv_records, xml_records
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 EXPORT_SUFFIXES = (".xml", ".csv")
