@@ -227,9 +227,9 @@ def unit_bytes(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> bytes:
 
 
 def read_unit(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> tuple[bytes, bytes | None]:
-    """:func:`unit_bytes`, and for a deflated archive member read at its offset the same bytes as a gzip
-    stream of the member's own deflate data (:func:`gzip_stream`): a store can keep it as the raw record
-    without compressing it again."""
+    """:func:`unit_bytes`, and for a deflated archive member read at its offset its deflate data as read
+    (None otherwise): with :func:`gzip_stream`, a store can keep it as the raw record without compressing
+    it again."""
     if unit.lines is not None:
         return unit.lines, None
     cap = unit.max_bytes or max_input_bytes()
@@ -257,7 +257,7 @@ def read_unit(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> tuple[b
 def _read_member(unit: SourceUnit) -> tuple[bytes, bytes | None]:
     """A stored or deflated member read at its offset (its size, already checked against the cap, and its
     CRC-32 come from the archive's directory): a worker process need not load the directory (64 MB a
-    process for 100,000 members). With a deflated member, its gzip stream."""
+    process for 100,000 members). With a deflated member, its deflate data if it ends where the member does."""
     offset, packed, method = unit.at  # type: ignore[misc]
     with open_regular(unit.path) as handle:  # type: ignore[arg-type]
         handle.seek(offset)
@@ -275,7 +275,7 @@ def _read_member(unit: SourceUnit) -> tuple[bytes, bytes | None]:
             deflated = None
     if len(data) != unit.size or inflating.crc32(data) != unit.crc:
         raise zipfile.BadZipFile("CRC-32 or size does not match the archive's directory")
-    return data, (gzip_stream(deflated, unit.crc, unit.size) if deflated is not None else None)  # type: ignore[arg-type]
+    return data, deflated
 
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"

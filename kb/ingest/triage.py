@@ -35,7 +35,7 @@ from kb.core.ids import is_nct_id
 from kb.domain.extract.select import cue_reason, rules_key, skip_reason
 from kb.domain.extract.speed import has_cue
 from kb.domain.records import record_id
-from kb.ingest.sources import SourceRecord, SourceUnit, UnreadableUnit, is_json_lines, parse_bytes, read_unit
+from kb.ingest.sources import SourceRecord, SourceUnit, UnreadableUnit, gzip_stream, is_json_lines, parse_bytes, read_unit
 from kb.process import gcpause
 from kb.store import ledger
 from kb.store.write import PreparedStudy, Rejected, Skipped, Unchanged, keeping, prepare, stored_hashes
@@ -133,7 +133,7 @@ class _Piece:
     whole: bool  # the whole unit (a member's CRC-32 and size describe it)
     trial_id: str | None = None  # of a piece holding one study, read without parsing
     records: list[SourceRecord] | None = None  # parsed already: a piece of another shape
-    body: bytes | None = None  # the piece as a gzip stream, if the archive held it deflated (read_unit)
+    deflated: bytes | None = None  # the piece's deflate data, if the archive held it deflated (read_unit)
 
 
 def _pieces(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile], batch: Batch) -> list[_Piece]:
@@ -143,7 +143,7 @@ def _pieces(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile], batch
             batch.items.append(Rejected(unit.origin, unit.error))
             continue
         try:
-            raw, body = read_unit(unit, archives)
+            raw, deflated = read_unit(unit, archives)
         except UnreadableUnit as exc:
             batch.items.append(Rejected(unit.origin, str(exc)))
             continue
@@ -151,7 +151,7 @@ def _pieces(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile], batch
             pieces += [_Piece(f"{unit.origin}:{number}", line, unit, False)
                        for number, line in enumerate(raw.splitlines(), unit.first_line) if line.strip()]
         else:
-            pieces.append(_Piece(unit.origin, raw, unit, True, body=body))
+            pieces.append(_Piece(unit.origin, raw, unit, True, deflated=deflated))
     for piece in pieces:
         piece.trial_id = single_study_id(piece.raw)
         if piece.trial_id is None:
@@ -212,7 +212,6 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
             records = list(parse_bytes(piece.origin, "piece.json", piece.raw))
         else:
             records, digest, member = piece.records or [], None, {}
-        body = piece.body if piece.trial_id else None
         for record in records:
             if record.error:
                 batch.items.append(Rejected(record.origin, record.error))
@@ -222,9 +221,8 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
             if digest is None and record_digest and isinstance(trial_id, str) and _known(
                     batch, record.origin, trial_id, record_digest, entries, known, rules, member, None):
                 continue
-            item = _with_key_warnings(record, prepare(  # a document that is the study has its canonical JSON
-                record.origin, record.data, known, skip=skip, canonical=record.canonical,
-                body=body if record.canonical is not None else None))
+            item = _with_key_warnings(record, prepare(record.origin, record.data, known, skip=skip,
+                                                          canonical=record.canonical, body=_body(piece, record)))
             if isinstance(item, Rejected):
                 _keep_body(item, record.data)
             batch.items.append(item)
@@ -234,6 +232,14 @@ def triage_units(units: list[SourceUnit], store: Engine | str | None, selection:
             batch.ledger.append(_row(item.trial_id, _last_update(record.data), record_digest,
                                      "skipped" if reason else "stored", reason, rules, member))
     return batch
+
+
+def _body(piece: _Piece, record: SourceRecord) -> bytes | None:
+    """The stored body of a record that is its whole deflated member (the document is the study: it has its
+    canonical JSON): the member's own deflate data as a gzip stream; else None (the store compresses it)."""
+    if piece.deflated is None or record.canonical is None:
+        return None
+    return gzip_stream(piece.deflated, piece.unit.crc, piece.unit.size)  # type: ignore[arg-type]
 
 
 def _keep_body(rejected: Rejected, data: Any) -> None:
