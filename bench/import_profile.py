@@ -91,16 +91,15 @@ def _prepare_seconds(units: list[sources.SourceUnit]) -> float:
 
 
 def write_seconds(batches: list[triage.Batch]) -> tuple[float, int]:
-    from kb.ingest.importer import ImportSummary, _write
+    from kb.ingest.importer import _write
     from kb.store.db import init_db, make_engine
 
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{folder}/profile.db")
         init_db(engine)
-        summary = ImportSummary()
         start = time.perf_counter()
         for batch in batches:
-            _write(engine, summary, batch.items, batch.ledger)
+            _write(engine, None, batch.items, batch.ledger)
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         seconds = time.perf_counter() - start

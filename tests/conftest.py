@@ -73,8 +73,13 @@ def _pg_engine(pg_url: str):  # type: ignore[no-untyped-def]
     admin = create_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    engine = make_engine(schema_url(pg_url, schema))  # a worker process opens the same store by URL
     return engine, admin, schema
+
+
+def schema_url(pg_url: str, schema: str) -> str:
+    """``pg_url`` with ``schema`` as its search path."""
+    return f"{pg_url}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -101,7 +106,7 @@ def pg_schema_url(pg_url: str):  # type: ignore[no-untyped-def]
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield f"{pg_url}?options=-csearch_path%3D{schema}"
+        yield schema_url(pg_url, schema)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -1,9 +1,10 @@
 """Bulk import of API v2 records from files into the store, in committed batches.
 
-Reading, parsing, hashing, normalizing and compressing (the CPU-heavy part) run in worker
-processes; the main process only writes, one transaction per batch, in input order. A bad
-record is reported with its origin and reason and skipped; every good batch is committed, so an
-import stopped half-way keeps what it stored and a re-run is idempotent.
+Reading, parsing, hashing and normalizing (the CPU-heavy part) run in worker processes, and each
+worker writes the batch it prepared, one transaction per batch, in input order (:mod:`kb.process.turns`):
+no rows travel between processes, and the main process only hands out work and counts. A bad record is
+reported with its origin and reason and skipped; every good batch is committed, so an import stopped
+half-way keeps what it stored and a re-run is idempotent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import closing, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -23,13 +24,15 @@ from sqlalchemy import Engine, select
 from kb.core.errors import Interrupted
 from kb.domain.extract.select import rules_key
 from kb.ingest.sources import SourceUnit, iter_units
-from kb.ingest.triage import DUPLICATE_KEY, Batch, triage_units
+from kb.ingest.triage import DUPLICATE_KEY, Batch, triage_units, worker_engine
 from kb.process import gcpause
 from kb.process.interrupts import StopFlag, stop_on_signals
 from kb.process.lock import writer_lock
 from kb.process.pool import WorkerPool
+from kb.process.turns import Turns
 from kb.store import ledger
 from kb.store.bulk import chunks
+from kb.store.db import reopen_url
 from kb.store.products import relearn_engine
 from kb.store.runlog import finish_run, start_run
 from kb.store.rejects import keep_rejected
@@ -59,11 +62,20 @@ class ImportSummary:
         return self.result.rejected
 
     def count(self, batch: Batch) -> None:
-        """Count what a batch needs no write for (the ledger knew it)."""
+        """Count what a batch needs no write for (the ledger knew it), and what a worker wrote of it."""
         self.read += batch.unchanged
         self.unread += batch.unread
         self.result.unchanged += batch.unchanged + batch.unread_stored
         self.result.skipped += batch.unread_skipped
+        if batch.written is not None:
+            self.add(batch.written, batch.written_items)
+
+    def add(self, result: WriteResult, items: int) -> None:
+        """Count a committed write of ``items`` items."""
+        for item in result.rejected:
+            log.warning("rejected %s: %s", item.origin, item.reason)
+        self.read += items
+        self.result.add(result)
 
     def counts(self) -> dict[str, int]:
         duplicates = sum(1 for _, message in self.result.warnings if message.startswith(DUPLICATE_KEY))
@@ -72,11 +84,36 @@ class ImportSummary:
 
 _worker_archives: dict[str, zipfile.ZipFile] = {}
 """Archives a worker process keeps open for the import it serves (the pool lives as long)."""
+_worker_turns: Turns | None = None
+"""The turns in which the workers of the import write their batches (set as a worker starts)."""
+STOP_WAIT_SECONDS = 10.0
+"""How long a stop waits for the batch being written to commit (a batch of 2,000 takes under a second)."""
+
+
+def _start_writer(turns: Turns) -> None:
+    """Worker set-up: the turns it writes its batches in."""
+    global _worker_turns
+    _worker_turns = turns
 
 
 def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str | None) -> Batch:
     """:func:`kb.ingest.triage.triage_units` in a worker process, its archives kept open."""
     return triage_units(units, db_url, selection, _worker_archives)
+
+
+def write_in_worker(units: list[SourceUnit], db_url: str, selection: str | None, turn: int, run_id: int | None,
+                    batch_size: int) -> Batch:
+    """Triage some units in a worker process and write them in turn ``turn``: only the counts go back
+    (an empty batch when the turns were stopped before this one: nothing written)."""
+    assert _worker_turns is not None, "a writing worker starts with _start_writer"
+    batch = triage_in_worker(units, db_url, selection)
+    with _worker_turns.turn(turn) as go:
+        if not go:
+            return Batch()
+        written = WriteResult()
+        for items, rows in _split(batch, batch_size):
+            written.add(_write(worker_engine(db_url), run_id, items, rows))
+    return replace(batch, items=[], ledger=[], written=written, written_items=len(batch.items))
 
 
 def _unit_batches(units: Iterable[SourceUnit], size: int) -> Iterator[list[SourceUnit]]:
@@ -106,8 +143,11 @@ def _unread(engine: Engine, units: list[SourceUnit], selection: str | None) -> t
 
 
 def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | None, engine: Engine,
-             selection: str | None, stop: StopFlag | None = None) -> Iterator[Batch]:
-    """Triaged batches in input order, from the ``pool``'s processes (None: this process)."""
+             selection: str | None, stop: StopFlag | None = None, turns: Turns | None = None,
+             run_id: int | None = None) -> Iterator[Batch]:
+    """Triaged batches in input order, from the ``pool``'s processes (None: this process); with ``turns``,
+    the workers have written them already (run ``run_id``). On a stop, the batches written before it are
+    still yielded, then :class:`Interrupted` is raised."""
     with engine.connect() as conn:  # an empty ledger (a first import) knows no member: no lookups
         fresh = conn.execute(select(ledger.LEDGER.c.trial_id).limit(1)).first() is None
     chunks = ((chunk, Batch()) if fresh else _unread(engine, chunk, selection)
@@ -123,37 +163,64 @@ def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | No
             for archive in archives.values():
                 archive.close()
         return
-    db_url = engine.url.render_as_string(hide_password=False) if engine.url.database != ":memory:" else None
+    db_url = reopen_url(engine)
     pending: deque[Future | Batch] = deque()
-    for todo, unread in chunks:
-        if stop:
-            stop.check()
-        pending.append(unread)
-        if todo:
-            pending.append(pool.submit(triage_in_worker, todo, db_url, selection))
-        while sum(isinstance(p, Future) for p in pending) > 2 * pool.workers:  # bounded memory: a few in flight
-            yield _result(pool, pending.popleft())
-    while pending:
-        yield _result(pool, pending.popleft())
+    turn = 0  # the next batch's turn to write
+    try:
+        for todo, unread in chunks:
+            if stop:
+                stop.check()
+            pending.append(unread)
+            if todo and turns is not None and db_url is not None:
+                pending.append(pool.submit(write_in_worker, todo, db_url, selection, turn, run_id, batch_size))
+                turn += 1
+            elif todo:
+                pending.append(pool.submit(triage_in_worker, todo, db_url, selection))
+            while sum(isinstance(p, Future) for p in pending) > 2 * pool.workers:  # bounded memory: a few in flight
+                yield _take(pool, pending)
+        while pending:
+            yield _take(pool, pending)
+    except Interrupted:
+        if turns is not None:
+            yield from _written_before_stop(pending, turns, turn - sum(isinstance(p, Future) for p in pending))
+        raise
 
 
-def _result(pool: WorkerPool, item: Future | Batch) -> Batch:
-    return pool.result(item) if isinstance(item, Future) else item
+def _take(pool: WorkerPool, pending: deque[Future | Batch]) -> Batch:
+    """The first pending batch, removed once it is there (a stop while waiting leaves it pending)."""
+    item = pending[0]
+    batch = pool.result(item) if isinstance(item, Future) else item
+    pending.popleft()
+    return batch
 
 
-def _write(engine: Engine, summary: ImportSummary, items: list, ledger_rows: list) -> None:
+def _written_before_stop(pending: deque[Future | Batch], turns: Turns, first_turn: int) -> Iterator[Batch]:
+    """The pending batches the workers committed before a stop (the turn being written may finish; no
+    other begins), in order: the job counts exactly what is in the store."""
+    written = turns.stop(STOP_WAIT_SECONDS)
+    turn = first_turn
+    for item in pending:
+        if isinstance(item, Future):
+            if turn >= written:
+                return
+            turn += 1
+            try:
+                item = item.result(timeout=STOP_WAIT_SECONDS)
+            except Exception:  # noqa: BLE001 - a worker gone: its batch is not counted
+                return
+        yield item
+
+
+def _write(engine: Engine, run_id: int | None, items: list, ledger_rows: list) -> WriteResult:
     """Store some items of a batch and their ledger rows in one transaction."""
     now = utcnow()
     with engine.begin() as conn:
         result = write_prepared(conn, items, source="import", now=now)
-        keep_rejected(conn, result.rejected, [i.trial_id for i in items if isinstance(i, PreparedStudy)], summary.run_id)
+        keep_rejected(conn, result.rejected, [i.trial_id for i in items if isinstance(i, PreparedStudy)], run_id)
         rejected = {r.trial_id for r in result.rejected}
         ledger.write_entries(conn, [row for row in ledger_rows if row["trial_id"] not in rejected],
-                             run_id=summary.run_id, now=now)
-    for item in result.rejected:
-        log.warning("rejected %s: %s", item.origin, item.reason)
-    summary.read += len(items)
-    summary.result.add(result)
+                             run_id=run_id, now=now)
+    return result
 
 
 def default_workers() -> int:
@@ -204,14 +271,15 @@ def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batc
                   selection: str | None, on_batch: Callable[[int], None] | None) -> None:
     """Read, triage and write every batch (the body of :func:`import_paths`)."""
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
+    turns = Turns() if workers > 0 and reopen_url(engine) is not None else None
     with stop_on_signals() as stop, gcpause.paused(), \
-            (WorkerPool(workers, stop) if workers > 0 else nullcontext()) as pool, \
-            closing(_batches(units, batch_size, pool, engine, selection, stop)) as batches:
+            (WorkerPool(workers, stop, _start_writer, (turns,)) if workers > 0 else nullcontext()) as pool, \
+            closing(_batches(units, batch_size, pool, engine, selection, stop, turns, summary.run_id)) as batches:
         for number, batch in enumerate(batches, 1):
-            summary.count(batch)
-            for items, rows in _split(batch, batch_size):  # a unit may hold a page of many studies
+            summary.count(batch)  # with what a worker wrote of it
+            for items, rows in _split(batch, batch_size):  # prepared here: a unit may hold a page of many studies
                 stop.check()
-                _write(engine, summary, items, rows)
+                summary.add(_write(engine, summary.run_id, items, rows), len(items))
             if on_batch and batch.studies:
                 on_batch(batch.studies)
             if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms

@@ -38,7 +38,7 @@ from kb.domain.records import record_id
 from kb.ingest.sources import SourceRecord, SourceUnit, UnreadableUnit, gzip_stream, is_json_lines, parse_bytes, read_unit
 from kb.process import gcpause
 from kb.store import ledger
-from kb.store.write import PreparedStudy, Rejected, Skipped, Unchanged, keeping, prepare, stored_hashes
+from kb.store.write import PreparedStudy, Rejected, Skipped, Unchanged, WriteResult, keeping, prepare, stored_hashes
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ class Batch:
     unchanged: int = 0  # read, and stored before with this very record (ledger): nothing to write
     unread_stored: int = 0  # archive members the ledger knows by CRC-32 and size, not even read: stored before
     unread_skipped: int = 0  # ... skipped before
+    written: WriteResult | None = None  # what the worker that prepared the items wrote of them (then items is [])
+    written_items: int = 0
+
 
     @property
     def unread(self) -> int:
@@ -69,7 +72,7 @@ class Batch:
     @property
     def studies(self) -> int:
         """Studies handled, read or not."""
-        return len(self.items) + self.unchanged + self.unread
+        return len(self.items) + self.written_items + self.unchanged + self.unread
 
 
 def record_hash(raw: bytes) -> str:
@@ -162,7 +165,7 @@ def _pieces(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile], batch
 _worker_engine: Engine | None = None
 
 
-def _engine(store: Engine | str) -> Engine:
+def worker_engine(store: Engine | str) -> Engine:
     """The store; in a worker process ``store`` is a URL and the process opens its own connection once."""
     global _worker_engine
     if isinstance(store, Engine):
@@ -179,7 +182,7 @@ def _lookups(store: Engine | str | None, ids: list[str]) -> tuple[dict[str, str]
     if store is None or not ids:
         return {}, {}
     try:
-        with _engine(store).connect() as conn:
+        with worker_engine(store).connect() as conn:
             return stored_hashes(conn, ids), ledger.entries(conn, ids)
     except SQLAlchemyError as exc:
         log.warning("cannot read stored hashes (%s); normalizing every study", first_line(exc))
@@ -284,4 +287,4 @@ def _row(trial_id: str, last_update: str | None, digest: str, decision: str, rea
             "reason": reason, "rules": rules, "member": None, "member_crc": None, "member_size": None, **member}
 
 
-__all__ = ["DUPLICATE_KEY", "Batch", "record_hash", "single_study_id", "triage_units"]
+__all__ = ["DUPLICATE_KEY", "Batch", "record_hash", "single_study_id", "triage_units", "worker_engine"]

@@ -32,10 +32,13 @@ class WorkerFailed(TrialkbError):
 class WorkerPool:
     """``workers`` processes set up by :func:`kb.process.workers.start_worker`, as a context manager."""
 
-    def __init__(self, workers: int, stop: StopFlag | None = None) -> None:
+    def __init__(self, workers: int, stop: StopFlag | None = None,
+                 setup: Callable[..., None] | None = None, setup_args: tuple = ()) -> None:
+        """``setup(*setup_args)`` runs in each worker as it starts (after :func:`start_worker`'s own)."""
         self.stop = stop
         self.workers = workers
-        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),))
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=start_worker,
+                                         initargs=(os.getpid(), setup, setup_args))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         try:

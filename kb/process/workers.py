@@ -13,13 +13,15 @@ import select
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from kb.process import gcpause
 from kb.process.liveness import process_alive
 
 
-def start_worker(job_pid: int) -> None:
-    """Worker initializer: pause the garbage collector, and exit when process ``job_pid`` ends.
+def start_worker(job_pid: int, setup: Callable[..., None] | None = None, setup_args: tuple = ()) -> None:
+    """Worker initializer: pause the garbage collector, exit when process ``job_pid`` ends, then run
+    ``setup(*setup_args)`` (the job's own set-up) if given.
 
     Ctrl-C reaches the whole process group: a worker ignores it and lets the job stop cleanly.
     SIGTERM ends a worker at once (a forked worker would otherwise inherit the job's handler, which
@@ -29,6 +31,8 @@ def start_worker(job_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     gcpause.pause()
     threading.Thread(target=_exit_after, args=(job_pid,), name="trialkb-watch-job", daemon=True).start()
+    if setup is not None:
+        setup(*setup_args)
 
 
 def _exit_after(pid: int) -> None:

@@ -7,6 +7,7 @@ in the same schema (``tests/kb/test_migrations.py`` checks it).
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,8 +49,13 @@ def _postgresql_utc(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     dbapi_connection.commit()
 
 
+_URL_IS_NOT_ALL: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Engines made with connection arguments their URL does not carry (:func:`reopen_url`)."""
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
     """An engine for a SQLAlchemy URL (default :func:`default_url`)."""
+    extra = bool({"connect_args", "creator"} & kwargs.keys())
     url = normalize_url(url or default_url())
     path = sqlite_path(url) if url.startswith("sqlite") else None
     if path is not None:
@@ -61,7 +67,17 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgresql_utc)
+    if extra:
+        _URL_IS_NOT_ALL.add(engine)
     return engine
+
+
+def reopen_url(engine: Engine) -> str | None:
+    """The URL another process opens the same store with (:func:`make_engine`); None for an in-memory
+    database or an engine made with connection arguments (``connect_args``) its URL does not carry."""
+    if engine.url.database in (None, "", ":memory:") and engine.dialect.name == "sqlite" or engine in _URL_IS_NOT_ALL:
+        return None
+    return engine.url.render_as_string(hide_password=False)
 
 
 def alembic_config(engine: Engine) -> Config:

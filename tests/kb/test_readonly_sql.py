@@ -171,13 +171,14 @@ def test_postgres_store_by_url(stored):
         pytest.skip("PostgreSQL URL")
     with stored.connect() as conn:
         schema = conn.execute(text("SELECT current_schema()")).scalar()
-    url = stored.url.render_as_string(hide_password=False) + f"?options=-csearch_path%3D{schema}"
+    server = stored.url.difference_update_query(["options"]).render_as_string(hide_password=False)
+    url = server + f"?options=-csearch_path%3D{schema}"
     with open_readonly(url) as store:
         assert run_sql(store, "SELECT trial_id FROM trial") == (["trial_id"], [("NCT06464679",)])
         with pytest.raises(ReadOnlyViolation):
             readonly._run_postgres(store.connection, "DELETE FROM trial_fact", None)
     with pytest.raises(NoStore, match="no trialkb tables"):
-        open_readonly(stored.url.render_as_string(hide_password=False) + "?options=-csearch_path%3Dnowhere")
+        open_readonly(server + "?options=-csearch_path%3Dnowhere")
 
 
 def test_the_opener_does_not_import_sqlalchemy(sqlite_engine):
