@@ -79,16 +79,25 @@ class NormalizedStudy:
 def _get(obj: dict, path: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
     """Value at a dotted path, type-checked; missing gives ``default``."""
     value: Any = obj
-    for key in path.split("."):
+    for key in _KEYS.get(path) or _keys(path):
         if not isinstance(value, dict):
             raise RecordError(f"{path}: expected an object on the way, got {type(value).__name__}")
         value = value.get(key)
         if value is None:
             return default
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise RecordError(f"{path}: expected {names}, got {type(value).__name__} {reprlib.repr(value):.60}")
-    return value
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+    raise RecordError(f"{path}: expected {names}, got {type(value).__name__} {reprlib.repr(value):.60}")
+
+
+_KEYS: dict[str, tuple[str, ...]] = {}
+"""The keys of each dotted path :func:`_get` was given (a study asks for about a hundred, always the same)."""
+
+
+def _keys(path: str) -> tuple[str, ...]:
+    keys = _KEYS[path] = tuple(path.split("."))
+    return keys
 
 
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")

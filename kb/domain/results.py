@@ -33,6 +33,7 @@ def _text(value: Any) -> str | None:
 
 
 _INT_MAX = 2**31 - 1  # the columns are SQL INTEGER
+_DIGITS = re.compile(r"\s*[0-9]{1,10}\s*")
 
 
 def _int(value: Any) -> int | None:
@@ -41,7 +42,7 @@ def _int(value: Any) -> int | None:
     >>> _int("158"), _int(4), _int("NA"), _int("²"), _int(2**40), _int(True)
     (158, 4, None, None, None, None)
     """
-    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,10}\s*", value):
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return None
