@@ -53,11 +53,16 @@ class Turns:
     def stop(self, timeout: float) -> int:
         """Let no turn begin, wait up to ``timeout`` seconds for the one being written, and return how
         many turns were written (turns ``0 .. n - 1``)."""
-        with self._condition:
+        if not self._condition.acquire(timeout=timeout):  # a worker killed while it held the lock
+            self._stopped.value = 1
+            return self._next.value
+        try:
             self._stopped.value = 1
             self._condition.notify_all()
             self._condition.wait_for(lambda: not self._writing.value, timeout)
             return self._next.value
+        finally:
+            self._condition.release()
 
     @property
     def written(self) -> int:

@@ -222,3 +222,23 @@ def test_a_deflated_member_is_stored_as_its_own_gzip_stream(engine, tmp_path):
     assert bodies["NCT06464679"][:2] == GZIP_MAGIC and gzip.decompress(bodies["NCT06464679"]) == seed_bytes
     assert bodies["NCT06010472"][:4] == ZSTD_MAGIC and bodies["NCT06518668"][:4] == ZSTD_MAGIC
     assert [load_raw(bodies[i]) for i in ("NCT06464679", "NCT06010472", "NCT06518668")] == [seed, other, stored]
+
+
+def test_workers_write_their_batches_in_input_order(engine, tmp_path):
+    """Two records of one trial with the same update date: the later one in the input is the current one,
+    whichever worker prepared it (each worker writes its own batch, in turn): the first is the slowest to
+    prepare, so the other worker has the rest ready before it."""
+    from kb.store.models import TrialVersion
+
+    first, later = load(SEED), load(SEED)
+    first["protocolSection"]["identificationModule"]["briefTitle"] = "The first record"
+    first["protocolSection"]["descriptionModule"]["detailedDescription"] = " CD19 CAR-NK cells in lupus." * 30_000
+    later["protocolSection"]["identificationModule"]["briefTitle"] = "The later record"
+    lines = tmp_path / "s.jsonl"
+    lines.write_text("\n".join(json.dumps(r) for r in [first, *map(load, OTHERS), later]))
+    summary = import_paths(engine, [lines], batch_size=1, workers=2)
+    assert (summary.read, summary.result.new, summary.result.changed) == (5, 4, 1)
+    with engine.connect() as conn:
+        assert conn.execute(select(Trial.brief_title).where(Trial.trial_id == "NCT06464679")).scalar_one() == \
+            "The later record"
+        assert conn.execute(select(func.count()).select_from(TrialVersion)).scalar_one() == 1
