@@ -40,11 +40,12 @@ from kb.store.write import PreparedStudy, Rejected, WriteResult, utcnow, write_p
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
-"""Studies a worker prepares at a time and the main process commits at once. Storing every study of a
-20,000-study archive (bench/import_bench.py's mix, SQLite, 2 cores, paired runs): 18.3-18.5 s at 2,000,
-19.5 s at 1,000, 20.3-21.0 s at 500 (a commit checkpoints SQLite's write-ahead log: fewer, larger ones
-cost less), 19.6 s at 4,000 (too few batches to keep both workers busy at the end); with
---relevant-only the same at 500 and 2,000 (3.1-3.5 s, in-process runs without the command's start)."""
+"""Studies a worker prepares and commits at a time. Storing every study of a 20,000-study archive
+(bench/import_bench.py's mix, SQLite, 2 cores, paired runs), when the main process wrote: 18.3-18.5 s at
+2,000, 19.5 s at 1,000, 20.3-21.0 s at 500 (a commit checkpoints SQLite's write-ahead log: fewer, larger
+ones cost less), 19.6 s at 4,000 (too few batches to keep both workers busy at the end); with
+--relevant-only the same at 500 and 2,000. Since the workers write (December 2026, three alternating
+pairs): 13.6-15.0 s at 2,000 against 13.7-17.2 s at 1,000."""
 
 
 @dataclass
@@ -171,7 +172,7 @@ def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | No
             if stop:
                 stop.check()
             pending.append(unread)
-            if todo and turns is not None and db_url is not None:
+            if todo and turns is not None:  # made only for a store the workers can open (kb.store.db.reopen_url)
                 pending.append(pool.submit(write_in_worker, todo, db_url, selection, turn, run_id, batch_size))
                 turn += 1
             elif todo:

@@ -64,7 +64,6 @@ class Batch:
     written: WriteResult | None = None  # what the worker that prepared the items wrote of them (then items is [])
     written_items: int = 0
 
-
     @property
     def unread(self) -> int:
         return self.unread_stored + self.unread_skipped
