@@ -57,3 +57,16 @@ def test_a_failed_write_stops_the_turns():
     with turns.turn(1) as go:
         assert not go
     assert turns.stop(timeout=1) == 0
+
+
+def test_a_stop_does_not_hang_when_a_waiting_worker_was_killed():
+    """A worker killed while it waited for its turn (SIGTERM to the process group, out of memory)."""
+    turns = Turns(CONTEXT)
+    waiting = CONTEXT.Process(target=_write_in_turn, args=(turns, 1, CONTEXT.RawArray("i", 2), 0))
+    waiting.start()
+    time.sleep(0.2)
+    waiting.kill()
+    waiting.join(5)
+    started = time.monotonic()
+    assert turns.stop(timeout=5) == 0
+    assert time.monotonic() - started < 1
