@@ -10,13 +10,16 @@ half-way keeps what it stored and a re-run is idempotent.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field, replace
+from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -87,14 +90,32 @@ _worker_archives: dict[str, zipfile.ZipFile] = {}
 """Archives a worker process keeps open for the import it serves (the pool lives as long)."""
 _worker_turns: Turns | None = None
 """The turns in which the workers of the import write their batches (set as a worker starts)."""
+_worker_reports: SimpleQueue | None = None
+"""Where a worker sends the counts of each batch it committed (set as a worker starts)."""
+_held: deque[tuple[int, Batch]] = deque()
+"""Batches this worker prepared and has not written yet, with their turns, oldest first."""
+HOLD = 2
+"""Prepared batches a worker keeps before it waits for the oldest one's turn: while the other worker
+writes, this one prepares its next batch instead of waiting (two cores, one SQLite writer at a time)."""
+PART_SIZE = 250
+"""Studies a writing worker triages between two looks at whether a kept batch's turn has come."""
+QUEUED = 2
+"""Tasks handed to each worker at a time (the one it runs and the next)."""
+LAST_SPLIT = 4
+"""How many times smaller the last batches of an import are (one per worker before the split)."""
+READ_AHEAD = 2
+"""Batches read ahead per worker, so that every worker's next batch is among them."""
 STOP_WAIT_SECONDS = 10.0
 """How long a stop waits for the batch being written to commit (a batch of 2,000 takes under a second)."""
+REPORT_POLL_SECONDS = 0.01
+"""How often the job looks for a worker's report while it waits for one."""
 
 
-def _start_writer(turns: Turns) -> None:
-    """Worker set-up: the turns it writes its batches in."""
-    global _worker_turns
-    _worker_turns = turns
+def _start_writer(turns: Turns, reports: SimpleQueue) -> None:
+    """Worker set-up: the turns it writes its batches in, and where it reports them."""
+    global _worker_turns, _worker_reports
+    _worker_turns, _worker_reports = turns, reports
+    _held.clear()
 
 
 def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str | None) -> Batch:
@@ -103,22 +124,56 @@ def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str
 
 
 def write_in_worker(units: list[SourceUnit], db_url: str, selection: str | None, turn: int, run_id: int | None,
-                    batch_size: int) -> Batch:
-    """Triage some units in a worker process and write them in turn ``turn``: only the counts go back
-    (an empty batch when the turns were stopped before this one: nothing written)."""
-    assert _worker_turns is not None, "a writing worker starts with _start_writer"
-    batch = triage_in_worker(units, db_url, selection)
-    with _worker_turns.turn(turn) as go:
-        if not go:
-            return Batch()
-        written = WriteResult()
-        for items, rows in _split(batch, batch_size):
-            written.add(_write(worker_engine(db_url), run_id, items, rows))
-    return replace(batch, items=[], ledger=[], written=written, written_items=len(batch.items))
+                    batch_size: int) -> None:
+    """Triage some units in a worker process and keep the batch to write in turn ``turn``; then write the
+    kept batches whose turns have come, waiting for one only when :data:`HOLD` are kept. Between parts of
+    the triage, a kept batch whose turn came is written at once (so few are left to write at the end).
+    Each committed batch's counts go to the job's reports queue; nothing else goes back."""
+    batch = Batch()
+    for part in _unit_batches(units, PART_SIZE):
+        _write_held(db_url, run_id, batch_size, keep=len(_held))  # no waiting here
+        batch.extend(triage_in_worker(part, db_url, selection))
+    _held.append((turn, batch))
+    _write_held(db_url, run_id, batch_size, keep=HOLD - 1)
 
 
-def _unit_batches(units: Iterable[SourceUnit], size: int) -> Iterator[list[SourceUnit]]:
-    """Units in groups of about ``size`` studies."""
+def flush_in_worker(db_url: str, run_id: int | None, batch_size: int) -> None:
+    """Write every batch this worker still keeps, each in its turn (each worker's last task)."""
+    _write_held(db_url, run_id, batch_size, keep=0)
+
+
+def _write_held(db_url: str, run_id: int | None, batch_size: int, keep: int) -> None:
+    """Write the kept batches in order while their turns have come; while more than ``keep`` are kept, wait
+    for the next one's turn. After a stop nothing more is written, and the kept batches are dropped."""
+    assert _worker_turns is not None and _worker_reports is not None, "a writing worker starts with _start_writer"
+    while _held:
+        turn, batch = _held[0]
+        if len(_held) <= keep and _worker_turns.waiting(turn):
+            return
+        with _worker_turns.turn(turn) as go:
+            if not go:
+                _held.clear()
+                return
+            written = WriteResult()
+            for items, rows in _split(batch, batch_size):
+                written.add(_write(worker_engine(db_url), run_id, items, rows))
+        _held.popleft()
+        _worker_reports.put(replace(batch, items=[], ledger=[], written=written, written_items=len(batch.items)))
+
+
+def _unit_batches(units: Iterable[SourceUnit], size: int, last: int = 0) -> Iterator[list[SourceUnit]]:
+    """Units in groups of about ``size`` studies; the studies of the ``last`` groups come in groups
+    :data:`LAST_SPLIT` times smaller, so the workers finish together and the last writes are short."""
+    held: deque[list[SourceUnit]] = deque()
+    for group in _groups(units, size):
+        held.append(group)
+        if len(held) > last:
+            yield held.popleft()
+    yield from _groups((unit for group in held for unit in group), max(1, size // LAST_SPLIT))
+
+
+def _groups(units: Iterable[SourceUnit], size: int) -> Iterator[list[SourceUnit]]:
+    """Units in groups of about ``size`` studies (a unit is never split)."""
     batch: list[SourceUnit] = []
     studies = 0
     for unit in units:
@@ -145,14 +200,14 @@ def _unread(engine: Engine, units: list[SourceUnit], selection: str | None) -> t
 
 def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | None, engine: Engine,
              selection: str | None, stop: StopFlag | None = None, turns: Turns | None = None,
-             run_id: int | None = None) -> Iterator[Batch]:
+             reports: SimpleQueue | None = None, run_id: int | None = None) -> Iterator[Batch]:
     """Triaged batches in input order, from the ``pool``'s processes (None: this process); with ``turns``,
-    the workers have written them already (run ``run_id``). On a stop, the batches written before it are
+    the workers have written them already (run ``run_id``) and sent them to ``reports``. On a stop, the batches written before it are
     still yielded, then :class:`Interrupted` is raised."""
     with engine.connect() as conn:  # an empty ledger (a first import) knows no member: no lookups
         fresh = conn.execute(select(ledger.LEDGER.c.trial_id).limit(1)).first() is None
     chunks = ((chunk, Batch()) if fresh else _unread(engine, chunk, selection)
-              for chunk in _unit_batches(units, batch_size))
+              for chunk in _unit_batches(units, batch_size, last=pool.workers if pool else 0))
     if pool is None:
         archives: dict[str, zipfile.ZipFile] = {}
         try:
@@ -164,52 +219,100 @@ def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | No
             for archive in archives.values():
                 archive.close()
         return
+    if turns is not None and reports is not None:  # made only for a store the workers can open (reopen_url)
+        yield from _written_by_workers(chunks, pool, reopen_url(engine), selection, stop, turns, reports, run_id,
+                                       batch_size)
+        return
     db_url = reopen_url(engine)
     pending: deque[Future | Batch] = deque()
-    turn = 0  # the next batch's turn to write
-    try:
-        for todo, unread in chunks:
-            if stop:
-                stop.check()
-            pending.append(unread)
-            if todo and turns is not None:  # made only for a store the workers can open (kb.store.db.reopen_url)
-                pending.append(pool.submit(write_in_worker, todo, db_url, selection, turn, run_id, batch_size))
-                turn += 1
-            elif todo:
-                pending.append(pool.submit(triage_in_worker, todo, db_url, selection))
-            while sum(isinstance(p, Future) for p in pending) > 2 * pool.workers:  # bounded memory: a few in flight
-                yield _take(pool, pending)
-        while pending:
+    for todo, unread in chunks:
+        if stop:
+            stop.check()
+        pending.append(unread)
+        if todo:
+            pending.append(pool.submit(triage_in_worker, todo, db_url, selection))
+        while sum(isinstance(p, Future) for p in pending) > 2 * pool.workers:  # bounded memory: a few in flight
             yield _take(pool, pending)
-    except Interrupted:
-        if turns is not None:
-            yield from _written_before_stop(pending, turns, turn - sum(isinstance(p, Future) for p in pending))
-        raise
+    while pending:
+        yield _take(pool, pending)
 
 
 def _take(pool: WorkerPool, pending: deque[Future | Batch]) -> Batch:
-    """The first pending batch, removed once it is there (a stop while waiting leaves it pending)."""
+    """The first pending batch, removed once it is there."""
     item = pending[0]
     batch = pool.result(item) if isinstance(item, Future) else item
     pending.popleft()
     return batch
 
 
-def _written_before_stop(pending: deque[Future | Batch], turns: Turns, first_turn: int) -> Iterator[Batch]:
-    """The pending batches the workers committed before a stop (the turn being written may finish; no
-    other begins), in order: the job counts exactly what is in the store."""
-    written = turns.stop(STOP_WAIT_SECONDS)
-    turn = first_turn
-    for item in pending:
-        if isinstance(item, Future):
-            if turn >= written:
+def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: WorkerPool, db_url: str | None,
+                        selection: str | None, stop: StopFlag | None, turns: Turns, reports: SimpleQueue,
+                        run_id: int | None, batch_size: int) -> Iterator[Batch]:
+    """The batches the pinned workers wrote, as they report them (in any order: only counts come back).
+
+    Batch ``n`` is written in turn ``n`` by worker ``n mod workers``, so each worker's kept batches are
+    written in its own task order. A worker is handed its next batch whenever it has room, never held
+    back by another (a worker left idle with a kept batch would stop the turns); its last task writes
+    what it still keeps. On a stop, the batches committed before it are still yielded, then
+    :class:`Interrupted` is raised."""
+    workers = pool.workers
+    queued: list[deque[Future]] = [deque() for _ in range(workers)]
+    read: dict[int, list[SourceUnit]] = {}  # turn -> units: read, not handed out yet
+    next_turn = list(range(workers))
+    flushed = [False] * workers
+    chunks = iter(chunks)
+    exhausted = False
+    read_turns = reported = 0
+    try:
+        while True:
+            if stop:
+                stop.check()
+            while not exhausted and len(read) < READ_AHEAD * workers:  # each worker's next batch is among them
+                try:
+                    todo, unread = next(chunks)
+                except StopIteration:
+                    exhausted = True
+                    break
+                yield unread
+                if todo:
+                    read[read_turns] = todo
+                    read_turns += 1
+            for worker, tasks in enumerate(queued):
+                while tasks and tasks[0].done():
+                    pool.result(tasks.popleft())  # a task's error is raised here
+                while len(tasks) < QUEUED and not flushed[worker]:
+                    turn = next_turn[worker]
+                    if turn in read:
+                        tasks.append(pool.submit(write_in_worker, read.pop(turn), db_url, selection, turn, run_id,
+                                                 batch_size, worker=worker))
+                        next_turn[worker] += workers
+                    elif exhausted:
+                        tasks.append(pool.submit(flush_in_worker, db_url, run_id, batch_size, worker=worker))
+                        flushed[worker] = True
+                    else:
+                        break
+            reported += yield from _reported(reports)
+            running = [task for tasks in queued for task in tasks]
+            if all(flushed) and not running:
+                reported += yield from _reported(reports)
                 return
-            turn += 1
-            try:
-                item = item.result(timeout=STOP_WAIT_SECONDS)
-            except Exception:  # noqa: BLE001 - a worker gone: its batch is not counted
-                return
-        yield item
+            wait(running, timeout=REPORT_POLL_SECONDS, return_when=FIRST_COMPLETED)
+    except Interrupted:
+        written = turns.stop(STOP_WAIT_SECONDS)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while reported < written and time.monotonic() < deadline:  # the committed ones report at once
+            reported += yield from _reported(reports)
+            time.sleep(REPORT_POLL_SECONDS)
+        raise
+
+
+def _reported(reports: SimpleQueue) -> Generator[Batch, None, int]:
+    """Yield the batches reported so far; return how many."""
+    count = 0
+    while not reports.empty():
+        yield reports.get()
+        count += 1
+    return count
 
 
 def _write(engine: Engine, run_id: int | None, items: list, ledger_rows: list) -> WriteResult:
@@ -273,9 +376,12 @@ def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batc
     """Read, triage and write every batch (the body of :func:`import_paths`)."""
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
     turns = Turns() if workers > 0 and reopen_url(engine) is not None else None
+    reports = multiprocessing.get_context().SimpleQueue() if turns is not None else None
     with stop_on_signals() as stop, gcpause.paused(), \
-            (WorkerPool(workers, stop, _start_writer, (turns,)) if workers > 0 else nullcontext()) as pool, \
-            closing(_batches(units, batch_size, pool, engine, selection, stop, turns, summary.run_id)) as batches:
+            (WorkerPool(workers, stop, _start_writer, (turns, reports), pinned=turns is not None)
+             if workers > 0 else nullcontext()) as pool, \
+            closing(_batches(units, batch_size, pool, engine, selection, stop, turns, reports,
+                             summary.run_id)) as batches:
         for number, batch in enumerate(batches, 1):
             summary.count(batch)  # with what a worker wrote of it
             for items, rows in _split(batch, batch_size):  # prepared here: a unit may hold a page of many studies

@@ -68,6 +68,12 @@ class Batch:
     def unread(self) -> int:
         return self.unread_stored + self.unread_skipped
 
+    def extend(self, other: Batch) -> None:
+        """Add what ``other``, a triage of the units after this one's, made (items in input order)."""
+        self.items += other.items
+        self.ledger += other.ledger
+        self.unchanged += other.unchanged
+
     @property
     def studies(self) -> int:
         """Studies handled, read or not."""

@@ -44,6 +44,11 @@ class Turns:
             self._writing.value = 1
             return True
 
+    def waiting(self, number: int) -> bool:
+        """Whether turn ``number`` would wait now: an earlier turn is not committed, and no stop came."""
+        with self._lock:
+            return not self._stopped.value and self._next.value != number
+
     @contextmanager
     def turn(self, number: int) -> Iterator[bool]:
         """Wait for turn ``number`` and hold it for the block: True, or False when the turns were stopped

@@ -242,3 +242,54 @@ def test_workers_write_their_batches_in_input_order(engine, tmp_path):
         assert conn.execute(select(Trial.brief_title).where(Trial.trial_id == "NCT06464679")).scalar_one() == \
             "The later record"
         assert conn.execute(select(func.count()).select_from(TrialVersion)).scalar_one() == 1
+
+
+def test_a_worker_keeps_a_batch_until_its_turn_and_writes_it_between_parts_of_the_next(tmp_path, monkeypatch):
+    """In one process, as a worker: a batch whose turn has not come is kept, not waited for; it is written
+    as soon as its turn comes, between two parts of the next batch's triage, and reported; the last one
+    is written by the flush."""
+    from multiprocessing import SimpleQueue
+
+    from kb.ingest import importer, triage
+    from kb.ingest.sources import iter_units
+    from kb.process.turns import Turns
+    from kb.store.db import init_db, make_engine
+
+    monkeypatch.setattr(triage, "_worker_engine", None)  # this process's worker engine is this test's store
+    monkeypatch.setattr(importer, "PART_SIZE", 1)
+    db_url = f"sqlite:///{tmp_path}/kb.db"
+    engine = make_engine(db_url)
+    init_db(engine)
+    turns, reports = Turns(), SimpleQueue()
+    importer._start_writer(turns, reports)
+    units = [u for name in [SEED, *OTHERS[:2]] for u in iter_units(CTGOV / name)]
+
+    importer.write_in_worker(units[:1], db_url, None, 1, None, 100)  # turn 0 (another worker's) not written
+    assert (len(importer._held), reports.empty(), _ids(engine)) == (1, True, [])
+    with turns.turn(0) as go:  # the other worker commits turn 0
+        assert go
+    seen = []  # what is stored as each part of the next batch is triaged
+    triage_part = importer.triage_in_worker
+    monkeypatch.setattr(importer, "triage_in_worker", lambda *args: (seen.append(_ids(engine)), triage_part(*args))[1])
+    importer.write_in_worker(units[1:], db_url, None, 3, None, 100)
+    assert seen == [["NCT06464679"], ["NCT06464679"]]  # written before the first part, not after the last
+    written = reports.get()
+    assert (written.written.new, written.written_items, written.studies) == (1, 1, 1)
+    assert reports.empty() and _ids(engine) == ["NCT06464679"] and [t for t, _ in importer._held] == [3]
+    with turns.turn(2) as go:
+        assert go
+    importer.flush_in_worker(db_url, None, 100)
+    assert reports.get().written.new == 2 and not importer._held
+    assert _ids(engine) == ["NCT06010472", "NCT06464679", "NCT06518668"]
+    triage.worker_engine(db_url).dispose()
+
+
+def test_the_last_batches_of_an_input_are_split_smaller():
+    """The studies of the last ``last`` groups come in groups four times smaller (a unit is never split)."""
+    from kb.ingest.importer import _unit_batches
+    from kb.ingest.sources import SourceUnit
+
+    units = [SourceUnit(f"u{n}", f"u{n}", studies=1) for n in range(20)]
+    assert [len(g) for g in _unit_batches(units, 4, last=2)] == [4, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert [len(g) for g in _unit_batches(units, 4)] == [4, 4, 4, 4, 4]
+    assert [len(g) for g in _unit_batches(units[:3], 4, last=2)] == [1, 1, 1]
