@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from kb.domain.extract.facts import snippet
 from kb.domain.extract.fields import Texts, reads, tier
-from kb.domain.extract.speed import CuedPattern, shortcut
+from kb.domain.extract.speed import CuedPattern, only_with, shortcut
 from kb.domain.lexicon import CHINESE_CAR_PHRASES, CHINESE_CELLS
 
 DASH = r"[\s\-\u2010\u2011\u2012\u2013\u2212]"
@@ -63,6 +63,20 @@ ENGINEERED_CELLS = re.compile(
     r"engineered|transduced|expressing|genetically))")
 """Cells said to be engineered or to target an antigen ('CD19-targeted iNKT cells', 'T cells
 genetically engineered to ...'): a receptor is implied but not named."""
+
+
+def _names_cells(text: str) -> bool:
+    """Whether a text holds 'cell' or 'lymphocyte' in any case: every match of :data:`PLAIN_CELLS` and
+    :data:`ENGINEERED_CELLS` does (their letters have no other case-insensitive forms)."""
+    lower = text.lower()
+    return "cell" in lower or "lymphocyte" in lower
+
+
+plain_cell_mentions = shortcut("plain cells", PLAIN_CELLS.finditer, only_with(_names_cells, PLAIN_CELLS))
+engineered_cell_mentions = shortcut("engineered cells", ENGINEERED_CELLS.finditer,
+                                    only_with(_names_cells, ENGINEERED_CELLS))
+"""Most trials name no cells: their labels are not searched (plain_cells took 0.038 ms a study of the import
+bench's mix, 0.013 ms since)."""
 TCR = re.compile(r"\bTCR\b|(?<!chimeric )(?i:T[\s\-]cell\s+receptor)(?!\W+\(?CAR)")
 CODE_IN_NAME = re.compile(r"(?<![\w])[A-Z][A-Za-z]*[\-]?\d[\w\-]*|(?<![\w\-])[A-Z]{2,}[\-][A-Z0-9]+")
 """A product code in the text that names the cells ('SENL101 Autologous T Cell Injection', 'ARC-T Cells')."""
@@ -130,14 +144,14 @@ class PlainCells(NamedTuple):
 def plain_cells(texts: Texts) -> PlainCells | None:
     """Cells given as an intervention without a CAR named, or None."""
     for where, text in reads(texts, "plain_cells"):
-        for match in PLAIN_CELLS.finditer(text):
+        for match in plain_cell_mentions(text):
             if "CAR" in text[max(0, match.start() - 5):match.start()] or NOT_GIVEN_CELLS.search(
                     text[match.end():match.end() + 20]):
                 continue
             return PlainCells(normal_cell(match.group(1)), where, snippet(text, match.start(), match.end()),
                               _engineered(texts, where, text))
     for where, text in reads(texts, "plain_cells"):  # 'Genetically Engineered Lymphocytes': no effector named
-        if (match := ENGINEERED_CELLS.search(text)):
+        if (match := next(iter(engineered_cell_mentions(text)), None)):
             return PlainCells(None, where, snippet(text, match.start(), match.end()), "engineered cells, receptor not stated")
     return None
 
