@@ -75,6 +75,8 @@ def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]
 def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product]) -> None:
     """Codes and aliases the product lexicon knows."""
     starts = _NAME_WORDS.starts(lower_same_offsets(text))
+    if not starts:  # no lexicon name starts anywhere: nothing to match
+        return
     found = []
     for match in lexicon_codes(text, starts):
         product = PRODUCTS_BY_CODE[match.group(0).rstrip(".-").upper()]
