@@ -202,8 +202,9 @@ def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | No
              selection: str | None, stop: StopFlag | None = None, turns: Turns | None = None,
              reports: SimpleQueue | None = None, run_id: int | None = None) -> Iterator[Batch]:
     """Triaged batches in input order, from the ``pool``'s processes (None: this process); with ``turns``,
-    the workers have written them already (run ``run_id``) and sent them to ``reports``. On a stop, the batches written before it are
-    still yielded, then :class:`Interrupted` is raised."""
+    batches the workers have written already (run ``run_id``), in the order they sent them to ``reports``
+    (:func:`_written_by_workers`). On a stop, the batches written before it are still yielded, then
+    :class:`Interrupted` is raised."""
     with engine.connect() as conn:  # an empty ledger (a first import) knows no member: no lookups
         fresh = conn.execute(select(ledger.LEDGER.c.trial_id).limit(1)).first() is None
     chunks = ((chunk, Batch()) if fresh else _unread(engine, chunk, selection)
