@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from kb.domain.extract.car import negated
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import READS, Texts, tier
-from kb.domain.extract.speed import Words, lower_same_offsets, matches_from, shortcut
+from kb.domain.extract.speed import Words, lower_same_offsets, matches_from, only_with, shortcut
 from kb.domain.lexicon import ANTIGENS, PRODUCT_ALIASES, PRODUCTS_BY_CODE, Product
 
 PRODUCT_CODE = re.compile(r"(?<![\w\-/])(?=[A-Z0-9\-.]*\d)[A-Z][A-Z0-9]*(?:[\-.][A-Z0-9]+)*(?![\w\-/])")
@@ -52,6 +52,13 @@ def _lexicon_codes_fast(text: str, starts: set[int] | None = None) -> Iterator[r
 
 lexicon_codes = shortcut("lexicon code", _lexicon_codes_plain, _lexicon_codes_fast)
 aliases_in = shortcut("product alias", ALIAS.finditer, _aliases_fast)
+_DIGIT = re.compile(r"\d")
+code_shapes = shortcut("product code shape", PRODUCT_CODE.finditer,
+                       only_with(lambda text: _DIGIT.search(text) is not None, PRODUCT_CODE))
+"""Every code holds a digit: a label without one is not scanned."""
+inn_names = shortcut("antibody INN", INN.finditer,
+                     only_with(lambda text: "mab" in (lower := text.lower()) or "cept" in lower, INN))
+"""Every INN ends in 'mab' or 'cept' (letters without other case-insensitive forms)."""
 
 
 def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]:
@@ -66,7 +73,7 @@ def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]
             if where in READS["product_code"][0]:
                 _unknown_codes(where, text, facts)
             if where in READS["drug_name"][0]:
-                for match in INN.finditer(text):
+                for match in inn_names(text):
                     name = match.group(1).capitalize() + (f" {match.group(2).lower()}" if match.group(2) else "")
                     facts.add("product", name, where, snippet(text, match.start(), match.end()))
     return known
@@ -91,7 +98,7 @@ def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product])
 
 def _unknown_codes(where: str, text: str, facts: Facts) -> None:
     """Codes shaped like a product's ('ABC-123') that the lexicon does not know."""
-    for match in PRODUCT_CODE.finditer(text):
+    for match in code_shapes(text):
         code = match.group(0).rstrip(".")
         parts = re.split(r"[\-.]", code)
         if (len(code) < 4 or sum(c.isdigit() for c in code) < 2 or sum(c.isalpha() for c in code) < 2
