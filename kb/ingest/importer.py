@@ -107,6 +107,9 @@ READ_AHEAD = 2
 """Batches read ahead per worker, so that every worker's next batch is among them."""
 STOP_WAIT_SECONDS = 10.0
 """How long a stop waits for the batch being written to commit (a batch of 2,000 takes under a second)."""
+FAILED_WAIT_SECONDS = 2.0
+"""How long a failed import waits for the other worker's batch being written, to count it (a worker killed
+while it held its turn never lets the wait end early)."""
 REPORT_POLL_SECONDS = 0.01
 """How often the job looks for a worker's report while it waits for one."""
 
@@ -134,7 +137,9 @@ def write_in_worker(units: list[SourceUnit], db_url: str, selection: str | None,
         _write_held(db_url, run_id, batch_size, keep=len(_held))  # no waiting here
         batch.extend(triage_in_worker(part, db_url, selection))
     _held.append((turn, batch))
-    _write_held(db_url, run_id, batch_size, keep=HOLD - 1)
+    # With a selection, triage skips a study by whether its trial is stored: a batch prepared ahead of an
+    # earlier one's commit could skip the update of a trial that batch stores. So it is written at once.
+    _write_held(db_url, run_id, batch_size, keep=HOLD - 1 if selection is None else 0)
 
 
 def flush_in_worker(db_url: str, run_id: int | None, batch_size: int) -> None:
@@ -163,7 +168,8 @@ def _write_held(db_url: str, run_id: int | None, batch_size: int, keep: int) -> 
 
 def _unit_batches(units: Iterable[SourceUnit], size: int, last: int = 0) -> Iterator[list[SourceUnit]]:
     """Units in groups of about ``size`` studies; the studies of the ``last`` groups come in groups
-    :data:`LAST_SPLIT` times smaller, so the workers finish together and the last writes are short."""
+    :data:`LAST_SPLIT` times smaller, so the workers finish together and the last writes are short. A unit
+    is never split: a JSON Lines file comes in units of a batch's lines, so its last batches stay whole."""
     held: deque[list[SourceUnit]] = deque()
     for group in _groups(units, size):
         held.append(group)
@@ -298,9 +304,10 @@ def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: 
                 reported += yield from _reported(reports)
                 return
             wait(running, timeout=REPORT_POLL_SECONDS, return_when=FIRST_COMPLETED)
-    except Interrupted:
-        written = turns.stop(STOP_WAIT_SECONDS)
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
+    except Exception as exc:  # a stop, a failed write, a worker gone: count what was committed before it
+        wait_seconds = STOP_WAIT_SECONDS if isinstance(exc, Interrupted) else FAILED_WAIT_SECONDS
+        written = turns.stop(wait_seconds)
+        deadline = time.monotonic() + wait_seconds
         while reported < written and time.monotonic() < deadline:  # the committed ones report at once
             reported += yield from _reported(reports)
             time.sleep(REPORT_POLL_SECONDS)

@@ -244,6 +244,24 @@ def test_workers_write_their_batches_in_input_order(engine, tmp_path):
         assert conn.execute(select(func.count()).select_from(TrialVersion)).scalar_one() == 1
 
 
+def test_relevant_only_with_workers_keeps_a_stored_trial_current_from_a_later_batch(engine, tmp_path):
+    """--relevant-only skips a study by whether its trial is stored, so a batch must not be triaged ahead of
+    an earlier one's commit: a later, not relevant record of a CAR trial stored two batches before is that
+    trial's update (found in review: a worker preparing ahead skipped it, 2 runs in 2)."""
+    first, later = load(SEED), load(OTHERS[2])
+    first["protocolSection"]["descriptionModule"]["detailedDescription"] = " CD19 CAR-NK cells in lupus." * 30_000
+    later["protocolSection"]["identificationModule"]["nctId"] = "NCT06464679"
+    later["protocolSection"]["identificationModule"]["briefTitle"] = "The later record"
+    later["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2030-01-01", "type": "ACTUAL"}
+    lines = tmp_path / "s.jsonl"
+    lines.write_text("\n".join(json.dumps(r) for r in [first, *map(load, OTHERS[:2]), later]))
+    summary = import_paths(engine, [lines], batch_size=1, workers=2, selection="car")
+    assert (summary.result.new, summary.result.changed) == (3, 1)  # the two between are CAR trials too
+    with engine.connect() as conn:
+        assert conn.execute(select(Trial.brief_title).where(Trial.trial_id == "NCT06464679")).scalar_one() == \
+            "The later record"
+
+
 def test_a_worker_keeps_a_batch_until_its_turn_and_writes_it_between_parts_of_the_next(tmp_path, monkeypatch):
     """In one process, as a worker: a batch whose turn has not come is kept, not waited for; it is written
     as soon as its turn comes, between two parts of the next batch's triage, and reported; the last one

@@ -99,11 +99,11 @@ def normal_cell(cell: str | None) -> str | None:
 def car_mentions(texts: Texts, number: int = 0) -> list[tuple[str, str, re.Match]]:
     """CAR phrases in one tier of the fields that describe what a trial tests (tier 1: the outcomes,
     'CAR expression on T cells'), negated ones (a prior treatment, a cause) left out."""
-    texts = tier(texts, "car", number)
-    joined = "\n".join(text for _, text in texts)  # most trials hold no cue anywhere: one look at them all
+    read = tier(texts, "car", number)
+    joined = "\n".join(text for _, text in read)  # most trials hold no cue anywhere: one look at them all
     if not any(cue in joined for cue in _CAR_CUED.cues):  # then no text holds one, and car_phrases finds nothing
         return []
-    return [(where, text, match) for where, text in texts
+    return [(where, text, match) for where, text in read
             for match in car_phrases(text) if not negated(text, match) and not _other_car(text, match)]
 
 

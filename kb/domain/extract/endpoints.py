@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from kb.domain.extract.facts import Facts, snippet
-from kb.domain.extract.speed import CuedAlternation, lower_same_offsets, shortcut
+from kb.domain.extract.speed import CuedAlternation, lower_same_offsets, odd_case, shortcut
 from kb.domain.lexicon import ENDPOINTS
 
 __all__ = ["classify_measure", "parse_endpoints", "OUTCOME_FIELDS"]
@@ -43,6 +43,8 @@ def _kinds_plain(text: str) -> Iterator[re.Match[str]]:
 
 
 def _kinds_fast(text: str) -> Iterator[re.Match[str]]:
+    if odd_case(text):  # 'İCANS', 'lımıtıng': the plain pattern matches them, the cues would not
+        return _kinds_plain(text)
     return _cued().finditer(text, lower_same_offsets(text))
 
 

@@ -78,6 +78,16 @@ def lower_same_offsets(text: str) -> str:
     return lower if len(lower) == len(text) else "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
+ODD_CASE = ("ı", "İ", "ſ", "\u212a")
+"""Letters a case-insensitive pattern matches to an ASCII one ('ı' and 'İ' to 'i', 'ſ' to 's', the Kelvin
+sign to 'k') that lower-casing does not turn into it: a cue looked for in lower-cased text misses them."""
+
+
+def odd_case(text: str) -> bool:
+    """Whether ``text`` holds one of :data:`ODD_CASE` (then a case-insensitive shortcut takes the plain way)."""
+    return any(letter in text for letter in ODD_CASE)
+
+
 def lower_pattern(pattern: str) -> str:
     """A pattern for lower-cased text: its letters lower-cased, escapes (``\\W``) kept."""
     return re.sub(r"(?<!\\)[A-Z]", lambda m: m.group(0).lower(), pattern)
@@ -219,8 +229,7 @@ _SUBSETS_MAX = 4096
 
 CAR_ENUMS = (b"SUPPORTIVE_CARE", b"CARE_PROVIDER")
 """API enum values that hold 'CAR' (primaryPurpose, whoMasked): not a cue."""
-UNSURE_BYTES = (b"\\u", b"&#", b"&lowbar;", b"&UnderBar;", b"&period;",
-                "ı".encode(), "İ".encode(), "ſ".encode(), "\u212a".encode())
+UNSURE_BYTES = (b"\\u", b"&#", b"&lowbar;", b"&UnderBar;", b"&period;", *(letter.encode() for letter in ODD_CASE))
 """What could hide a cue from a byte search: a JSON or HTML escape that decodes into a cue's
 characters, or a letter that a case-insensitive pattern matches to an ASCII one ('ı' is 'i' to
 ``(?i)``). A record holding one goes to the full rules."""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from kb.domain.extract.car import CAR_PHRASE, DASH, negated
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import READS, Texts, tier
-from kb.domain.extract.speed import CuedAlternation, lower_same_offsets, shortcut
+from kb.domain.extract.speed import CuedAlternation, lower_same_offsets, odd_case, shortcut
 from kb.domain.lexicon import ANTIGENS, CHINESE_CAR_PHRASES, CHINESE_CELLS, CHINESE_TARGETING
 
 ANTIGEN_GROUPS = {f"a{i}": symbol for i, symbol in enumerate(ANTIGENS)}
@@ -25,8 +25,8 @@ _ANTIGEN_SUFFIX = r"(?:(?![0-9A-Za-z])|(?=CAR|[x×]\d))"
 ANTIGEN = re.compile(_ANTIGEN_PREFIX + "(?:" + _SPELLINGS + ")" + _ANTIGEN_SUFFIX, re.IGNORECASE)
 _ANTIGEN_CUED = CuedAlternation(_ANTIGEN_PREFIX, [(g, ANTIGENS[s]) for g, s in ANTIGEN_GROUPS.items()],
                                 suffix=_ANTIGEN_SUFFIX, flags=re.IGNORECASE, lower=False, min_cue=2)
-antigen_mentions = shortcut("antigen", ANTIGEN.finditer, lambda text: _ANTIGEN_CUED.finditer(
-    text, lower_same_offsets(text)))
+antigen_mentions = shortcut("antigen", ANTIGEN.finditer, lambda text: ANTIGEN.finditer(text) if odd_case(text)
+                            else _ANTIGEN_CUED.finditer(text, lower_same_offsets(text)))
 """Only the antigens whose cue literals the text holds are tried (seventy spellings at every
 character cost 40 us a title and milliseconds a description)."""
 CELL_TERM = re.compile(
