@@ -260,8 +260,8 @@ def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: 
     Batch ``n`` is written in turn ``n`` by worker ``n mod workers``, so each worker's kept batches are
     written in its own task order. A worker is handed its next batch whenever it has room, never held
     back by another (a worker left idle with a kept batch would stop the turns); its last task writes
-    what it still keeps. On a stop, the batches committed before it are still yielded, then
-    :class:`Interrupted` is raised."""
+    what it still keeps. On a stop or a failure (a worker gone, a write failing), the batches committed
+    before it are still yielded, then the error is raised."""
     workers = pool.workers
     queued: list[deque[Future]] = [deque() for _ in range(workers)]
     read: dict[int, list[SourceUnit]] = {}  # turn -> units: read, not handed out yet
