@@ -34,6 +34,7 @@ from kb.process.lock import writer_lock
 from kb.process.pool import WorkerPool
 from kb.process.turns import Turns
 from kb.store import ledger
+from kb.store.checkpoints import WalCheckpoints, leave_checkpoints
 from kb.store.bulk import chunks
 from kb.store.db import reopen_url
 from kb.store.products import relearn_engine
@@ -114,11 +115,13 @@ REPORT_POLL_SECONDS = 0.01
 """How often the job looks for a worker's report while it waits for one."""
 
 
-def _start_writer(turns: Turns, reports: SimpleQueue) -> None:
-    """Worker set-up: the turns it writes its batches in, and where it reports them."""
+def _start_writer(turns: Turns, reports: SimpleQueue, db_url: str) -> None:
+    """Worker set-up: the turns it writes its batches in, where it reports them, and a store whose log the
+    job checkpoints (:mod:`kb.store.checkpoints`), not this worker's commits."""
     global _worker_turns, _worker_reports
     _worker_turns, _worker_reports = turns, reports
     _held.clear()
+    leave_checkpoints(worker_engine(db_url))
 
 
 def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str | None) -> Batch:
@@ -383,15 +386,19 @@ def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batc
                   selection: str | None, on_batch: Callable[[int], None] | None) -> None:
     """Read, triage and write every batch (the body of :func:`import_paths`)."""
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
-    turns = Turns() if workers > 0 and reopen_url(engine) is not None else None
+    db_url = reopen_url(engine) if workers > 0 else None
+    turns = Turns() if db_url is not None else None
     reports = multiprocessing.get_context().SimpleQueue() if turns is not None else None
     with stop_on_signals() as stop, gcpause.paused(), \
-            (WorkerPool(workers, stop, _start_writer, (turns, reports), pinned=turns is not None)
+            (WalCheckpoints(engine) if turns is not None else nullcontext()) as checkpoints, \
+            (WorkerPool(workers, stop, _start_writer, (turns, reports, db_url), pinned=turns is not None)
              if workers > 0 else nullcontext()) as pool, \
             closing(_batches(units, batch_size, pool, engine, selection, stop, turns, reports,
                              summary.run_id)) as batches:
         for number, batch in enumerate(batches, 1):
             summary.count(batch)  # with what a worker wrote of it
+            if batch.written is not None and checkpoints is not None:
+                checkpoints.request()  # the workers leave the log to the job
             for items, rows in _split(batch, batch_size):  # prepared here: a unit may hold a page of many studies
                 stop.check()
                 summary.add(_write(engine, summary.run_id, items, rows), len(items))

@@ -279,7 +279,7 @@ def test_a_worker_keeps_a_batch_until_its_turn_and_writes_it_between_parts_of_th
     engine = make_engine(db_url)
     init_db(engine)
     turns, reports = Turns(), SimpleQueue()
-    importer._start_writer(turns, reports)
+    importer._start_writer(turns, reports, db_url)
     units = [u for name in [SEED, *OTHERS[:2]] for u in iter_units(CTGOV / name)]
 
     importer.write_in_worker(units[:1], db_url, None, 1, None, 100)  # turn 0 (another worker's) not written

@@ -1,0 +1,98 @@
+"""SQLite write-ahead-log checkpoints run by a thread of the job, not inside the writers' commits.
+
+In WAL mode a commit appends pages to the log, and the commit that finds the log over 1,000 pages
+copies it into the database file and syncs both (an automatic checkpoint). In an import the worker
+that commits a 2,000-study batch paid that copy inside its write turn: a quarter of its write
+(bench/import_profile.py). The import's workers turn the automatic checkpoint off
+(:func:`leave_checkpoints`) and the job, idle while they work, copies the log in a thread of its own
+after each committed batch (:class:`WalCheckpoints`). A checkpoint of SQLite's PASSIVE kind never
+waits for, nor blocks, a reader or a writer; a log it could not copy whole is copied by the next one,
+and SQLite starts the log afresh once it is all copied. Nothing of this applies to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+from kb.core.errors import first_line
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WalCheckpoints", "checkpoint", "leave_checkpoints"]
+
+STOP_WAIT_SECONDS = 5.0
+"""How long leaving :class:`WalCheckpoints` waits for a checkpoint under way (one batch's log: under a second)."""
+
+
+def leave_checkpoints(engine: Engine) -> None:
+    """Connections ``engine`` opens from now on never checkpoint the log at commit (SQLite; another
+    process's :class:`WalCheckpoints` does it)."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _no_automatic_checkpoint)
+
+
+def _no_automatic_checkpoint(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def checkpoint(engine: Engine) -> tuple[int, int] | None:
+    """Copy what the log holds into the database file without waiting for anyone (SQLite's PASSIVE
+    checkpoint): the pages in the log and how many of them are copied now; None on PostgreSQL, or
+    when the store cannot be reached (logged: SQLite checkpoints at the last close anyway)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    try:
+        with engine.connect() as conn:
+            _busy, pages, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    except SQLAlchemyError as exc:
+        log.warning("checkpoint of the store's log failed (%s); SQLite does it when the store closes",
+                    first_line(exc))
+        return None
+    return pages, copied
+
+
+class WalCheckpoints:
+    """A thread that checkpoints ``engine``'s log each time :meth:`request` is called (SQLite), as a
+    context manager: leaving it normally runs a last checkpoint; leaving it on an error does not wait."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.runs = 0  # checkpoints run
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> WalCheckpoints:
+        if self.engine.dialect.name == "sqlite":
+            self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
+            self._thread.start()
+        return self
+
+    def request(self) -> None:
+        """A writer committed: copy the log (requests made during a checkpoint make one more)."""
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            checkpoint(self.engine)
+            self.runs += 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._thread is None:
+            return
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join(STOP_WAIT_SECONDS)
+        if exc_type is None:
+            checkpoint(self.engine)
+            self.runs += 1

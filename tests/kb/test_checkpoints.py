@@ -1,0 +1,76 @@
+"""Write-ahead-log checkpoints: an import's workers leave them to the job's thread, which runs them."""
+
+import sqlite3
+
+from sqlalchemy import func, select
+
+from kb.ingest.importer import import_paths
+from kb.store.checkpoints import WalCheckpoints, checkpoint, leave_checkpoints
+from kb.store.db import init_db, make_engine
+from kb.store.models import Trial
+from tests.conftest import CTGOV
+
+ROWS = 3000  # 3000 rows of 2 KB: about 1,500 pages, over SQLite's automatic checkpoint of 1,000
+
+
+def _fill(engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS filler (n INTEGER PRIMARY KEY, text TEXT)")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO filler (text) VALUES (?)", [("x" * 2000,)] * ROWS)
+
+
+def _rows_in_the_database_file(path) -> int:
+    """Rows of ``filler`` in the database file itself (``immutable``: the log is not read)."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM filler").fetchone()[0]
+        except sqlite3.OperationalError:  # the table itself is still in the log
+            return 0
+
+
+def test_a_commit_checkpoints_by_itself_unless_left_to_the_thread_which_then_copies_the_log(tmp_path):
+    alone = make_engine(f"sqlite:///{tmp_path}/alone.db")
+    _fill(alone)
+    assert _rows_in_the_database_file(tmp_path / "alone.db") == ROWS  # the commit copied the log
+
+    left = make_engine(f"sqlite:///{tmp_path}/left.db")
+    leave_checkpoints(left)
+    with WalCheckpoints(make_engine(f"sqlite:///{tmp_path}/left.db")) as checkpoints:
+        _fill(left)
+        assert _rows_in_the_database_file(tmp_path / "left.db") == 0  # still only in the log
+        checkpoints.request()
+    assert checkpoints.runs >= 1
+    assert _rows_in_the_database_file(tmp_path / "left.db") == ROWS
+
+
+def test_leaving_on_an_error_runs_no_last_checkpoint(tmp_path):
+    left = make_engine(f"sqlite:///{tmp_path}/left.db")
+    leave_checkpoints(left)
+    try:
+        with WalCheckpoints(make_engine(f"sqlite:///{tmp_path}/left.db")) as checkpoints:
+            _fill(left)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert checkpoints.runs == 0 and _rows_in_the_database_file(tmp_path / "left.db") == 0
+
+
+def test_checkpoint_reports_the_log_copied(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/kb.db")
+    leave_checkpoints(engine)
+    _fill(engine)
+    pages, copied = checkpoint(engine)
+    assert pages > 1000 and copied == pages
+
+
+def test_an_import_with_workers_leaves_its_studies_in_the_database_file(tmp_path):
+    """The workers never checkpoint; the job's last checkpoint copies the whole log into the file."""
+    engine = make_engine(f"sqlite:///{tmp_path}/kb.db")
+    init_db(engine)
+    summary = import_paths(engine, [CTGOV / "domain"], workers=2, batch_size=10)
+    assert summary.result.new == 42
+    with sqlite3.connect(f"file:{tmp_path}/kb.db?immutable=1", uri=True) as conn:
+        assert conn.execute("SELECT count(*) FROM trial").fetchone()[0] == 42
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Trial)).scalar_one() == 42
