@@ -30,6 +30,14 @@ def collect() -> None:
         gc.freeze()
 
 
+def collect_when(grown: int) -> None:
+    """:func:`collect` once ``grown`` objects the collector tracks were made and not freed since the last
+    collection: objects that reference counting frees before then are never scanned (a worker's rows,
+    written and gone), and memory held by cycles, if any, stays bounded."""
+    if gc.get_count()[0] >= grown:
+        collect()
+
+
 @contextmanager
 def paused() -> Iterator[None]:
     """Pause the collector for the block and restore it afterwards."""

@@ -13,6 +13,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain as chained
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,8 +32,12 @@ TABLES: dict[str, Table] = {t: Trial.metadata.tables[t] for t in ("trial", *CHIL
 TRIAL = Trial.__table__
 FILL = ProductFill.__table__
 RAW = RawRecord.__table__
-TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in ("content_hash", "source", "first_seen_at", "updated_at")]
+STAMPED = ("content_hash", "source", "first_seen_at", "updated_at")
+"""The trial columns the writer fills in, not the normalizer."""
+TRIAL_AT = [list(TRIAL.columns.keys()).index(c) for c in STAMPED]
 """Where the writer puts what the worker cannot know into a prepared trial row."""
+UNSTAMPED = dict.fromkeys(STAMPED)
+"""Those columns empty, so that a normalized trial has every column's key (:func:`kb.store.bulk.table_rows`)."""
 TRIAL_UPDATE = [c for c in TRIAL.columns.keys() if c not in ("trial_id", "first_seen_at")]
 """What a new version of a stored trial overwrites."""
 
@@ -167,7 +172,7 @@ class Unchanged:
 def _prepared(origin: str, trial_id: str, digest: str, body: bytes, study: NormalizedStudy,
               snapshot: bool = True) -> PreparedStudy:
     """Rows as plain tuples: they cross from a worker process at a third of a dict's unpickling cost."""
-    return PreparedStudy(origin, trial_id, digest, body, table_rows(TRIAL, [study.trial])[0],
+    return PreparedStudy(origin, trial_id, digest, body, table_rows(TRIAL, [{**UNSTAMPED, **study.trial}])[0],
                          {name: table_rows(TABLES[name], study.children[name]) for name in CHILD_TABLES},
                          study.sponsors, study.mesh_terms, study.warnings, study.snapshot() if snapshot else None)
 
@@ -358,7 +363,7 @@ def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: lis
         upsert(conn, RAW, [{"trial_id": p.trial_id, "content_hash": p.content_hash, "body": p.body, "source": p.origin,
                             "fetched_at": now, "checked_at": now} for p in todo], ["trial_id"])
     for name in CHILD_TABLES:
-        insert_tuples(conn, TABLES[name], [row for p in todo for row in p.rows[name]])
+        insert_tuples(conn, TABLES[name], list(chained.from_iterable(p.rows[name] for p in todo)))
 
 
 def renormalize(conn: Connection, trial_ids: Sequence[str], now: datetime | None = None) -> WriteResult:

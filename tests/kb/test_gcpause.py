@@ -33,3 +33,19 @@ def test_collect_outside_a_pause_freezes_nothing() -> None:
     frozen_before = gc.get_freeze_count()
     gcpause.collect()
     assert gc.get_freeze_count() == frozen_before
+
+
+def test_collect_when_waits_until_enough_objects_were_made_and_kept() -> None:
+    with gcpause.paused():
+        gcpause.collect()  # the count starts from nothing
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        dead = weakref.ref(a)
+        del a, b
+        made = [Node() for _ in range(200)]  # freed by reference counting before the next look: not counted
+        del made
+        gcpause.collect_when(1000)
+        assert dead() is not None  # too few kept: no collection yet
+        kept = [Node() for _ in range(1000)]
+        gcpause.collect_when(1000)
+        assert dead() is None and kept
