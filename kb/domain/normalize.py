@@ -77,7 +77,27 @@ class NormalizedStudy:
 # ---------------------------------------------------------------- reading helpers
 
 def _get(obj: dict, path: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-    """Value at a dotted path, type-checked; missing gives ``default``."""
+    """Value at a dotted path, type-checked; missing gives ``default``.
+
+    Indexed straight through first: of JSON's values only an object takes a string key, so when no
+    step raises, every step was an object (a quarter of the time); else the careful walk says why.
+    """
+    keys = _KEYS.get(path) or _keys(path)
+    try:
+        value: Any = obj
+        for key in keys:
+            value = value[key]
+    except (KeyError, TypeError, IndexError):
+        return _get_careful(obj, path, kind, default)
+    if value is None:
+        return default
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    return _get_careful(obj, path, kind, default)
+
+
+def _get_careful(obj: dict, path: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    """:func:`_get`, one step at a time: a step through anything but an object is a :class:`RecordError`."""
     value: Any = obj
     for key in _KEYS.get(path) or _keys(path):
         if not isinstance(value, dict):

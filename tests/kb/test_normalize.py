@@ -3,6 +3,8 @@
 import copy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kb.domain.normalize import RecordError, content_hash, normalize_study
 from tests.conftest import load
@@ -114,3 +116,23 @@ def test_hash_ignores_the_daily_version_holder():
     assert content_hash(record) == content_hash(bumped)
     bumped["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED"
     assert content_hash(record) != content_hash(bumped)
+
+
+def _outcome(call):
+    try:
+        return ("value", call())
+    except Exception as exc:  # noqa: BLE001 - the exception is what is compared
+        return (type(exc).__name__, str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
+                    max_leaves=8),
+       st.sampled_from(["a", "a.b", "a.b.c", "c.a"]), st.sampled_from([str, int, list, dict, (str, int)]))
+def test_get_straight_indexing_gives_what_the_careful_walk_gives(obj, path, kind):
+    """The fast way of reading a dotted path equals the step-by-step one: the value, the default, or the
+    same RecordError, on any JSON shape."""
+    from kb.domain.normalize import _get, _get_careful
+
+    assert _outcome(lambda: _get(obj, path, kind, "missing")) == _outcome(lambda: _get_careful(obj, path, kind, "missing"))
