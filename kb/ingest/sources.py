@@ -259,14 +259,12 @@ def _read_member(unit: SourceUnit) -> tuple[bytes, bytes | None]:
     CRC-32 come from the archive's directory): a worker process need not load the directory (64 MB a
     process for 100,000 members). With a deflated member, its deflate data if it ends where the member does."""
     offset, packed, method = unit.at  # type: ignore[misc]
-    with open_regular(unit.path) as handle:  # type: ignore[arg-type]
-        handle.seek(offset)
-        header = handle.read(30)
-        if len(header) < 30 or header[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"no local header at {offset}")
-        name_length, extra_length = struct.unpack("<HH", header[26:30])
-        handle.seek(offset + 30 + name_length + extra_length)
-        data = handle.read(packed)
+    fd = _archive_fd(unit.path)  # type: ignore[arg-type]
+    header = os.pread(fd, 30, offset)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no local header at {offset}")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    data = os.pread(fd, packed, offset + 30 + name_length + extra_length)
     deflated = data if method == zipfile.ZIP_DEFLATED else None
     if deflated is not None:
         inflater = inflating.decompressobj(-15)
@@ -276,6 +274,32 @@ def _read_member(unit: SourceUnit) -> tuple[bytes, bytes | None]:
     if len(data) != unit.size or inflating.crc32(data) != unit.crc:
         raise zipfile.BadZipFile("CRC-32 or size does not match the archive's directory")
     return data, deflated
+
+
+_open_archives: dict[str, tuple[int, tuple[int, int, int, int]]] = {}
+"""Archives open for :func:`_read_member`, by path: a descriptor and the file's identity when opened."""
+OPEN_ARCHIVES = 4
+"""Archives a process keeps open at most (an import reads one or a few)."""
+
+
+def _archive_fd(path: str | Path) -> int:
+    """A descriptor of the regular file at ``path`` (:func:`open_regular`'s checks), opened once and reused
+    while the file there is the same one, of the same size and time: a member read costs two ``pread``
+    calls, not an open, a ``fstat``, two seeks, two reads and a close (12 us of 17 a member)."""
+    key = str(path)
+    info = os.stat(key)
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    kept = _open_archives.get(key)
+    if kept is not None and kept[1] == identity:
+        return kept[0]
+    if kept is not None:
+        os.close(_open_archives.pop(key)[0])
+    with open_regular(key) as handle:
+        fd = os.dup(handle.fileno())
+    while len(_open_archives) >= OPEN_ARCHIVES:
+        os.close(_open_archives.pop(next(iter(_open_archives)))[0])
+    _open_archives[key] = (fd, identity)
+    return fd
 
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
