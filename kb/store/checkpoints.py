@@ -49,7 +49,7 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
     try:
         with engine.connect() as conn:
             _busy, pages, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         log.warning("checkpoint of the store's log failed (%s); SQLite does it when the store closes",
                     first_line(exc))
         return None
@@ -83,7 +83,11 @@ class WalCheckpoints:
             self._wanted.clear()
             if self._stopping:
                 return
-            checkpoint(self.engine)
+            try:
+                checkpoint(self.engine)
+            except Exception as exc:  # noqa: BLE001 - a thread's error would print a traceback and end it
+                log.warning("checkpoint of the store's log failed: %s: %s", type(exc).__name__, exc)
+                continue
             self.runs += 1
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -74,3 +74,31 @@ def test_an_import_with_workers_leaves_its_studies_in_the_database_file(tmp_path
         assert conn.execute("SELECT count(*) FROM trial").fetchone()[0] == 42
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Trial)).scalar_one() == 42
+
+
+def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(tmp_path, monkeypatch, caplog):
+    import time
+
+    from kb.store import checkpoints as module
+
+    calls = []
+    real = module.checkpoint
+
+    def failing_once(engine):
+        calls.append(engine)
+        if len(calls) == 1:
+            raise RuntimeError("disk gone")
+        return real(engine)
+
+    monkeypatch.setattr(module, "checkpoint", failing_once)
+    left = make_engine(f"sqlite:///{tmp_path}/left.db")
+    leave_checkpoints(left)
+    with WalCheckpoints(make_engine(f"sqlite:///{tmp_path}/left.db")) as checkpoints:
+        _fill(left)
+        checkpoints.request()
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        checkpoints.request()
+    assert "checkpoint of the store's log failed: RuntimeError: disk gone" in caplog.text
+    assert checkpoints.runs >= 1 and _rows_in_the_database_file(tmp_path / "left.db") == ROWS
