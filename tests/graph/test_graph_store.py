@@ -138,9 +138,11 @@ def test_an_index_that_cannot_be_cached_still_answers(store, tmp_path, caplog):
 @pytest.mark.slow
 def test_similar_on_postgresql_caches_its_index_and_answers_like_sqlite(pg_url, tmp_path, monkeypatch, store):
     """A team store: the index goes to the user's cache directory; the second lookup loads it."""
+    import uuid
+
     from sqlalchemy import create_engine, text
 
-    schema = f"t_sim_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    schema = f"t_sim_{uuid.uuid4().hex[:12]}"  # unique: two test runs may share the server
     admin = create_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
