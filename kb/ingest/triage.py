@@ -169,10 +169,12 @@ def _pieces(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile], batch
 
 COLLECT_AFTER = 500_000
 """Objects made and still alive since the cyclic collector's last run after which a triage runs it
-(:func:`kb.process.gcpause.collect_when`). A worker keeps up to two batches of 2,000 prepared studies
-(about 300,000 such objects) until it writes and frees them; a run at every 250-study part scanned
-each of them once before that, 3-4% of a worker's time (December 2026, 6,000 studies of the import
-bench's archive), and a run every few batches scans only those alive at the time."""
+(:func:`kb.process.gcpause.collect_when`; counted as allocations less frees). A worker keeps up to two
+prepared batches until it writes and frees them; a run at every 250-study part scanned each of their
+rows once, 3-4% of a worker's time (December 2026, 6,000 studies of the import bench's archive). In a
+20,000-study import a worker's count peaked near 125,000, so a worker does not collect at all: no
+record was found to make a cycle (real and malformed ones), and the count bounds what cycles could
+hold, in objects (the job itself collects every 20 batches)."""
 
 _worker_engine: Engine | None = None
 

@@ -7,7 +7,8 @@ that commits a 2,000-study batch paid that copy inside its write turn: a quarter
 (:func:`leave_checkpoints`) and the job, idle while they work, copies the log in a thread of its own
 after each committed batch (:class:`WalCheckpoints`). A checkpoint of SQLite's PASSIVE kind never
 waits for, nor blocks, a reader or a writer; a log it could not copy whole is copied by the next one,
-and SQLite starts the log afresh once it is all copied. Nothing of this applies to PostgreSQL.
+and SQLite starts the log afresh when a writer begins after a complete copy (a writer that begins
+during one appends: the log can hold a few batches). Nothing of this applies to PostgreSQL.
 """
 
 from __future__ import annotations
@@ -84,11 +85,9 @@ class WalCheckpoints:
             if self._stopping:
                 return
             try:
-                checkpoint(self.engine)
+                self._checkpoint()
             except Exception as exc:  # noqa: BLE001 - a thread's error would print a traceback and end it
                 log.warning("checkpoint of the store's log failed: %s: %s", type(exc).__name__, exc)
-                continue
-            self.runs += 1
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -98,5 +97,8 @@ class WalCheckpoints:
         self._wanted.set()
         self._thread.join(STOP_WAIT_SECONDS)
         if exc_type is None:
-            checkpoint(self.engine)
-            self.runs += 1
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        checkpoint(self.engine)
+        self.runs += 1

@@ -13,8 +13,8 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain as chained
 from datetime import datetime, timezone
+from itertools import chain as chained
 from typing import Any
 
 import orjson
