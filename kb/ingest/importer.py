@@ -391,7 +391,8 @@ def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batc
     reports = multiprocessing.get_context().SimpleQueue() if turns is not None else None
     with stop_on_signals() as stop, gcpause.paused(), \
             (WalCheckpoints(engine) if turns is not None else nullcontext()) as checkpoints, \
-            (WorkerPool(workers, stop, _start_writer, (turns, reports, db_url), pinned=turns is not None)
+            (WorkerPool(workers, stop, *((_start_writer, (turns, reports, db_url)) if turns is not None else ()),
+                        pinned=turns is not None)
              if workers > 0 else nullcontext()) as pool, \
             closing(_batches(units, batch_size, pool, engine, selection, stop, turns, reports,
                              summary.run_id)) as batches:

@@ -27,18 +27,26 @@ log = logging.getLogger(__name__)
 __all__ = ["WalCheckpoints", "checkpoint", "leave_checkpoints"]
 
 STOP_WAIT_SECONDS = 5.0
-"""How long leaving :class:`WalCheckpoints` waits for a checkpoint under way (one batch's log: under a second)."""
+"""How long leaving :class:`WalCheckpoints` normally waits for a checkpoint under way (one batch's log: under
+a second)."""
+ERROR_WAIT_SECONDS = 0.1
+"""How long leaving it on an error or a stop waits (a PASSIVE checkpoint left half-way is safe: SQLite
+copies the rest later)."""
+BACKSTOP_PAGES = 20_000
+"""The log's size (pages of 4 KB: 80 MB) from which a commit of a connection left to the job checkpoints
+after all: the log stays bounded if the job's checkpoints fall behind or fail (the job's copy keeps it
+at one or two batches, 20-40 MB)."""
 
 
 def leave_checkpoints(engine: Engine) -> None:
-    """Connections ``engine`` opens from now on never checkpoint the log at commit (SQLite; another
-    process's :class:`WalCheckpoints` does it)."""
+    """Connections ``engine`` opens from now on leave the log's checkpoints to another process's
+    :class:`WalCheckpoints` (SQLite): their commits checkpoint only a log of :data:`BACKSTOP_PAGES`."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _no_automatic_checkpoint)
 
 
 def _no_automatic_checkpoint(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
 
 def checkpoint(engine: Engine) -> tuple[int, int] | None:
@@ -59,7 +67,8 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
 
 class WalCheckpoints:
     """A thread that checkpoints ``engine``'s log each time :meth:`request` is called (SQLite), as a
-    context manager: leaving it normally runs a last checkpoint; leaving it on an error does not wait."""
+    context manager: leaving it normally runs a last checkpoint; leaving it on an error waits at most
+    :data:`ERROR_WAIT_SECONDS` for one under way and runs none."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -95,7 +104,7 @@ class WalCheckpoints:
             return
         self._stopping = True
         self._wanted.set()
-        self._thread.join(STOP_WAIT_SECONDS)
+        self._thread.join(STOP_WAIT_SECONDS if exc_type is None else ERROR_WAIT_SECONDS)
         if exc_type is None:
             self._checkpoint()
 

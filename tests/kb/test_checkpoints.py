@@ -104,3 +104,41 @@ def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(t
             time.sleep(0.01)
         assert _rows_in_the_database_file(tmp_path / "left.db") == ROWS  # the thread's second one, not the last
     assert "checkpoint of the store's log failed: RuntimeError: disk gone" in caplog.text
+
+
+def test_a_connection_left_to_the_job_still_checkpoints_a_log_grown_past_the_backstop(tmp_path):
+    from kb.store.checkpoints import BACKSTOP_PAGES
+
+    left = make_engine(f"sqlite:///{tmp_path}/left.db")
+    leave_checkpoints(left)
+    with left.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == BACKSTOP_PAGES == 20_000
+
+
+def test_leaving_on_an_error_does_not_wait_for_a_slow_checkpoint(tmp_path, monkeypatch):
+    import time
+
+    from kb.store import checkpoints as module
+
+    started = []
+    monkeypatch.setattr(module, "checkpoint", lambda engine: (started.append(1), time.sleep(2)))
+    begun = time.monotonic()
+    try:
+        with WalCheckpoints(make_engine(f"sqlite:///{tmp_path}/kb.db")) as checkpoints:
+            checkpoints.request()
+            while not started and time.monotonic() - begun < 5:
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert started and time.monotonic() - begun < 1.0
+
+
+def test_an_import_into_a_store_the_workers_cannot_reopen_opens_no_other_store(tmp_path, monkeypatch):
+    """An in-memory store: the workers only prepare (the job writes), and never open the default store."""
+    monkeypatch.delenv("TRIALKB_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    engine = make_engine("sqlite://")
+    init_db(engine)
+    summary = import_paths(engine, [CTGOV / "domain"], workers=2, batch_size=10)
+    assert summary.result.new == 42 and not (tmp_path / "data").exists()
