@@ -367,6 +367,8 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
         summary = ImportSummary(run_id=run_id)
         try:
             _import_units(engine, summary, paths, batch_size, workers, selection, on_batch)
+            if summary.result.stored:  # a new trial may teach, or name, a learned product
+                _relearn(engine, summary)
         except BaseException as exc:
             status, reason = _failure(exc)
             finish_run(engine, run_id, status, summary.counts(), [reason])
@@ -374,8 +376,6 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
                 raise Interrupted(f"{exc}; {summary.result.stored} studies of complete batches committed "
                                   f"(run {run_id} marked interrupted; run the import again to finish)") from None
             raise
-        if summary.result.stored:
-            summary.products = relearn_engine(engine)  # a new trial may teach, or name, a learned product
         status, reason = import_status(summary)
         finish_run(engine, run_id, status, summary.counts(),
                    ([reason] if reason else []) + [f"{r.origin}: {r.reason}" for r in summary.rejected])
@@ -408,6 +408,15 @@ def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batc
             if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
                 gcpause.collect()
         stop.check()
+
+
+def _relearn(engine: Engine, summary: ImportSummary) -> None:
+    """Relearn the products after the studies are committed. A stop asked meanwhile is honoured once this
+    one short transaction is done, so the run is still marked and counted (a KeyboardInterrupt in it left
+    the run ``running``)."""
+    with stop_on_signals() as stop:
+        summary.products = relearn_engine(engine)
+    stop.check("every study is committed and the products relearned")
 
 
 def _failure(exc: BaseException) -> tuple[str, str]:

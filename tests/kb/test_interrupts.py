@@ -112,3 +112,32 @@ def test_only_dead_processes_of_this_host_are_abandoned(engine):
     with engine.connect() as conn:
         statuses = conn.execute(select(RunLog.status).order_by(RunLog.id)).scalars().all()
     assert statuses == ["abandoned", "running", "running", "abandoned", "ok", "running"]
+
+
+
+def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_counts(sqlite_engine, monkeypatch):
+    """Ctrl-C after the last batch, while the products are relearned: the relearning finishes (one short
+    transaction: ADI-270 is learned from the real NCT06480565), the run is marked interrupted with its
+    counts, and the job says it stopped (a KeyboardInterrupt there left the run ``running``)."""
+    from kb.core.errors import Interrupted
+    from kb.ingest import importer
+    from kb.store.models import StoredProduct
+
+    relearn = importer.relearn_engine
+
+    def ctrl_c_while_relearning(engine):  # a real SIGINT, delivered to this process as the relearning starts
+        os.kill(os.getpid(), signal.SIGINT)
+        return relearn(engine)
+
+    monkeypatch.setattr(importer, "relearn_engine", ctrl_c_while_relearning)
+    with pytest.raises(Interrupted, match="every study is committed and the products relearned"):
+        try:
+            importer.import_paths(sqlite_engine, [CTGOV / "realworld" / "oncology" / "NCT06480565.json"], workers=0)
+        except KeyboardInterrupt:
+            pytest.fail("the Ctrl-C escaped the import, leaving its run running")
+    with sqlite_engine.connect() as conn:
+        [(status, counts)] = conn.execute(select(RunLog.status, RunLog.counts)).all()
+        learned = conn.execute(select(StoredProduct.code, StoredProduct.status)).all()
+    assert status == "interrupted"
+    assert counts["new"] == counts["read"] == 1
+    assert [tuple(row) for row in learned] == [("ADI-270", "learned")]
