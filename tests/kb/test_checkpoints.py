@@ -1,6 +1,7 @@
 """Write-ahead-log checkpoints: an import's workers leave them to the job's thread, which runs them."""
 
 import sqlite3
+import time
 
 from sqlalchemy import func, select
 
@@ -9,6 +10,7 @@ from kb.store.checkpoints import WalCheckpoints, checkpoint, leave_checkpoints
 from kb.store.db import init_db, make_engine
 from kb.store.models import Trial
 from tests.conftest import CTGOV
+from tests.support.records import renumbered, write_jsonl
 
 ROWS = 3000  # 3000 rows of 2 KB: about 1,500 pages, over SQLite's automatic checkpoint of 1,000
 
@@ -40,8 +42,10 @@ def test_a_commit_checkpoints_by_itself_unless_left_to_the_thread_which_then_cop
         _fill(left)
         assert _rows_in_the_database_file(tmp_path / "left.db") == 0  # still only in the log
         checkpoints.request()
-    assert checkpoints.runs >= 1
-    assert _rows_in_the_database_file(tmp_path / "left.db") == ROWS
+        deadline = time.monotonic() + 5
+        while checkpoints.runs < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _rows_in_the_database_file(tmp_path / "left.db") == ROWS  # the thread's copy, before leaving's
 
 
 def test_leaving_on_an_error_runs_no_last_checkpoint(tmp_path):
@@ -76,9 +80,40 @@ def test_an_import_with_workers_leaves_its_studies_in_the_database_file(tmp_path
         assert conn.execute(select(func.count()).select_from(Trial)).scalar_one() == 42
 
 
-def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(tmp_path, monkeypatch, caplog):
-    import time
+def test_the_workers_commits_never_checkpoint_the_log(tmp_path, monkeypatch):
+    """With the job's checkpoints taken away, an import whose workers log over 1,000 pages (where a commit
+    checkpoints by itself) leaves the database file without a trial: only the job copies the log."""
+    from kb.ingest import importer
 
+    class NoCheckpoints:  # the job's thread, taken away
+        def __init__(self, engine):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def request(self):
+            pass
+
+    monkeypatch.setattr(importer, "WalCheckpoints", NoCheckpoints)
+    studies = write_jsonl(tmp_path / "studies.jsonl", renumbered(CTGOV / "realworld", 400, "*.json"))
+    engine = make_engine(f"sqlite:///{tmp_path}/kb.db")
+    leave_checkpoints(engine)  # nor do the job's own commits (the run log, the products)
+    with engine.connect() as kept_open:  # so that no last close copies the log either
+        init_db(engine)
+        summary = import_paths(engine, [studies], workers=2, batch_size=50)
+        assert summary.result.new == 400
+        assert (tmp_path / "kb.db-wal").stat().st_size > 1000 * 4096
+        with sqlite3.connect(f"file:{tmp_path}/kb.db?immutable=1", uri=True) as conn:
+            in_file = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trial'").fetchone()[0]
+        assert in_file == 0  # not even the schema: nothing was ever copied
+        assert kept_open.execute(select(func.count()).select_from(Trial)).scalar_one() == 400
+
+
+def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(tmp_path, monkeypatch, caplog):
     from kb.store import checkpoints as module
 
     calls = []
@@ -116,8 +151,6 @@ def test_a_connection_left_to_the_job_still_checkpoints_a_log_grown_past_the_bac
 
 
 def test_leaving_on_an_error_does_not_wait_for_a_slow_checkpoint(tmp_path, monkeypatch):
-    import time
-
     from kb.store import checkpoints as module
 
     started = []

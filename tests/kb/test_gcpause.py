@@ -42,8 +42,8 @@ def test_collect_when_waits_until_enough_objects_were_made_and_kept() -> None:
         a.other, b.other = b, a
         dead = weakref.ref(a)
         del a, b
-        made = [Node() for _ in range(200)]  # freed by reference counting before the next look: not counted
-        del made
+        made = [Node() for _ in range(5000)]  # five times the bound, freed by reference counting before the
+        del made  # next look: not counted (a count of objects made would collect here)
         gcpause.collect_when(1000)
         assert dead() is not None  # too few kept: no collection yet
         kept = [Node() for _ in range(1000)]
