@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 
 from kb.core.errors import Interrupted
 from kb.domain.extract.select import rules_key
-from kb.ingest.sources import SourceUnit, iter_units
+from kb.ingest.sources import SourceUnit, close_archives, iter_units
 from kb.ingest.triage import DUPLICATE_KEY, Batch, triage_units, worker_engine
 from kb.process import gcpause
 from kb.process.interrupts import StopFlag, stop_on_signals
@@ -384,8 +384,17 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
 
 def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batch_size: int, workers: int,
                   selection: str | None, on_batch: Callable[[int], None] | None) -> None:
-    """Read, triage and write every batch (the body of :func:`import_paths`)."""
+    """Read, triage and write every batch (the body of :func:`import_paths`), then close the archives read."""
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
+    try:
+        _read_and_write(engine, summary, units, batch_size, workers, selection, on_batch)
+    finally:
+        close_archives()  # the workers' go with them
+
+
+def _read_and_write(engine: Engine, summary: ImportSummary, units: Iterable[SourceUnit], batch_size: int,
+                    workers: int, selection: str | None, on_batch: Callable[[int], None] | None) -> None:
+    """The batches of ``units``, triaged by the workers (or here) and written in order."""
     db_url = reopen_url(engine) if workers > 0 else None
     turns = Turns() if db_url is not None else None
     reports = multiprocessing.get_context().SimpleQueue() if turns is not None else None

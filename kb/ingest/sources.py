@@ -21,6 +21,7 @@ import json
 import os
 import stat
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -259,12 +260,13 @@ def _read_member(unit: SourceUnit) -> tuple[bytes, bytes | None]:
     CRC-32 come from the archive's directory): a worker process need not load the directory (64 MB a
     process for 100,000 members). With a deflated member, its deflate data if it ends where the member does."""
     offset, packed, method = unit.at  # type: ignore[misc]
-    fd = _archive_fd(unit.path)  # type: ignore[arg-type]
-    header = os.pread(fd, 30, offset)
-    if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"no local header at {offset}")
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    data = os.pread(fd, packed, offset + 30 + name_length + extra_length)
+    with _archives_lock:  # another thread may close this descriptor, and its number be reused
+        fd = _archive_fd(unit.path)  # type: ignore[arg-type]
+        header = os.pread(fd, 30, offset)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"no local header at {offset}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        data = os.pread(fd, packed, offset + 30 + name_length + extra_length)
     deflated = data if method == zipfile.ZIP_DEFLATED else None
     if deflated is not None:
         inflater = inflating.decompressobj(-15)
@@ -280,6 +282,14 @@ _open_archives: dict[str, tuple[int, tuple[int, int, int, int]]] = {}
 """Archives open for :func:`_read_member`, by path: a descriptor and the file's identity when opened."""
 OPEN_ARCHIVES = 4
 """Archives a process keeps open at most (an import reads one or a few)."""
+_archives_lock = threading.Lock()
+
+
+def close_archives() -> None:
+    """Close the archives kept open (an import's end: a deleted archive's space is then freed)."""
+    with _archives_lock:
+        while _open_archives:
+            os.close(_open_archives.popitem()[1][0])
 
 
 def _archive_fd(path: str | Path) -> int:
