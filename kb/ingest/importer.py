@@ -45,11 +45,11 @@ from kb.store.write import PreparedStudy, Rejected, WriteResult, utcnow, write_p
 log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
 """Studies a worker prepares and commits at a time. Storing every study of a 20,000-study archive
-(bench/import_bench.py's mix, SQLite, 2 cores, paired runs), when the main process wrote: 18.3-18.5 s at
-2,000, 19.5 s at 1,000, 20.3-21.0 s at 500 (a commit then checkpointed SQLite's write-ahead log: fewer,
-larger ones cost less; the job checkpoints it now, kb.store.checkpoints), 19.6 s at 4,000 (too few batches to keep both workers busy at the end); with
---relevant-only the same at 500 and 2,000. Since the workers write (December 2026, three alternating
-pairs): 13.6-15.0 s at 2,000 against 13.7-17.2 s at 1,000."""
+(bench/import_bench.py's mix, SQLite, 2 cores, paired runs), when the main process wrote and each commit
+could checkpoint SQLite's log: 18.3-18.5 s at 2,000, 19.5 s at 1,000, 20.3-21.0 s at 500, 19.6 s at 4,000
+(too few batches to keep both workers busy at the end); with --relevant-only the same at 500 and 2,000.
+Since the workers write (December 2026, alternating pairs): 13.6-15.0 s at 2,000 against 13.7-17.2 s at
+1,000; since the job checkpoints, 1,000 was 2.8% faster in mean, within this machine's noise."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["WalCheckpoints", "checkpoint", "leave_checkpoints"]
 
-STOP_WAIT_SECONDS = 5.0
+END_WAIT_SECONDS = 5.0
 """How long leaving :class:`WalCheckpoints` normally waits for a checkpoint under way (one batch's log: under
 a second)."""
 ERROR_WAIT_SECONDS = 0.1
@@ -72,7 +72,7 @@ class WalCheckpoints:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.runs = 0  # checkpoints run
+        self.runs = 0  # checkpoints made (not those that failed)
         self._wanted = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -104,10 +104,10 @@ class WalCheckpoints:
             return
         self._stopping = True
         self._wanted.set()
-        self._thread.join(STOP_WAIT_SECONDS if exc_type is None else ERROR_WAIT_SECONDS)
+        self._thread.join(END_WAIT_SECONDS if exc_type is None else ERROR_WAIT_SECONDS)
         if exc_type is None:
             self._checkpoint()
 
     def _checkpoint(self) -> None:
-        checkpoint(self.engine)
-        self.runs += 1
+        if checkpoint(self.engine) is not None:  # None: the store could not be reached (logged)
+            self.runs += 1
