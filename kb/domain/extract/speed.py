@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import ahocorasick
+import ahocorasick_rs
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,24 @@ def matches_from(pattern: re.Pattern, text: str, starts: Iterable[int]) -> Itera
 
 
 class Words:
-    """Many literal words found in one pass (Aho-Corasick): where they start, or whether any is there."""
+    """Many literal words found in one pass (Aho-Corasick, Rust's DFA: a third to a half of the time of
+    pyahocorasick's iteration): where they start, or whether any is there."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        self.automaton = ahocorasick.Automaton()
-        for word in words:
-            self.automaton.add_word(word, len(word))
-        self.automaton.make_automaton()
+        self.automaton = _automaton(words)
 
     def starts(self, text: str) -> set[int]:
-        return {end - length + 1 for end, length in self.automaton.iter(text)}
+        return {start for _, start, _ in self.automaton.find_matches_as_indexes(text, overlapping=True)}
 
     def any(self, text: str) -> bool:
-        return next(self.automaton.iter(text), None) is not None
+        return bool(self.automaton.find_matches_as_indexes(text))
+
+
+def _automaton(words: Iterable[str]) -> ahocorasick_rs.AhoCorasick:
+    """An automaton that finds every occurrence of ``words`` (overlapping ones too), at character offsets."""
+    return ahocorasick_rs.AhoCorasick([w for w in dict.fromkeys(words) if w],
+                                      matchkind=ahocorasick_rs.MatchKind.Standard,
+                                      implementation=ahocorasick_rs.Implementation.DFA)
 
 
 def occurrences(text: str, word: str) -> Iterator[int]:
@@ -194,10 +199,9 @@ class CuedAlternation:
                 self.always.append(index)
             for literal in filter(None, literals):
                 cues.setdefault(literal, set()).add(index)
-        self.automaton = ahocorasick.Automaton()
-        for literal, indices in cues.items():
-            self.automaton.add_word(literal, frozenset(indices))
-        self.automaton.make_automaton()
+        self.literals = list(cues)
+        self.automaton = _automaton(self.literals)
+        self.indices = [frozenset(cues[literal]) for literal in self.literals]  # of each literal, by its number
         self.whole = self._compile(tuple(range(len(entries))))
 
     def _compile(self, indices: tuple[int, ...]) -> re.Pattern:
@@ -208,8 +212,9 @@ class CuedAlternation:
 
     def finditer(self, text: str, cue_text: str | None = None) -> Iterator[re.Match]:
         present = set(self.always)
-        for _, indices in self.automaton.iter(text if cue_text is None else cue_text):
-            present |= indices
+        found = self.automaton.find_matches_as_indexes(text if cue_text is None else cue_text, overlapping=True)
+        for literal in {number for number, _, _ in found}:
+            present |= self.indices[literal]
         return self._subset(tuple(sorted(present))).finditer(text) if present else iter(())
 
     def _subset(self, indices: tuple[int, ...]) -> re.Pattern:
@@ -251,7 +256,6 @@ class CueWords:
     """
 
     def __init__(self, cells: bool) -> None:
-        import ahocorasick_rs
         from kb.domain.lexicon import PRODUCTS
 
         words = {"chimeric", "cabtagene"}
