@@ -37,7 +37,7 @@ from kb.store import ledger
 from kb.store.bulk import chunks
 from kb.store.checkpoints import WalCheckpoints, leave_checkpoints
 from kb.store.db import reopen_url
-from kb.store.products import relearn_engine
+from kb.store.products import RelearnResult, relearn_engine
 from kb.store.runlog import finish_run, start_run
 from kb.store.rejects import keep_rejected
 from kb.store.write import PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
@@ -60,7 +60,7 @@ class ImportSummary:
     unread: int = 0  # archive members the ledger knows unchanged: not read again
     result: WriteResult = field(default_factory=WriteResult)
     run_id: int | None = None
-    products: dict[str, int] = field(default_factory=dict)  # what relearning found (kb.store.products)
+    products: RelearnResult | None = None  # what relearning found (kb.store.products); None: not relearned
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -366,39 +366,52 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
         run_id = start_run(engine, "import", {"paths": paths, "workers": workers, "selection": selection})
         summary = ImportSummary(run_id=run_id)
         try:
-            _import_units(engine, summary, paths, batch_size, workers, selection, on_batch)
-            if summary.result.stored:  # a new trial may teach, or name, a learned product
-                _relearn(engine, summary)
+            with stop_on_signals() as stop:
+                _import_units(engine, summary, paths, batch_size, workers, selection, on_batch, stop)
+                if summary.result.stored:  # a new trial may teach, or name, a learned product
+                    summary.products = relearn_engine(engine)  # one transaction: a stop waits for it
+            stop.check()  # a stop that came after the last batch: every study is committed
         except BaseException as exc:
             status, reason = _failure(exc)
-            finish_run(engine, run_id, status, summary.counts(), [reason])
+            finish_run(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
             if isinstance(exc, Interrupted):
-                raise Interrupted(f"{exc}; {summary.result.stored} studies of complete batches committed "
-                                  f"(run {run_id} marked interrupted; run the import again to finish)") from None
+                raise Interrupted(f"{exc}; {_interrupted_state(summary)} (run {run_id} marked interrupted)") from None
             raise
         status, reason = import_status(summary)
-        finish_run(engine, run_id, status, summary.counts(),
-                   ([reason] if reason else []) + [f"{r.origin}: {r.reason}" for r in summary.rejected])
+        finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary))
     return summary
 
 
+def _rejected_lines(summary: ImportSummary) -> list[str]:
+    return [f"{r.origin}: {r.reason}" for r in summary.rejected]
+
+
+def _interrupted_state(summary: ImportSummary) -> str:
+    """What an interrupted import left, and what to do."""
+    if summary.products is not None:
+        return f"every study is committed ({summary.result.stored} stored) and the products relearned"
+    return f"{summary.result.stored} studies of complete batches committed; run the import again to finish"
+
+
 def _import_units(engine: Engine, summary: ImportSummary, paths: list[str], batch_size: int, workers: int,
-                  selection: str | None, on_batch: Callable[[int], None] | None) -> None:
-    """Read, triage and write every batch (the body of :func:`import_paths`), then close the archives read."""
+                  selection: str | None, on_batch: Callable[[int], None] | None, stop: StopFlag) -> None:
+    """Read, triage and write every batch (the body of :func:`import_paths`), then close the archives read.
+    A ``stop`` raises :class:`Interrupted` between batches; once the last one is handled it is left to the caller."""
     units = (unit for path in paths for unit in iter_units(path, lines=batch_size))
     try:
-        _read_and_write(engine, summary, units, batch_size, workers, selection, on_batch)
+        _read_and_write(engine, summary, units, batch_size, workers, selection, on_batch, stop)
     finally:
         close_archives()  # the workers' go with them
 
 
 def _read_and_write(engine: Engine, summary: ImportSummary, units: Iterable[SourceUnit], batch_size: int,
-                    workers: int, selection: str | None, on_batch: Callable[[int], None] | None) -> None:
+                    workers: int, selection: str | None, on_batch: Callable[[int], None] | None,
+                    stop: StopFlag) -> None:
     """The batches of ``units``, triaged by the workers (or here) and written in order."""
     db_url = reopen_url(engine) if workers > 0 else None
     turns = Turns() if db_url is not None else None
     reports = multiprocessing.get_context().SimpleQueue() if turns is not None else None
-    with stop_on_signals() as stop, gcpause.paused(), \
+    with gcpause.paused(), \
             (WalCheckpoints(engine) if turns is not None else nullcontext()) as checkpoints, \
             (WorkerPool(workers, stop, *((_start_writer, (turns, reports, db_url)) if turns is not None else ()),
                         pinned=turns is not None)
@@ -416,16 +429,6 @@ def _read_and_write(engine: Engine, summary: ImportSummary, units: Iterable[Sour
                 on_batch(batch.studies)
             if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
                 gcpause.collect()
-        stop.check()
-
-
-def _relearn(engine: Engine, summary: ImportSummary) -> None:
-    """Relearn the products after the studies are committed. A stop asked meanwhile is honoured once this
-    one short transaction is done, so the run is still marked and counted (a KeyboardInterrupt in it left
-    the run ``running``)."""
-    with stop_on_signals() as stop:
-        summary.products = relearn_engine(engine)
-    stop.check("every study is committed and the products relearned")
 
 
 def _failure(exc: BaseException) -> tuple[str, str]:

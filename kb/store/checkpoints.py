@@ -3,8 +3,8 @@
 In WAL mode a commit appends pages to the log, and the commit that finds the log over 1,000 pages
 copies it into the database file and syncs both (an automatic checkpoint). In an import the worker
 that commits a 2,000-study batch paid that copy inside its write turn: a quarter of its write
-(bench/import_profile.py). The import's workers turn the automatic checkpoint off
-(:func:`leave_checkpoints`) and the job, idle while they work, copies the log in a thread of its own
+(bench/import_profile.py). The import's workers checkpoint only a log past :data:`BACKSTOP_PAGES`, a
+backstop (:func:`leave_checkpoints`), and the job, idle while they work, copies the log in a thread of its own
 after each committed batch (:class:`WalCheckpoints`). A checkpoint of SQLite's PASSIVE kind never
 waits for, nor blocks, a reader or a writer; a log it could not copy whole is copied by the next one,
 and SQLite starts the log afresh when a writer begins after a complete copy (a writer that begins

@@ -141,13 +141,28 @@ def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(t
     assert "checkpoint of the store's log failed: RuntimeError: disk gone" in caplog.text
 
 
-def test_a_connection_left_to_the_job_still_checkpoints_a_log_grown_past_the_backstop(tmp_path):
-    from kb.store.checkpoints import BACKSTOP_PAGES
+def test_a_connection_left_to_the_job_still_checkpoints_a_log_grown_past_the_backstop(tmp_path, monkeypatch):
+    from kb.store import checkpoints as module
 
+    assert module.BACKSTOP_PAGES == 20_000
+    monkeypatch.setattr(module, "BACKSTOP_PAGES", 1000)  # as SQLite's own default, so that _fill passes it
     left = make_engine(f"sqlite:///{tmp_path}/left.db")
     leave_checkpoints(left)
-    with left.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == BACKSTOP_PAGES == 20_000
+    _fill(left)  # no thread: the commit itself copies the log past the backstop
+    assert _rows_in_the_database_file(tmp_path / "left.db") == ROWS
+
+
+def test_the_thread_counts_only_the_checkpoints_made(tmp_path, monkeypatch):
+    from kb.store import checkpoints as module
+
+    calls = []
+    monkeypatch.setattr(module, "checkpoint", lambda engine: calls.append(1))  # None: the store unreachable
+    with WalCheckpoints(make_engine(f"sqlite:///{tmp_path}/kb.db")) as checkpoints:
+        checkpoints.request()
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(calls) == 2 and checkpoints.runs == 0  # the thread's and the last one, both failed
 
 
 def test_leaving_on_an_error_does_not_wait_for_a_slow_checkpoint(tmp_path, monkeypatch):

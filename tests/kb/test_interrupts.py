@@ -130,7 +130,7 @@ def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_c
         return relearn(engine)
 
     monkeypatch.setattr(importer, "relearn_engine", ctrl_c_while_relearning)
-    with pytest.raises(Interrupted, match="every study is committed and the products relearned"):
+    with pytest.raises(Interrupted, match=r"every study is committed \(1 stored\) and the products relearned"):
         try:
             importer.import_paths(sqlite_engine, [CTGOV / "realworld" / "oncology" / "NCT06480565.json"], workers=0)
         except KeyboardInterrupt:
@@ -141,3 +141,27 @@ def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_c
     assert status == "interrupted"
     assert counts["new"] == counts["read"] == 1
     assert [tuple(row) for row in learned] == [("ADI-270", "learned")]
+
+
+def test_a_stop_after_the_last_batch_still_relearns_the_products(sqlite_engine, monkeypatch):
+    """Ctrl-C once every batch is written, before the relearning: it still runs (a re-run would store
+    nothing, so it would never relearn), then the run ends interrupted."""
+    from kb.core.errors import Interrupted
+    from kb.ingest import importer
+    from kb.store.models import StoredProduct
+
+    close_archives = importer.close_archives
+
+    def ctrl_c_after_the_last_batch():  # called as the batches are done
+        os.kill(os.getpid(), signal.SIGINT)
+        close_archives()
+
+    monkeypatch.setattr(importer, "close_archives", ctrl_c_after_the_last_batch)
+    with pytest.raises(Interrupted, match="the products relearned"):
+        try:
+            importer.import_paths(sqlite_engine, [CTGOV / "realworld" / "oncology" / "NCT06480565.json"], workers=0)
+        except KeyboardInterrupt:
+            pytest.fail("the Ctrl-C escaped the import")
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(RunLog.status)).scalars().all() == ["interrupted"]
+        assert conn.execute(select(StoredProduct.code)).scalars().all() == ["ADI-270"]
