@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -138,13 +139,19 @@ def test_an_import_during_a_crawl_waits_and_both_are_stored(tmp_path):
     from tests.support.ctgov_server import CtgovTestServer, Fault
 
     url = f"sqlite:///{tmp_path / 'kb.db'}"
+    released = threading.Event()
     with CtgovTestServer(fixture_studies()) as server:
-        server.add_fault(Fault("slow", path="/studies", times=1000, seconds=0.3))
+        # one of the crawl's searches waits until the import has said it waits, while the others store trials
+        # (a crawl that ended before the import started would let it through: under load it did)
+        server.add_fault(Fault("hold", path="/studies", after=4, until=released, seconds=120))
         crawl = subprocess.Popen([TRIALKB, "--db", url, "crawl", "--api-url", server.url, *FAST],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert wait_for_trials(url, 1) >= 1
-        importing = start_import(url, folder_of(tmp_path, "in", ONCOLOGY[:50]))
-        line = importing.stderr.readline()
+        try:
+            assert wait_for_trials(url, 1) >= 1
+            importing = start_import(url, folder_of(tmp_path, "in", ONCOLOGY[:50]))
+            line = importing.stderr.readline()
+        finally:
+            released.set()
         crawled = crawl.communicate(timeout=300)
         imported = importing.communicate(timeout=300)
     assert line.startswith("waiting for another trialkb writer (trialkb crawl pid ")

@@ -57,13 +57,16 @@ def _shared_robots_txt() -> str:
 
 @dataclass
 class Fault:
-    """Answer matching requests badly: ``kind`` is 403, 429, 500, truncate or slow; ``times`` how often."""
+    """Answer matching requests badly: ``kind`` is 403, 429, 500, truncate, slow, or hold (answer once ``until``
+    is set, or after ``seconds``); ``times`` how often, once ``after`` matching requests were answered well."""
 
     kind: str
     path: str = ""  # substring of the request path+query that triggers it ("" = any)
     times: int = 1
     retry_after: int | None = None
     seconds: float = 0.0
+    after: int = 0
+    until: threading.Event | None = None
 
 
 @dataclass
@@ -215,6 +218,9 @@ class LoopbackServer:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.path in target:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None
@@ -310,6 +316,8 @@ class CtgovTestServer(LoopbackServer):
         fault = self._fault_for(handler.path)
         if fault and fault.kind == "slow":
             time.sleep(fault.seconds)
+        if fault and fault.kind == "hold" and fault.until is not None:
+            fault.until.wait(fault.seconds)
         if fault and fault.kind == "403":  # what a bot-management layer sends: a page, not the API's JSON
             return self._send_raw(handler, split.path, params, 403, b"<html><body><h1>Access Denied</h1></body></html>",
                                   {}, "text/html", agent)
