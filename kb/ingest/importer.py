@@ -61,6 +61,7 @@ class ImportSummary:
     result: WriteResult = field(default_factory=WriteResult)
     run_id: int | None = None
     products: RelearnResult | None = None  # what relearning found (kb.store.products); None: not relearned
+    finished: bool = False  # every batch was handled (a stop after that leaves nothing to do)
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -264,7 +265,8 @@ def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: 
     written in its own task order. A worker is handed its next batch whenever it has room, never held
     back by another (a worker left idle with a kept batch would stop the turns); its last task writes
     what it still keeps. On a stop or a failure (a worker gone, a write failing), the batches committed
-    before it are still yielded, then the error is raised."""
+    before it are still yielded, then the error is raised; a stop that came once every batch was written
+    and counted ends the batches instead (the caller honours it after relearning)."""
     workers = pool.workers
     queued: list[deque[Future]] = [deque() for _ in range(workers)]
     read: dict[int, list[SourceUnit]] = {}  # turn -> units: read, not handed out yet
@@ -314,6 +316,8 @@ def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: 
         while reported < written and time.monotonic() < deadline:  # the committed ones report at once
             reported += yield from _reported(reports)
             time.sleep(REPORT_POLL_SECONDS)
+        if isinstance(exc, Interrupted) and exhausted and not read and reported == written == read_turns:
+            return  # a stop once every batch was written and counted: the caller honours it after what follows
         raise
 
 
@@ -373,9 +377,11 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             stop.check()  # a stop that came after the last batch: every study is committed
         except BaseException as exc:
             status, reason = _failure(exc)
+            if isinstance(exc, Interrupted):
+                reason = f"{reason}; {_interrupted_state(summary)}"
             finish_run(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
             if isinstance(exc, Interrupted):
-                raise Interrupted(f"{exc}; {_interrupted_state(summary)} (run {run_id} marked interrupted)") from None
+                raise Interrupted(f"{reason} (run {run_id} marked interrupted)") from None
             raise
         status, reason = import_status(summary)
         finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary))
@@ -388,8 +394,9 @@ def _rejected_lines(summary: ImportSummary) -> list[str]:
 
 def _interrupted_state(summary: ImportSummary) -> str:
     """What an interrupted import left, and what to do."""
-    if summary.products is not None:
-        return f"every study is committed ({summary.result.stored} stored) and the products relearned"
+    if summary.finished:
+        relearned = " and the products relearned" if summary.products is not None else ""
+        return f"every study is read and committed ({summary.result.stored} stored){relearned}; nothing is left to do"
     return f"{summary.result.stored} studies of complete batches committed; run the import again to finish"
 
 
@@ -429,6 +436,7 @@ def _read_and_write(engine: Engine, summary: ImportSummary, units: Iterable[Sour
                 on_batch(batch.studies)
             if number % 20 == 0:  # batches in flight are alive here: scanning them costs ~30 ms
                 gcpause.collect()
+        summary.finished = True
 
 
 def _failure(exc: BaseException) -> tuple[str, str]:

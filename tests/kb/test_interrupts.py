@@ -130,7 +130,7 @@ def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_c
         return relearn(engine)
 
     monkeypatch.setattr(importer, "relearn_engine", ctrl_c_while_relearning)
-    with pytest.raises(Interrupted, match=r"every study is committed \(1 stored\) and the products relearned"):
+    with pytest.raises(Interrupted, match=r"every study is read and committed \(1 stored\) and the products relearned"):
         try:
             importer.import_paths(sqlite_engine, [CTGOV / "realworld" / "oncology" / "NCT06480565.json"], workers=0)
         except KeyboardInterrupt:
@@ -143,25 +143,45 @@ def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_c
     assert [tuple(row) for row in learned] == [("ADI-270", "learned")]
 
 
-def test_a_stop_after_the_last_batch_still_relearns_the_products(sqlite_engine, monkeypatch):
-    """Ctrl-C once every batch is written, before the relearning: it still runs (a re-run would store
-    nothing, so it would never relearn), then the run ends interrupted."""
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_stop_after_the_last_batch_still_relearns_the_products(sqlite_engine, workers, monkeypatch):
+    """Ctrl-C as the last batch is counted, before the relearning: it still runs (a re-run would store
+    nothing, so it would never relearn), then the run ends interrupted, with nothing left to do. The
+    workers' last tasks end a moment after their last write, so the job sees the stop while it waits
+    for them (as with a large import)."""
+    import functools
+    import time
+
     from kb.core.errors import Interrupted
     from kb.ingest import importer
+    from kb.ingest.importer import import_paths
     from kb.store.models import StoredProduct
 
-    close_archives = importer.close_archives
+    flush = importer.flush_in_worker
 
-    def ctrl_c_after_the_last_batch():  # called as the batches are done
-        os.kill(os.getpid(), signal.SIGINT)
-        close_archives()
+    @functools.wraps(flush)  # the workers (forked) find it under the function's own name
+    def flush_then_linger(*args):
+        flush(*args)
+        time.sleep(0.5)
 
-    monkeypatch.setattr(importer, "close_archives", ctrl_c_after_the_last_batch)
-    with pytest.raises(Interrupted, match="the products relearned"):
+    monkeypatch.setattr(importer, "flush_in_worker", flush_then_linger)
+
+    inputs = [CTGOV / "domain", CTGOV / "realworld" / "oncology" / "NCT06480565.json"]
+    counted = []
+
+    def ctrl_c_at_the_last_batch(studies):
+        counted.append(studies)
+        if sum(counted) == 43:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted, match=r"every study is read and committed \(43 stored\) and the products "
+                                          r"relearned; nothing is left to do"):
         try:
-            importer.import_paths(sqlite_engine, [CTGOV / "realworld" / "oncology" / "NCT06480565.json"], workers=0)
+            import_paths(sqlite_engine, inputs, workers=workers, batch_size=10, on_batch=ctrl_c_at_the_last_batch)
         except KeyboardInterrupt:
             pytest.fail("the Ctrl-C escaped the import")
     with sqlite_engine.connect() as conn:
-        assert conn.execute(select(RunLog.status)).scalars().all() == ["interrupted"]
-        assert conn.execute(select(StoredProduct.code)).scalars().all() == ["ADI-270"]
+        [(status, errors)] = conn.execute(select(RunLog.status, RunLog.errors)).all()
+        assert "ADI-270" in conn.execute(select(StoredProduct.code)).scalars().all()
+    assert status == "interrupted" and "nothing is left to do" in errors[0]
