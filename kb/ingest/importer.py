@@ -377,10 +377,11 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             stop.check()  # a stop that came after the last batch: every study is committed
         except BaseException as exc:
             status, reason = _failure(exc)
-            if isinstance(exc, Interrupted):
+            stopped = isinstance(exc, Interrupted)
+            if stopped:
                 reason = f"{reason}; {_interrupted_state(summary)}"
             finish_run(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
-            if isinstance(exc, Interrupted):
+            if stopped:
                 raise Interrupted(f"{reason} (run {run_id} marked interrupted)") from None
             raise
         status, reason = import_status(summary)

@@ -49,16 +49,13 @@ def matches_from(pattern: re.Pattern, text: str, starts: Iterable[int]) -> Itera
 
 class Words:
     """Many literal words found in one pass (Aho-Corasick, Rust's DFA: a third to a half of the time of
-    pyahocorasick's iteration): where they start, or whether any is there."""
+    pyahocorasick's iteration): where they start."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.automaton = _automaton(words)
 
     def starts(self, text: str) -> set[int]:
         return {start for _, start, _ in self.automaton.find_matches_as_indexes(text, overlapping=True)}
-
-    def any(self, text: str) -> bool:
-        return bool(self.automaton.find_matches_as_indexes(text))
 
 
 def _automaton(words: Iterable[str]) -> ahocorasick_rs.AhoCorasick:
@@ -199,9 +196,9 @@ class CuedAlternation:
                 self.always.append(index)
             for literal in filter(None, literals):
                 cues.setdefault(literal, set()).add(index)
-        self.literals = list(cues)
-        self.automaton = _automaton(self.literals)
-        self.indices = [frozenset(cues[literal]) for literal in self.literals]  # of each literal, by its number
+        literals = list(cues)  # unique and non-empty: the automaton numbers them in this order
+        self.automaton = _automaton(literals)
+        self.indices = [frozenset(cues[literal]) for literal in literals]  # of each literal, by its number
         self.whole = self._compile(tuple(range(len(entries))))
 
     def _compile(self, indices: tuple[int, ...]) -> re.Pattern:
