@@ -7,6 +7,8 @@ in the same schema (``tests/kb/test_migrations.py`` checks it).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,15 +33,37 @@ ALEMBIC_VERSION = Table("alembic_version", MetaData(), Column("version_num", Str
 stamp took 0.12 s of every command that opens a new store)."""
 
 
+BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MB: index inserts of a bulk import stay in memory
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode, waiting for another connection doing the same.
+
+    Two connections switching a new, empty database at once each read its header, and the one whose
+    upgrade to a write comes second fails at once with "database is locked": SQLite does not call the
+    busy handler for a read transaction's upgrade (it could deadlock). By the time it tries again the
+    other has written the header, and the switch is a no-op.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _postgresql_utc(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

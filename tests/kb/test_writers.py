@@ -4,6 +4,7 @@ and every way an import ends is told truthfully in the run log. Real processes, 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -66,6 +67,33 @@ def stored(engine) -> tuple[list[str], int, int]:  # type: ignore[no-untyped-def
         raws = conn.execute(select(func.count()).select_from(RawRecord)).scalar_one()
         conditions = conn.execute(select(func.count()).select_from(TrialCondition)).scalar_one()
     return ids, raws, conditions
+
+
+def _connect_at_the_barrier(url: str, barrier, answers) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(url)
+    barrier.wait()
+    try:
+        with engine.connect() as conn:
+            answers.put(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+    except Exception as exc:  # noqa: BLE001  (the answer the test reports)
+        answers.put(str(exc).splitlines()[0])
+
+
+def test_two_connections_to_a_new_store_at_the_same_moment_both_open_it_in_wal_mode(tmp_path):
+    """Both switch the empty file to WAL at once: before the retry, one failed at once with "database is
+    locked" in most rounds (SQLite calls no busy handler for that upgrade)."""
+    context = multiprocessing.get_context("fork")
+    answers = []
+    for round_ in range(20):
+        url = f"sqlite:///{tmp_path / f'kb{round_}.db'}"
+        barrier, queue = context.Barrier(2), context.Queue()
+        processes = [context.Process(target=_connect_at_the_barrier, args=(url, barrier, queue)) for _ in range(2)]
+        for process in processes:
+            process.start()
+        answers += [queue.get(timeout=60), queue.get(timeout=60)]
+        for process in processes:
+            process.join(timeout=60)
+    assert answers == ["wal"] * 40
 
 
 @pytest.mark.slow
