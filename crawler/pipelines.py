@@ -29,7 +29,7 @@ from crawler.items import StudyPage
 from crawler.page_workers import prepare_slice, slices
 from kb.core.errors import first_line
 from kb.store.rejects import keep_rejected
-from kb.store.products import relearn_engine
+from kb.store.products import relearn_if_stale
 from kb.store.write import PreparedStudy, Rejected, Unchanged, WriteResult, stored_hashes, touch, write_prepared
 from kb.process.workers import start_worker
 
@@ -210,4 +210,4 @@ class StorePipeline:
             self.preparer.close()
         if self.writer:
             self.writer.close()
-            relearn_engine(self.writer.engine)  # the crawl's trials may teach or name learned products
+            relearn_if_stale(self.writer.engine)  # the trials stored (now, or by a run that never relearned) may teach or name a product

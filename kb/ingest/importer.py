@@ -37,7 +37,7 @@ from kb.store import ledger
 from kb.store.bulk import chunks
 from kb.store.checkpoints import WalCheckpoints, leave_checkpoints
 from kb.store.db import reopen_url
-from kb.store.products import RelearnResult, relearn_engine
+from kb.store.products import RelearnResult, relearn_engine, relearn_if_stale
 from kb.store.runlog import finish_run, start_run
 from kb.store.rejects import keep_rejected
 from kb.store.write import PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
@@ -372,8 +372,8 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
         try:
             with stop_on_signals() as stop:
                 _import_units(engine, summary, paths, batch_size, workers, selection, on_batch, stop)
-                if summary.result.stored:  # a new trial may teach, or name, a learned product
-                    summary.products = relearn_engine(engine)  # one transaction: a stop waits for it
+                # trials stored, now or by a run whose relearning never ran, may teach or name a product
+                summary.products = relearn_if_stale(engine)  # one transaction: a stop waits for it
             stop.check()  # a stop that came after the last batch: every study is committed
         except BaseException as exc:
             status, reason = _failure(exc)

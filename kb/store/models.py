@@ -389,7 +389,8 @@ class RejectedRecord(SQLModel, table=True):
 
 
 class CrawlState(SQLModel, table=True):
-    """Key-value state of the crawler: per-query watermarks, the API's data timestamp."""
+    """Key-value state of the jobs: the crawler's per-query watermarks and the API's data timestamp;
+    whether the learned products are stale (``kb.store.products.STALE_KEY``)."""
 
     __tablename__ = "crawl_state"
     key: str = Field(primary_key=True)

@@ -1,5 +1,10 @@
 """Products learned from the store, recomputed whole (:func:`relearn`) on import, crawl and rebuild.
 
+A transaction that stores trials marks the products stale (:func:`mark_stale`, a ``crawl_state`` row);
+relearning clears the mark in its own transaction. A job relearns when the mark is there
+(:func:`relearn_if_stale`), so a relearning that never ran (a second Ctrl-C, a killed job) is made
+by the next import, crawl or rebuild, even one that stores nothing.
+
 Every trial first gets its own values back (``product_fill`` keeps them), then every CAR trial's
 text is read for what it says of the codes it names (:func:`kb.domain.learned.readings`), the
 readings are folded into products (``product`` table) and the products fill what the trials naming
@@ -13,16 +18,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from datetime import datetime
+
 from sqlalchemy import Connection, Engine, delete, or_, select, update
 
 from kb.domain.extract.fields import trial_texts
 from kb.domain.learned import LEARNED_FIELD, LearnedProduct, fill, learn, readings, trial_codes
-from kb.store.bulk import chunks
-from kb.store.models import ArmGroup, Intervention, ProductFill, StoredProduct, Trial, TrialFact
+from kb.store.bulk import chunks, upsert
+from kb.store.models import ArmGroup, CrawlState, Intervention, ProductFill, StoredProduct, Trial, TrialFact
 
-__all__ = ["RelearnResult", "relearn", "relearn_engine"]
+__all__ = ["STALE_KEY", "RelearnResult", "is_stale", "mark_stale", "relearn", "relearn_engine", "relearn_if_stale"]
 
 TRIAL, FACT, FILL, PRODUCT = Trial.__table__, TrialFact.__table__, ProductFill.__table__, StoredProduct.__table__
+STATE = CrawlState.__table__
+STALE_KEY = "products:stale"
+"""The state row present while trials stored since the last relearning may teach or name a product."""
 TEXT_COLUMNS = ("brief_title", "official_title", "acronym", "brief_summary", "detailed_description", "keywords")
 FILL_COLUMNS = ("is_car_therapy", "car_evidence", "targets", "cell_type", "origin", "modality", "is_relevant",
                 "domain", "sponsor")
@@ -31,6 +41,19 @@ CHUNK = 500
 
 class RelearnResult(dict):
     """Counts of one relearn: learned, candidates, filled (trials)."""
+
+
+def mark_stale(conn: Connection, now: datetime) -> None:
+    """Mark the products stale in the caller's transaction (read first: once the mark is committed,
+    writers that find it take no row lock, so PostgreSQL's concurrent writers do not queue on it)."""
+    if not is_stale(conn):
+        upsert(conn, STATE, [{"key": STALE_KEY, "value": "trials stored since the products were relearned",
+                              "updated_at": now}], ["key"], ())
+
+
+def is_stale(conn: Connection) -> bool:
+    """Whether trials were stored since the products were last relearned."""
+    return conn.execute(select(STATE.c.key).where(STATE.c.key == STALE_KEY)).first() is not None
 
 
 def _restore(conn: Connection) -> None:
@@ -107,6 +130,7 @@ def relearn(conn: Connection) -> RelearnResult:
         rows = list({(r["kind"], r["value"], r["field"]): r for r in given.facts}.values())
         conn.execute(FACT.insert(), [dict(r)
                                      for r in rows])
+    conn.execute(delete(STATE).where(STATE.c.key == STALE_KEY))
     learned = sum(p.status == "learned" for p in products.values())
     return RelearnResult(learned=learned, candidates=len(products) - learned, filled=filled)
 
@@ -115,6 +139,12 @@ def relearn_engine(engine: Engine) -> RelearnResult:
     """:func:`relearn` in its own transaction."""
     with engine.begin() as conn:
         return relearn(conn)
+
+
+def relearn_if_stale(engine: Engine) -> RelearnResult | None:
+    """:func:`relearn` in its own transaction if the products are stale; None when they are not."""
+    with engine.begin() as conn:
+        return relearn(conn) if is_stale(conn) else None
 
 
 def _product_row(product: LearnedProduct) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import zstandard
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
+from kb.store.products import mark_stale
 from kb.store.models import (CHILD_TABLES, MeshTerm, ProductFill, RawRecord, Sponsor, Trial, TrialVersion)
 from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, diff_snapshots
 from kb.domain.records import check_record, content_hash_of, is_copy, normalize_record
@@ -347,7 +348,11 @@ def _history_hashes(conn: Connection, trial_ids: Sequence[str]) -> dict[str, set
 
 def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: list[str], now: datetime,
                 raw: bool = True) -> None:
-    """Upsert trials, entities and (with ``raw``) raw records; replace the child rows of ``replace_ids``."""
+    """Upsert trials, entities and (with ``raw``) raw records; replace the child rows of ``replace_ids``;
+    mark the learned products stale (the trials may teach or name one)."""
+    if not todo:
+        return
+    mark_stale(conn, now)
     if replace_ids:
         for name in CHILD_TABLES:
             conn.execute(delete(TABLES[name]).where(TABLES[name].c.trial_id.in_(replace_ids)))

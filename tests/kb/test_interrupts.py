@@ -123,13 +123,13 @@ def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_c
     from kb.ingest import importer
     from kb.store.models import StoredProduct
 
-    relearn = importer.relearn_engine
+    relearn = importer.relearn_if_stale
 
     def ctrl_c_while_relearning(engine):  # a real SIGINT, delivered to this process as the relearning starts
         os.kill(os.getpid(), signal.SIGINT)
         return relearn(engine)
 
-    monkeypatch.setattr(importer, "relearn_engine", ctrl_c_while_relearning)
+    monkeypatch.setattr(importer, "relearn_if_stale", ctrl_c_while_relearning)
     with pytest.raises(Interrupted, match=r"every study is read and committed \(1 stored\) and the products relearned"):
         try:
             importer.import_paths(sqlite_engine, [CTGOV / "realworld" / "oncology" / "NCT06480565.json"], workers=0)
@@ -142,6 +142,40 @@ def test_a_stop_while_products_are_relearned_ends_the_run_interrupted_with_its_c
     assert counts["new"] == counts["read"] == 1
     assert [tuple(row) for row in learned] == [("ADI-270", "learned")]
 
+
+
+def test_a_relearning_that_never_ran_is_made_by_the_next_import_and_only_then(sqlite_engine, monkeypatch, tmp_path):
+    """A second Ctrl-C during the relearning (or a killed job) leaves the products as they were, and the
+    mark that trials were stored since: the archive's re-run, which writes nothing, relearns (ADI-270,
+    learned from the real NCT06480565); a run after that, with nothing stale, does not relearn (it
+    did after every import that saw a study, though only stored trials change what is learned)."""
+    import zipfile
+
+    from kb.ingest import importer
+    from kb.store import products
+    from kb.store.models import StoredProduct
+
+    study = tmp_path / "registry.zip"
+    with zipfile.ZipFile(study, "w") as archive:
+        archive.write(CTGOV / "realworld" / "oncology" / "NCT06480565.json", "NCT06480565.json")
+
+    def second_ctrl_c(conn):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(products, "relearn", second_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            importer.import_paths(sqlite_engine, [study], workers=0)
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(StoredProduct.code)).all() == []
+        assert products.is_stale(conn)
+    again = importer.import_paths(sqlite_engine, [study], workers=0)
+    assert (again.result.new, again.result.changed, again.result.unchanged) == (0, 0, 1)
+    assert again.products == {"learned": 1, "candidates": 0, "filled": 1}  # the trial itself, by its product
+    with sqlite_engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(select(StoredProduct.code, StoredProduct.status))] == [("ADI-270", "learned")]
+        assert not products.is_stale(conn)
+    assert importer.import_paths(sqlite_engine, [study], workers=0).products is None
 
 
 @pytest.mark.parametrize("workers", [0, 2])
