@@ -7,9 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from apps.cli.common import DbOption, FormatOption, fail, print_rows, reader_from
+from apps.cli.common import DbOption, FormatOption, err, fail, print_rows, reader_from
 
 STATUSES = ("learned", "candidate")
+STALE_NOTE = ("note: trials were stored since these products were learned (a job that stores trials is running, or "
+              "its relearning was stopped); the next import or crawl relearns them, as does trialkb rebuild")
 TABLE_COLUMNS = ["code", "status", "is_car", "targets", "cell_type", "origin", "trials", "evidence"]
 
 
@@ -29,17 +31,22 @@ def products(ctx: typer.Context,
 
     A learned product's facts fill what another trial naming its code leaves open; a candidate is a
     code with a reason to think it a CAR product (never applied). Table on a terminal, CSV when piped.
+    A note on stderr says when trials were stored since the products were learned.
 
     Example: trialkb products --status learned --format csv
     """
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}: use learned or candidate")
+    from kb.store.products import STALE_KEY
     from kb.store.read import json_value
 
     with reader_from(ctx, db) as store:
         where = f" WHERE status = {store.placeholder}" if status else ""
         _, rows = store.query("SELECT code, status, facts, sources, trials, reason FROM product"
                               f"{where} ORDER BY status DESC, code", (status,) if status else ())
+        _, stale = store.query(f"SELECT 1 FROM crawl_state WHERE key = {store.placeholder}", (STALE_KEY,))
+    if stale:
+        err.print(STALE_NOTE, highlight=False, soft_wrap=True)
     items = [{"code": code, "status": state, "facts": json_value(facts) or {}, "sources": json_value(sources) or {},
               "trials": json_value(trials) or [], "reason": reason} for code, state, facts, sources, trials, reason in rows]
     if as_json or fmt == "json":

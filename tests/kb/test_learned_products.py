@@ -116,6 +116,24 @@ def test_products_command_lists_facts_sources_and_trials(sqlite_engine, tmp_path
     assert bad.exit_code == 1 and "unknown status 'maybe'" in bad.output
 
 
+def test_products_command_says_when_the_products_are_stale(sqlite_engine, monkeypatch):
+    """A relearning that was stopped (here: never run) leaves the products marked stale; the command
+    says so on stderr, and says nothing once they are relearned."""
+    from apps.cli.products import STALE_NOTE
+    from kb.ingest import importer
+
+    monkeypatch.setattr(importer, "relearn_if_stale", lambda engine: None)
+    import_paths(sqlite_engine, [TEACHER], workers=0)
+    url = str(sqlite_engine.url)
+    stale = CliRunner().invoke(app, ["--db", url, "products", "--format", "csv"])
+    assert (stale.exit_code, stale.stdout, stale.stderr) == (
+        0, "code,status,is_car,targets,cell_type,origin,trials,evidence\n", STALE_NOTE + "\n")
+    monkeypatch.undo()
+    import_paths(sqlite_engine, [TEACHER], workers=0)
+    fresh = CliRunner().invoke(app, ["--db", url, "products", "--format", "csv"])
+    assert (fresh.exit_code, fresh.stderr) == (0, "") and fresh.stdout.splitlines()[1].startswith("ADI-270,learned")
+
+
 def test_show_and_the_trial_card_say_where_a_learned_fact_came_from(sqlite_engine):
     """Two real registrations: NCT05691153 says 'ThisCART19A (allogeneic CAR-T targeting CD19)',
     NCT05340829 names ThisCART19A without its origin."""
