@@ -210,4 +210,8 @@ class StorePipeline:
             self.preparer.close()
         if self.writer:
             self.writer.close()
-            relearn_if_stale(self.writer.engine)  # the trials stored (now, or by a run that never relearned) may teach or name a product
+        run = self.run
+        if run is not None and run.engine is not None and run.lock is not None and run.lock.held:
+            # the trials stored, by this crawl or by a job that never relearned (even if this one stored
+            # nothing), may teach or name a product; the run's writer lock is released after this
+            relearn_if_stale(run.engine)

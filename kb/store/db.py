@@ -53,7 +53,8 @@ def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
     Two connections switching a new, empty database at once each read its header, and the one whose
     upgrade to a write comes second fails at once with "database is locked": SQLite does not call the
     busy handler for a read transaction's upgrade (it could deadlock). By the time it tries again the
-    other has written the header, and the switch is a no-op.
+    other has written the header, and the switch is a no-op. Tries stop after the busy timeout; one try
+    may itself wait up to that long in the busy handler, so the worst case is about twice it.
     """
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     while True:

@@ -45,7 +45,9 @@ class RelearnResult(dict):
 
 def mark_stale(conn: Connection, now: datetime) -> None:
     """Mark the products stale in the caller's transaction (read first: once the mark is committed,
-    writers that find it take no row lock, so PostgreSQL's concurrent writers do not queue on it)."""
+    a write that finds it writes nothing more). Every job that stores trials, and relearns, holds the
+    store's writer lock (:mod:`kb.process.lock`; an import's workers write in turns), so no relearning
+    can clear a mark another writer set after it read."""
     if not is_stale(conn):
         upsert(conn, STATE, [{"key": STALE_KEY, "value": "trials stored since the products were relearned",
                               "updated_at": now}], ["key"], ())
