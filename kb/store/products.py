@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, or_, select, update
 
