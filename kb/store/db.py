@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 from kb.store import models  # noqa: F401  (registers the tables)
 from kb.core.errors import CannotOpen, first_line
 from kb.core.location import ENV_VAR, SCHEMA_REVISION, default_url, normalize_url  # noqa: F401  (re-exported)
-from kb.store.readonly import connect_sqlite_readonly, dialect_of, open_readonly, sqlite_path
+from kb.store.readonly import BUSY_TIMEOUT_SECONDS, connect_sqlite_readonly, dialect_of, open_readonly, sqlite_path
 from kb.store.views import create_views
 
 if TYPE_CHECKING:
@@ -33,12 +33,9 @@ ALEMBIC_VERSION = Table("alembic_version", MetaData(), Column("version_num", Str
 stamp took 0.12 s of every command that opens a new store)."""
 
 
-BUSY_TIMEOUT_MS = 30_000
-
-
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -56,7 +53,7 @@ def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
     other has written the header, and the switch is a no-op. Tries stop after the busy timeout; one try
     may itself wait up to that long in the busy handler, so the worst case is about twice it.
     """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
     while True:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")

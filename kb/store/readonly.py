@@ -45,6 +45,9 @@ class QueryTimeout(QueryFailed):
     """A query stopped by its time limit."""
 
 
+BUSY_TIMEOUT_SECONDS = 30
+"""How long a SQLite connection of the store waits for a lock another connection holds (read-only ones
+here, writing ones in :mod:`kb.store.db`)."""
 DEFAULT_TIMEOUT = 30.0
 """Seconds ``trialkb sql`` lets a query run: a runaway query (a recursive CTE without end) would
 otherwise hold a core until killed."""
@@ -123,7 +126,7 @@ def connect_sqlite_readonly(path: Path) -> sqlite3.Connection:
         raise NoStore(f"no store at {path}" + ("" if path.parent.is_dir() else f" (no directory {path.parent})"))
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         return conn
     except sqlite3.OperationalError as exc:
