@@ -453,7 +453,7 @@ class ImportLedger(SQLModel, table=True):
     __tablename__ = "import_ledger"
     trial_id: str = Field(primary_key=True, max_length=TRIAL_ID_LENGTH)
     last_update: Optional[str] = Field(default=None, max_length=10)  # lastUpdatePostDate as the record states it
-    record_hash: str = Field(max_length=64)  # SHA-256 of the record's bytes as read, versionHolder cut out
+    record_hash: str = Field(max_length=64)  # XXH3-128 of the record's bytes as read, versionHolder cut out (SHA-256 before December 2026)
     member: Optional[str] = Field(default=None, index=True)  # the archive member it was alone in
     member_crc: Optional[int] = Field(default=None, sa_type=BigInteger)  # that member's CRC-32 and size
     member_size: Optional[int] = Field(default=None, sa_type=BigInteger)

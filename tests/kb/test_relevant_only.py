@@ -105,6 +105,27 @@ def test_a_second_import_reads_only_what_changed(engine, members, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_ledger_of_sha256_hashes_is_read_once_more_and_takes_the_new_hash(engine, members, tmp_path):
+    """Ledger rows written before the record hash was XXH3-128 (SHA-256, 64 hex digits) match no record:
+    a record read again (its member changed) is found unchanged by its content hash or classified again,
+    and its row takes the new hash; a member unchanged by CRC-32 and size is still not read."""
+    import_paths(engine, [_zip(tmp_path / "day1.zip", members)], selection="car", workers=0)
+    with engine.begin() as conn:
+        conn.execute(ImportLedger.__table__.update().values(record_hash="0" * 64))
+    day2 = {name: re.sub(rb'"versionHolder": "[^"]*"', b'"versionHolder": "2026-09-01"', body)
+            for name, body in members.items()}  # the registry samples' members change
+    summary = import_paths(engine, [_zip(tmp_path / "day2.zip", day2)], selection="car", workers=0)
+    c = summary.counts()
+    assert (c["new"], c["changed"], c["unchanged"], c["skipped"], c["unread"]) == (0, 0, 1179, 116, 1284)
+    ledger = _ledger(engine)
+    read_again = {t for t, row in ledger.items() if row.run_id == summary.run_id}
+    assert len(read_again) == 11 and {"NCT03475563", "NCT07715136"} <= read_again
+    assert {len(ledger[t].record_hash) for t in read_again} == {32}
+    assert {ledger[t].record_hash for t in set(ledger) - read_again} == {"0" * 64}
+    assert (ledger["NCT03475563"].decision, ledger["NCT03475563"].reason) == ("skipped", "no CAR cue")
+
+
+@pytest.mark.slow
 def test_an_interrupted_import_resumes_where_it_stopped(sqlite_engine, members, tmp_path):
     archive = _zip(tmp_path / "ctg-studies.json.zip", members)
     batches = []
