@@ -109,3 +109,18 @@ def test_case_insensitive_shortcuts_take_the_plain_way_for_odd_case_letters(name
         assert shortcut.spans(text) == shortcut.spans(text, fast=False), text
         found += bool(shortcut.spans(text))
     assert found >= 2
+
+
+def test_a_pattern_without_a_cue_does_not_bring_in_the_rest_of_its_entry():
+    """An entry with one short abbreviation ('\\bCK\\b') is tried in every text, but only that pattern is:
+    its phrases join the alternation only with their cues, and the matches stay the whole alternation's."""
+    from kb.domain.extract.speed import CuedAlternation
+
+    entries = [("myositis", (r"\bCK\b", "creatine kinase", "manual muscle test")), ("crs", ("cytokine release",))]
+    cued = CuedAlternation("", entries)
+    assert cued.always == [(0, 0)]
+    for text in ("ck at week 12", "creatine kinase and ck", "cytokine release syndrome", "no cue here"):
+        spans = [(m.start(), m.end(), m.lastgroup) for m in cued.finditer(text)]
+        assert spans == [(m.start(), m.end(), m.lastgroup) for m in cued.whole.finditer(text)]
+    assert cued._subset(tuple(cued.always)).pattern == r"(?:(?P<myositis>\bck\b))"  # what a text without cues gets
+    assert cued.whole.pattern == r"(?:(?P<myositis>\bck\b|creatine kinase|manual muscle test)|(?P<crs>cytokine release))"

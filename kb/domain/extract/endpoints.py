@@ -32,10 +32,10 @@ def _pattern() -> re.Pattern[str]:
 
 @cache
 def _cued() -> CuedAlternation:
-    """The same alternation compiled from only the kinds whose cue words a text holds (a measure names
-    one or two of 28 kinds)."""
-    return CuedAlternation(r"(?<!\w)(?=\w)", [(e.key, e.patterns) for e in ENDPOINTS], flags=re.IGNORECASE,
-                           lower=False)
+    """The same alternation compiled from only the patterns whose cue words a text holds (a measure names
+    one or two of 28 kinds), lower-cased and matched case-sensitively on lower-cased text (a fifth faster
+    than ``re.IGNORECASE``)."""
+    return CuedAlternation(r"(?<!\w)(?=\w)", [(e.key, e.patterns) for e in ENDPOINTS])
 
 
 def _kinds_plain(text: str) -> Iterator[re.Match[str]]:
@@ -45,7 +45,7 @@ def _kinds_plain(text: str) -> Iterator[re.Match[str]]:
 def _kinds_fast(text: str) -> Iterator[re.Match[str]]:
     if odd_case(text):  # 'İCANS', 'lımıtıng': the plain pattern matches them, the cues would not
         return _kinds_plain(text)
-    return _cued().finditer(text, lower_same_offsets(text))
+    return _cued().finditer(lower_same_offsets(text))
 
 
 kind_mentions = shortcut("endpoint kind", _kinds_plain, _kinds_fast)

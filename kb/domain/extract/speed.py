@@ -176,9 +176,11 @@ def _skip_group(pattern: str, i: int) -> int:
 
 
 class CuedAlternation:
-    """A named-group alternation compiled only from the entries whose cue (a mandatory literal of
-    each of their patterns) the text holds: the same matches as the whole alternation, since an
-    entry without its cue cannot match. Subsets are compiled once.
+    """A named-group alternation compiled only from the patterns whose cue (a mandatory literal of the
+    pattern) the text holds: the same matches as the whole alternation, since a pattern without its
+    cue cannot match. A pattern with no cue of ``min_cue`` characters is always kept, the rest of its
+    entry only with their cues (a kind with one short abbreviation, '\\bCK\\b', no longer brings in
+    all its phrases). Subsets are compiled once.
 
     ``lower``: the patterns are lower-cased and matched case-sensitively on lower-cased text (the
     caller passes it); otherwise they are compiled with ``flags`` and matched on the text itself,
@@ -188,24 +190,27 @@ class CuedAlternation:
     def __init__(self, prefix: str, entries: list[tuple[str, tuple[str, ...]]], suffix: str = "",
                  flags: int = 0, lower: bool = True, min_cue: int = 3) -> None:
         self.prefix, self.suffix, self.entries, self.flags, self.lower = prefix, suffix, entries, flags, lower
-        self.always: list[int] = []
-        cues: dict[str, set[int]] = {}
+        self.always: list[tuple[int, int]] = []  # (entry, pattern) pairs tried in every text
+        cues: dict[str, set[tuple[int, int]]] = {}
         for index, (_, patterns) in enumerate(entries):
-            literals = [mandatory_literal(lower_pattern(p)) for p in patterns]
-            if any(lit is None or len(lit) < min_cue for lit in literals):
-                self.always.append(index)
-            for literal in filter(None, literals):
-                cues.setdefault(literal, set()).add(index)
+            for number, pattern in enumerate(patterns):
+                literal = mandatory_literal(lower_pattern(pattern))
+                if literal is None or len(literal) < min_cue:
+                    self.always.append((index, number))
+                else:
+                    cues.setdefault(literal, set()).add((index, number))
         literals = list(cues)  # unique and non-empty: the automaton numbers them in this order
         self.automaton = _automaton(literals)
         self.indices = [frozenset(cues[literal]) for literal in literals]  # of each literal, by its number
-        self.whole = self._compile(tuple(range(len(entries))))
+        self.whole = self._compile(tuple((i, n) for i, (_, patterns) in enumerate(entries) for n in range(len(patterns))))
 
-    def _compile(self, indices: tuple[int, ...]) -> re.Pattern:
-        def patterns(i: int) -> str:
-            return "|".join(map(lower_pattern, self.entries[i][1]) if self.lower else self.entries[i][1])
-        return re.compile(self.prefix + "(?:" + "|".join(f"(?P<{self.entries[i][0]}>{patterns(i)})" for i in indices)
-                          + ")" + self.suffix, self.flags)
+    def _compile(self, pairs: tuple[tuple[int, int], ...]) -> re.Pattern:
+        chosen: dict[int, list[str]] = {}
+        for index, number in pairs:  # sorted: entries and their patterns in the lexicon's order
+            pattern = self.entries[index][1][number]
+            chosen.setdefault(index, []).append(lower_pattern(pattern) if self.lower else pattern)
+        return re.compile(self.prefix + "(?:" + "|".join(f"(?P<{self.entries[i][0]}>{'|'.join(p)})"
+                                                         for i, p in chosen.items()) + ")" + self.suffix, self.flags)
 
     def finditer(self, text: str, cue_text: str | None = None) -> Iterator[re.Match]:
         present = set(self.always)
@@ -214,16 +219,16 @@ class CuedAlternation:
             present |= self.indices[literal]
         return self._subset(tuple(sorted(present))).finditer(text) if present else iter(())
 
-    def _subset(self, indices: tuple[int, ...]) -> re.Pattern:
-        pattern = _SUBSETS.get((id(self), indices))
+    def _subset(self, pairs: tuple[tuple[int, int], ...]) -> re.Pattern:
+        pattern = _SUBSETS.get((id(self), pairs))
         if pattern is None:
             if len(_SUBSETS) >= _SUBSETS_MAX:  # a registry's texts name few combinations; bound it anyway
                 _SUBSETS.clear()
-            pattern = _SUBSETS[(id(self), indices)] = self._compile(indices)
+            pattern = _SUBSETS[(id(self), pairs)] = self._compile(pairs)
         return pattern
 
 
-_SUBSETS: dict[tuple[int, tuple[int, ...]], re.Pattern] = {}
+_SUBSETS: dict[tuple[int, tuple[tuple[int, int], ...]], re.Pattern] = {}
 _SUBSETS_MAX = 4096
 
 
