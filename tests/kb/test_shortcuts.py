@@ -124,3 +124,26 @@ def test_a_pattern_without_a_cue_does_not_bring_in_the_rest_of_its_entry():
         assert spans == [(m.start(), m.end(), m.lastgroup) for m in cued.whole.finditer(text)]
     assert cued._subset(tuple(cued.always)).pattern == r"(?:(?P<myositis>\bck\b))"  # what a text without cues gets
     assert cued.whole.pattern == r"(?:(?P<myositis>\bck\b|creatine kinase|manual muscle test)|(?P<crs>cytokine release))"
+
+
+@pytest.mark.slow
+def test_origin_finds_the_same_with_one_look_at_all_texts(read):
+    """parse_origin skips the finders whose cues no text of a tier holds: the same facts as trying them all."""
+    from kb.domain.extract.facts import Facts
+    from kb.domain.extract.origin import parse_origin
+
+    compared = found = 0
+    for path in sorted(CTGOV.rglob("NCT*.json")):
+        data = json.loads(path.read_text())
+        try:
+            study = normalize_study(data[0] if isinstance(data, list) else data)
+        except RecordError:
+            continue
+        texts = trial_texts(study.trial, study.children)
+        fast, plain = Facts(), Facts()
+        parse_origin(texts, fast)
+        parse_origin(texts, plain, one_look=False)
+        assert fast.facts == plain.facts, path.name
+        compared += 1
+        found += bool(fast.facts)
+    assert compared >= 1241 and found >= 150

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import Texts, tier
@@ -24,22 +24,29 @@ UNIVERSAL_CAR = re.compile(r"\bU[\s\-]?CAR|\bUCART")
 """'U CAR-T', 'UCART19': in the text as written."""
 
 
-def _cued(name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int,
-          lower: bool = True) -> Callable[[str, str], Iterator[re.Match]]:
+class _Finder:
     """A pattern's finder ``(text, lower) -> matches``, tried only near its cues (registered with the
-    plain search for the shortcut test); ``lower``: the pattern reads the lower-cased text."""
-    cued = CuedPattern(pattern, cues, reach)
-    shortcut(name, lambda text: pattern.finditer(lower_same_offsets(text) if lower else text),
-             lambda text: cued.finditer(lower_same_offsets(text) if lower else text))
-    return (lambda text, low: cued.finditer(low)) if lower else (lambda text, low: cued.finditer(text))
+    plain search for the shortcut test); ``lower``: the pattern and its cues read the lower-cased text."""
+
+    def __init__(self, name: str, pattern: re.Pattern, cues: tuple[str, ...], reach: int, lower: bool = True) -> None:
+        self.cued, self.cues, self.lower = CuedPattern(pattern, cues, reach), cues, lower
+        shortcut(name, lambda text: pattern.finditer(lower_same_offsets(text) if lower else text),
+                 lambda text: self.cued.finditer(lower_same_offsets(text) if lower else text))
+
+    def __call__(self, text: str, low: str) -> Iterator[re.Match]:
+        return self.cued.finditer(low if self.lower else text)
+
+    def may_match(self, text: str, low: str) -> bool:
+        """Whether ``text`` (``low`` lower-cased) holds a cue: without one it cannot match."""
+        return any(cue in (low if self.lower else text) for cue in self.cues)
 
 
 ORIGIN_PATTERNS = (
-    ("in_vivo", (_cued("in vivo", IN_VIVO, ("vivo", "lipid", "lnp"), 3),)),
-    ("autologous", (_cued("autologous", AUTOLOGOUS, ("autologous", "patient-derived", "patients", "autoleucel"), 0),)),
-    ("allogeneic", (_cued("allogeneic", ALLOGENEIC, ("allogen", "universal", "shelf", "ipsc", "pluripotent", "cord",
-                                                     "donor"), 8),
-                    _cued("universal CAR", UNIVERSAL_CAR, ("CAR",), 2, lower=False))),
+    ("in_vivo", (_Finder("in vivo", IN_VIVO, ("vivo", "lipid", "lnp"), 3),)),
+    ("autologous", (_Finder("autologous", AUTOLOGOUS, ("autologous", "patient-derived", "patients", "autoleucel"), 0),)),
+    ("allogeneic", (_Finder("allogeneic", ALLOGENEIC, ("allogen", "universal", "shelf", "ipsc", "pluripotent", "cord",
+                                                       "donor"), 8),
+                    _Finder("universal CAR", UNIVERSAL_CAR, ("CAR",), 2, lower=False))),
 )
 """(origin, finders): the first match of any finder in a text is the evidence."""
 
@@ -49,14 +56,23 @@ _MODALITY_BY_CELL = {"NK": "CAR-NK", "gdT": "CAR-gamma-delta T", "iNKT": "CAR-iN
                      "macrophage": "CAR-M"}
 
 
-def parse_origin(texts: Texts, facts: Facts) -> None:
-    """Origin cues in what the trial tests; in the long descriptions only if the short texts name none."""
+def parse_origin(texts: Texts, facts: Facts, one_look: bool = True) -> None:
+    """Origin cues in what the trial tests; in the long descriptions only if the short texts name none.
+    ``one_look``: a finder whose cues none of a tier's texts holds is not tried on them (the plain way
+    tries every finder on every text; a test compares the two)."""
     for number in range(2):
         if number and facts.has("origin"):
             return
-        for where, text in tier(texts, "origin", number):
+        read = tier(texts, "origin", number)
+        joined = "\n".join(text for _, text in read)  # one look at them all: a cue no text holds is not in it
+        joined_lower = lower_same_offsets(joined)
+        patterns = [(origin, kept) for origin, finders in ORIGIN_PATTERNS
+                    if (kept := [f for f in finders if not one_look or f.may_match(joined, joined_lower)])]
+        if not patterns:
+            continue
+        for where, text in read:
             lower = lower_same_offsets(text)
-            for origin, finders in ORIGIN_PATTERNS:
+            for origin, finders in patterns:
                 matches = [m for finder in finders if (m := next(iter(finder(text, lower)), None))]
                 if matches:
                     match = min(matches, key=lambda m: m.start())

@@ -113,7 +113,7 @@ def targets_in(where: str, text: str, facts: Facts) -> None:
         text = CLUSTER.sub("CD", text)
     found = list(_antigens(text))
     accepted = _chained(text, found, [_accepted(where, text, match) for match, _ in found])
-    if where in READS["target"][0] and CAR_PHRASE.search(text):
+    if found and where in READS["target"][0] and CAR_PHRASE.search(text):  # no antigen: nothing to accept
         accepted = [term or _in_antigen_list(text, match, found) for term, (match, _) in zip(accepted, found)]
     for (match, symbol), term in zip(found, accepted):
         if not term:
@@ -129,7 +129,7 @@ def targets_in(where: str, text: str, facts: Facts) -> None:
                 facts.add("armoring", il.group(0).replace("-", "").replace("IL", "IL-"), where,
                           snippet(text, match.start(), match.end() + term.end()))
     _code_antigens(where, text, facts)
-    for car in CAR_NUMBER.finditer(text):
+    for car in CAR_NUMBER.finditer(text) if "CAR" in text else ():  # the pattern's literal: most texts lack it
         if f"CD{car.group(1)}" in ANTIGENS:
             facts.add("target", f"CD{car.group(1)}", where, snippet(text, car.start(), car.end()))
 
