@@ -33,7 +33,7 @@ def _advance(progress, task, n: int) -> None:  # type: ignore[no-untyped-def]
 
 def import_command(ctx: typer.Context,
                    paths: Annotated[list[Path], typer.Argument(help="Files, directories or zip archives")],
-                   batch_size: Annotated[int, typer.Option(help="Studies per committed batch")] = 2000,
+                   batch_size: Annotated[int, typer.Option(help="Studies per committed batch")] = 500,
                    relevant_only: Annotated[bool, typer.Option(
                        "--relevant-only", help="Store only CAR cell-therapy trials (every study is read, "
                                                "classified and kept in the import ledger)")] = False,

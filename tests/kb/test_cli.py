@@ -101,4 +101,4 @@ def test_the_import_command_s_batch_size_is_the_importer_s():
     from apps.cli.store import import_command
     from kb.ingest.importer import BATCH_SIZE
 
-    assert inspect.signature(import_command).parameters["batch_size"].default == BATCH_SIZE == 2000
+    assert inspect.signature(import_command).parameters["batch_size"].default == BATCH_SIZE == 500
