@@ -23,6 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kb.domain.extract.car import PLAIN_CELLS, car_mentions, mention_cell, normal_cell
@@ -123,10 +124,16 @@ def trial_codes(facts: Iterable[dict[str, Any]]) -> dict[str, str]:
     names that describe rather than name ('CD19X', 'CLDN18' of 'CLDN18.2', 'IL-21') left out."""
     out: dict[str, str] = {}
     for f in facts:
-        if (f["kind"] == "product" and not is_drug_name(f["value"]) and not f["field"].startswith(LEARNED_FIELD)
-                and not _describes(f["value"])):
-            out.setdefault(code_key(f["value"]), f["value"])
+        if f["kind"] == "product" and not f["field"].startswith(LEARNED_FIELD) and (key := _code_key_of(f["value"])) is not None:
+            out.setdefault(key, f["value"])
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _code_key_of(value: str) -> str | None:
+    """The code key of a product value that names a code; None for a drug INN or a name that describes
+    (a pure function of the value, remembered: relearning asks it for every product fact of the store)."""
+    return None if is_drug_name(value) or _describes(value) else code_key(value)
 
 
 def _describes(code: str) -> bool:
