@@ -127,12 +127,14 @@ def test_a_pattern_without_a_cue_does_not_bring_in_the_rest_of_its_entry():
 
 
 @pytest.mark.slow
-def test_origin_finds_the_same_with_one_look_at_all_texts(read):
-    """parse_origin skips the finders whose cues no text of a tier holds: the same facts as trying them all."""
+def test_origin_and_diseases_find_the_same_with_one_look_at_all_texts():
+    """parse_origin and parse_diseases skip what no text of a tier holds a cue of: the same facts as
+    looking in every text, on every real record."""
+    from kb.domain.extract.diseases import parse_diseases
     from kb.domain.extract.facts import Facts
     from kb.domain.extract.origin import parse_origin
 
-    compared = found = 0
+    compared, found = 0, {"origin": 0, "disease": 0}
     for path in sorted(CTGOV.rglob("NCT*.json")):
         data = json.loads(path.read_text())
         try:
@@ -140,10 +142,13 @@ def test_origin_finds_the_same_with_one_look_at_all_texts(read):
         except RecordError:
             continue
         texts = trial_texts(study.trial, study.children)
-        fast, plain = Facts(), Facts()
-        parse_origin(texts, fast)
-        parse_origin(texts, plain, one_look=False)
-        assert fast.facts == plain.facts, path.name
+        for kind, parse in (("origin", lambda facts, one_look: parse_origin(texts, facts, one_look)),
+                            ("disease", lambda facts, one_look: parse_diseases(
+                                study.trial, texts, study.mesh_terms, study.children, facts, one_look))):
+            fast, plain = Facts(), Facts()
+            parse(fast, True)
+            parse(plain, False)
+            assert fast.facts == plain.facts, (kind, path.name)
+            found[kind] += bool(fast.facts)
         compared += 1
-        found += bool(fast.facts)
-    assert compared >= 1241 and found >= 150
+    assert compared >= 1241 and found["origin"] >= 150 and found["disease"] >= 1000

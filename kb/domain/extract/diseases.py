@@ -39,11 +39,11 @@ DISEASE_PHRASE = re.compile(r"(?<![A-Za-z0-9])(?:" + _alternation("d", DISEASES)
 _DISEASE_CUED = CuedAlternation(r"(?<![a-z0-9])", [(f"d{i}", d.patterns) for i, d in enumerate(DISEASES)])
 
 
-def _disease_phrases_fast(text: str) -> Iterator[re.Match]:
-    """Searched lower-cased and case-sensitively (40% faster than ``re.IGNORECASE``), with only the
-    categories whose cue words the text holds (a hundred alternatives tried at every character
-    cost 0.4 ms a title)."""
-    lower = text.lower()
+def _disease_phrases_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
+    """Searched lower-cased (``lower``, if made already) and case-sensitively (40% faster than
+    ``re.IGNORECASE``), with only the categories whose cue words the text holds (a hundred alternatives
+    tried at every character cost 0.4 ms a title)."""
+    lower = text.lower() if lower is None else lower
     return _DISEASE_CUED.finditer(lower) if len(lower) == len(text) else DISEASE_PHRASE.finditer(text)
 
 
@@ -55,9 +55,9 @@ CANCER_PHRASE = re.compile(r"(?<![A-Za-z0-9])(?:" + _alternation("c", CANCERS) +
 _CANCER_CUED = CuedAlternation(r"(?<![a-z0-9])", [(f"c{i}", c.patterns) for i, c in enumerate(CANCERS)])
 
 
-def _cancer_phrases_fast(text: str) -> Iterator[re.Match]:
+def _cancer_phrases_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
     """Like the disease phrases."""
-    lower = text.lower()
+    lower = text.lower() if lower is None else lower
     return _CANCER_CUED.finditer(lower) if len(lower) == len(text) else CANCER_PHRASE.finditer(text)
 
 
@@ -86,12 +86,13 @@ disease_abbreviations = shortcut("disease abbreviation", DISEASE_ABBREVIATION.fi
 
 
 def parse_diseases(trial: dict[str, Any], texts: Texts, mesh_terms: dict[str, str],
-                   children: dict[str, list[dict]], facts: Facts) -> None:
+                   children: dict[str, list[dict]], facts: Facts, one_look: bool = True) -> None:
     """Disease and cancer categories from conditions, titles, keywords, eligibility cohort headers
-    and MeSH; from the summary only when those name none."""
+    and MeSH; from the summary only when those name none. ``one_look``: a kind of phrase whose cues
+    none of a tier's texts holds is not looked for in them (the plain way looks in every text; a test
+    compares the two)."""
     first = list(tier(texts + list(_cohorts(trial)), "disease", 0))
-    for where, text in first:
-        _diseases_in(where, text, facts)
+    _diseases_in_all(first, facts, one_look)
     for link in children["trial_mesh"]:
         if link["domain"] != "condition" or link["is_ancestor"]:
             continue
@@ -101,8 +102,7 @@ def parse_diseases(trial: dict[str, Any], texts: Texts, mesh_terms: dict[str, st
                 evidence = f"{link['mesh_id']} {mesh_terms.get(link['mesh_id'])}"
                 facts.add(kind, entry.key, "mesh", evidence, entry.mesh_id)
     if not facts.has("disease") and not facts.has("cancer"):
-        for where, text in tier(texts, "disease", 1):
-            _diseases_in(where, text, facts)
+        _diseases_in_all(tier(texts, "disease", 1), facts, one_look)
     for kind, umbrella in (("disease", UMBRELLA), ("cancer", CANCER_UMBRELLA)):
         found = facts.values(kind)
         if umbrella in found and len(found) > 1:  # the umbrella stands only when nothing specific is named
@@ -117,15 +117,33 @@ def _cohorts(trial: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield "eligibility_cohort", match.group(1) or match.group(2)
 
 
-def _diseases_in(where: str, text: str, facts: Facts) -> None:
-    """Disease and cancer categories named in one text."""
-    for match in disease_phrases(text):
+def _diseases_in_all(read: Texts, facts: Facts, one_look: bool) -> None:
+    """Disease and cancer categories named in some texts. With ``one_look``, a kind whose cues their
+    joined text lacks is not looked for in any of them: a cue one text holds the joined text holds too
+    (lower-casing is the same letter by letter, and the texts stand apart by a line break)."""
+    kinds = (True, True, True)
+    if one_look and read:
+        joined = "\n".join(text for _, text in read)
+        lower = joined.lower()
+        if len(lower) == len(joined):
+            kinds = (_DISEASE_CUED.holds_cue(lower), _CANCER_CUED.holds_cue(lower),
+                     bool(_ABBREVIATION_WORDS.starts(joined)))
+    if any(kinds):
+        for where, text in read:
+            _diseases_in(where, text, facts, *kinds)
+
+
+def _diseases_in(where: str, text: str, facts: Facts, diseases: bool = True, cancers: bool = True,
+                 abbreviations: bool = True) -> None:
+    """Disease and cancer categories named in one text (of the kinds not ruled out for it)."""
+    lower = text.lower()
+    for match in disease_phrases(text, lower) if diseases else ():
         disease = DISEASES_BY_GROUP[match.lastgroup]
         facts.add("disease", disease.key, where, snippet(text, match.start(), match.end()), disease.mesh_id)
-    for match in cancer_phrases(text):
+    for match in cancer_phrases(text, lower) if cancers else ():
         cancer = CANCERS_BY_GROUP[match.lastgroup]
         facts.add("cancer", cancer.key, where, snippet(text, match.start(), match.end()), cancer.mesh_id)
-    starts = _ABBREVIATION_WORDS.starts(text)
+    starts = _ABBREVIATION_WORDS.starts(text) if abbreviations else None
     if not starts:  # no abbreviation starts anywhere: neither scan can match (most texts; 3 µs saved each)
         return
     for match in cancer_abbreviations(text, starts):

@@ -219,6 +219,11 @@ class CuedAlternation:
             present |= self.indices[literal]
         return self._subset(tuple(sorted(present))).finditer(text) if present else iter(())
 
+    def holds_cue(self, cue_text: str) -> bool:
+        """Whether some pattern may match a text whose (lower-cased) copy is ``cue_text``: a pattern
+        without a cue is always tried, else a cue must be there."""
+        return bool(self.always) or bool(self.automaton.find_matches_as_indexes(cue_text))
+
     def _subset(self, pairs: tuple[tuple[int, int], ...]) -> re.Pattern:
         pattern = _SUBSETS.get((id(self), pairs))
         if pattern is None:
