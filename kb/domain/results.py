@@ -86,8 +86,9 @@ def _parse_flow(results: dict) -> list[dict]:
         title = _text(period.get("title"))
         for step, key, counts in (("milestone", "milestones", "achievements"), ("withdrawal", "dropWithdraws", "reasons")):
             for item in _dicts(period.get(key)):
+                label = _text(item.get("type"))
                 for count in _dicts(item.get(counts)):
-                    rows.append({"position": len(rows), "period": title, "step": step, "label": _text(item.get("type")),
+                    rows.append({"position": len(rows), "period": title, "step": step, "label": label,
                                  "group_code": _text(count.get("groupId")), "count": _int(count.get("numSubjects"))})
     return rows
 
@@ -96,9 +97,10 @@ def _measurements(measure: dict) -> list[tuple[str | None, str | None, dict]]:
     """(class title, category title, measurement) of a baseline or outcome measure."""
     out = []
     for klass in _dicts(measure.get("classes")):
+        class_title = _text(klass.get("title"))
         for category in _dicts(klass.get("categories")):
-            for m in _dicts(category.get("measurements")):
-                out.append((_text(klass.get("title")), _text(category.get("title")), m))
+            category_title = _text(category.get("title"))
+            out += [(class_title, category_title, m) for m in _dicts(category.get("measurements"))]
     return out
 
 
@@ -106,9 +108,9 @@ def _parse_baseline(results: dict) -> list[dict]:
     """Baseline characteristics, one row per measure, class, category and group."""
     rows: list[dict] = []
     for measure in _dicts(_module(results, "baselineCharacteristicsModule").get("measures")):
+        title, param_type, unit = (_text(measure.get(k)) for k in ("title", "paramType", "unitOfMeasure"))
         for klass, category, m in _measurements(measure):
-            rows.append({"position": len(rows), "measure": _text(measure.get("title")),
-                         "param_type": _text(measure.get("paramType")), "unit": _text(measure.get("unitOfMeasure")),
+            rows.append({"position": len(rows), "measure": title, "param_type": param_type, "unit": unit,
                          "class_title": klass, "category": category, "group_code": _text(m.get("groupId")),
                          "value": _text(m.get("value")), "spread": _text(m.get("spread")),
                          "lower": _text(m.get("lowerLimit")), "upper": _text(m.get("upperLimit"))})
@@ -148,13 +150,14 @@ def _parse_events(results: dict) -> list[dict]:
     for seriousness, key in (("serious", "seriousEvents"), ("other", "otherEvents")):
         for position, event in enumerate(_dicts(module.get(key))):
             seen: set[str | None] = set()
+            term, organ_system = _text(event.get("term")), _text(event.get("organSystem"))
             for stat in _dicts(event.get("stats")):
                 code = _text(stat.get("groupId"))
                 if code in seen:
                     continue
                 seen.add(code)
                 rows.append({"seriousness": seriousness, "position": position, "group_code": code,
-                             "term": _text(event.get("term")), "organ_system": _text(event.get("organSystem")),
+                             "term": term, "organ_system": organ_system,
                              "num_events": _int(stat.get("numEvents")), "num_affected": _int(stat.get("numAffected")),
                              "num_at_risk": _int(stat.get("numAtRisk"))})
     return rows
