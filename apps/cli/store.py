@@ -66,9 +66,10 @@ def import_command(ctx: typer.Context,
         raise BadArgument("--cell-therapy selects what --relevant-only keeps: give both")
     selection = ("cell" if cell_therapy else "car") if relevant_only else None
     engine = engine_from(ctx, db)
-    total = sum(count_inputs(p) or 0 for p in paths) or None
     with _progress("importing") as progress:
-        task = progress.add_task("import", total=total, rate="-")
+        shown = not progress.disable  # a bar on a terminal: its total is worth a look at the inputs first
+        task = progress.add_task("import", total=(sum(count_inputs(p) or 0 for p in paths) or None) if shown else None,
+                                 rate="-")
         summary = import_paths(engine, paths, batch_size=batch_size, workers=workers, selection=selection,
                                on_batch=lambda n: _advance(progress, task, n), wait=not no_wait, on_wait=say_waiting)
     c = summary.counts()

@@ -311,3 +311,46 @@ def test_the_last_batches_of_an_input_are_split_smaller():
     assert [len(g) for g in _unit_batches(units, 4, last=2)] == [4, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1]
     assert [len(g) for g in _unit_batches(units, 4)] == [4, 4, 4, 4, 4]
     assert [len(g) for g in _unit_batches(units[:3], 4, last=2)] == [1, 1, 1]
+
+
+def test_the_progress_bar_on_a_terminal_counts_the_inputs_and_a_pipe_gets_none(tmp_path):
+    """On a terminal the bar shows done/total of the archive's members; without one nothing is drawn, and the
+    inputs are not counted beforehand (a nightly job's stderr is a file)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    archive = tmp_path / "studies.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted((CTGOV / "domain").glob("NCT*.json"))[:12]:
+            out.write(path, path.name)
+    trialkb = str(Path(sys.executable).with_name("trialkb"))
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
+    primary, secondary = pty.openpty()
+    drawn = bytearray()
+
+    def read_terminal() -> None:  # while the import draws: a full terminal buffer would block it
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the other end is closed: all read
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal)
+    reader.start()
+    process = subprocess.run([trialkb, "--db", str(tmp_path / "tty.db"), "import", str(archive)], env=env,
+                             stdout=subprocess.PIPE, stderr=secondary, timeout=120)
+    os.close(secondary)
+    reader.join(10)
+    os.close(primary)
+    assert process.returncode == 0 and b"read 12, new 12" in process.stdout
+    assert b"importing" in drawn and b"12/12" in drawn
+    piped = subprocess.run([trialkb, "--db", str(tmp_path / "pipe.db"), "import", str(archive)], env=env,
+                           capture_output=True, timeout=120)
+    assert piped.returncode == 0 and b"importing" not in piped.stderr
