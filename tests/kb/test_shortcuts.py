@@ -96,14 +96,16 @@ def test_every_field_the_read_table_names_is_a_field_of_the_texts():
     assert named <= produced, named - produced
 
 
-@pytest.mark.parametrize("name", ["endpoint kind", "antigen"])
+@pytest.mark.parametrize("name", ["endpoint kind", "antigen", "disease phrase", "cancer phrase"])
 def test_case_insensitive_shortcuts_take_the_plain_way_for_odd_case_letters(name):
     """'İCANS', 'lımıtıng', 'doſe', 'BCMA' with a Kelvin sign: a case-insensitive pattern matches these
     letters to ASCII ones that a cue looked for in lower-cased text would miss (found in review: the
     endpoint shortcut gave nothing, or another kind, for 132 such variants of real outcome texts)."""
     shortcut = next(s for s in SHORTCUTS if s.name == name)
     texts = ["Obtain the maximum tolerated doſe of CD19 CAR-T", "İCANS occurrence evaluation",
-             "Frequency of dose lımıtıng toxıcıtıes (DLTs)", "Anti-BCMA and CD19 CAR-T cells", "ſLAMF7 and \u212aIT"]
+             "Frequency of dose lımıtıng toxıcıtıes (DLTs)", "Anti-BCMA and CD19 CAR-T cells", "ſLAMF7 and \u212aIT",
+             "B-cell ıMalignancy", "Refractory ıImmune Thrombocytopenia and Lupus", "B Cell ſAcute Lymphoblastic Leukemia",
+             "ſystemic ſclerosis", "Multiple ſclerosis and lymphoma"]
     found = 0
     for text in texts:
         assert shortcut.spans(text) == shortcut.spans(text, fast=False), text
