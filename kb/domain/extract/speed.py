@@ -87,7 +87,7 @@ sign to 'k') that lower-casing does not turn into it: a cue looked for in lower-
 
 def odd_case(text: str) -> bool:
     """Whether ``text`` holds one of :data:`ODD_CASE` (then a case-insensitive shortcut takes the plain way)."""
-    return any(letter in text for letter in ODD_CASE)
+    return not text.isascii() and any(letter in text for letter in ODD_CASE)  # isascii: a flag, no scan
 
 
 def lower_pattern(pattern: str) -> str:
