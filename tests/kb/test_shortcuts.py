@@ -76,12 +76,20 @@ def test_shortcut_finds_what_its_pattern_finds(shortcut, texts):
     assert found > 0  # the pattern matches something real
 
 
+ODD_CASE_LEFT = {"lexicon code", "product alias"}
+"""Shortcuts that may still differ from their plain patterns on a long s or a dotless i inside a product's
+name ('Tiſagenlecleucel'): left, as no registry text read so far holds either letter."""
+
+
 @pytest.mark.parametrize("shortcut", SHORTCUTS, ids=lambda s: s.name)
 @pytest.mark.slow
 def test_shortcut_keeps_matches_in_upper_and_odd_case(shortcut, texts):
+    """Upper case, swapped case, a dotless i before words, a long s for every s: fast and plain agree
+    (but for the product codes and aliases: :data:`ODD_CASE_LEFT`)."""
     for text in texts:
         if shortcut.spans(text, fast=False):
-            for variant in (text.upper(), text.swapcase()):
+            odd = () if shortcut.name in ODD_CASE_LEFT else ("ı" + text.replace(" ", " ı", 3), text.replace("s", "ſ"))
+            for variant in (text.upper(), text.swapcase(), *odd):
                 assert shortcut.spans(variant) == shortcut.spans(variant, fast=False), (shortcut.name, variant[:200])
 
 

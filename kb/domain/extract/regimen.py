@@ -7,12 +7,12 @@ from typing import Any
 
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import Texts, reads
-from kb.domain.extract.speed import only_with, shortcut
+from kb.domain.extract.speed import odd_case, only_with, shortcut
 
 LD_DRUGS = ("fludarabine", "cyclophosphamide", "bendamustine", "melphalan", "cytarabine")
 LD_DRUG = re.compile(r"(?i:\b(" + "|".join(LD_DRUGS) + r")\b)")
 ld_drugs_in = shortcut("lymphodepleting drug", LD_DRUG.finditer, only_with(
-    lambda text: any(drug in text.lower() for drug in LD_DRUGS), LD_DRUG))
+    lambda text: odd_case(text) or any(drug in text.lower() for drug in LD_DRUGS), LD_DRUG))
 LD_DOSE = re.compile(r"(?i:^[^.;]{0,30}?(\d+(?:\.\d+)?)\s*(mg|g)\s*/\s*m(?:2|²|\^2))")
 LD_DAYS = re.compile(r"(?i:\bdays?\s*((?:[-−–]\s?\d+)(?:\s*(?:,|and|to|through|~|/|or|,\s*and)\s*(?:day\s*)?"
                      r"[-−–]?\s?\d+)*))")
