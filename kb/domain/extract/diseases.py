@@ -8,7 +8,7 @@ from typing import Any
 
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import Texts, tier
-from kb.domain.extract.speed import CuedAlternation, CuedPattern, Words, matches_from, odd_case, shortcut
+from kb.domain.extract.speed import CuedAlternation, CuedPattern, Words, matches_from, plain_way, shortcut
 from kb.domain.lexicon import (CANCER_BY_MESH, CANCER_UMBRELLA, CANCERS, DISEASE_BY_MESH, DISEASES, UMBRELLA, Disease)
 
 DOMAINS = ("immune-mediated", "oncology", "mixed", "other")
@@ -23,7 +23,7 @@ def _cohort_headers_fast(text: str) -> Iterator[re.Match]:
     """Every header starts with 'inclusion' or 'cohort' in any case: only those starts are tried
     (an ``(?i:...)`` scan of every position took a quarter of a millisecond per eligibility text)."""
     lower = text.lower()
-    plain = len(lower) != len(text) or odd_case(text)  # 'incluſion': (?i) reads the long s as an s
+    plain = plain_way(text, lower)  # 'incluſion': (?i) reads the long s as an s
     return COHORT_HEADER.finditer(text) if plain else _COHORT_CUED.finditer(text, lower)
 
 
@@ -46,8 +46,7 @@ def _disease_phrases_fast(text: str, lower: str | None = None) -> Iterator[re.Ma
     tried at every character cost 0.4 ms a title). A text with a letter of :data:`ODD_CASE` takes the plain
     way: ``re.IGNORECASE`` reads 'ı' as a letter before a word and 'ſ' as an 's'."""
     lower = text.lower() if lower is None else lower
-    plain = len(lower) != len(text) or odd_case(text)
-    return DISEASE_PHRASE.finditer(text) if plain else _DISEASE_CUED.finditer(lower)
+    return DISEASE_PHRASE.finditer(text) if plain_way(text, lower) else _DISEASE_CUED.finditer(lower)
 
 
 disease_phrases = shortcut("disease phrase", DISEASE_PHRASE.finditer, _disease_phrases_fast)
@@ -61,8 +60,7 @@ _CANCER_CUED = CuedAlternation(r"(?<![a-z0-9])", [(f"c{i}", c.patterns) for i, c
 def _cancer_phrases_fast(text: str, lower: str | None = None) -> Iterator[re.Match]:
     """Like the disease phrases."""
     lower = text.lower() if lower is None else lower
-    plain = len(lower) != len(text) or odd_case(text)
-    return CANCER_PHRASE.finditer(text) if plain else _CANCER_CUED.finditer(lower)
+    return CANCER_PHRASE.finditer(text) if plain_way(text, lower) else _CANCER_CUED.finditer(lower)
 
 
 cancer_phrases = shortcut("cancer phrase", CANCER_PHRASE.finditer, _cancer_phrases_fast)
@@ -129,7 +127,7 @@ def _diseases_in_all(read: Texts, facts: Facts, one_look: bool) -> None:
     if one_look and read:
         joined = "\n".join(text for _, text in read)
         lower = joined.lower()
-        if len(lower) == len(joined) and not odd_case(joined):  # else a text may take the plain way
+        if not plain_way(joined, lower):  # else a text may take the plain way
             kinds = (_DISEASE_CUED.holds_cue(lower), _CANCER_CUED.holds_cue(lower),
                      bool(_ABBREVIATION_WORDS.starts(joined)))
     if any(kinds):
@@ -140,7 +138,7 @@ def _diseases_in_all(read: Texts, facts: Facts, one_look: bool) -> None:
 def _diseases_in(where: str, text: str, facts: Facts, diseases: bool = True, cancers: bool = True,
                  abbreviations: bool = True) -> None:
     """Disease and cancer categories named in one text (of the kinds not ruled out for it)."""
-    lower = text.lower()
+    lower = text.lower() if diseases or cancers else ""
     for match in disease_phrases(text, lower) if diseases else ():
         disease = DISEASES_BY_GROUP[match.lastgroup]
         facts.add("disease", disease.key, where, snippet(text, match.start(), match.end()), disease.mesh_id)

@@ -90,6 +90,12 @@ def odd_case(text: str) -> bool:
     return not text.isascii() and any(letter in text for letter in ODD_CASE)  # isascii: a flag, no scan
 
 
+def plain_way(text: str, lower: str) -> bool:
+    """Whether a case-insensitive shortcut reading ``lower`` (``text.lower()``) must take its plain pattern:
+    lower-casing moved an offset, or the text holds a letter of :data:`ODD_CASE`."""
+    return len(lower) != len(text) or odd_case(text)
+
+
 def lower_pattern(pattern: str) -> str:
     """A pattern for lower-cased text: its letters lower-cased, escapes (``\\W``) kept."""
     return re.sub(r"(?<!\\)[A-Z]", lambda m: m.group(0).lower(), pattern)
