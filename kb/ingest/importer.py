@@ -112,7 +112,7 @@ LAST_SPLIT = 4
 READ_AHEAD = 2
 """Batches read ahead per worker, so that every worker's next batch is among them."""
 STOP_WAIT_SECONDS = 10.0
-"""How long a stop waits for the batch being written to commit (a batch of 2,000 takes under a second)."""
+"""How long a stop waits for the batch being written to commit (writing a batch of 500 takes well under a second)."""
 FAILED_WAIT_SECONDS = 2.0
 """How long a failed import waits for the other worker's batch being written, to count it (a worker killed
 while it held its turn never lets the wait end early)."""

@@ -28,6 +28,20 @@ def test_import_prints_the_summary(db):
     assert "invalid nctId 'NCT000001'" in result.output
 
 
+def test_an_import_without_a_terminal_does_not_count_its_inputs_first(db, monkeypatch):
+    """No bar is drawn when stderr is not a terminal (a nightly job's log), so its total is not worth a
+    look through every input before the import."""
+    import kb.ingest.sources
+
+    def count_inputs(path):
+        raise AssertionError(f"counted {path}")
+
+    monkeypatch.setattr(kb.ingest.sources, "count_inputs", count_inputs)
+    result = run(db, "import", str(CTGOV / "domain"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "read 42, new 42, changed 0, unchanged 0, rejected 0, warnings 0"
+
+
 def test_show_json_has_the_contract_keys(db):
     run(db, "import", str(CTGOV / "domain"))
     result = run(db, "show", "NCT06464679", "--json")

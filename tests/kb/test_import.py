@@ -313,6 +313,7 @@ def test_the_last_batches_of_an_input_are_split_smaller():
     assert [len(g) for g in _unit_batches(units[:3], 4, last=2)] == [1, 1, 1]
 
 
+@pytest.mark.slow
 def test_the_progress_bar_on_a_terminal_counts_the_inputs_and_a_pipe_gets_none(tmp_path):
     """On a terminal the bar shows done/total of the archive's members; without one nothing is drawn, and the
     inputs are not counted beforehand (a nightly job's stderr is a file)."""

@@ -162,3 +162,19 @@ def test_origin_and_diseases_find_the_same_with_one_look_at_all_texts():
             found[kind] += bool(fast.facts)
         compared += 1
     assert compared >= 1241 and found["origin"] >= 150 and found["disease"] >= 1000
+
+
+def test_one_look_takes_the_plain_way_for_a_tier_with_a_long_s():
+    """A long s hides every disease cue from the lower-cased joined text ('lupuſ' is not 'lupus'), while
+    the plain pattern reads it as an s: one look then tries every kind, and finds what looking in every
+    text finds."""
+    from kb.domain.extract.diseases import parse_diseases
+    from kb.domain.extract.facts import Facts
+
+    texts = [("condition", "Lupuſ Nephritiſ"), ("condition", "Syſtemic Sclerosiſ")]
+    found = []
+    for one_look in (True, False):
+        facts = Facts()
+        parse_diseases({}, texts, {}, {"trial_mesh": []}, facts, one_look)
+        found.append(facts.disease_categories)
+    assert found == [["lupus_nephritis", "systemic_sclerosis"]] * 2
