@@ -4,6 +4,7 @@ fixture and real-world record: a shortcut whose cues miss a new pattern fails he
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -113,12 +114,28 @@ def test_case_insensitive_shortcuts_take_the_plain_way_for_odd_case_letters(name
     texts = ["Obtain the maximum tolerated doſe of CD19 CAR-T", "İCANS occurrence evaluation",
              "Frequency of dose lımıtıng toxıcıtıes (DLTs)", "Anti-BCMA and CD19 CAR-T cells", "ſLAMF7 and \u212aIT",
              "B-cell ıMalignancy", "Refractory ıImmune Thrombocytopenia and Lupus", "B Cell ſAcute Lymphoblastic Leukemia",
-             "ſystemic ſclerosis", "Multiple ſclerosis and lymphoma"]
+             "ſystemic ſclerosis", "Multiple ſclerosis and lymphoma", "Igϰ CAR-T cells in lymphoma"]
     found = 0
     for text in texts:
         assert shortcut.spans(text) == shortcut.spans(text, fast=False), text
         found += bool(shortcut.spans(text))
     assert found >= 2
+
+
+def test_every_letter_a_pattern_matches_without_lower_casing_into_it_is_an_odd_case_letter():
+    """A letter that ``(?i)`` matches to a letter of the patterns or the lexicon but does not lower-case into
+    it ('ϰ' to the 'κ' of 'Igκ', 'ı' to 'i') hides a cue in lower-cased text: each is in ODD_CASE."""
+
+    from kb.domain.extract.speed import ODD_CASE
+
+    letters = {c for s in SHORTCUTS if isinstance(pattern := getattr(s.plain, "__self__", None), re.Pattern)
+               for c in pattern.pattern if c.upper() != c.lower()}
+    letters |= {c for path in (ROOT / "kb/domain/lexicon").glob("*.json") for c in path.read_text()
+                if c.upper() != c.lower()}
+    assert {"a", "S", "é", "κ", "α"} <= letters
+    hiding = {other for letter in letters for other in map(chr, range(0x80, 0x3000))
+              if other.lower() != letter.lower() and re.fullmatch("(?i)" + re.escape(letter), other)}
+    assert hiding == {"ı", "İ", "ſ", "ϰ"} and hiding <= set(ODD_CASE)
 
 
 def test_a_pattern_without_a_cue_does_not_bring_in_the_rest_of_its_entry():
@@ -178,3 +195,12 @@ def test_one_look_takes_the_plain_way_for_a_tier_with_a_long_s():
         parse_diseases({}, texts, {}, {"trial_mesh": []}, facts, one_look)
         found.append(facts.disease_categories)
     assert found == [["lupus_nephritis", "systemic_sclerosis"]] * 2
+
+
+def test_a_pattern_for_lower_cased_text_may_not_switch_case_sensitivity():
+    """Lower-casing '(?-i:CAR)' would match 'car' only: such a pattern is refused, not changed."""
+    from kb.domain.extract.speed import CuedAlternation
+
+    with pytest.raises(ValueError, match="cannot turn case-sensitivity on or off"):
+        CuedAlternation(r"\b", [("car", (r"(?-i:CAR)[- ]T",))], lower=True)
+    assert CuedAlternation(r"\b", [("car", (r"(?-i:CAR)[- ]T",))], flags=re.IGNORECASE, lower=False).whole
