@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from kb.domain.extract.car import negated
 from kb.domain.extract.facts import Facts, snippet
 from kb.domain.extract.fields import READS, Texts, tier
-from kb.domain.extract.speed import Words, lower_same_offsets, matches_from, only_with, shortcut
+from kb.domain.extract.speed import Words, lower_same_offsets, matches_from, only_with, plain_letters, shortcut
 from kb.domain.lexicon import ANTIGENS, PRODUCT_ALIASES, PRODUCTS_BY_CODE, Product
 
 PRODUCT_CODE = re.compile(r"(?<![\w\-/])(?=[A-Z0-9\-.]*\d)[A-Z][A-Z0-9]*(?:[\-.][A-Z0-9]+)*(?![\w\-/])")
@@ -29,8 +29,15 @@ _NAME_WORDS = Words({*_ALIASES, *(code.lower() for code in PRODUCTS_BY_CODE)})
 """Every alias and code of the lexicon, lower-cased: one Aho-Corasick pass finds where any starts."""
 
 
-def _starts(text: str, starts: set[int] | None) -> set[int]:
-    return _NAME_WORDS.starts(lower_same_offsets(text)) if starts is None else starts
+def _starts(text: str, starts: set[int] | None = None) -> set[int]:
+    """Where a lexicon name starts in ``text`` (a long s or a dotless i read as the case-insensitive
+    patterns read them)."""
+    return _NAME_WORDS.starts(lower_same_offsets(plain_letters(text))) if starts is None else starts
+
+
+def alias_product(alias: str) -> Product:
+    """The product an alias names, in any case ('IDE-CEL', 'ıde-cel')."""
+    return PRODUCT_ALIASES[plain_letters(alias).lower()]
 
 
 def _aliases_fast(text: str, starts: set[int] | None = None) -> Iterator[re.Match]:
@@ -81,7 +88,7 @@ def parse_products(texts: Texts, facts: Facts, car_named: bool) -> list[Product]
 
 def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product]) -> None:
     """Codes and aliases the product lexicon knows."""
-    starts = _NAME_WORDS.starts(lower_same_offsets(text))
+    starts = _starts(text)
     if not starts:  # no lexicon name starts anywhere: nothing to match
         return
     found = []
@@ -89,7 +96,7 @@ def _lexicon_products(where: str, text: str, facts: Facts, known: list[Product])
         product = PRODUCTS_BY_CODE[match.group(0).rstrip(".-").upper()]
         if len(product.code) > 3 or where in READS["short_code"][0]:
             found.append((product, match))
-    found += [(PRODUCT_ALIASES[m.group(1).lower()], m) for m in aliases_in(text, starts)]
+    found += [(alias_product(m.group(1)), m) for m in aliases_in(text, starts)]
     for product, match in found:
         facts.add("product", product.code, where, snippet(text, match.start(), match.end()))
         if product not in known and not negated(text, match):  # 'after prior tisagenlecleucel' is not tested

@@ -81,11 +81,22 @@ def lower_same_offsets(text: str) -> str:
     return lower if len(lower) == len(text) else "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
-ODD_CASE = ("ı", "İ", "ſ", "\u212a", "ϰ")
+_PLAIN_LETTER = {"ı": "i", "İ": "I", "ſ": "s", "\u212a": "K", "ϰ": "κ"}
+ODD_CASE = tuple(_PLAIN_LETTER)
 """Letters a case-insensitive pattern matches to a letter of the lexicon's patterns ('ı' and 'İ' to 'i',
 'ſ' to 's', the Kelvin sign to 'k', the kappa symbol 'ϰ' to the 'κ' of 'Igκ') that lower-casing does not
 turn into it: a cue looked for in lower-cased text misses them. A test looks for such letters of every
 letter the patterns and the lexicon hold."""
+
+
+_TO_PLAIN_LETTERS = str.maketrans(_PLAIN_LETTER)
+
+
+def plain_letters(text: str) -> str:
+    """``text`` with each letter of :data:`ODD_CASE` as the letter a case-insensitive pattern takes it for
+    ('ıde-ſel' is 'ide-sel'), at the same offsets: a lower-cased copy then holds the cues such a pattern
+    matches."""
+    return text.translate(_TO_PLAIN_LETTERS) if odd_case(text) else text
 
 
 def odd_case(text: str) -> bool:
