@@ -433,7 +433,7 @@ def _read_and_write(engine: Engine, summary: ImportSummary, units: Iterable[Sour
         for number, batch in enumerate(batches, 1):
             summary.count(batch)  # with what a worker wrote of it
             if batch.written is not None and checkpoints is not None:
-                checkpoints.request()  # the workers leave the log to the job
+                checkpoints.committed(batch.written_items)  # the workers leave the log to the job
             for items, rows in _split(batch, batch_size):  # prepared here: a unit may hold a page of many studies
                 stop.check()
                 summary.add(_write(engine, summary.run_id, items, rows), len(items))

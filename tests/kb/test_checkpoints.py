@@ -95,7 +95,7 @@ def test_the_workers_commits_never_checkpoint_the_log(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             pass
 
-        def request(self):
+        def committed(self, studies):
             pass
 
     monkeypatch.setattr(importer, "WalCheckpoints", NoCheckpoints)
@@ -190,3 +190,25 @@ def test_an_import_into_a_store_the_workers_cannot_reopen_opens_no_other_store(t
     init_db(engine)
     summary = import_paths(engine, [CTGOV / "domain"], workers=2, batch_size=10)
     assert summary.result.new == 42 and not (tmp_path / "data").exists()
+
+
+def test_committed_studies_ask_for_a_checkpoint_only_once_every_so_many(tmp_path, monkeypatch):
+    from kb.store import checkpoints as module
+
+    assert module.CHECKPOINT_STUDIES == 2_000
+    calls = []
+    monkeypatch.setattr(module, "checkpoint", lambda engine: calls.append(1))
+    with WalCheckpoints(make_engine(f"sqlite:///{tmp_path}/kb.db"), every=1000) as checkpoints:
+        for _ in range(3):
+            checkpoints.committed(300)  # 900 studies: no checkpoint yet
+        time.sleep(0.2)
+        assert calls == []
+        checkpoints.committed(300)  # 1,200: one, and the count starts again
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert calls == [1]
+        checkpoints.committed(900)
+        time.sleep(0.2)
+        assert calls == [1]
+    assert calls == [1, 1]  # leaving runs the last one
