@@ -114,3 +114,20 @@ def test_rebuild_renormalizes_from_raw_without_versions(engine):
     assert (seed["targets"], seed["cell_type"], seed["evidence"]["product"]["KN5501"]) == (["CD19"], "NK", ["outcome"])
     assert _count(engine, TrialVersion) == 0
     assert _count(engine, Location) == 1149
+
+
+def test_postgresql_compresses_a_long_text_with_lz4(pg_schema_url):
+    from sqlalchemy import text
+
+    from kb.store.db import init_db, make_engine
+
+    engine = make_engine(pg_schema_url)
+    try:
+        init_db(engine)
+        _write(engine, "domain/NCT06464679.json")  # eligibility criteria of 7,903 characters
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW default_toast_compression")).scalar_one() == "lz4"
+            assert conn.execute(text("SELECT pg_column_compression(eligibility_criteria), length(eligibility_criteria) "
+                                     "FROM trial WHERE trial_id = 'NCT06464679'")).one() == ("lz4", 7903)
+    finally:
+        engine.dispose()
