@@ -64,6 +64,13 @@ def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
+TOAST_COMPRESSION = "lz4"
+"""How PostgreSQL compresses a store's long values (a trial's texts; a raw record is compressed already).
+Storing all 20,000 studies of bench/import_bench.py's archive (December 2026, 2 cores shared with the server,
+alternating runs): the server's CPU 11.7-11.8 s with lz4 against 12.9-13.5 s with PostgreSQL's default pglz,
+the import 17.9-18.0 s against 18.9-19.5 s. A value stored with pglz before stays readable."""
+
+
 def _postgresql_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     """Store times are UTC: a session in another zone would turn the UTC times written into local ones.
     Long values are compressed with :data:`TOAST_COMPRESSION` where the server offers it (PostgreSQL 14 and
@@ -71,20 +78,12 @@ def _postgresql_session(dbapi_connection, _record) -> None:  # type: ignore[no-u
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("SET TIME ZONE 'UTC'")
-        cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND %s = ANY(enumvals)",
-                       (TOAST_COMPRESSION,))
-        if cursor.fetchone() is not None:
-            cursor.execute(f"SET default_toast_compression = '{TOAST_COMPRESSION}'")
+        cursor.execute("SELECT set_config(name, %s, false) FROM pg_settings "
+                       "WHERE name = 'default_toast_compression' AND %s = ANY(enumvals)",
+                       (TOAST_COMPRESSION, TOAST_COMPRESSION))
     finally:
         cursor.close()
     dbapi_connection.commit()
-
-
-TOAST_COMPRESSION = "lz4"
-"""How PostgreSQL compresses a store's long values (a trial's texts; a raw record is compressed already).
-Storing all 20,000 studies of bench/import_bench.py's archive (December 2026, 2 cores shared with the server,
-alternating runs): the server's CPU 11.7-11.8 s with lz4 against 12.9-13.5 s with PostgreSQL's default pglz,
-the import 17.9-18.0 s against 18.9-19.5 s. A value stored with pglz before stays readable."""
 
 
 _URL_IS_NOT_ALL: weakref.WeakSet[Engine] = weakref.WeakSet()
