@@ -3,7 +3,7 @@
 In WAL mode a commit appends pages to the log, and the commit that finds the log over 1,000 pages
 copies it into the database file and syncs both (an automatic checkpoint). In an import the worker
 that commits a 2,000-study batch paid that copy inside its write turn: a quarter of its write
-(bench/import_profile.py). The import's workers checkpoint only a log past :data:`BACKSTOP_PAGES`, a
+(bench/import_profile.py). The import's workers checkpoint only a log past :data:`BACKSTOP_BYTES`, a
 backstop (:func:`leave_checkpoints`), and the job, idle while they work, copies the log in a thread of its own
 once every few committed batches (:class:`WalCheckpoints`). A checkpoint of SQLite's PASSIVE kind never
 waits for, nor blocks, a reader or a writer; a log it could not copy whole is copied by the next one,
@@ -32,13 +32,13 @@ a second)."""
 ERROR_WAIT_SECONDS = 0.1
 """How long leaving it on an error or a stop waits (a PASSIVE checkpoint left half-way is safe: SQLite
 copies the rest later)."""
-BACKSTOP_PAGES = 20_000
-"""The log's size (pages of 4 KB: 80 MB) from which a commit of a connection left to the job checkpoints
-after all: the log stays bounded if the job's checkpoints fall behind or fail. A checkpoint that copies the
-whole log lets the next writer start it afresh, unless a writer began during the copy: then the log grows.
-In a 100,000-study import its file peaked at 14,056 pages with a copy after every batch and at 23,216 with a
-copy every :data:`CHECKPOINT_STUDIES` (past this backstop, so a worker's commit copied it at times); with it at
-40,000 the log grew to 43,549 pages, the import no faster (51.6 s)."""
+BACKSTOP_BYTES = 80 * 2**20
+"""The log's size (80 MiB, in pages of the store's size) from which a commit of a connection left to the job
+checkpoints after all: the log stays bounded if the job's checkpoints fall behind or fail. A checkpoint that
+copies the whole log lets the next writer start it afresh, unless a writer began during the copy: then the log
+grows. In a 100,000-study import (pages of 4 KB) its file peaked at 55 MiB with a copy after every batch and at
+91 MiB with a copy every :data:`CHECKPOINT_STUDIES` (past this backstop, so a worker's commit copied it at
+times); with a backstop of 156 MiB the log grew to 170 MiB, the import no faster (51.6 s)."""
 CHECKPOINT_STUDIES = 2_000
 """Studies committed between two of the job's checkpoints (four batches of 500).
 A checkpoint copies the pages the log holds and syncs both files; the index pages every batch touches are
@@ -49,13 +49,14 @@ and the import 9.7-10.4 s; one every four batches 0.48-0.62 s and 9.3-9.9 s; eve
 
 def leave_checkpoints(engine: Engine) -> None:
     """Connections ``engine`` opens from now on leave the log's checkpoints to another process's
-    :class:`WalCheckpoints` (SQLite): their commits checkpoint only a log of :data:`BACKSTOP_PAGES`."""
+    :class:`WalCheckpoints` (SQLite): their commits checkpoint only a log of :data:`BACKSTOP_BYTES`."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _no_automatic_checkpoint)
 
 
 def _no_automatic_checkpoint(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+    page_size = dbapi_connection.execute("PRAGMA page_size").fetchone()[0]
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_BYTES // page_size}")
 
 
 def checkpoint(engine: Engine) -> tuple[int, int] | None:

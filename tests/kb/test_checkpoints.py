@@ -7,19 +7,19 @@ from sqlalchemy import func, select
 
 from kb.ingest.importer import import_paths
 from kb.store.checkpoints import WalCheckpoints, checkpoint, leave_checkpoints
-from kb.store.db import init_db, make_engine
+from kb.store.db import PAGE_SIZE, init_db, make_engine
 from kb.store.models import Trial
 from tests.conftest import CTGOV
 from tests.support.records import renumbered, write_jsonl
 
-ROWS = 3000  # 3000 rows of 2 KB: about 1,500 pages, over SQLite's automatic checkpoint of 1,000
+ROWS = 3000  # 3000 rows of 8 KB: about 1,500 pages of 16 KB, over SQLite's automatic checkpoint of 1,000
 
 
 def _fill(engine) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS filler (n INTEGER PRIMARY KEY, text TEXT)")
     with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO filler (text) VALUES (?)", [("x" * 2000,)] * ROWS)
+        conn.exec_driver_sql("INSERT INTO filler (text) VALUES (?)", [("x" * 8000,)] * ROWS)
 
 
 def _rows_in_the_database_file(path) -> int:
@@ -99,18 +99,18 @@ def test_the_workers_commits_never_checkpoint_the_log(tmp_path, monkeypatch):
             pass
 
     monkeypatch.setattr(importer, "WalCheckpoints", NoCheckpoints)
-    studies = write_jsonl(tmp_path / "studies.jsonl", renumbered(CTGOV / "realworld", 400, "*.json"))
+    studies = write_jsonl(tmp_path / "studies.jsonl", renumbered(CTGOV / "realworld", 800, "*.json"))
     engine = make_engine(f"sqlite:///{tmp_path}/kb.db")
     leave_checkpoints(engine)  # nor do the job's own commits (the run log, the products)
     with engine.connect() as kept_open:  # so that no last close copies the log either
         init_db(engine)
         summary = import_paths(engine, [studies], workers=2, batch_size=50)
-        assert summary.result.new == 400
-        assert (tmp_path / "kb.db-wal").stat().st_size > 1000 * 4096
+        assert summary.result.new == 800
+        assert (tmp_path / "kb.db-wal").stat().st_size > 1000 * PAGE_SIZE
         with sqlite3.connect(f"file:{tmp_path}/kb.db?immutable=1", uri=True) as conn:
             in_file = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trial'").fetchone()[0]
         assert in_file == 0  # not even the schema: nothing was ever copied
-        assert kept_open.execute(select(func.count()).select_from(Trial)).scalar_one() == 400
+        assert kept_open.execute(select(func.count()).select_from(Trial)).scalar_one() == 800
 
 
 def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(tmp_path, monkeypatch, caplog):
@@ -144,8 +144,8 @@ def test_a_checkpoint_that_fails_in_the_thread_is_logged_and_the_next_one_runs(t
 def test_a_connection_left_to_the_job_still_checkpoints_a_log_grown_past_the_backstop(tmp_path, monkeypatch):
     from kb.store import checkpoints as module
 
-    assert module.BACKSTOP_PAGES == 20_000
-    monkeypatch.setattr(module, "BACKSTOP_PAGES", 1000)  # as SQLite's own default, so that _fill passes it
+    assert module.BACKSTOP_BYTES == 80 * 2**20
+    monkeypatch.setattr(module, "BACKSTOP_BYTES", 1000 * PAGE_SIZE)  # SQLite's own 1,000 pages: _fill passes it
     left = make_engine(f"sqlite:///{tmp_path}/left.db")
     leave_checkpoints(left)
     _fill(left)  # no thread: the commit itself copies the log past the backstop
@@ -212,3 +212,18 @@ def test_committed_studies_ask_for_a_checkpoint_only_once_every_so_many(tmp_path
         time.sleep(0.2)
         assert calls == [1]
     assert calls == [1, 1]  # leaving runs the last one
+
+
+def test_the_backstop_is_the_same_size_of_log_whatever_the_stores_pages(tmp_path):
+    from kb.store import checkpoints as module
+
+    with sqlite3.connect(tmp_path / "old.db") as conn:  # a store made with SQLite's default pages of 4 KB
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE made_before (x)")
+    assert module.BACKSTOP_BYTES == 80 * 2**20 and PAGE_SIZE == 16_384
+    for name, pages in (("new.db", 5120), ("old.db", 20_480)):  # 80 MiB of pages of 16 KB, of 4 KB
+        engine = make_engine(f"sqlite:///{tmp_path}/{name}")
+        leave_checkpoints(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == pages
+        engine.dispose()

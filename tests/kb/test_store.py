@@ -131,3 +131,22 @@ def test_postgresql_compresses_a_long_text_with_lz4(pg_schema_url):
                                      "FROM trial WHERE trial_id = 'NCT06464679'")).one() == ("lz4", 7903)
     finally:
         engine.dispose()
+
+
+def test_a_new_sqlite_store_has_pages_of_16_kb_and_an_older_store_keeps_its_own(tmp_path):
+    import sqlite3
+
+    from kb.store.db import PAGE_SIZE, init_db, make_engine
+
+    with sqlite3.connect(tmp_path / "old.db") as conn:  # a store made with SQLite's default pages
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE made_before (x)")
+    for name, pages in (("new.db", PAGE_SIZE), ("old.db", 4096)):
+        engine = make_engine(f"sqlite:///{tmp_path}/{name}")
+        init_db(engine)
+        _write(engine, "domain/NCT06464679.json")  # eligibility criteria of 7,903 characters: over 4 KB
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == pages
+            assert conn.execute(select(func.length(Trial.eligibility_criteria))).scalar_one() == 7903
+        engine.dispose()
+    assert PAGE_SIZE == 16_384
