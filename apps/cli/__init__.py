@@ -53,4 +53,9 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Console-script entry point."""
-    build_app()()
+    from kb.process import gcpause
+
+    try:
+        build_app()()
+    finally:
+        gcpause.skip_last_collection()

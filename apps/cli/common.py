@@ -116,7 +116,9 @@ def engine_from(ctx: typer.Context, db: str | None = None, *, readonly: bool = F
     opened read-only (never created or upgraded). Errors are :class:`kb.core.errors.StoreError`."""
     from kb.store.db import open_store, readonly_engine
 
-    return (readonly_engine if readonly else open_store)(store_url(ctx, db))
+    engine = (readonly_engine if readonly else open_store)(store_url(ctx, db))
+    ctx.call_on_close(engine.dispose)  # its connections closed when the command ends (SQLite: the log copied)
+    return engine
 
 
 def reader_from(ctx: typer.Context, db: str | None = None) -> ReadOnlyStore:

@@ -49,3 +49,26 @@ def test_collect_when_waits_until_enough_objects_were_made_and_kept() -> None:
         kept = [Node() for _ in range(1000)]
         gcpause.collect_when(1000)
         assert dead() is None and kept
+
+
+def test_a_command_exits_with_its_objects_frozen_and_its_stores_log_copied_and_removed(tmp_path) -> None:
+    """The interpreter's last collection is spared (the objects alive at exit are frozen), and the store's
+    connections are closed before: SQLite copies its log and removes it, as at any last close."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.conftest import CTGOV
+
+    db = tmp_path / "kb.db"
+    program = ("import atexit, gc, sys\n"
+               "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+               "from apps.cli import main\n"
+               f"sys.argv = ['trialkb', '--db', 'sqlite:///{db}', 'import', {str(CTGOV / 'domain')!r}]\n"
+               "main()\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "frozen at exit: True" in done.stderr
+    assert not (tmp_path / "kb.db-wal").exists() and not (tmp_path / "kb.db-shm").exists()
+    with sqlite3.connect(f"file:{db}?immutable=1", uri=True) as conn:  # the database file alone holds them
+        assert conn.execute("SELECT count(*) FROM trial").fetchone()[0] == 42
