@@ -40,7 +40,7 @@ from kb.store.db import reopen_url
 from kb.store.products import RelearnResult, relearn_engine, relearn_if_stale
 from kb.store.runlog import finish_run, start_run
 from kb.store.rejects import keep_rejected
-from kb.store.write import PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
+from kb.store.write import RAW, PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -135,15 +135,16 @@ def triage_in_worker(units: list[SourceUnit], db_url: str | None, selection: str
 
 
 def write_in_worker(units: list[SourceUnit], db_url: str, selection: str | None, turn: int, run_id: int | None,
-                    batch_size: int) -> None:
-    """Triage some units in a worker process and keep the batch to write in turn ``turn``; then write the
-    kept batches whose turns have come, waiting for one only when :data:`HOLD` are kept. Between parts of
-    the triage, a kept batch whose turn came is written at once (so few are left to write at the end).
-    Each committed batch's counts go to the job's reports queue; nothing else goes back."""
+                    batch_size: int, look_up: bool = True) -> None:
+    """Triage some units in a worker process (``look_up``: with the stored hashes and ledger rows of their
+    studies) and keep the batch to write in turn ``turn``; then write the kept batches whose turns have come,
+    waiting for one only when :data:`HOLD` are kept. Between parts of the triage, a kept batch whose turn came
+    is written at once (so few are left to write at the end). Each committed batch's counts go to the job's
+    reports queue; nothing else goes back."""
     batch = Batch()
     for part in _unit_batches(units, PART_SIZE):
         _write_held(db_url, run_id, batch_size, keep=len(_held))  # no waiting here
-        batch.extend(triage_in_worker(part, db_url, selection))
+        batch.extend(triage_in_worker(part, db_url if look_up else None, selection))
     _held.append((turn, batch))
     # With a selection, triage skips a study by whether its trial is stored: a batch prepared ahead of an
     # earlier one's commit could skip the update of a trial that batch stores. So it is written at once.
@@ -221,6 +222,9 @@ def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | No
     :class:`Interrupted` is raised."""
     with engine.connect() as conn:  # an empty ledger (a first import) knows no member: no lookups
         fresh = conn.execute(select(ledger.LEDGER.c.trial_id).limit(1)).first() is None
+        # storing every study into a store of none: no stored record to compare a study with (a study read
+        # twice is stored once anyway, as the write compares it with what an earlier batch stored)
+        look_up = not (fresh and selection is None and conn.execute(select(RAW.c.trial_id).limit(1)).first() is None)
     chunks = ((chunk, Batch()) if fresh else _unread(engine, chunk, selection)
               for chunk in _unit_batches(units, batch_size, last=pool.workers if pool else 0))
     if pool is None:
@@ -229,14 +233,14 @@ def _batches(units: Iterable[SourceUnit], batch_size: int, pool: WorkerPool | No
             for todo, unread in chunks:
                 yield unread
                 if todo:
-                    yield triage_units(todo, engine, selection, archives)
+                    yield triage_units(todo, engine if look_up else None, selection, archives)
         finally:
             for archive in archives.values():
                 archive.close()
         return
     if turns is not None and reports is not None:  # made only for a store the workers can open (reopen_url)
         yield from _written_by_workers(chunks, pool, reopen_url(engine), selection, stop, turns, reports, run_id,
-                                       batch_size)
+                                       batch_size, look_up)
         return
     db_url = reopen_url(engine)
     pending: deque[Future | Batch] = deque()
@@ -262,8 +266,9 @@ def _take(pool: WorkerPool, pending: deque[Future | Batch]) -> Batch:
 
 def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: WorkerPool, db_url: str | None,
                         selection: str | None, stop: StopFlag | None, turns: Turns, reports: SimpleQueue,
-                        run_id: int | None, batch_size: int) -> Iterator[Batch]:
-    """The batches the pinned workers wrote, as they report them (in any order: only counts come back).
+                        run_id: int | None, batch_size: int, look_up: bool = True) -> Iterator[Batch]:
+    """The batches the pinned workers wrote, as they report them (in any order: only counts come back);
+    ``look_up``: the workers read the stored hashes and ledger rows of the studies they prepare.
 
     Batch ``n`` is written in turn ``n`` by worker ``n mod workers``, so each worker's kept batches are
     written in its own task order. A worker is handed its next batch whenever it has room, never held
@@ -300,7 +305,7 @@ def _written_by_workers(chunks: Iterable[tuple[list[SourceUnit], Batch]], pool: 
                     turn = next_turn[worker]
                     if turn in read:
                         tasks.append(pool.submit(write_in_worker, read.pop(turn), db_url, selection, turn, run_id,
-                                                 batch_size, worker=worker))
+                                                 batch_size, look_up, worker=worker))
                         next_turn[worker] += workers
                     elif exhausted:
                         tasks.append(pool.submit(flush_in_worker, db_url, run_id, batch_size, worker=worker))

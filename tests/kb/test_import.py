@@ -117,6 +117,34 @@ def test_unchanged_studies_are_not_normalized_again(engine):
     assert (again.result.unchanged, again.result.new) == (1, 1)
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_storing_everything_into_an_empty_store_looks_nothing_up_and_a_second_import_does(tmp_path, monkeypatch,
+                                                                                         workers):
+    """Into a store of no trial, no study has a stored record to compare with: the stored hashes and ledger rows
+    are not read (a worker's look-ups, forked, are counted in a file); the next import reads them and finds
+    every study unchanged."""
+    from kb.ingest import triage
+    from kb.store.db import init_db, make_engine
+
+    looked = tmp_path / "looked"
+    real = triage._lookups
+
+    def counted(store, ids):
+        if store is not None:
+            with looked.open("a") as out:
+                out.write(f"{len(ids)}\n")
+        return real(store, ids)
+
+    monkeypatch.setattr(triage, "_lookups", counted)
+    engine = make_engine(f"sqlite:///{tmp_path}/kb.db")
+    init_db(engine)
+    first = import_paths(engine, [CTGOV / "domain"], workers=workers, batch_size=10)
+    assert first.result.new == 42 and not looked.exists()
+    again = import_paths(engine, [CTGOV / "domain"], workers=workers, batch_size=10)
+    assert (again.result.new, again.result.unchanged) == (0, 42)
+    assert sum(map(int, looked.read_text().split())) == 42
+
+
 @pytest.mark.slow
 def test_workers_of_a_killed_import_exit_too(tmp_path):
     """A SIGKILLed import leaves no worker process behind (they watch the import's process)."""
