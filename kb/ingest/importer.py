@@ -116,8 +116,10 @@ STOP_WAIT_SECONDS = 10.0
 FAILED_WAIT_SECONDS = 2.0
 """How long a failed import waits for the other worker's batch being written, to count it (a worker killed
 while it held its turn never lets the wait end early)."""
-REPORT_POLL_SECONDS = 0.01
-"""How often the job looks for a worker's report while it waits for one."""
+REPORT_POLL_SECONDS = 0.05
+"""How often the job looks for a worker's report (and a stop) while it waits for one; a worker's finished task
+wakes it at once. Every 10 ms the job's main thread took 1.09-1.12 CPU s of a 20,000-study import, every 50 ms
+0.96-0.99 s."""
 
 
 def _start_writer(turns: Turns, reports: SimpleQueue, db_url: str) -> None:

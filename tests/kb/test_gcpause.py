@@ -28,6 +28,17 @@ def test_collect_frees_a_cycle_and_freezes_what_lives_on() -> None:
     assert gc.get_freeze_count() == 0  # the block's end unfreezes everything
 
 
+def test_the_blocks_end_frees_a_cycle_made_since_its_last_collection_and_unfreezes() -> None:
+    with gcpause.paused():
+        gcpause.collect()
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        dead = weakref.ref(a)
+        del a, b
+        assert dead() is not None and gc.get_freeze_count() > 0
+    assert dead() is None and gc.get_freeze_count() == 0 and gc.isenabled()
+
+
 def test_collect_outside_a_pause_freezes_nothing() -> None:
     assert gc.isenabled()
     frozen_before = gc.get_freeze_count()
