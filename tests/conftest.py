@@ -36,6 +36,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+def sqlite_store_of_4kb_pages(path: Path) -> None:
+    """An SQLite store file as one made before new stores had pages of 16 KB (SQLite's default, 4 KB)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE made_before (x)")
+
+
 def load(relative: str) -> dict:
     """A record from ../shared/data/ctgov_v2 (a one-study array gives the study)."""
     data = json.loads((CTGOV / relative).read_text())

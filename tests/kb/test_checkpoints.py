@@ -9,7 +9,7 @@ from kb.ingest.importer import import_paths
 from kb.store.checkpoints import WalCheckpoints, checkpoint, leave_checkpoints
 from kb.store.db import PAGE_SIZE, init_db, make_engine
 from kb.store.models import Trial
-from tests.conftest import CTGOV
+from tests.conftest import CTGOV, sqlite_store_of_4kb_pages
 from tests.support.records import renumbered, write_jsonl
 
 ROWS = 3000  # 3000 rows of 8 KB: about 1,500 pages of 16 KB, over SQLite's automatic checkpoint of 1,000
@@ -217,9 +217,7 @@ def test_committed_studies_ask_for_a_checkpoint_only_once_every_so_many(tmp_path
 def test_the_backstop_is_the_same_size_of_log_whatever_the_stores_pages(tmp_path):
     from kb.store import checkpoints as module
 
-    with sqlite3.connect(tmp_path / "old.db") as conn:  # a store made with SQLite's default pages of 4 KB
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE made_before (x)")
+    sqlite_store_of_4kb_pages(tmp_path / "old.db")
     assert module.BACKSTOP_BYTES == 80 * 2**20 and PAGE_SIZE == 16_384
     for name, pages in (("new.db", 5120), ("old.db", 20_480)):  # 80 MiB of pages of 16 KB, of 4 KB
         engine = make_engine(f"sqlite:///{tmp_path}/{name}")

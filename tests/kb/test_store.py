@@ -134,13 +134,10 @@ def test_postgresql_compresses_a_long_text_with_lz4(pg_schema_url):
 
 
 def test_a_new_sqlite_store_has_pages_of_16_kb_and_an_older_store_keeps_its_own(tmp_path):
-    import sqlite3
-
     from kb.store.db import PAGE_SIZE, init_db, make_engine
+    from tests.conftest import sqlite_store_of_4kb_pages
 
-    with sqlite3.connect(tmp_path / "old.db") as conn:  # a store made with SQLite's default pages
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE made_before (x)")
+    sqlite_store_of_4kb_pages(tmp_path / "old.db")
     for name, pages in (("new.db", PAGE_SIZE), ("old.db", 4096)):
         engine = make_engine(f"sqlite:///{tmp_path}/{name}")
         init_db(engine)
