@@ -53,6 +53,10 @@ class NothingImported(TrialkbError):
     """An import that stored nothing: missing path, no JSON, every record rejected."""
 
 
+class JobFailed(TrialkbError):
+    """A job stopped by the store or a file (a full disk, a lost server); what was complete is committed."""
+
+
 class Interrupted(TrialkbError):
     """A job stopped by SIGINT / SIGTERM; what was complete is committed."""
 

@@ -23,8 +23,9 @@ from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from kb.core.errors import Interrupted
+from kb.core.errors import Interrupted, JobFailed, first_line
 from kb.domain.extract.select import rules_key
 from kb.ingest.sources import SourceUnit, close_archives, iter_units
 from kb.ingest.triage import DUPLICATE_KEY, Batch, triage_units, worker_engine
@@ -391,9 +392,11 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             stopped = isinstance(exc, Interrupted)
             if stopped:
                 reason = f"{reason}; {_interrupted_state(summary)}"
-            finish_run(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
+            _finish_failed(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
             if stopped:
                 raise Interrupted(f"{reason} (run {run_id} marked interrupted)") from None
+            if isinstance(exc, (SQLAlchemyError, OSError)):  # not a bug: say what the store kept
+                raise JobFailed(f"{_cause(exc)} (run {run_id} marked failed); {_interrupted_state(summary)}") from exc
             raise
         status, reason = import_status(summary)
         finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary))
@@ -402,6 +405,21 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
 
 def _rejected_lines(summary: ImportSummary) -> list[str]:
     return [f"{r.origin}: {r.reason}" for r in summary.rejected]
+
+
+def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str]) -> None:
+    """Mark a run that raised; the store that stopped it may refuse the run log too (then it is logged)."""
+    try:
+        finish_run(engine, run_id, status, counts, errors)
+    except SQLAlchemyError as exc:
+        log.warning("run %s not marked %s in the run log: %s", run_id, status, first_line(exc))
+
+
+def _cause(exc: SQLAlchemyError | OSError) -> str:
+    """What stopped a job, in a line: 'database error: database or disk is full', 'No space left on device: x'."""
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    return f"database error: {first_line(exc)}"
 
 
 def _interrupted_state(summary: ImportSummary) -> str:
@@ -510,6 +528,8 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
     with writer_lock(engine, "rebuild", wait=wait, on_wait=on_wait):
         run_id = start_run(engine, "rebuild", {})
         total = WriteResult()
+        ids: list[str] = []
+        done = 0
         try:
             with engine.connect() as conn:
                 ids = [i for i in conn.execute(select(RawRecord.trial_id).order_by(RawRecord.trial_id)).scalars()
@@ -519,13 +539,17 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
             for chunk in chunks(ids, batch_size):
                 with engine.begin() as conn:
                     total.add(renormalize(conn, chunk))
+                done += len(chunk)
                 if on_batch:
                     on_batch(len(chunk))
             total.add(recover_rejected(engine))  # records rejected before a fix of the normalizer
             relearn_engine(engine)
         except BaseException as exc:
             status, reason = _failure(exc)
-            finish_run(engine, run_id, status, _rebuild_counts(total), [reason])
+            _finish_failed(engine, run_id, status, _rebuild_counts(total), [reason])
+            if isinstance(exc, (SQLAlchemyError, OSError)):
+                raise JobFailed(f"{_cause(exc)} (run {run_id} marked failed); {done} of {len(ids)} trials "
+                                "re-normalized before it, each batch whole; run the rebuild again to finish") from exc
             raise
         finish_run(engine, run_id, "ok", _rebuild_counts(total),
                    [f"{r.trial_id}: {r.reason}" for r in total.rejected] + [f"bad id: {line}" for line in bad])

@@ -383,3 +383,68 @@ def test_the_progress_bar_on_a_terminal_counts_the_inputs_and_a_pipe_gets_none(t
     piped = subprocess.run([trialkb, "--db", str(tmp_path / "pipe.db"), "import", str(archive)], env=env,
                            capture_output=True, timeout=120)
     assert piped.returncode == 0 and b"importing" not in piped.stderr
+
+
+def test_an_import_the_store_stops_says_what_it_kept_and_the_next_one_finishes(tmp_path):
+    """A full store ('database or disk is full': here SQLite's page limit, as a full disk gives it) stops the
+    import with one line that says how many studies the committed batches hold and that another import
+    finishes; the run is marked failed; with room again, the next import stores only the rest."""
+    from sqlalchemy import event
+
+    from kb.core.errors import JobFailed
+    from kb.store.db import init_db, make_engine
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    full = make_engine(url)
+    init_db(full)
+    with full.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    full.dispose()
+    event.listen(full, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages + 4}"))
+    domain = sorted((CTGOV / "domain").glob("NCT*.json"))
+    with pytest.raises(JobFailed) as failed:
+        import_paths(full, [CTGOV / "domain"], batch_size=5, workers=0)
+    full.dispose()
+    stored = _ids(make_engine(url))
+    assert 0 < len(stored) < len(domain) and len(stored) % 5 == 0
+    assert str(failed.value) == (f"database error: database or disk is full (run 1 marked failed); {len(stored)} "
+                                 "studies of complete batches committed; run the import again to finish")
+    roomy = make_engine(url)
+    with roomy.connect() as conn:
+        run = conn.execute(select(RunLog.__table__)).mappings().one()
+    assert (run["status"], run["counts"]["new"], run["errors"]) == (
+        "failed", len(stored), ["OperationalError: database or disk is full"])
+    again = import_paths(roomy, [CTGOV / "domain"], batch_size=5, workers=0)
+    assert (again.result.new, again.result.unchanged) == (len(domain) - len(stored), len(stored))
+    assert _ids(roomy) == sorted(p.stem for p in domain)
+    roomy.dispose()
+
+
+def test_a_rebuild_the_store_stops_says_how_far_it_came(tmp_path):
+    """A rebuild in a store with no room left: one line says how many trials the committed batches
+    re-normalized and that another rebuild finishes; the run is marked failed; with room, it does."""
+    from sqlalchemy import event
+
+    from kb.core.errors import JobFailed
+    from kb.ingest.importer import rebuild_store
+    from kb.store.db import init_db, make_engine
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    roomy = make_engine(url)
+    init_db(roomy)
+    import_paths(roomy, [CTGOV / "domain"], workers=0)
+    with roomy.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    full = make_engine(url)
+    event.listen(full, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages}"))
+    with pytest.raises(JobFailed) as failed:
+        rebuild_store(full, batch_size=5)
+    full.dispose()
+    done = int(str(failed.value).split("; ")[1].split(" of ")[0])
+    assert 0 < done < 42 and done % 5 == 0
+    assert str(failed.value) == (f"database error: database or disk is full (run 2 marked failed); {done} of 42 trials "
+                                 "re-normalized before it, each batch whole; run the rebuild again to finish")
+    with roomy.connect() as conn:
+        assert conn.execute(select(RunLog.status).where(RunLog.id == 2)).scalar_one() == "failed"
+    assert rebuild_store(roomy).changed == 42
+    roomy.dispose()
