@@ -35,6 +35,10 @@ from kb.process.workers import start_worker
 
 log = logging.getLogger(__name__)
 
+REFUSED_PAGES_TO_STOP = 3
+"""Pages in a row the store refused (a full disk, a lost server) after which the crawl stops: the registry is
+not asked for pages that cannot be stored. One refused page is noted and the crawl goes on (a connection the
+server dropped is replaced for the next page)."""
 SLICES_PER_WORKER = 4
 """A page is prepared in this many slices per worker, so writing starts before the last is ready."""
 Prepared = list[PreparedStudy | Unchanged | Rejected]
@@ -163,6 +167,7 @@ class StorePipeline:
         self.run: CrawlRun | None = None
         self.preparer: Preparer | None = None
         self.writer: PageWriter | None = None
+        self.refused_in_a_row = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StorePipeline":
@@ -178,6 +183,8 @@ class StorePipeline:
         assert run is not None and self.preparer is not None
         if run.engine is None:  # the spider's start opens the run; items come after it
             raise DropItem("the run is not open")
+        if run.fatal is not None:  # stopping: a page fetched meanwhile is not written (its search runs next time)
+            raise DropItem(f"the run is stopping: {run.fatal}")
         if self.writer is None:
             self.writer = PageWriter(run.engine, run.run_id)
         stats = self.crawler.stats
@@ -186,6 +193,8 @@ class StorePipeline:
             parts, started = await self.preparer.prepare(item, known)  # timed from its turn, not the queue
             asyncio.gather(*parts, return_exceptions=True).add_done_callback(
                 lambda _: stats.inc_value("trialkb/prepare_seconds", time.perf_counter() - started))
+            if run.fatal is not None:
+                raise DropItem(f"the run is stopping: {run.fatal}")
             page = await self.writer.write(item, parts)
         except WorkerDied as exc:
             run.note_error(item.query, f"{item.url}: not stored: {exc}")
@@ -193,8 +202,16 @@ class StorePipeline:
             asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="worker_died"))
             raise DropItem(str(exc)) from exc
         except SQLAlchemyError as exc:
+            if run.fatal is not None:  # a page written while the run stops: the reason is given once
+                raise DropItem(f"the run is stopping: {run.fatal}") from exc
             run.note_error(item.query, f"{item.url}: not stored: {first_line(exc)}")
+            self.refused_in_a_row += 1
+            if self.refused_in_a_row >= REFUSED_PAGES_TO_STOP:
+                run.stop_with(f"the store refused {self.refused_in_a_row} pages in a row ({first_line(exc)}); "
+                              "the pages stored before are kept and the searches left run again next time")
+                asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="failed"))
             raise DropItem(f"page not stored: {exc}") from exc
+        self.refused_in_a_row = 0
         for rejected in page.result.rejected:
             log.warning("rejected %s: %s", rejected.origin, rejected.reason)
         stats.inc_value("trialkb/pages_stored")

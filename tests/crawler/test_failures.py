@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import orjson
@@ -20,7 +21,7 @@ from kb.store.models import RejectedRecord
 from kb.store.runlog import get_state, last_run, start_run
 from kb.store.write import decompress
 from tests.conftest import load
-from tests.crawler.conftest import FAST, TRIALKB, crawl, wait_for_trials
+from tests.crawler.conftest import FAST, TRIALKB, crawl, fixture_studies, wait_for_trials
 from tests.crawler.test_ctgov import _descendants, run_log, stored_ids
 
 
@@ -124,6 +125,29 @@ def test_a_run_rejecting_too_much_fails(db, server):
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.01")
     assert result.returncode == 1
     assert "1 of 38 records rejected (more than 1%): has the registry's format changed?" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_store_with_no_room_stops_the_crawl_after_three_refused_pages(db, server):
+    """A full disk refuses every write: after three pages in a row are refused the crawl stops with the cause in
+    one line (the registry is not asked for pages that cannot be stored); what was stored before stays. The
+    room is SQLite's own page limit, set on every connection of the real command's process."""
+    engine = open_store(db)
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    engine.dispose()
+    limited = ("import sys; from sqlalchemy import event; from sqlalchemy.pool import Pool; "
+               f"event.listen(Pool, 'connect', lambda dbapi, _: dbapi.execute('PRAGMA max_page_count={pages + 3}')); "
+               "from apps.cli import main; sys.argv[0] = 'trialkb'; main()")
+    result = subprocess.run([sys.executable, "-c", limited, "--db", db, "crawl", "--api-url", server.url, *FAST,
+                             "-s", "TRIALKB_PAGE_SIZE=3", "-s", "CONCURRENT_REQUESTS=1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert ("crawl failed (run 1): the store refused 3 pages in a row (database or disk is full); the pages stored "
+            "before are kept and the searches left run again next time") in result.stderr.splitlines()
+    assert result.stderr.count("not stored: database or disk is full") >= 3  # a small page may still fit between
+    assert run_log(db)["status"] == "failed"
+    assert 0 < len(stored_ids(db)) < len(fixture_studies())
 
 
 @pytest.mark.slow
