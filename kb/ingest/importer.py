@@ -392,11 +392,11 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             stopped = isinstance(exc, Interrupted)
             if stopped:
                 reason = f"{reason}; {_interrupted_state(summary)}"
-            _finish_failed(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
+            marked = _finish_failed(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
             if stopped:
-                raise Interrupted(f"{reason} (run {run_id} marked interrupted)") from None
+                raise Interrupted(f"{reason} ({marked})") from None
             if isinstance(exc, (SQLAlchemyError, OSError)):  # not a bug: say what the store kept
-                raise JobFailed(f"{_cause(exc)} (run {run_id} marked failed); {_interrupted_state(summary)}") from exc
+                raise JobFailed(f"{_cause(exc)} ({marked}); {_interrupted_state(summary)}") from exc
             raise
         status, reason = import_status(summary)
         finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary))
@@ -407,12 +407,15 @@ def _rejected_lines(summary: ImportSummary) -> list[str]:
     return [f"{r.origin}: {r.reason}" for r in summary.rejected]
 
 
-def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str]) -> None:
-    """Mark a run that raised; the store that stopped it may refuse the run log too (then it is logged)."""
+def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str]) -> str:
+    """Mark a run that raised; the store that stopped it may refuse the run log too. Says which, for the user:
+    'run 3 marked failed', or 'run 3 not marked failed: ...' (the next job marks it abandoned)."""
     try:
         finish_run(engine, run_id, status, counts, errors)
     except SQLAlchemyError as exc:
         log.warning("run %s not marked %s in the run log: %s", run_id, status, first_line(exc))
+        return f"run {run_id} not marked {status}: {first_line(exc)}"
+    return f"run {run_id} marked {status}"
 
 
 def _cause(exc: SQLAlchemyError | OSError) -> str:
@@ -546,9 +549,9 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
             relearn_engine(engine)
         except BaseException as exc:
             status, reason = _failure(exc)
-            _finish_failed(engine, run_id, status, _rebuild_counts(total), [reason])
+            marked = _finish_failed(engine, run_id, status, _rebuild_counts(total), [reason])
             if isinstance(exc, (SQLAlchemyError, OSError)):
-                raise JobFailed(f"{_cause(exc)} (run {run_id} marked failed); {done} of {len(ids)} trials "
+                raise JobFailed(f"{_cause(exc)} ({marked}); {done} of {len(ids)} trials "
                                 "re-normalized before it, each batch whole; run the rebuild again to finish") from exc
             raise
         finish_run(engine, run_id, "ok", _rebuild_counts(total),

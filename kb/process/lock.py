@@ -14,6 +14,7 @@ every ``poll`` seconds so Ctrl-C still stops it at once; with ``wait=False`` it 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
 import time
@@ -22,8 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from kb.core.errors import TrialkbError
+from kb.core.errors import TrialkbError, first_line
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ADVISORY_KEY", "CrawlLock", "LockBusy", "WriterLock", "writer_lock"]
 
@@ -108,9 +112,12 @@ class WriterLock:
         return Path(database).with_name(Path(database).name + LOCK_SUFFIX)
 
     def release(self) -> None:
+        """Let the lock go (PostgreSQL: a session the server ended let it go with itself)."""
         if self._conn is not None:
             try:
                 self._conn.execute(text(f"SELECT pg_advisory_unlock(:k, {SCHEMA_KEY})"), {"k": ADVISORY_KEY})
+            except SQLAlchemyError as exc:  # the session is gone, and its advisory locks with it
+                log.info("writer lock: its session is gone (%s); the server released the lock", first_line(exc))
             finally:
                 self._conn.close()
                 self._conn = None

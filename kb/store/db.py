@@ -112,6 +112,8 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # type: ignore[no-
         path.parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("json_serializer", lambda obj: orjson.dumps(obj).decode())
     kwargs.setdefault("json_deserializer", orjson.loads)
+    if url.startswith("postgresql"):  # a connection the server ended (a restart, a failover) is replaced, not used
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -325,3 +325,38 @@ def test_rebuild_reports_stored_ids_that_are_no_registry_id(engine):
         "raw_record.trial_id 'NCT٠٦٤٦٤٦٧٩': not ASCII (look-alike digits or letters): no registry's id"]
     run = last_run(engine, "rebuild", status=None)
     assert (run["status"], run["counts"]["bad_ids"]) == ("ok", 4)
+
+
+def _end_session(pg_schema_url: str, pid: int) -> None:
+    """End one PostgreSQL session as a server restart or an administrator would."""
+    admin = create_engine(pg_schema_url)
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() is True
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_writer_lock_whose_session_the_server_ended_lets_go_without_an_error(pg_schema_url):
+    """The server frees a session's advisory lock with the session: releasing it then is no error (it used to
+    raise, and hide the error that had stopped the job), and the next writer takes the lock at once."""
+    engine = make_engine(pg_schema_url)
+    lock = WriterLock(engine, "import")
+    lock.acquire(wait=False)
+    assert lock._conn is not None
+    _end_session(pg_schema_url, lock._conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    lock.release()
+    WriterLock(engine, "crawl").acquire(wait=False)  # no LockBusy
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_connection_the_server_ended_is_replaced_at_the_next_checkout(pg_schema_url):
+    """A store's pooled connection whose session the server ended (a restart, a failover) is tested before use and
+    replaced: a job that outlives a server restart writes its run log instead of failing on a dead connection."""
+    engine = make_engine(pg_schema_url)
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    _end_session(pg_schema_url, first)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    engine.dispose()
