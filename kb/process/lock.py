@@ -118,6 +118,7 @@ class WriterLock:
                 self._conn.execute(text(f"SELECT pg_advisory_unlock(:k, {SCHEMA_KEY})"), {"k": ADVISORY_KEY})
             except SQLAlchemyError as exc:  # the session is gone, and its advisory locks with it
                 log.info("writer lock: its session is gone (%s); the server released the lock", first_line(exc))
+                self._conn.invalidate()  # never back to the pool: a session still there ends, and its lock too
             finally:
                 self._conn.close()
                 self._conn = None

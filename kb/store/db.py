@@ -7,6 +7,7 @@ in the same schema (``tests/kb/test_migrations.py`` checks it).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import weakref
@@ -193,8 +194,18 @@ def open_store(url: str | None = None) -> Engine:
         engine = make_engine(url)
         init_db(engine)
     except (SQLAlchemyError, OSError, ImportError) as exc:
-        raise CannotOpen(f"cannot open the store: {first_line(exc)}") from None
+        raise CannotOpen(f"cannot open the store: {first_line(exc)}{_unwritable_folder(url)}") from None
     return engine
+
+
+def _unwritable_folder(url: str) -> str:
+    """Why SQLite could not open a store for writing, when its folder says it ('unable to open database file'
+    names no cause): SQLite writes its log, its index of the log and the writer lock beside the store."""
+    path = sqlite_path(url) if url.startswith("sqlite") else None
+    if path is None or not path.parent.is_dir() or os.access(path.parent, os.W_OK):  # False on a read-only mount
+        return ""
+    return (f" (the folder {path.parent} is read-only; a store is written with files beside it: -wal, -shm, .lock"
+            + ("; read commands still work)" if path.exists() else ")"))
 
 
 def readonly_engine(url: str | None = None) -> Engine:

@@ -122,3 +122,32 @@ def test_read_commands_on_postgresql_read_only(pg_url):
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder mounted read-only (a bind mount of itself: needs root and mount rights; skipped without them)."""
+    import subprocess
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    yield folder, lambda: subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0 \
+        and subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode == 0
+    subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)  # a reader may still hold the store open
+
+
+def test_a_store_in_a_read_only_folder_says_why_it_cannot_be_written_and_is_still_read(store, read_only_folder):
+    """SQLite's own 'unable to open database file' names no cause: the line adds that the folder is read-only
+    (the store's log, its index and the writer lock are files beside it), and the store is still read."""
+    import shutil
+
+    folder, make_read_only = read_only_folder
+    shutil.copy(store, folder / "kb.db")
+    if not make_read_only():
+        pytest.skip("cannot mount a read-only folder here (needs root and mount rights)")
+    db = str(folder / "kb.db")
+    clean_error(runner.invoke(app, ["--db", db, "import", SEED]),
+                re.escape(f"cannot open the store: unable to open database file (the folder {folder} is read-only; a "
+                          "store is written with files beside it: -wal, -shm, .lock; read commands still work)"))
+    shown = runner.invoke(app, ["--db", db, "show", "NCT06464679", "--json"])
+    assert shown.exit_code == 0 and '"trial_id": "NCT06464679"' in shown.stdout
