@@ -124,15 +124,24 @@ def test_read_commands_on_postgresql_read_only(pg_url):
         admin.dispose()
 
 
+def _mounted_read_only(folder: Path) -> bool:
+    """Mount ``folder`` on itself, read-only (needs root and mount rights); whether that worked."""
+    import subprocess
+
+    for command in (["mount", "--bind", str(folder), str(folder)], ["mount", "-o", "remount,bind,ro", str(folder)]):
+        if subprocess.run(command, capture_output=True).returncode != 0:
+            return False
+    return True
+
+
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A folder mounted read-only (a bind mount of itself: needs root and mount rights; skipped without them)."""
+    """A folder and a function that mounts it read-only; unmounted afterwards."""
     import subprocess
 
     folder = tmp_path / "ro"
     folder.mkdir()
-    yield folder, lambda: subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0 \
-        and subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode == 0
+    yield folder, lambda: _mounted_read_only(folder)
     subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)  # a reader may still hold the store open
 
 
