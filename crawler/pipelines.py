@@ -159,6 +159,11 @@ class PageWriter:
         self.thread.shutdown(wait=True)
 
 
+def _stopping(run: CrawlRun) -> DropItem:
+    """The drop of a page that arrives while the run stops (its search runs again next time)."""
+    return DropItem(f"the run is stopping: {run.fatal}")
+
+
 class StorePipeline:
     """Prepare and write StudyPage items; report each page (or its failure) to the run."""
 
@@ -184,7 +189,7 @@ class StorePipeline:
         if run.engine is None:  # the spider's start opens the run; items come after it
             raise DropItem("the run is not open")
         if run.fatal is not None:  # stopping: a page fetched meanwhile is not written (its search runs next time)
-            raise DropItem(f"the run is stopping: {run.fatal}")
+            raise _stopping(run)
         if self.writer is None:
             self.writer = PageWriter(run.engine, run.run_id)
         stats = self.crawler.stats
@@ -193,8 +198,8 @@ class StorePipeline:
             parts, started = await self.preparer.prepare(item, known)  # timed from its turn, not the queue
             asyncio.gather(*parts, return_exceptions=True).add_done_callback(
                 lambda _: stats.inc_value("trialkb/prepare_seconds", time.perf_counter() - started))
-            if run.fatal is not None:
-                raise DropItem(f"the run is stopping: {run.fatal}")
+            if run.fatal is not None:  # it stopped while this page was prepared
+                raise _stopping(run)
             page = await self.writer.write(item, parts)
         except WorkerDied as exc:
             run.note_error(item.query, f"{item.url}: not stored: {exc}")
@@ -203,7 +208,7 @@ class StorePipeline:
             raise DropItem(str(exc)) from exc
         except SQLAlchemyError as exc:
             if run.fatal is not None:  # a page written while the run stops: the reason is given once
-                raise DropItem(f"the run is stopping: {run.fatal}") from exc
+                raise _stopping(run) from exc
             run.note_error(item.query, f"{item.url}: not stored: {first_line(exc)}")
             self.refused_in_a_row += 1
             if self.refused_in_a_row >= REFUSED_PAGES_TO_STOP:

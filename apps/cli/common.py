@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 import typer
 from typer.core import TyperGroup
 
-from kb.core.errors import BadArgument, TrialkbError, first_line
+from kb.core.errors import BadArgument, TrialkbError, store_or_file_error
 from kb.core.location import ENV_VAR
 
 if TYPE_CHECKING:
@@ -63,9 +63,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-DRIVER_MODULES = ("sqlalchemy", "psycopg", "sqlite3", "_sqlite3")
-
-
 def clean_error(exc: BaseException) -> tuple[str, int] | None:
     """(message, exit code) for an error the user should see as one line; None for a bug."""
     if isinstance(exc, TrialkbError):
@@ -74,11 +71,8 @@ def clean_error(exc: BaseException) -> tuple[str, int] | None:
         return exc.format_message(), 1
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
-    if isinstance(exc, OSError):
-        where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}", 1
-    if type(exc).__module__.split(".")[0] in DRIVER_MODULES:
-        return f"database error: {first_line(exc)}", 1
+    if (line := store_or_file_error(exc)) is not None:
+        return line, 1
     return None
 
 

@@ -17,6 +17,24 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(cause).__name__
 
 
+DRIVER_MODULES = ("sqlalchemy", "psycopg", "sqlite3", "_sqlite3")
+"""Packages whose errors are the store's (a full disk, a lost server, a malformed query), not trialkb's bugs."""
+
+
+def store_or_file_error(exc: BaseException) -> str | None:
+    """One line for an error of the store or of a file: 'database error: database or disk is full',
+    'No space left on device: x'; None for anything else (a bug, a domain error).
+
+    >>> store_or_file_error(FileNotFoundError(2, "No such file or directory", "x.json")), store_or_file_error(KeyError())
+    ('No such file or directory: x.json', None)
+    """
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    if type(exc).__module__.split(".")[0] in DRIVER_MODULES:
+        return f"database error: {first_line(exc)}"
+    return None
+
+
 class TrialkbError(Exception):
     """An error whose message is meant for the user: printed as one line, exit 1, no traceback."""
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from kb.core.errors import Interrupted, JobFailed, first_line
+from kb.core.errors import Interrupted, JobFailed, first_line, store_or_file_error
 from kb.domain.extract.select import rules_key
 from kb.ingest.sources import SourceUnit, close_archives, iter_units
 from kb.ingest.triage import DUPLICATE_KEY, Batch, triage_units, worker_engine
@@ -395,8 +395,8 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             marked = _finish_failed(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
             if stopped:
                 raise Interrupted(f"{reason} ({marked})") from None
-            if isinstance(exc, (SQLAlchemyError, OSError)):  # not a bug: say what the store kept
-                raise JobFailed(f"{_cause(exc)} ({marked}); {_interrupted_state(summary)}") from exc
+            if (cause := store_or_file_error(exc)) is not None:  # not a bug: say what the store kept
+                raise JobFailed(f"{cause} ({marked}); {_interrupted_state(summary)}") from exc
             raise
         status, reason = import_status(summary)
         finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary))
@@ -416,13 +416,6 @@ def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, i
         log.warning("run %s not marked %s in the run log: %s", run_id, status, first_line(exc))
         return f"run {run_id} not marked {status}: {first_line(exc)}"
     return f"run {run_id} marked {status}"
-
-
-def _cause(exc: SQLAlchemyError | OSError) -> str:
-    """What stopped a job, in a line: 'database error: database or disk is full', 'No space left on device: x'."""
-    if isinstance(exc, OSError):
-        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
-    return f"database error: {first_line(exc)}"
 
 
 def _interrupted_state(summary: ImportSummary) -> str:
@@ -550,8 +543,8 @@ def rebuild_store(engine: Engine, *, batch_size: int = BATCH_SIZE, on_batch: Cal
         except BaseException as exc:
             status, reason = _failure(exc)
             marked = _finish_failed(engine, run_id, status, _rebuild_counts(total), [reason])
-            if isinstance(exc, (SQLAlchemyError, OSError)):
-                raise JobFailed(f"{_cause(exc)} ({marked}); {done} of {len(ids)} trials "
+            if (cause := store_or_file_error(exc)) is not None:
+                raise JobFailed(f"{cause} ({marked}); {done} of {len(ids)} trials "
                                 "re-normalized before it, each batch whole; run the rebuild again to finish") from exc
             raise
         finish_run(engine, run_id, "ok", _rebuild_counts(total),
