@@ -52,6 +52,8 @@ MAX_ZIP_RATIO = 100
 """A member inflating more than this many times (and to more than 1 MiB) is refused as a zip bomb:
 registry JSON compresses 5-20 times."""
 CHUNK = 2**20
+READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+"""The compression methods Python's ``zipfile`` inflates (not Deflate64, which Windows uses for large zips)."""
 
 
 def max_input_bytes() -> int:
@@ -248,7 +250,8 @@ def read_unit(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> tuple[b
                 raw = handle.read(cap + 1)
     except NotRegular as exc:
         raise UnreadableUnit(str(exc)) from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error,
+            RuntimeError, NotImplementedError) as exc:  # zipfile's words for encrypted, and an unknown method
         raise UnreadableUnit(f"unreadable {what}: {exc}") from None
     if len(raw) > cap:
         raise UnreadableUnit(too_large(what, None, cap))
@@ -374,7 +377,9 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
                 yield SourceUnit(origin, info.filename,
                                  error="not a JSON, XML or CSV member (.json, .jsonl, .ndjson, .xml, .csv); skipped")
                 continue
-            if info.file_size > cap:
+            if (unreadable := unreadable_member(info.compress_type, info.flag_bits)) is not None:
+                yield SourceUnit(origin, info.filename, error=unreadable)
+            elif info.file_size > cap:
                 yield SourceUnit(origin, info.filename, error=too_large("archive member", info.file_size, cap))
             elif info.file_size > 2**20 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
                 yield SourceUnit(origin, info.filename, error=(
@@ -400,6 +405,22 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
     finally:
         if archive is not None:
             archive.close()
+
+
+def unreadable_member(method: int, flag_bits: int) -> str | None:
+    """Why an archive member cannot be read (encrypted, or compressed in a way ``zipfile`` does not
+    inflate), or None.
+
+    >>> unreadable_member(9, 0)
+    'archive member compressed with method 9 (deflate64), which Python cannot inflate: zip the files again with Deflate; skipped'
+    """
+    if flag_bits & 0x1:
+        return "encrypted archive member (a password is needed): unzip it and import the files; skipped"
+    if method not in READABLE_METHODS:
+        name = zipfile.compressor_names.get(method, "unknown")
+        return (f"archive member compressed with method {method} ({name}), which Python cannot inflate: "
+                "zip the files again with Deflate; skipped")
+    return None
 
 
 def _open_at(archive: zipfile.ZipFile, by_offset: dict[int, zipfile.ZipInfo], offset: int) -> IO[bytes]:
@@ -456,7 +477,7 @@ def _streamed(origin: str, name: str, opener: Callable[[], AbstractContextManage
                 yield from _item_units(origin, name, handle, lines)
     except NotRegular as exc:
         yield SourceUnit(origin, name, error=str(exc))
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as exc:
         yield SourceUnit(origin, name, error=f"unreadable: {exc}")
 
 

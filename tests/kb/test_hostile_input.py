@@ -162,6 +162,57 @@ def test_a_json_lines_line_above_the_stream_size_is_skipped_by_number(tmp_path, 
     assert [r.origin for r in records if not r.error] == [f"{path}:1", f"{path}:3"]
 
 
+def _patch_member(archive: Path, name: str, flag_bits: int, method: int) -> None:
+    """Set a member's general-purpose flags and compression method in its local and central headers, as
+    ``zip -P`` (encrypted) or Windows (Deflate64, method 9) write them; its bytes stay as they are."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(name)
+    data = bytearray(archive.read_bytes())
+    local = info.header_offset
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(name)] != name.encode():  # the entry of this name
+        central = data.index(b"PK\x01\x02", central + 4)
+    for flags_at in (local + 6, central + 8):
+        data[flags_at:flags_at + 4] = (flag_bits | info.flag_bits).to_bytes(2, "little") + method.to_bytes(2, "little")
+    archive.write_bytes(bytes(data))
+
+
+def test_an_encrypted_or_deflate64_member_is_rejected_by_name_and_the_rest_imported(tmp_path):
+    """zipfile raises RuntimeError (encrypted) and NotImplementedError (method 9) for these: each is one line,
+    and the members after them are stored (they were lost, batch after batch, behind a traceback)."""
+    archive = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.write(SEED, "NCT06464679.json")
+        out.writestr("NCT91000001.json", json.dumps(seed_with_id("NCT91000001")))
+        out.writestr("NCT91000002.json", json.dumps(seed_with_id("NCT91000002")))
+        out.write(CTGOV / "domain" / "NCT05030779.json", "NCT05030779.json")
+    _patch_member(archive, "NCT91000001.json", 0x1, zipfile.ZIP_DEFLATED)
+    _patch_member(archive, "NCT91000002.json", 0, 9)
+    result = trialkb(tmp_path / "kb.db", str(archive))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "read 4, new 2, changed 0, unchanged 0, rejected 2, warnings 0",
+        f"  rejected {archive}:NCT91000001.json: encrypted archive member (a password is needed): unzip it and "
+        "import the files; skipped",
+        f"  rejected {archive}:NCT91000002.json: archive member compressed with method 9 (deflate64), which Python "
+        "cannot inflate: zip the files again with Deflate; skipped"]
+    with sqlite3.connect(tmp_path / "kb.db") as conn:
+        assert sorted(i for (i,) in conn.execute("SELECT trial_id FROM trial")) == ["NCT05030779", "NCT06464679"]
+
+
+def test_zipfile_errors_of_a_member_read_are_an_unreadable_member(tmp_path):
+    """Whatever zipfile raises when it opens a member (here an encrypted one it was asked to read anyway) is
+    the member's error, never the worker's."""
+    archive = tmp_path / "one.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.write(SEED, "NCT06464679.json")
+    _patch_member(archive, "NCT06464679.json", 0x1, zipfile.ZIP_DEFLATED)
+    unit = sources.SourceUnit(f"{archive}:NCT06464679.json", "NCT06464679.json", str(archive), "NCT06464679.json")
+    with pytest.raises(sources.UnreadableUnit, match="^unreadable archive member: File 'NCT06464679.json' is "
+                                                     "encrypted, password required for extraction$"):
+        sources.read_unit(unit, {})
+
+
 def _zip_bomb(path: Path, gigabytes: float = 1.0) -> None:
     """A zip whose one member inflates to ``gigabytes`` GB of JSON whitespace (about 1 MB on disk)."""
     block = b" " * 2**20
