@@ -109,7 +109,7 @@ class CrawlRun:
         """Take the store's writer lock (waiting for it, or LockBusy), log the run, plan it."""
         if self.run_id is not None:
             return
-        self.engine = open_store(self.db_url)
+        self.engine = open_store(self.db_url, wait=self.options.wait, on_wait=self.on_wait)
         self.lock = WriterLock(self.engine, "crawl")
         self.lock.acquire(wait=self.options.wait, on_wait=self.on_wait)
         try:

@@ -105,12 +105,15 @@ def store_url(ctx: typer.Context, db: str | None = None) -> str | None:
     return db or (ctx.obj or {}).get("db")
 
 
-def engine_from(ctx: typer.Context, db: str | None = None, *, readonly: bool = False) -> Engine:
+def engine_from(ctx: typer.Context, db: str | None = None, *, readonly: bool = False, wait: bool = True) -> Engine:
     """The store named by --db / TRIALKB_DB, schema ready; with ``readonly`` an existing store
-    opened read-only (never created or upgraded). Errors are :class:`kb.core.errors.StoreError`."""
+    opened read-only (never created or upgraded). A store another writer is creating or upgrading is
+    waited for, saying so (``wait`` False: ``LockBusy``, as --no-wait asks). Errors are
+    :class:`kb.core.errors.StoreError`."""
     from kb.store.db import open_store, readonly_engine
 
-    engine = (readonly_engine if readonly else open_store)(store_url(ctx, db))
+    url = store_url(ctx, db)
+    engine = readonly_engine(url) if readonly else open_store(url, wait=wait, on_wait=say_waiting)
     ctx.call_on_close(engine.dispose)  # its connections closed when the command ends (SQLite: the log copied)
     return engine
 

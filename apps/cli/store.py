@@ -65,7 +65,7 @@ def import_command(ctx: typer.Context,
     if cell_therapy and not relevant_only:
         raise BadArgument("--cell-therapy selects what --relevant-only keeps: give both")
     selection = ("cell" if cell_therapy else "car") if relevant_only else None
-    engine = engine_from(ctx, db)
+    engine = engine_from(ctx, db, wait=not no_wait)
     with _progress("importing") as progress:
         shown = not progress.disable  # a bar on a terminal: its total is worth a look at the inputs first
         task = progress.add_task("import", total=(sum(count_inputs(p) or 0 for p in paths) or None) if shown else None,
@@ -179,7 +179,7 @@ def rebuild(ctx: typer.Context, no_wait: NoWaitOption = False, db: DbOption = No
     """
     from kb.ingest.importer import rebuild_store
 
-    engine = engine_from(ctx, db)
+    engine = engine_from(ctx, db, wait=not no_wait)
     with _progress("rebuilding") as progress:
         task = progress.add_task("rebuild", total=None)
         result = rebuild_store(engine, on_batch=lambda n: progress.advance(task, n), wait=not no_wait,

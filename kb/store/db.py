@@ -11,6 +11,7 @@ import os
 import sqlite3
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,14 +144,15 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def init_db(engine: Engine) -> None:
+def init_db(engine: Engine, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> None:
     """Create or upgrade the schema so that it matches the models (under the store's writer lock,
-    so two commands opening a new store at once do not both create it)."""
+    so two commands opening a new store at once do not both create it). Another writer holding the
+    lock is waited for, telling ``on_wait``, or (``wait`` False) :class:`~kb.process.lock.LockBusy`."""
     if _schema_ready(engine):
         return
     from kb.process.lock import writer_lock
 
-    with writer_lock(engine, "schema"):
+    with writer_lock(engine, "schema", wait=wait, on_wait=on_wait):
         if not _schema_ready(engine):
             _create_or_upgrade(engine)
 
@@ -181,8 +183,9 @@ def _revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def open_store(url: str | None = None) -> Engine:
-    """An engine for the store at ``url``, its schema ready (created or upgraded).
+def open_store(url: str | None = None, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Engine:
+    """An engine for the store at ``url``, its schema ready (created or upgraded; a store another writer
+    is creating or upgrading is waited for as :func:`init_db` says).
 
     Raises :class:`kb.core.errors.CannotOpen` with one line saying why when that fails.
     """
@@ -192,7 +195,7 @@ def open_store(url: str | None = None) -> Engine:
     dialect_of(url)
     try:
         engine = make_engine(url)
-        init_db(engine)
+        init_db(engine, wait=wait, on_wait=on_wait)
     except (SQLAlchemyError, OSError, ImportError) as exc:
         raise CannotOpen(f"cannot open the store: {first_line(exc)}{_unwritable_folder(url)}") from None
     return engine

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select as fd_select  # sqlalchemy's select is the name select here
 import signal
 import sqlite3
 import subprocess
@@ -183,6 +184,33 @@ def test_no_wait_fails_at_once_in_one_line(store):
     assert result.stderr.startswith(f"Error: another trialkb writer (trialkb rebuild pid {os.getpid()} on ")
     assert result.stderr.endswith("is writing to this store; run again later, or without --no-wait to wait for it\n")
     assert [status for _, status, _ in run_rows(engine)] == ["ok"]  # the refused import has no run row
+
+
+def test_a_new_store_being_written_is_waited_for_saying_so_or_refused_with_no_wait(tmp_path):
+    """The schema of a new store is made under the writer lock: a second command that finds it held (the
+    first import already writing) says whom it waits for, and --no-wait fails at once (both had waited
+    silently, --no-wait too, until the first import ended)."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    lock = WriterLock(make_engine(url), "import")  # a first import of a store with no schema yet
+    lock.acquire()
+    try:
+        started = time.monotonic()
+        refused = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", "--no-wait", str(SEED)],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert time.monotonic() - started < 15
+        waiting = start_import(url, SEED)
+        said = fd_select.select([waiting.stderr], [], [], 30)[0]  # silent, it would wait for the lock forever
+        line = waiting.stderr.readline() if said else ""
+        assert waiting.poll() is None
+    finally:
+        lock.release()
+    out, err = waiting.communicate(timeout=60)
+    holder = f"another trialkb writer (trialkb import pid {os.getpid()} on "
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"Error: {holder}")
+    assert refused.stderr.endswith("is writing to this store; run again later, or without --no-wait to wait for it\n")
+    assert line.startswith(f"waiting for {holder}") and line.endswith("to finish with this store...\n")
+    assert (waiting.returncode, out.splitlines()[0]) == (0, "read 1, new 1, changed 0, unchanged 0, rejected 0, warnings 0")
 
 
 @pytest.mark.slow
