@@ -392,19 +392,33 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             stopped = isinstance(exc, Interrupted)
             if stopped:
                 reason = f"{reason}; {_interrupted_state(summary)}"
-            marked = _finish_failed(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)])
+            marked = _finish_failed(engine, run_id, status, summary.counts(), [reason, *_run_log_lines(summary)])
             if stopped:
                 raise Interrupted(f"{reason} ({marked})") from None
             if (cause := store_or_file_error(exc)) is not None:  # not a bug: say what the store kept
                 raise JobFailed(f"{cause} ({marked}); {_interrupted_state(summary)}") from exc
             raise
         status, reason = import_status(summary)
-        finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary))
+        finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _run_log_lines(summary))
     return summary
 
 
-def _rejected_lines(summary: ImportSummary) -> list[str]:
-    return [f"{r.origin}: {r.reason}" for r in summary.rejected]
+WARNINGS_KEPT = 200
+"""Warnings an import's run-log row names (all are counted): a new enum value of the registry may give every
+study the same one."""
+
+
+def _run_log_lines(summary: ImportSummary) -> list[str]:
+    """The run log's lines of what an import rejected, then of its first :data:`WARNINGS_KEPT` warnings."""
+    return [f"{r.origin}: {r.reason}" for r in summary.rejected] + warning_lines(summary.result, WARNINGS_KEPT)
+
+
+def warning_lines(result: WriteResult, limit: int) -> list[str]:
+    """The first ``limit`` warnings, one line each (``warning NCT...: ...``), and how many more there are."""
+    lines = [f"warning {trial_id}: {message}" if trial_id else f"warning: {message}"
+             for trial_id, message in result.warnings[:limit]]
+    more = len(result.warnings) - limit
+    return lines + ([f"... and {more} more warnings"] if more > 0 else [])
 
 
 def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str]) -> str:

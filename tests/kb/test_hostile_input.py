@@ -295,6 +295,42 @@ def test_a_repeated_key_is_a_warning_naming_it_and_counted_in_the_run_log(engine
         ("NCT06464679", f"duplicate key 'briefTitle' in {path}: the last value was kept")]
     run = last_run(engine, "import", status=None)
     assert (run["status"], run["counts"]["duplicate_keys"], run["counts"]["warnings"]) == ("ok", 1, 1)
+    assert run["errors"] == [f"warning NCT06464679: duplicate key 'briefTitle' in {path}: the last value was kept"]
+
+
+def _unknown_status_studies(tmp_path: Path, count: int) -> Path:
+    """``count`` studies with an overall status the normalizer does not know, as JSON Lines."""
+    studies = [json.loads(json.dumps(s)) for s in renumbered(CTGOV / "domain", count, "NCT06464679.json")]
+    for study in studies:
+        study["protocolSection"]["statusModule"]["overallStatus"] = "PAUSED_FOR_REVIEW"
+    path = tmp_path / "studies.jsonl"
+    path.write_text("".join(json.dumps(study) + "\n" for study in studies))
+    return path
+
+
+UNKNOWN_STATUS = "unknown overallStatus value 'PAUSED_FOR_REVIEW' kept as is"
+
+
+def test_an_import_names_its_first_20_warnings_and_the_run_log_them_all(tmp_path):
+    """A new enum value of the registry in every study: each warning is counted and named (they had been
+    counted only: the lines went to the workers' log)."""
+    result = trialkb(tmp_path / "kb.db", str(_unknown_status_studies(tmp_path, 25)))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "read 25, new 25, changed 0, unchanged 0, rejected 0, warnings 25",
+        *(f"  warning NCT9{n:07d}: {UNKNOWN_STATUS}" for n in range(20)),
+        "  ... and 5 more warnings (the first 200 are in the run log: trialkb runs)"]
+    status, counts, errors = run_row(tmp_path / "kb.db")
+    assert (status, counts["warnings"]) == ("ok", 25)
+    assert errors == [f"warning NCT9{n:07d}: {UNKNOWN_STATUS}" for n in range(25)]
+
+
+def test_the_run_log_names_the_first_warnings_and_counts_the_rest(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr("kb.ingest.importer.WARNINGS_KEPT", 22)  # 200 in real runs
+    summary = import_paths(engine, [_unknown_status_studies(tmp_path, 25)], workers=0)
+    assert len(summary.result.warnings) == 25
+    run = last_run(engine, "import", status=None)
+    assert run["errors"] == [f"warning NCT9{n:07d}: {UNKNOWN_STATUS}" for n in range(22)] + ["... and 3 more warnings"]
 
 
 def test_duplicate_keys_are_found_only_where_they_are():
