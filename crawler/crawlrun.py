@@ -19,7 +19,7 @@ from kb.process.lock import WriterLock
 from crawler.ctis_plan import CtisPlan, make_ctis_plan
 from crawler.plan import CrawlPlan, make_plan
 from kb.store.db import open_store
-from kb.store.runlog import DATA_TIMESTAMP_KEY, abandon_dead_runs, finish_run, set_state, start_run
+from kb.store.runlog import DATA_TIMESTAMP_KEY, WARNINGS_KEPT, abandon_dead_runs, finish_run, set_state, start_run
 from kb.store.write import WriteResult
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class CrawlRun:
                 return self.outcome
             status, message = self._status(reason, stats)
             counts = self._counts(reason, stats)
-            errors = self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
+            errors = (self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
+                      + self.result.warning_lines(WARNINGS_KEPT))
             if self.engine is not None and self.run_id is not None:
                 try:
                     set_state(self.engine, self._state(status))

@@ -39,7 +39,7 @@ from kb.store.bulk import chunks
 from kb.store.checkpoints import WalCheckpoints, leave_checkpoints
 from kb.store.db import reopen_url
 from kb.store.products import RelearnResult, relearn_engine, relearn_if_stale
-from kb.store.runlog import finish_run, start_run
+from kb.store.runlog import WARNINGS_KEPT, finish_run, start_run
 from kb.store.rejects import keep_rejected
 from kb.store.write import RAW, PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
 
@@ -403,22 +403,9 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
     return summary
 
 
-WARNINGS_KEPT = 200
-"""Warnings an import's run-log row names (all are counted): a new enum value of the registry may give every
-study the same one."""
-
-
 def _run_log_lines(summary: ImportSummary) -> list[str]:
     """The run log's lines of what an import rejected, then of its first :data:`WARNINGS_KEPT` warnings."""
-    return [f"{r.origin}: {r.reason}" for r in summary.rejected] + warning_lines(summary.result, WARNINGS_KEPT)
-
-
-def warning_lines(result: WriteResult, limit: int) -> list[str]:
-    """The first ``limit`` warnings, one line each (``warning NCT...: ...``), and how many more there are."""
-    lines = [f"warning {trial_id}: {message}" if trial_id else f"warning: {message}"
-             for trial_id, message in result.warnings[:limit]]
-    more = len(result.warnings) - limit
-    return lines + ([f"... and {more} more warnings"] if more > 0 else [])
+    return [f"{r.origin}: {r.reason}" for r in summary.rejected] + summary.result.warning_lines(WARNINGS_KEPT)
 
 
 def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str]) -> str:

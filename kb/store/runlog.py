@@ -21,6 +21,9 @@ from kb.store.write import utcnow
 RUN = RunLog.__table__
 STATE = CrawlState.__table__
 MAX_LOGGED_ERRORS = 1000
+WARNINGS_KEPT = 200
+"""Warnings a run's row names after its errors (all are counted): a new enum value of the registry may give
+every study the same one."""
 DATA_TIMESTAMP_KEY = "ctgov:dataTimestamp"
 """The state key of the registry's data timestamp of the last complete crawl (written by the crawl,
 read by the next crawl and by the report)."""

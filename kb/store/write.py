@@ -98,6 +98,17 @@ class WriteResult:
         self.new_ids += other.new_ids
         self.changed_ids += other.changed_ids
 
+    def warning_lines(self, limit: int) -> list[str]:
+        """The first ``limit`` warnings, a line each, and how many more there are.
+
+        >>> WriteResult(warnings=[("NCT06464679", "w1"), ("", "w2"), ("NCT05030779", "w3")]).warning_lines(2)
+        ['warning NCT06464679: w1', 'warning: w2', '... and 1 more warnings']
+        """
+        lines = [f"warning {trial_id}: {message}" if trial_id else f"warning: {message}"
+                 for trial_id, message in self.warnings[:limit]]
+        more = len(self.warnings) - limit
+        return lines + ([f"... and {more} more warnings"] if more > 0 else [])
+
     def counts(self) -> dict[str, int]:
         return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "skipped": self.skipped,
                 "history": self.history,

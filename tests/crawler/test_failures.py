@@ -120,6 +120,22 @@ def test_rejected_records_are_kept_hold_the_watermark_and_rebuild_recovers_them(
 
 
 @pytest.mark.slow
+def test_a_warning_is_named_in_the_run_log_and_under_the_summary(db, server):
+    """A study whose status the registry added since: stored, kept as is, and the warning named (it was counted only)."""
+    study = load("domain/NCT06464679.json")
+    study["protocolSection"]["identificationModule"]["nctId"] = "NCT98000010"
+    study["protocolSection"]["statusModule"]["overallStatus"] = "PAUSED_FOR_REVIEW"
+    server.put(study)
+    result = crawl(db, server)
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = "warning NCT98000010: unknown overallStatus value 'PAUSED_FOR_REVIEW' kept as is"
+    run = run_log(db)
+    assert (run["status"], run["counts"]["warnings"], run["errors"]) == ("ok", 1, [line])
+    assert f"  {line}" in result.stdout.splitlines()
+    assert "NCT98000010" in stored_ids(db)
+
+
+@pytest.mark.slow
 def test_a_run_rejecting_too_much_fails(db, server):
     server.put(_malformed())
     result = crawl(db, server, "-s", "TRIALKB_MAX_REJECTED_SHARE=0.01")
