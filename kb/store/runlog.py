@@ -11,10 +11,11 @@ import os
 import socket
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from kb.process.liveness import process_alive
 from kb.store.bulk import upsert
+from kb.store.ledger import LEDGER
 from kb.store.models import CrawlState, RunLog
 from kb.store.write import utcnow
 
@@ -66,11 +67,28 @@ def abandon_dead_runs(engine: Engine, locked_kind: str | None = None) -> list[in
     dead = [r.id for r in rows if r.pid is None or r.kind == locked_kind
             or (r.host == host and not process_alive(r.pid, r.started_at))]
     if dead:
+        imports = {r.id for r in rows if r.id in dead and r.kind == "import"}
         with engine.begin() as conn:
-            conn.execute(update(RUN).where(RUN.c.id.in_(dead), RUN.c.status == "running").values(
-                status="abandoned", finished_at=utcnow(),
-                errors=["abandoned: the process running it ended without finishing it"]))
+            for run_id in dead:
+                counts, line = _committed(conn, run_id) if run_id in imports else ({}, "")
+                values = dict(status="abandoned", finished_at=utcnow(),
+                              errors=[f"abandoned: the process running it ended without finishing it{line}"])
+                conn.execute(update(RUN).where(RUN.c.id == run_id, RUN.c.status == "running")
+                             .values(**values, **({"counts": counts} if counts else {})))
     return dead
+
+
+def _committed(conn: Connection, run_id: int) -> tuple[dict[str, int], str]:
+    """What an import that ended unfinished had committed, from the ledger rows it wrote (a later import of the
+    same studies takes them over; the next run abandons it before it writes): counts, and a clause saying it."""
+    decisions = dict(conn.execute(select(LEDGER.c.decision, func.count()).where(LEDGER.c.run_id == run_id)
+                                  .group_by(LEDGER.c.decision)).all())
+    stored, skipped = decisions.get("stored", 0), decisions.get("skipped", 0)
+    if not stored + skipped:
+        return {}, ""
+    return ({"stored": stored, "skipped": skipped},
+            f"; it had committed {stored + skipped} studies ({stored} stored, {skipped} skipped), "
+            "which the next import need not store again")
 
 
 

@@ -90,10 +90,18 @@ def test_a_killed_import_is_marked_abandoned_by_the_next_run(tmp_path, big_jsonl
     process.kill()
     process.communicate()
     assert [s for s, _ in _runs(db)] == ["running"]
+    committed = _count(db)
     again = subprocess.run([sys.executable, "-m", "apps.cli", "--db", str(db), "import",
                             str(CTGOV / "domain/NCT06464679.json")], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert [s for s, _ in _runs(db)] == ["abandoned", "ok"]
+    with sqlite3.connect(db) as conn:  # what it committed, from its ledger rows (its counts had stayed empty)
+        counts, errors = conn.execute("SELECT counts, errors FROM run_log WHERE id = 1").fetchone()
+    assert BATCH <= committed < STUDIES
+    assert json.loads(counts) == {"stored": committed, "skipped": 0}
+    assert json.loads(errors) == [f"abandoned: the process running it ended without finishing it; it had committed "
+                                  f"{committed} studies ({committed} stored, 0 skipped), which the next import need "
+                                  "not store again"]
 
 
 def test_only_dead_processes_of_this_host_are_abandoned(engine):
