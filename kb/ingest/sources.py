@@ -150,11 +150,17 @@ def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iter
     yield from _parse_document(origin, raw)
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
+    if raw.startswith(UTF8_BOM):  # Windows tools write one; RFC 8259 (8.1) lets a parser ignore it, orjson refuses it
+        raw = raw[len(UTF8_BOM):]
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        yield SourceRecord(origin, error=f"invalid JSON: {exc}")
+        yield SourceRecord(origin, error=json_error(raw, exc))
         return
     try:  # a study's canonical JSON, made once: for the key count here and the store's hash and body
         dumped = canonical_json(data)
@@ -167,6 +173,23 @@ def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
         if record.data is data:  # the document is the study
             record.canonical = dumped
         yield record
+
+
+def json_error(raw: bytes, exc: Exception) -> str:
+    """Why ``raw`` is not JSON, in words: for any text that is not UTF-8, orjson says only 'str is not valid
+    UTF-8: surrogates not allowed' at char 0.
+
+    >>> json_error(b'{"title": "Caf\\xe9"}', ValueError("str is not valid UTF-8"))
+    'not UTF-8 text: byte 0xe9 at offset 14 (JSON must be UTF-8: Latin-1 or Windows-1252? convert it with iconv)'
+    """
+    if raw[:2] in UTF16_BOMS:
+        return "not UTF-8 text but UTF-16 (it starts with a UTF-16 byte-order mark): JSON must be UTF-8; convert it with iconv"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (f"not UTF-8 text: byte 0x{raw[bad.start]:02x} at offset {bad.start} "
+                "(JSON must be UTF-8: Latin-1 or Windows-1252? convert it with iconv)")
+    return f"invalid JSON: {exc}"
 
 
 def _export_records(origin: str, records: Iterator[tuple[int, Any, str | None]], where: str) -> Iterator[SourceRecord]:

@@ -333,6 +333,29 @@ def test_the_run_log_names_the_first_warnings_and_counts_the_rest(engine, tmp_pa
     assert run["errors"] == [f"warning NCT9{n:07d}: {UNKNOWN_STATUS}" for n in range(22)] + ["... and 3 more warnings"]
 
 
+def test_text_that_is_not_utf8_is_rejected_saying_so_and_a_utf8_bom_is_ignored(engine, tmp_path):
+    """orjson called all of these 'str is not valid UTF-8: surrogates not allowed', and refused a UTF-8 BOM
+    (which Windows tools write, and RFC 8259 lets a parser ignore)."""
+    text = SEED.read_text()
+    title = json.loads(text)["protocolSection"]["identificationModule"]["briefTitle"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    latin1 = json.dumps(seed_with_id("NCT91000001")).replace(title, "Caf\u00e9 " + title, 1)
+    (folder / "latin1.json").write_bytes(latin1.encode("utf-8").replace("Café".encode(), "Café".encode("latin-1")))
+    (folder / "utf16.json").write_bytes(json.dumps(seed_with_id("NCT91000002")).encode("utf-16"))
+    offset = latin1.encode().index("Café".encode()) + 3
+    assert [(Path(r.origin).name, r.error) for r in read_path(folder) if r.error] == [
+        ("latin1.json", f"not UTF-8 text: byte 0xe9 at offset {offset} (JSON must be UTF-8: Latin-1 or "
+                        "Windows-1252? convert it with iconv)"),
+        ("utf16.json", "not UTF-8 text but UTF-16 (it starts with a UTF-16 byte-order mark): JSON must be UTF-8; "
+                       "convert it with iconv")]
+    summary = import_paths(engine, [folder / "bom.json"], workers=0)
+    assert (summary.result.new, summary.rejected) == (1, [])
+    with engine.connect() as conn:
+        assert conn.execute(select(Trial.brief_title)).scalar_one() == title
+
+
 def test_duplicate_keys_are_found_only_where_they_are():
     assert duplicate_keys(SEED.read_bytes(), json.loads(SEED.read_text())) == ()
     raw = b'{"a": "say \\"b\\": twice", "c": {"d": 1, "d": 2}, "e": [{"f": 1}, {"f": 2}]}'
