@@ -18,6 +18,7 @@ file and per archive member, ``TRIALKB_MAX_FILE_MB``); a member whose declared s
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import stat
 import struct
@@ -52,6 +53,8 @@ MAX_ZIP_RATIO = 100
 """A member inflating more than this many times (and to more than 1 MiB) is refused as a zip bomb:
 registry JSON compresses 5-20 times."""
 CHUNK = 2**20
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 """The compression methods Python's ``zipfile`` inflates (not Deflate64, which Windows uses for large zips)."""
 
@@ -128,7 +131,7 @@ def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iter
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
-    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" or name.lower().endswith(".xml"):  # a UTF-8 BOM too
+    if without_bom(raw).lstrip()[:1] == b"<" or name.lower().endswith(".xml"):
         yield from _export_records(origin, xml_records(raw), "[{}]")
         return
     if name.lower().endswith(".csv"):
@@ -150,13 +153,14 @@ def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iter
     yield from _parse_document(origin, raw)
 
 
-UTF8_BOM = b"\xef\xbb\xbf"
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+def without_bom(raw: bytes) -> bytes:
+    """``raw`` without a leading UTF-8 byte-order mark: Windows tools write one, RFC 8259 (8.1) lets a parser
+    ignore it, and orjson refuses it."""
+    return raw[len(UTF8_BOM):] if raw.startswith(UTF8_BOM) else raw
 
 
 def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
-    if raw.startswith(UTF8_BOM):  # Windows tools write one; RFC 8259 (8.1) lets a parser ignore it, orjson refuses it
-        raw = raw[len(UTF8_BOM):]
+    raw = without_bom(raw)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -273,7 +277,7 @@ def read_unit(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> tuple[b
                 raw = handle.read(cap + 1)
     except NotRegular as exc:
         raise UnreadableUnit(str(exc)) from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error,
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error, lzma.LZMAError,
             RuntimeError, NotImplementedError) as exc:  # zipfile's words for encrypted, and an unknown method
         raise UnreadableUnit(f"unreadable {what}: {exc}") from None
     if len(raw) > cap:
@@ -419,7 +423,7 @@ def _zip_units(path: Path, lines: int, cap: int) -> Iterator[SourceUnit]:
                 yield from _streamed(origin, info.filename,
                                      lambda a=archive, o=info.header_offset: _open_at(a, by_offset, o), lines)
             else:
-                plain = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) and not info.flag_bits & 1
+                plain = info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # encrypted: rejected above
                 yield SourceUnit(origin, info.filename, str(path), info.filename, crc=info.CRC,
                                  size=info.file_size, max_bytes=cap,
                                  at=(info.header_offset, info.compress_size, info.compress_type) if plain else None)
@@ -500,7 +504,7 @@ def _streamed(origin: str, name: str, opener: Callable[[], AbstractContextManage
                 yield from _item_units(origin, name, handle, lines)
     except NotRegular as exc:
         yield SourceUnit(origin, name, error=str(exc))
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, RuntimeError, NotImplementedError) as exc:
         yield SourceUnit(origin, name, error=f"unreadable: {exc}")
 
 
@@ -557,8 +561,11 @@ def _item_units(origin: str, name: str, handle: IO[bytes], lines: int) -> Iterat
 
 
 def _skip_space(handle: IO[bytes]) -> bytes:
-    """The input from its first non-blank byte on (at least one chunk of it; b"" when it is all blank)."""
+    """The input from its first non-blank byte on, a UTF-8 byte-order mark skipped (at least one chunk of it;
+    b"" when it is all blank)."""
+    first = True
     while block := handle.read(CHUNK):
+        block, first = (without_bom(block) if first else block), False
         if block := block.lstrip():
             return block
     return b""

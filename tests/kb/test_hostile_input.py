@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import select
 
 from kb.ingest import sources
-from kb.ingest.importer import import_paths
+from kb.ingest.importer import import_paths, rebuild_store
 from kb.ingest.sources import duplicate_keys, iter_units, read_path
 from kb.store.models import RawRecord, Trial
 from kb.store.runlog import last_run
+from kb.store.write import load_raw
 from tests.conftest import CTGOV, ROOT
 from tests.support.records import renumbered
 
@@ -139,6 +140,8 @@ def test_a_large_search_page_is_streamed_study_by_study_with_exact_origins(tmp_p
     assert [(r.origin, r.data["protocolSection"]["identificationModule"]["nctId"]) for r in records] == [
         (f"{page} item:{n + 1}", f"NCT9100000{n}") for n in range(5)]
     assert records[0].data == studies[0]
+    page.write_bytes(b"\xef\xbb\xbf" + page.read_bytes())  # a UTF-8 byte-order mark is skipped here too
+    assert [r.data for r in read_path(page)] == studies
 
 
 def test_a_broken_large_array_keeps_the_studies_before_the_error(tmp_path, monkeypatch):
@@ -198,6 +201,23 @@ def test_an_encrypted_or_deflate64_member_is_rejected_by_name_and_the_rest_impor
         "cannot inflate: zip the files again with Deflate; skipped"]
     with sqlite3.connect(tmp_path / "kb.db") as conn:
         assert sorted(i for (i,) in conn.execute("SELECT trial_id FROM trial")) == ["NCT05030779", "NCT06464679"]
+
+
+def test_a_corrupt_lzma_member_is_rejected_by_name_and_the_rest_read(tmp_path):
+    archive = tmp_path / "lzma.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(SEED, "NCT06464679.json", compress_type=zipfile.ZIP_LZMA)
+        out.write(CTGOV / "domain" / "NCT05030779.json", "NCT05030779.json", compress_type=zipfile.ZIP_LZMA)
+    with zipfile.ZipFile(archive) as zf:
+        at = zf.getinfo("NCT06464679.json").header_offset + 30 + len("NCT06464679.json") + 40
+    data = bytearray(archive.read_bytes())
+    data[at:at + 64] = bytes(64)  # zeros inside its LZMA stream
+    archive.write_bytes(bytes(data))
+    records = list(read_path(archive))
+    assert [(r.origin, r.error) for r in records if r.error] == [
+        (f"{archive}:NCT06464679.json", "unreadable archive member: Corrupt input data")]
+    assert [r.data["protocolSection"]["identificationModule"]["nctId"] for r in records if not r.error] == [
+        "NCT05030779"]
 
 
 def test_zipfile_errors_of_a_member_read_are_an_unreadable_member(tmp_path):
@@ -354,6 +374,21 @@ def test_text_that_is_not_utf8_is_rejected_saying_so_and_a_utf8_bom_is_ignored(e
     assert (summary.result.new, summary.rejected) == (1, [])
     with engine.connect() as conn:
         assert conn.execute(select(Trial.brief_title)).scalar_one() == title
+
+
+def test_a_zip_member_with_a_utf8_bom_is_stored_without_it_and_known_next_time(engine, tmp_path):
+    """The member's own deflate data (kept as the stored body when it is the study) would hold the BOM: the body
+    could not be read back (rebuild, history), and the member missed the ledger's fast path."""
+    archive = tmp_path / "bom.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("NCT06464679.json", b"\xef\xbb\xbf" + SEED.read_bytes())
+    assert import_paths(engine, [archive], workers=0).result.new == 1
+    with engine.connect() as conn:
+        body = conn.execute(select(RawRecord.body)).scalar_one()
+    assert load_raw(body) == json.loads(SEED.read_text())
+    assert rebuild_store(engine).rejected == []
+    again = import_paths(engine, [archive], workers=0)
+    assert (again.unread, again.result.unchanged, again.result.new) == (1, 1, 0)
 
 
 def test_duplicate_keys_are_found_only_where_they_are():
