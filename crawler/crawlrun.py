@@ -19,7 +19,7 @@ from kb.process.lock import WriterLock
 from crawler.ctis_plan import CtisPlan, make_ctis_plan
 from crawler.plan import CrawlPlan, make_plan
 from kb.store.db import open_store
-from kb.store.runlog import DATA_TIMESTAMP_KEY, WARNINGS_KEPT, abandon_dead_runs, finish_run, set_state, start_run
+from kb.store.runlog import DATA_TIMESTAMP_KEY, abandon_dead_runs, finish_run, set_state, start_run
 from kb.store.write import WriteResult
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class CrawlResult:
     message: str | None = None  # why it failed or stopped, in one line
     abandoned: list[int] = field(default_factory=list)  # earlier runs found 'running' and marked abandoned
     registry: str = "ctgov"
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (trial id, message) of the studies stored
 
     @property
     def exit_code(self) -> int:
@@ -137,17 +138,18 @@ class CrawlRun:
                 return self.outcome
             status, message = self._status(reason, stats)
             counts = self._counts(reason, stats)
-            errors = (self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
-                      + self.result.warning_lines(WARNINGS_KEPT))
+            errors = self.errors + [f"{nct}: not returned by the registry (removed or renamed?)" for nct in self.missing]
             if self.engine is not None and self.run_id is not None:
                 try:
                     set_state(self.engine, self._state(status))
-                    finish_run(self.engine, self.run_id, status, counts, ([message] if message else []) + errors)
+                    finish_run(self.engine, self.run_id, status, counts, ([message] if message else []) + errors,
+                               self.result.warnings)
                 finally:
                     if self.lock:
                         self.lock.release()
                     self.engine.dispose()
-            self.outcome = CrawlResult(self.run_id, status, counts, errors, message, self.abandoned, self.options.registry)
+            self.outcome = CrawlResult(self.run_id, status, counts, errors, message, self.abandoned, self.options.registry,
+                                       self.result.warnings)
             self._report(status)
             return self.outcome
 

@@ -37,5 +37,6 @@ def summary(result: CrawlResult) -> str:
                if "current" not in c else f"{c['searches']} searches, {c.get('studies', 0):,} trials retrieved")
     body = (f"{fetched} ({c.get('new', 0):,} new, {c.get('changed', 0):,} changed, {c.get('unchanged', 0):,} unchanged"
             f"{'' if 'current' not in c else ', ' + format(c['current'], ',') + ' up to date, not retrieved'}), "
-            f"{c.get('rejected', 0)} rejected, {c.get('retries', 0)} retries")
+            f"{c.get('rejected', 0)} rejected, {c.get('retries', 0)} retries"
+            + (f", {c['warnings']} warning{'s' if c['warnings'] > 1 else ''}" if c.get("warnings") else ""))
     return f"{head}: {body}" if result.status == "ok" else f"{head}\n  {body}"

@@ -108,8 +108,8 @@ def store_url(ctx: typer.Context, db: str | None = None) -> str | None:
 def engine_from(ctx: typer.Context, db: str | None = None, *, readonly: bool = False, wait: bool = True) -> Engine:
     """The store named by --db / TRIALKB_DB, schema ready; with ``readonly`` an existing store
     opened read-only (never created or upgraded). A store another writer is creating or upgrading is
-    waited for, saying so (``wait`` False: ``LockBusy``, as --no-wait asks). Errors are
-    :class:`kb.core.errors.StoreError`."""
+    waited for, saying so (``wait`` False: :class:`kb.process.lock.LockBusy`, as --no-wait asks). Other errors
+    are :class:`kb.core.errors.StoreError`."""
     from kb.store.db import open_store, readonly_engine
 
     url = store_url(ctx, db)

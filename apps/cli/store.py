@@ -58,6 +58,7 @@ def import_command(ctx: typer.Context,
     from kb.core.errors import NothingImported
     from kb.ingest.importer import import_paths, import_status
     from kb.store.runlog import WARNINGS_KEPT
+    from kb.store.write import warning_lines
     from kb.ingest.sources import count_inputs
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -86,7 +87,7 @@ def import_command(ctx: typer.Context,
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 50:
         console.print(f"  ... and {len(summary.rejected) - 50} more (see the run log: trialkb runs)")
-    for line in summary.result.warning_lines(20):
+    for line in warning_lines(summary.result.warnings, 20):
         more = f" (the first {WARNINGS_KEPT} are in the run log: trialkb runs)" if line.startswith("...") else ""
         console.print(f"  {line}{more}", highlight=False, soft_wrap=True)
     status, reason = import_status(summary)  # the run log's rule, so a non-zero exit is never 'ok' there

@@ -15,7 +15,7 @@ import os
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field, replace
@@ -39,7 +39,7 @@ from kb.store.bulk import chunks
 from kb.store.checkpoints import WalCheckpoints, leave_checkpoints
 from kb.store.db import reopen_url
 from kb.store.products import RelearnResult, relearn_engine, relearn_if_stale
-from kb.store.runlog import WARNINGS_KEPT, finish_run, start_run
+from kb.store.runlog import finish_run, start_run
 from kb.store.rejects import keep_rejected
 from kb.store.write import RAW, PreparedStudy, Rejected, WriteResult, utcnow, write_prepared
 
@@ -392,27 +392,29 @@ def import_paths(engine: Engine, paths: Iterable[str | Path], *, batch_size: int
             stopped = isinstance(exc, Interrupted)
             if stopped:
                 reason = f"{reason}; {_interrupted_state(summary)}"
-            marked = _finish_failed(engine, run_id, status, summary.counts(), [reason, *_run_log_lines(summary)])
+            marked = _finish_failed(engine, run_id, status, summary.counts(), [reason, *_rejected_lines(summary)],
+                                    summary.result.warnings)
             if stopped:
                 raise Interrupted(f"{reason} ({marked})") from None
             if (cause := store_or_file_error(exc)) is not None:  # not a bug: say what the store kept
                 raise JobFailed(f"{cause} ({marked}); {_interrupted_state(summary)}") from exc
             raise
         status, reason = import_status(summary)
-        finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _run_log_lines(summary))
+        finish_run(engine, run_id, status, summary.counts(), ([reason] if reason else []) + _rejected_lines(summary),
+                   summary.result.warnings)
     return summary
 
 
-def _run_log_lines(summary: ImportSummary) -> list[str]:
-    """The run log's lines of what an import rejected, then of its first :data:`WARNINGS_KEPT` warnings."""
-    return [f"{r.origin}: {r.reason}" for r in summary.rejected] + summary.result.warning_lines(WARNINGS_KEPT)
+def _rejected_lines(summary: ImportSummary) -> list[str]:
+    return [f"{r.origin}: {r.reason}" for r in summary.rejected]
 
 
-def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str]) -> str:
+def _finish_failed(engine: Engine, run_id: int, status: str, counts: dict[str, int], errors: list[str],
+                   warnings: Sequence[tuple[str, str]] = ()) -> str:
     """Mark a run that raised; the store that stopped it may refuse the run log too. Says which, for the user:
     'run 3 marked failed', or 'run 3 not marked failed: ...' (the next job marks it abandoned)."""
     try:
-        finish_run(engine, run_id, status, counts, errors)
+        finish_run(engine, run_id, status, counts, errors, warnings)
     except SQLAlchemyError as exc:
         log.warning("run %s not marked %s in the run log: %s", run_id, status, first_line(exc))
         return f"run {run_id} not marked {status}: {first_line(exc)}"

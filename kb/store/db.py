@@ -187,7 +187,8 @@ def open_store(url: str | None = None, *, wait: bool = True, on_wait: Callable[[
     """An engine for the store at ``url``, its schema ready (created or upgraded; a store another writer
     is creating or upgrading is waited for as :func:`init_db` says).
 
-    Raises :class:`kb.core.errors.CannotOpen` with one line saying why when that fails.
+    Raises :class:`kb.core.errors.CannotOpen` with one line saying why when that fails, and
+    :class:`kb.process.lock.LockBusy` when it would wait and ``wait`` is False.
     """
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -17,7 +18,7 @@ from kb.process.liveness import process_alive
 from kb.store.bulk import upsert
 from kb.store.ledger import LEDGER
 from kb.store.models import CrawlState, RunLog
-from kb.store.write import utcnow
+from kb.store.write import utcnow, warning_lines
 
 RUN = RunLog.__table__
 STATE = CrawlState.__table__
@@ -45,15 +46,21 @@ def start_run(engine: Engine, kind: str, args: dict[str, Any]) -> int:
 
 
 def finish_run(engine: Engine, run_id: int, status: str, counts: dict[str, Any],
-               errors: list[str] | None = None) -> None:
-    """Record a run's end, its counts and (the first thousand of) its errors."""
+               errors: list[str] | None = None, warnings: Sequence[tuple[str, str]] = ()) -> None:
+    """Record a run's end, its counts, and its errors then the first :data:`WARNINGS_KEPT` of its warnings (trial
+    id, message), in :data:`MAX_LOGGED_ERRORS` lines: errors beyond the room the warnings leave are counted."""
+    kept = warning_lines(warnings, WARNINGS_KEPT)
+    errors, room = errors or [], MAX_LOGGED_ERRORS - len(kept)
+    if len(errors) > room:
+        errors = errors[:room - 1] + [f"... and {len(errors) - room + 1} more errors"]
     with engine.begin() as conn:
         conn.execute(update(RUN).where(RUN.c.id == run_id).values(
-            finished_at=utcnow(), status=status, counts=counts, errors=(errors or [])[:MAX_LOGGED_ERRORS]))
+            finished_at=utcnow(), status=status, counts=counts, errors=errors + kept))
 
 
 def abandon_dead_runs(engine: Engine, locked_kind: str | None = None) -> list[int]:
-    """Mark ``abandoned`` the runs left ``running`` by a process of this host that is gone; their ids.
+    """Mark ``abandoned`` the runs left ``running`` by a process of this host that is gone; their ids. An
+    import's row gets what its ledger rows say it committed (:func:`_committed`).
 
     A row without a pid (written before trialkb recorded it) is abandoned too. Rows of other
     hosts are left alone: whether their process lives cannot be told from here, unless the
@@ -79,15 +86,16 @@ def abandon_dead_runs(engine: Engine, locked_kind: str | None = None) -> list[in
 
 
 def _committed(conn: Connection, run_id: int) -> tuple[dict[str, int], str]:
-    """What an import that ended unfinished had committed, from the ledger rows it wrote (a later import of the
-    same studies takes them over; the next run abandons it before it writes): counts, and a clause saying it."""
+    """What an import that ended unfinished had committed, from the ledger rows it wrote: counts, and a clause
+    saying it. A lower bound: a study the ledger knew unchanged gets no new row, and a later import of a study
+    takes its row over (the next run on this host abandons the run before it writes)."""
     decisions = dict(conn.execute(select(LEDGER.c.decision, func.count()).where(LEDGER.c.run_id == run_id)
                                   .group_by(LEDGER.c.decision)).all())
     stored, skipped = decisions.get("stored", 0), decisions.get("skipped", 0)
     if not stored + skipped:
         return {}, ""
     return ({"stored": stored, "skipped": skipped},
-            f"; it had committed {stored + skipped} studies ({stored} stored, {skipped} skipped), "
+            f"; its ledger rows record {stored + skipped} studies it committed ({stored} stored, {skipped} skipped), "
             "which the next import need not store again")
 
 

@@ -98,21 +98,22 @@ class WriteResult:
         self.new_ids += other.new_ids
         self.changed_ids += other.changed_ids
 
-    def warning_lines(self, limit: int) -> list[str]:
-        """The first ``limit`` warnings, a line each, and how many more there are.
-
-        >>> WriteResult(warnings=[("NCT06464679", "w1"), ("", "w2"), ("NCT05030779", "w3")]).warning_lines(2)
-        ['warning NCT06464679: w1', 'warning: w2', '... and 1 more warnings']
-        """
-        lines = [f"warning {trial_id}: {message}" if trial_id else f"warning: {message}"
-                 for trial_id, message in self.warnings[:limit]]
-        more = len(self.warnings) - limit
-        return lines + ([f"... and {more} more warnings"] if more > 0 else [])
-
     def counts(self) -> dict[str, int]:
         return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "skipped": self.skipped,
                 "history": self.history,
                 "rejected": len(self.rejected), "warnings": len(self.warnings)}
+
+
+def warning_lines(warnings: Sequence[tuple[str, str]], limit: int) -> list[str]:
+    """The first ``limit`` warnings (trial id, message), a line each, and how many more there are.
+
+    >>> warning_lines([("NCT06464679", "w1"), ("", "w2"), ("NCT05030779", "w3")], 2)
+    ['warning NCT06464679: w1', 'warning: w2', '... and 1 more warning']
+    """
+    lines = [f"warning {trial_id}: {message}" if trial_id else f"warning: {message}"
+             for trial_id, message in warnings[:limit]]
+    more = len(warnings) - limit
+    return lines + ([f"... and {more} more warning{'s' if more > 1 else ''}"] if more > 0 else [])
 
 
 def utcnow() -> datetime:

@@ -131,7 +131,8 @@ def test_a_warning_is_named_in_the_run_log_and_under_the_summary(db, server):
     line = "warning NCT98000010: unknown overallStatus value 'PAUSED_FOR_REVIEW' kept as is"
     run = run_log(db)
     assert (run["status"], run["counts"]["warnings"], run["errors"]) == ("ok", 1, [line])
-    assert f"  {line}" in result.stdout.splitlines()
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"  {line}" and lines[-2].endswith(" 0 rejected, 0 retries, 1 warning")
     assert "NCT98000010" in stored_ids(db)
 
 

@@ -23,7 +23,7 @@ from kb.ingest import sources
 from kb.ingest.importer import import_paths, rebuild_store
 from kb.ingest.sources import duplicate_keys, iter_units, read_path
 from kb.store.models import RawRecord, Trial
-from kb.store.runlog import last_run
+from kb.store.runlog import MAX_LOGGED_ERRORS, finish_run, last_run, start_run
 from kb.store.write import load_raw
 from tests.conftest import CTGOV, ROOT
 from tests.support.records import renumbered
@@ -345,8 +345,17 @@ def test_an_import_names_its_first_20_warnings_and_the_run_log_them_all(tmp_path
     assert errors == [f"warning NCT9{n:07d}: {UNKNOWN_STATUS}" for n in range(25)]
 
 
+def test_a_run_with_many_errors_still_names_its_warnings(engine):
+    """Errors fill the run log's thousand lines only up to the room its warnings need."""
+    run = start_run(engine, "import", {})
+    finish_run(engine, run, "ok", {}, [f"e{n}" for n in range(1500)], [("NCT06464679", "w1"), ("", "w2")])
+    errors = last_run(engine, "import")["errors"]
+    assert len(errors) == MAX_LOGGED_ERRORS
+    assert errors[-4:] == ["e996", "... and 503 more errors", "warning NCT06464679: w1", "warning: w2"]
+
+
 def test_the_run_log_names_the_first_warnings_and_counts_the_rest(engine, tmp_path, monkeypatch):
-    monkeypatch.setattr("kb.ingest.importer.WARNINGS_KEPT", 22)  # 200 in real runs
+    monkeypatch.setattr("kb.store.runlog.WARNINGS_KEPT", 22)  # 200 in real runs
     summary = import_paths(engine, [_unknown_status_studies(tmp_path, 25)], workers=0)
     assert len(summary.result.warnings) == 25
     run = last_run(engine, "import", status=None)

@@ -99,8 +99,8 @@ def test_a_killed_import_is_marked_abandoned_by_the_next_run(tmp_path, big_jsonl
         counts, errors = conn.execute("SELECT counts, errors FROM run_log WHERE id = 1").fetchone()
     assert BATCH <= committed < STUDIES
     assert json.loads(counts) == {"stored": committed, "skipped": 0}
-    assert json.loads(errors) == [f"abandoned: the process running it ended without finishing it; it had committed "
-                                  f"{committed} studies ({committed} stored, 0 skipped), which the next import need "
+    assert json.loads(errors) == [f"abandoned: the process running it ended without finishing it; its ledger rows "
+                                  f"record {committed} studies it committed ({committed} stored, 0 skipped), which the next import need "
                                   "not store again"]
 
 
