@@ -165,6 +165,19 @@ def test_an_import_waits_for_the_lock_and_says_so(store, tmp_path):
     assert stored(engine)[0] == ["NCT05030779", "NCT06464679"]
 
 
+BUSY = "is writing to this store; run again later, or without --no-wait to wait for it\n"
+"""How the refusal of ``--no-wait`` ends."""
+
+
+def import_no_wait(url: str) -> subprocess.CompletedProcess:
+    """``trialkb import --no-wait`` of the seed, which returns at once (within 15 s) while the lock is held."""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", "--no-wait", str(SEED)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 15
+    return result
+
+
 def test_no_wait_fails_at_once_in_one_line(store):
     url, engine = store
     init_db(engine)
@@ -172,17 +185,14 @@ def test_no_wait_fails_at_once_in_one_line(store):
     lock = WriterLock(engine, "rebuild")
     lock.acquire()
     try:
-        started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", "--no-wait", str(SEED)],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert time.monotonic() - started < 15
+        result = import_no_wait(url)
         with pytest.raises(LockBusy, match="another trialkb writer"):
             rebuild_store(engine, wait=False)
     finally:
         lock.release()
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: another trialkb writer (trialkb rebuild pid {os.getpid()} on ")
-    assert result.stderr.endswith("is writing to this store; run again later, or without --no-wait to wait for it\n")
+    assert result.stderr.endswith(BUSY)
     assert [status for _, status, _ in run_rows(engine)] == ["ok"]  # the refused import has no run row
 
 
@@ -194,10 +204,7 @@ def test_a_new_store_being_written_is_waited_for_saying_so_or_refused_with_no_wa
     lock = WriterLock(make_engine(url), "import")  # a first import of a store with no schema yet
     lock.acquire()
     try:
-        started = time.monotonic()
-        refused = subprocess.run([sys.executable, "-m", "apps.cli", "--db", url, "import", "--no-wait", str(SEED)],
-                                 cwd=ROOT, capture_output=True, text=True, timeout=30)
-        assert time.monotonic() - started < 15
+        refused = import_no_wait(url)
         waiting = start_import(url, SEED)
         said = fd_select.select([waiting.stderr], [], [], 30)[0]  # silent, it would wait for the lock forever
         line = waiting.stderr.readline() if said else ""
@@ -208,7 +215,7 @@ def test_a_new_store_being_written_is_waited_for_saying_so_or_refused_with_no_wa
     holder = f"another trialkb writer (trialkb import pid {os.getpid()} on "
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert refused.stderr.startswith(f"Error: {holder}")
-    assert refused.stderr.endswith("is writing to this store; run again later, or without --no-wait to wait for it\n")
+    assert refused.stderr.endswith(BUSY)
     assert line.startswith(f"waiting for {holder}") and line.endswith("to finish with this store...\n")
     assert (waiting.returncode, out.splitlines()[0]) == (0, "read 1, new 1, changed 0, unchanged 0, rejected 0, warnings 0")
 
