@@ -17,7 +17,7 @@ from kb.process.lock import CrawlLock
 from crawler.plan import DATA_TIMESTAMP_KEY, watermark_key
 from crawler.searches import base_queries, query_named
 from tests.support.ctgov_server import Fault
-from kb.store.db import open_store
+from kb.store.db import make_engine, open_store
 from kb.store.models import RawRecord, Trial, TrialCondition
 from kb.store.read import get_history, get_trial
 from kb.store.runlog import get_state, last_run
@@ -163,11 +163,13 @@ def test_unknown_nct_id_is_reported(db, server):
 
 
 @pytest.mark.slow
-def test_a_crawl_on_a_locked_store_with_no_wait_refuses(db, server):
-    lock = CrawlLock(open_store(db), "import")
+@pytest.mark.parametrize("schema", [True, False], ids=["a store", "a new store"])
+def test_a_crawl_on_a_locked_store_with_no_wait_refuses(db, server, schema):
+    """A new store too: its schema is made under the lock (that wait had ignored --no-wait)."""
+    lock = CrawlLock(open_store(db) if schema else make_engine(db), "import")
     lock.acquire()
     try:
-        result = crawl(db, server, "--no-wait")
+        result = crawl(db, server, "--no-wait", timeout=30)
     finally:
         lock.release()
     assert result.returncode == 1
