@@ -138,6 +138,27 @@ def upsert_tuples(conn: Connection, table: Table, rows: Sequence[tuple], keys: S
     conn.exec_driver_sql(_statement(conn.dialect, table, tuple(keys), tuple(update_columns)), unique)
 
 
+def upsert_filling(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+                   fill: Sequence[str]) -> None:
+    """Insert rows; on a key conflict, set only the ``fill`` columns the stored row has NULL (a known value is
+    never overwritten, nor lost to a row that lacks it). Rows are merged by key first: each column keeps its
+    first non-NULL value."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        kept = merged.setdefault(tuple(row[k] for k in keys), dict(row))
+        for column in fill:
+            if kept.get(column) is None:
+                kept[column] = row.get(column)
+    if not merged:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
+    sql = _statement(conn.dialect, table, (), None) + f" ON CONFLICT ({', '.join(map(quote, keys))}) DO UPDATE SET "
+    sql += ", ".join(f"{quote(c)} = COALESCE({name}.{quote(c)}, excluded.{quote(c)})" for c in fill)
+    sql += " WHERE " + " OR ".join(f"({name}.{quote(c)} IS NULL AND excluded.{quote(c)} IS NOT NULL)" for c in fill)
+    conn.exec_driver_sql(sql, _bind(conn.dialect, table, list(merged.values())))
+
+
 COPY_FROM = 100
 """Rows from which :func:`copy_upsert` goes through COPY on PostgreSQL."""
 

@@ -21,7 +21,7 @@ import orjson
 import zstandard
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_tuples, with_values
+from kb.store.bulk import bind_values, insert_tuples, table_rows, upsert, upsert_filling, upsert_tuples, with_values
 from kb.store.products import mark_stale
 from kb.store.models import (CHILD_TABLES, MeshTerm, ProductFill, RawRecord, Sponsor, Trial, TrialVersion)
 from kb.domain.normalize import NormalizedStudy, RecordError, canonical_json, diff_snapshots
@@ -369,8 +369,9 @@ def _store_rows(conn: Connection, todo: list[PreparedStudy], *, replace_ids: lis
         for name in CHILD_TABLES:
             conn.execute(delete(TABLES[name]).where(TABLES[name].c.trial_id.in_(replace_ids)))
         conn.execute(delete(FILL).where(FILL.c.trial_id.in_(replace_ids)))  # its own values are written anew
-    upsert(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for p in todo for n, c in p.sponsors.items()],
-           ["name"], ())
+    # a sponsor's class, once a record gives it, is kept (a WHO ICTRP row gives none)
+    upsert_filling(conn, Sponsor.__table__, [{"name": n, "agency_class": c} for p in todo for n, c in p.sponsors.items()],
+                   ["name"], ["agency_class"])
     upsert(conn, MeshTerm.__table__, [{"mesh_id": m, "term": t} for p in todo for m, t in p.mesh_terms.items()],
            ["mesh_id"], ())
     stamp = bind_values(conn.dialect, TRIAL, {"first_seen_at": now, "updated_at": now})

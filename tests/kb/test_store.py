@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from kb.store.models import Location, RawRecord, Trial, TrialFact, TrialVersion
 from kb.store.read import get_history, get_trial
 from kb.store.write import load_raw, write_studies
-from tests.conftest import load
+from tests.conftest import CTGOV, DATA, load
 
 
 def _write(engine, *relatives):
@@ -147,3 +147,23 @@ def test_a_new_sqlite_store_has_pages_of_16_kb_and_an_older_store_keeps_its_own(
             assert conn.execute(select(func.length(Trial.eligibility_criteria))).scalar_one() == 7903
         engine.dispose()
     assert PAGE_SIZE == 16_384
+
+
+def test_a_sponsors_class_once_known_is_kept_whatever_the_order_of_the_records(engine):
+    """WHO ICTRP rows give a sponsor no class: one that came after the registry's record in the same batch had
+    erased it, and one stored first kept it NULL for ever (the upsert ignored every later record)."""
+    from kb.ingest.importer import import_paths
+    from kb.store.models import Sponsor
+
+    takeda, ictrp = CTGOV / "domain" / "NCT06377228.json", DATA / "ictrp" / "ictrp_main_sample.csv"
+
+    def class_of(name: str) -> str | None:
+        with engine.connect() as conn:
+            return conn.execute(select(Sponsor.agency_class).where(Sponsor.name == name)).scalar_one()
+
+    import_paths(engine, [ictrp], workers=0)  # stored first without a class
+    assert class_of("Takeda") is None
+    import_paths(engine, [takeda, ictrp], workers=0)  # the registry's record, then a row without one, in one batch
+    assert class_of("Takeda") == "INDUSTRY"
+    import_paths(engine, [ictrp], workers=0)
+    assert class_of("Takeda") == "INDUSTRY"
