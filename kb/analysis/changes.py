@@ -98,6 +98,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     '2026-11-22T00:00:00+00:00'
     >>> parse_since("2025-08-01").isoformat()
     '2025-08-01T00:00:00+00:00'
+    >>> parse_since("2030-01-01", datetime(2026, 12, 5, tzinfo=timezone.utc))
+    Traceback (most recent call last):
+    ValueError: --since '2030-01-01' is in the future (now: 2026-12-05 00:00 UTC): nothing can have changed since
     """
     now = now or datetime.now(timezone.utc)
     match = _RELATIVE.match(text)
@@ -109,7 +112,11 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     except ValueError:
         raise ValueError(f"--since {text!r}: give a date (2025-08-01), a date-time, "
                          "or a span such as 7d, 2w, 12h") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if moment > now:
+        raise ValueError(f"--since {text!r} is in the future (now: {now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC): "
+                         "nothing can have changed since")
+    return moment
 
 
 def previous_run_start(engine: Engine) -> datetime | None:
