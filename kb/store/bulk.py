@@ -143,12 +143,14 @@ def upsert_filling(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     """Insert rows; on a key conflict, set only the ``fill`` columns the stored row has NULL (a known value is
     never overwritten, nor lost to a row that lacks it). Rows are merged by key first: each column keeps its
     first non-NULL value."""
-    merged: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        kept = merged.setdefault(tuple(row[k] for k in keys), dict(row))
-        for column in fill:
-            if kept.get(column) is None:
-                kept[column] = row.get(column)
+    names, _ = _layout(table)
+    at, fill_at = [names.index(k) for k in keys], [names.index(c) for c in fill]
+    merged: dict[tuple, tuple] = {}
+    for row in _bind(conn.dialect, table, rows):
+        key = tuple(row[i] for i in at)
+        kept = merged.setdefault(key, row)
+        if kept is not row and any(kept[i] is None and row[i] is not None for i in fill_at):
+            merged[key] = tuple(row[i] if i in fill_at and kept[i] is None else value for i, value in enumerate(kept))
     if not merged:
         return
     quote = conn.dialect.identifier_preparer.quote
@@ -156,7 +158,7 @@ def upsert_filling(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     sql = _statement(conn.dialect, table, (), None) + f" ON CONFLICT ({', '.join(map(quote, keys))}) DO UPDATE SET "
     sql += ", ".join(f"{quote(c)} = COALESCE({name}.{quote(c)}, excluded.{quote(c)})" for c in fill)
     sql += " WHERE " + " OR ".join(f"({name}.{quote(c)} IS NULL AND excluded.{quote(c)} IS NOT NULL)" for c in fill)
-    conn.exec_driver_sql(sql, _bind(conn.dialect, table, list(merged.values())))
+    conn.exec_driver_sql(sql, list(merged.values()))
 
 
 COPY_FROM = 100

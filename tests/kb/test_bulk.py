@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import time_machine
 from sqlalchemy import delete, insert, select
 
-from kb.store.bulk import table_rows, table_rows_plain, upsert
+from kb.store.bulk import table_rows, table_rows_plain, upsert, upsert_filling
 from kb.store.models import CHILD_TABLES, CrawlState, Intervention, MeshTerm, RawRecord, RunLog, Sponsor, Trial
 from kb.domain.records import normalize_record
 from kb.store.runlog import finish_run, start_run
@@ -160,3 +160,21 @@ def test_copy_upsert_inserts_and_updates_many_rows_like_upsert(engine):
                               .order_by(table.c.trial_id)).all()
     assert len(stored) == 150 and stored[0] == ("NCT00000000", "skipped", 1, 4294967295)
     assert stored[50] == ("NCT00000050", "stored", 3, 4294967295) and stored[149][1:3] == ("stored", 2)
+
+
+def test_upsert_filling_fills_what_is_null_and_never_overwrites_a_known_value(engine):
+    table = Sponsor.__table__
+
+    def classes() -> dict[str, str | None]:
+        with engine.connect() as conn:
+            return dict(conn.execute(select(table.c.name, table.c.agency_class)).all())
+
+    with engine.begin() as conn:  # one batch: each name's first known class, in either order
+        upsert_filling(conn, table, [{"name": "A", "agency_class": None}, {"name": "A", "agency_class": "INDUSTRY"},
+                                     {"name": "B", "agency_class": "OTHER"}, {"name": "B", "agency_class": None},
+                                     {"name": "C", "agency_class": None}], ["name"], ["agency_class"])
+    assert classes() == {"A": "INDUSTRY", "B": "OTHER", "C": None}
+    with engine.begin() as conn:  # later batches: a NULL is filled, a known class stays
+        upsert_filling(conn, table, [{"name": "A", "agency_class": "OTHER"}, {"name": "B", "agency_class": None},
+                                     {"name": "C", "agency_class": "NIH"}], ["name"], ["agency_class"])
+    assert classes() == {"A": "INDUSTRY", "B": "OTHER", "C": "NIH"}
