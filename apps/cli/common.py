@@ -7,6 +7,7 @@ when it runs, so ``trialkb --help`` and a lookup start fast.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
@@ -55,6 +56,16 @@ NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Fail at once if a
 def say_waiting(message: str) -> None:
     """Tell the user (on stderr) that the command waits for the store's writer lock."""
     err.print(message, highlight=False, soft_wrap=True)
+
+
+def print_warnings(out: LazyConsole, warnings: Sequence[tuple[str, str]], limit: int) -> None:
+    """A job's first ``limit`` warnings under its summary, and where the rest are."""
+    from kb.store.runlog import WARNINGS_KEPT
+    from kb.store.write import warning_lines
+
+    for line in warning_lines(warnings, limit):
+        more = f" (the first {WARNINGS_KEPT} are in the run log: trialkb runs)" if line.startswith("...") else ""
+        out.print(f"  {line}{more}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

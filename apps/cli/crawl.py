@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from apps.cli.common import DbOption, NoWaitOption, console, err, fail, say_waiting, store_url
+from apps.cli.common import DbOption, NoWaitOption, console, err, fail, print_warnings, say_waiting, store_url
 
 
 def crawl(ctx: typer.Context,
@@ -99,8 +99,6 @@ def crawl(ctx: typer.Context,
 def _report(result) -> None:  # type: ignore[no-untyped-def]
     """One run's outcome: its summary and its first errors."""
     from crawler.progress import summary
-    from kb.store.runlog import WARNINGS_KEPT
-    from kb.store.write import warning_lines
 
     for run_id in result.abandoned:
         err.print(f"run {run_id} was left 'running' by a crawl that is gone: marked abandoned", highlight=False)
@@ -114,9 +112,7 @@ def _report(result) -> None:  # type: ignore[no-untyped-def]
         out.print(f"  {error}", highlight=False, soft_wrap=True)
     if len(errors) > 10:
         out.print(f"  ... and {len(errors) - 10} more (trialkb runs)", highlight=False)
-    for line in warning_lines(result.warnings, 10):
-        more = f" (the first {WARNINGS_KEPT} are in the run log: trialkb runs)" if line.startswith("...") else ""
-        out.print(f"  {line}{more}", highlight=False, soft_wrap=True)
+    print_warnings(out, result.warnings, 10)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from kb.core.errors import BadArgument
 from apps.cli.common import (DbOption, FormatOption, NoWaitOption, at_least, console, engine_from, err, fail, print_rows,
-                             reader_from, say_waiting)
+                             print_warnings, reader_from, say_waiting)
 
 
 def _progress(label: str, unit: str = "studies"):  # type: ignore[no-untyped-def]
@@ -57,8 +57,6 @@ def import_command(ctx: typer.Context,
     """
     from kb.core.errors import NothingImported
     from kb.ingest.importer import import_paths, import_status
-    from kb.store.runlog import WARNINGS_KEPT
-    from kb.store.write import warning_lines
     from kb.ingest.sources import count_inputs
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -87,9 +85,7 @@ def import_command(ctx: typer.Context,
         console.print(f"  rejected {rejected.origin}: {rejected.reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 50:
         console.print(f"  ... and {len(summary.rejected) - 50} more (see the run log: trialkb runs)")
-    for line in warning_lines(summary.result.warnings, 20):
-        more = f" (the first {WARNINGS_KEPT} are in the run log: trialkb runs)" if line.startswith("...") else ""
-        console.print(f"  {line}{more}", highlight=False, soft_wrap=True)
+    print_warnings(console, summary.result.warnings, 20)
     status, reason = import_status(summary)  # the run log's rule, so a non-zero exit is never 'ok' there
     if status != "ok":
         raise NothingImported(reason or status)

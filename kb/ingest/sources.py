@@ -131,7 +131,7 @@ def parse_bytes(origin: str, name: str, raw: bytes, first_line: int = 1) -> Iter
     if not raw.strip():
         yield SourceRecord(origin, error="empty file")
         return
-    if without_bom(raw).lstrip()[:1] == b"<" or name.lower().endswith(".xml"):
+    if raw.lstrip()[:1] == b"<" or name.lower().endswith(".xml"):  # read_unit cut a byte-order mark off
         yield from _export_records(origin, xml_records(raw), "[{}]")
         return
     if name.lower().endswith(".csv"):
@@ -160,7 +160,6 @@ def without_bom(raw: bytes) -> bytes:
 
 
 def _parse_document(origin: str, raw: bytes) -> Iterator[SourceRecord]:
-    raw = without_bom(raw)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -259,7 +258,13 @@ def unit_bytes(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> bytes:
 def read_unit(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> tuple[bytes, bytes | None]:
     """:func:`unit_bytes`, and for a deflated archive member read at its offset its deflate data as read
     (None otherwise): with :func:`gzip_stream`, a store can keep it as the raw record without compressing
-    it again."""
+    it again. A leading UTF-8 byte-order mark is cut off (then the deflate data, which holds it, is None)."""
+    raw, deflated = _read_unit(unit, archives)
+    bare = without_bom(raw)
+    return (raw, deflated) if bare is raw else (bare, None)
+
+
+def _read_unit(unit: SourceUnit, archives: dict[str, zipfile.ZipFile]) -> tuple[bytes, bytes | None]:
     if unit.lines is not None:
         return unit.lines, None
     cap = unit.max_bytes or max_input_bytes()

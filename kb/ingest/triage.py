@@ -35,8 +35,7 @@ from kb.core.ids import is_nct_id
 from kb.domain.extract.select import cue_reason, rules_key, skip_reason
 from kb.domain.extract.speed import has_cue
 from kb.domain.records import record_id
-from kb.ingest.sources import (SourceRecord, SourceUnit, UnreadableUnit, gzip_stream, is_json_lines, parse_bytes,
-                                read_unit, without_bom)
+from kb.ingest.sources import SourceRecord, SourceUnit, UnreadableUnit, gzip_stream, is_json_lines, parse_bytes, read_unit
 from kb.process import gcpause
 from kb.store import ledger
 from kb.store.write import PreparedStudy, Rejected, Skipped, Unchanged, WriteResult, keeping, prepare, stored_hashes
@@ -161,8 +160,6 @@ def _pieces(units: list[SourceUnit], archives: dict[str, zipfile.ZipFile], batch
         except UnreadableUnit as exc:
             batch.items.append(Rejected(unit.origin, str(exc)))
             continue
-        if (bare := without_bom(raw)) is not raw:  # the study without it: its bytes, hash and stored body
-            raw, deflated = bare, None
         if is_json_lines(unit.name) and raw.strip():
             pieces += [_Piece(f"{unit.origin}:{number}", line, unit, False)
                        for number, line in enumerate(raw.splitlines(), unit.first_line) if line.strip()]
